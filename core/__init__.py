@@ -1,0 +1,178 @@
+"""opgrid: Dagster-style jobs and graphs, run in process or on a Celery cluster with Redis.
+
+Port a Dagster job by changing ``from dagster import ...`` to
+``from opgrid import ...``. Importing this package loads neither Redis nor
+Celery.
+"""
+
+from .code_location import CodeLocation, load_code_location
+from .composition import PendingNodeInvocation
+from .config import (
+    Array,
+    BoolSource,
+    Config,
+    Field,
+    IntSource,
+    Noneable,
+    Permissive,
+    RunConfig,
+    Selector,
+    Shape,
+    StringSource,
+)
+from .config_mapping import ConfigMapping, config_mapping
+from .context import DagsterRun, OpExecutionContext
+from .dependency import (
+    DependencyDefinition,
+    DynamicCollectDependencyDefinition,
+    InputMapping,
+    MultiDependencyDefinition,
+    NodeInvocation,
+    OutputMapping,
+)
+from .errors import (
+    ConfigError,
+    DagsterError,
+    DagsterExecutionStepExecutionError,
+    DagsterInvalidConfigError,
+    DagsterInvalidDefinitionError,
+    DagsterInvalidInvocationError,
+    DagsterInvariantViolationError,
+    DagsterMaxRetriesExceededError,
+    DagsterResourceFunctionError,
+    DagsterStepOutputNotFoundError,
+    DagsterTypeCheckDidNotPass,
+    DagsterUnknownResourceError,
+    DefinitionError,
+    Failure,
+    InvalidTransition,
+    OpgridError,
+    OutputNotFound,
+    PlanError,
+    ResourceError,
+    RetryRequested,
+    RunNotFound,
+    StepExecutionError,
+    StorageError,
+)
+from .event_type import DagsterEventType
+from .graph import GraphDefinition, graph
+from .hook import HookContext, HookDefinition, failure_hook, success_hook
+from .input import GraphIn, In
+from .invocation import build_op_context
+from .job import (
+    ExecutorDefinition,
+    JobDefinition,
+    in_process_executor,
+    job,
+    multiprocess_executor,
+)
+from .op import OpDefinition, op
+from .output import DynamicOut, DynamicOutput, GraphOut, Out, Output
+from .partition import (
+    DailyPartitionsDefinition,
+    PartitionedConfig,
+    StaticPartitionsDefinition,
+    daily_partitioned_config,
+    static_partitioned_config,
+)
+from .repository import Definitions, RepositoryDefinition, repository
+from .resource import InitResourceContext, ResourceDefinition, resource
+from .retry import Backoff, Jitter, RetryPolicy
+from .types import Nothing
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # Definitions: ops, graphs, jobs
+    "DependencyDefinition",
+    "DynamicCollectDependencyDefinition",
+    "ExecutorDefinition",
+    "GraphDefinition",
+    "InputMapping",
+    "JobDefinition",
+    "MultiDependencyDefinition",
+    "NodeInvocation",
+    "OpDefinition",
+    "OutputMapping",
+    "PendingNodeInvocation",
+    "graph",
+    "in_process_executor",
+    "job",
+    "multiprocess_executor",
+    "op",
+    # Inputs, outputs, types
+    "DynamicOut",
+    "DynamicOutput",
+    "GraphIn",
+    "GraphOut",
+    "In",
+    "Nothing",
+    "Out",
+    "Output",
+    # Config
+    "Array",
+    "BoolSource",
+    "Config",
+    "ConfigMapping",
+    "DailyPartitionsDefinition",
+    "Field",
+    "IntSource",
+    "Noneable",
+    "PartitionedConfig",
+    "Permissive",
+    "RunConfig",
+    "Selector",
+    "Shape",
+    "StaticPartitionsDefinition",
+    "StringSource",
+    "config_mapping",
+    "daily_partitioned_config",
+    "static_partitioned_config",
+    # Resources, hooks, retries, context
+    "Backoff",
+    "DagsterRun",
+    "HookContext",
+    "HookDefinition",
+    "InitResourceContext",
+    "Jitter",
+    "OpExecutionContext",
+    "ResourceDefinition",
+    "RetryPolicy",
+    "build_op_context",
+    "failure_hook",
+    "resource",
+    "success_hook",
+    # Code locations
+    "CodeLocation",
+    "Definitions",
+    "RepositoryDefinition",
+    "load_code_location",
+    "repository",
+    # Events
+    "DagsterEventType",
+    # Errors
+    "ConfigError",
+    "DagsterError",
+    "DagsterExecutionStepExecutionError",
+    "DagsterInvalidConfigError",
+    "DagsterInvalidDefinitionError",
+    "DagsterInvalidInvocationError",
+    "DagsterInvariantViolationError",
+    "DagsterMaxRetriesExceededError",
+    "DagsterResourceFunctionError",
+    "DagsterStepOutputNotFoundError",
+    "DagsterTypeCheckDidNotPass",
+    "DagsterUnknownResourceError",
+    "DefinitionError",
+    "Failure",
+    "InvalidTransition",
+    "OpgridError",
+    "OutputNotFound",
+    "PlanError",
+    "ResourceError",
+    "RetryRequested",
+    "RunNotFound",
+    "StepExecutionError",
+    "StorageError",
+]

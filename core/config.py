@@ -1,0 +1,305 @@
+"""Config schemas: Dagster's schema forms, validated by pydantic.
+
+A schema is written the way Dagster users write it: a Python type (``str``,
+``int``, ``float``, ``bool``, ``Any``), a one-element list (``[str]``), a
+dict of field schemas, ``Field(...)``, ``Permissive``/``Shape``/``Selector``/
+``Noneable``/``Array``, ``StringSource``-style env lookups, or a pydantic
+``Config`` class. ``ConfigSchema`` turns it, once per definition, into a
+pydantic type and validates values against it, reporting every bad field by
+its dotted path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
+
+import pydantic
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr
+
+from .errors import DagsterInvalidDefinitionError
+from .types import NO_VALUE
+
+#: One validation problem: (dotted path, message).
+ConfigProblem = tuple[str, str]
+
+
+class Config(BaseModel):
+    """Base class for pythonic op and resource config (Dagster's ``Config``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunConfig(dict[str, Any]):
+    """Run config built from ``Config`` objects: ``RunConfig(ops={"my_op": MyConfig(...)})``."""
+
+    def __init__(
+        self,
+        ops: Mapping[str, Any] | None = None,
+        resources: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if ops:
+            self["ops"] = {name: {"config": _as_plain(cfg)} for name, cfg in ops.items()}
+        if resources:
+            self["resources"] = {name: {"config": _as_plain(c)} for name, c in resources.items()}
+
+
+def _as_plain(value: Any) -> Any:
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A config field with a default, optionality and a description."""
+
+    config: Any = Any
+    default_value: Any = NO_VALUE
+    is_required: bool | None = None
+    description: str | None = None
+
+    @property
+    def required(self) -> bool:
+        if self.is_required is not None:
+            return self.is_required and self.default_value is NO_VALUE
+        return self.default_value is NO_VALUE
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A dict schema whose keys are exactly the given fields."""
+
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Permissive:
+    """A dict schema that checks the given fields and lets any other key through."""
+
+    fields: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A dict schema where exactly one of the given fields must be set."""
+
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Noneable:
+    """A schema that also accepts None (and defaults to it)."""
+
+    inner: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Array:
+    """A list schema whose items match the inner schema."""
+
+    inner: Any
+
+
+def _from_env(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"env"}:
+        name = value["env"]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name!r} is not set")
+        return os.environ[name]
+    return value
+
+
+def _int_from_env(value: Any) -> Any:
+    resolved = _from_env(value)
+    if resolved is not value and isinstance(resolved, str):
+        return int(resolved)
+    return resolved
+
+
+StringSource = Annotated[StrictStr, BeforeValidator(_from_env)]
+IntSource = Annotated[StrictInt, BeforeValidator(_int_from_env)]
+BoolSource = Annotated[StrictBool, BeforeValidator(_from_env)]
+
+
+class _ShapeModel(BaseModel):
+    """Base of the models generated from dict schemas."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _PermissiveModel(_ShapeModel):
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
+class _Absent:
+    """Default of an optional field without a default: the key stays absent."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()
+_SCALARS: dict[Any, Any] = {
+    str: StrictStr,
+    int: StrictInt,
+    bool: StrictBool,
+    float: float,
+    Any: Any,
+    dict: dict[str, Any],
+    list: list[Any],
+}
+
+
+class ConfigSchema:
+    """A compiled config schema.
+
+    Args:
+        raw: the schema as the user wrote it.
+        owner: what the schema belongs to, for definition error messages.
+    """
+
+    def __init__(self, raw: Any, owner: str) -> None:
+        self.raw = raw
+        self.owner = owner
+        self.config_class: type[BaseModel] | None = (
+            raw if isinstance(raw, type) and issubclass(raw, BaseModel) else None
+        )
+        annotation, self.default = _convert(raw, owner, "")
+        self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(annotation)
+
+    def validate(self, value: Any, path: str) -> tuple[Any, list[ConfigProblem]]:
+        """Validate ``value`` (``NO_VALUE`` when absent); returns (plain value, problems)."""
+        if value is NO_VALUE or value is None:
+            if self.default is not NO_VALUE:
+                return _plain(self.default), []
+            if isinstance(self.raw, dict | Shape | Permissive) or self.config_class:
+                value = {}
+            elif value is NO_VALUE:
+                return None, [(path, "required config is missing")]
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        try:
+            validated = self._adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            return None, [_problem(path, err) for err in exc.errors()]
+        return _plain(validated), []
+
+    def instance(self, plain: Any) -> Any:
+        """The value an op sees as its ``config`` parameter (a Config object when declared)."""
+        if self.config_class is None:
+            return plain
+        return self.config_class.model_validate(plain)
+
+
+def _problem(path: str, err: Mapping[str, Any]) -> ConfigProblem:
+    loc = ".".join(str(part) for part in err["loc"] if not _is_internal_loc(part))
+    full = f"{path}.{loc}" if path and loc else (path or loc)
+    kind = err["type"]
+    if kind == "missing":
+        return full, "required field is missing"
+    if kind == "extra_forbidden":
+        return full, "unexpected field (not in the schema)"
+    return full, f"{err['msg']} (got {err.get('input')!r})"
+
+
+def _is_internal_loc(part: Any) -> bool:
+    return isinstance(part, str) and (part.startswith("function-") or part in _INTERNAL_LOCS)
+
+
+_INTERNAL_LOCS = {"str", "int", "float", "bool", "list[any]", "dict[str,any]", "none"}
+
+
+def _plain(value: Any) -> Any:
+    """Generated models back to plain dicts; absent optional fields dropped."""
+    if isinstance(value, _ShapeModel):
+        fields = type(value).model_fields
+        out = {
+            fields[attr].alias or attr: _plain(item)
+            for attr, item in value.__dict__.items()
+            if item is not _ABSENT
+        }
+        out.update({k: _plain(v) for k, v in (value.__pydantic_extra__ or {}).items()})
+        return out
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _convert(raw: Any, owner: str, where: str) -> tuple[Any, Any]:
+    """(pydantic annotation, default or NO_VALUE) for a user schema."""
+    if isinstance(raw, Field):
+        annotation, inner_default = _convert(raw.config, owner, where)
+        default = raw.default_value if raw.default_value is not NO_VALUE else inner_default
+        return annotation, default
+    if raw in _SCALARS if _hashable(raw) else False:
+        return _SCALARS[raw], NO_VALUE
+    if isinstance(raw, type) and issubclass(raw, BaseModel):
+        return raw, NO_VALUE
+    if isinstance(raw, list) and len(raw) == 1:
+        return list[_convert(raw[0], owner, where)[0]], NO_VALUE  # type: ignore[misc]
+    if isinstance(raw, Array):
+        return list[_convert(raw.inner, owner, where)[0]], NO_VALUE  # type: ignore[misc]
+    if isinstance(raw, Noneable):
+        return Optional[_convert(raw.inner, owner, where)[0]], None  # noqa: UP045
+    if isinstance(raw, dict | Shape):
+        fields = raw.fields if isinstance(raw, Shape) else raw
+        return _model(fields, owner, where, _ShapeModel), NO_VALUE
+    if isinstance(raw, Permissive):
+        return _model(raw.fields or {}, owner, where, _PermissiveModel), NO_VALUE
+    if isinstance(raw, Selector):
+        return _selector(raw.fields, owner, where), NO_VALUE
+    if raw is StringSource or raw is IntSource or raw is BoolSource:
+        return raw, NO_VALUE
+    raise DagsterInvalidDefinitionError(
+        f"{owner}: config schema{' at ' + where if where else ''} is not a valid schema: {raw!r}"
+    )
+
+
+def _hashable(raw: Any) -> bool:
+    try:
+        hash(raw)
+    except TypeError:
+        return False
+    return True
+
+
+def _model(
+    fields: Mapping[str, Any], owner: str, where: str, base: type[_ShapeModel]
+) -> type[BaseModel]:
+    definitions: dict[str, Any] = {}
+    for name, spec in fields.items():
+        annotation, default = _convert(spec, owner, f"{where}.{name}" if where else name)
+        required = spec.required if isinstance(spec, Field) else default is NO_VALUE
+        if isinstance(spec, Field) and not required and default is NO_VALUE:
+            default = _ABSENT
+        description = spec.description if isinstance(spec, Field) else None
+        info = pydantic.Field(
+            default=... if required else default, description=description, alias=name
+        )
+        definitions[_safe_attr(name)] = (annotation, info)
+    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
+        "ConfigShape", __base__=base, **definitions
+    )
+
+
+def _safe_attr(name: str) -> str:
+    return name if name.isidentifier() and not name.startswith("_") else f"f_{abs(hash(name))}"
+
+
+def _selector(fields: Mapping[str, Any], owner: str, where: str) -> Any:
+    model = _model(
+        {name: Field(spec, is_required=False) for name, spec in fields.items()}, owner, where,
+        _ShapeModel,
+    )
+
+    def exactly_one(value: Any) -> Any:
+        chosen = [k for k, v in value.__dict__.items() if v is not _ABSENT]
+        if len(chosen) != 1:
+            raise ValueError(f"exactly one of {sorted(fields)} must be set, got {sorted(chosen)}")
+        return value
+
+    return Annotated[model, pydantic.AfterValidator(exactly_one)]

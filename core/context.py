@@ -1,0 +1,168 @@
+"""What an op sees while it runs: ``OpExecutionContext`` and the run it belongs to."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import DagsterInvariantViolationError
+from .resource import Resources
+
+logger = logging.getLogger("opgrid.op")
+
+#: Receives (level name, message) for each ``context.log`` line.
+LogSink = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DagsterRun:
+    """A run's identity: id, job name, tags and config."""
+
+    run_id: str
+    job_name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    run_config: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def partition_key(self) -> str | None:
+        return self.tags.get(PARTITION_TAG)
+
+
+#: The run tag that holds a partitioned run's key.
+PARTITION_TAG = "dagster/partition"
+
+
+class StepLog:
+    """``context.log``: its lines go to the run's sink (the event log), or without one
+    to the ``opgrid.op`` logger."""
+
+    __slots__ = ("_extra", "_sink")
+
+    def __init__(self, run_id: str, step_key: str | None, sink: LogSink | None) -> None:
+        self._extra = {"run_id": run_id, "step_key": step_key}
+        self._sink = sink
+
+    def _emit(self, level: int, name: str, msg: Any, args: tuple[Any, ...]) -> None:
+        text = str(msg) % args if args else str(msg)
+        if self._sink is not None:
+            self._sink(name, text)
+        else:
+            logger.log(level, "%s", text, extra=self._extra)
+
+    def debug(self, msg: Any, *args: Any) -> None:
+        self._emit(logging.DEBUG, "DEBUG", msg, args)
+
+    def info(self, msg: Any, *args: Any) -> None:
+        self._emit(logging.INFO, "INFO", msg, args)
+
+    def warning(self, msg: Any, *args: Any) -> None:
+        self._emit(logging.WARNING, "WARNING", msg, args)
+
+    warn = warning
+
+    def error(self, msg: Any, *args: Any) -> None:
+        self._emit(logging.ERROR, "ERROR", msg, args)
+
+    def exception(self, msg: Any, *args: Any) -> None:
+        self._emit(logging.ERROR, "ERROR", msg, args)
+
+    def critical(self, msg: Any, *args: Any) -> None:
+        self._emit(logging.CRITICAL, "CRITICAL", msg, args)
+
+
+class OpExecutionContext:
+    """The ``context`` argument of an op."""
+
+    __slots__ = (
+        "_mapping_key",
+        "_op_config",
+        "_run",
+        "log",
+        "op_def",
+        "op_handle",
+        "resources",
+        "retry_number",
+        "step_key",
+    )
+
+    def __init__(  # noqa: PLR0913
+        self,
+        run: DagsterRun,
+        op_def: Any,
+        op_handle: str,
+        step_key: str,
+        op_config: Any,
+        resources: Resources,
+        log: StepLog,
+        retry_number: int = 0,
+        mapping_key: str | None = None,
+    ) -> None:
+        self._run = run
+        self.op_def = op_def
+        self.op_handle = op_handle
+        self.step_key = step_key
+        self._op_config = op_config
+        self.resources = resources
+        self.log = log
+        self.retry_number = retry_number
+        self._mapping_key = mapping_key
+
+    @property
+    def op_config(self) -> Any:
+        return self._op_config
+
+    @property
+    def run(self) -> DagsterRun:
+        return self._run
+
+    @property
+    def dagster_run(self) -> DagsterRun:
+        return self._run
+
+    @property
+    def run_id(self) -> str:
+        return self._run.run_id
+
+    @property
+    def job_name(self) -> str:
+        return self._run.job_name
+
+    @property
+    def run_config(self) -> Mapping[str, Any]:
+        return self._run.run_config
+
+    @property
+    def run_tags(self) -> Mapping[str, str]:
+        return self._run.tags
+
+    def has_tag(self, key: str) -> bool:
+        return key in self._run.tags
+
+    def get_tag(self, key: str) -> str | None:
+        return self._run.tags.get(key)
+
+    @property
+    def has_partition_key(self) -> bool:
+        return self._run.partition_key is not None
+
+    @property
+    def partition_key(self) -> str:
+        key = self._run.partition_key
+        if key is None:
+            raise DagsterInvariantViolationError(
+                f"op {self.op_def.name!r} asked for context.partition_key in a run that has none"
+            )
+        return key
+
+    def get_mapping_key(self) -> str | None:
+        """The mapping key of this copy of a mapped op, else None."""
+        return self._mapping_key
+
+    def describe_op(self) -> str:
+        return f'op "{self.op_handle}"'
+
+    @property
+    def op(self) -> Any:
+        return self.op_def

@@ -1,0 +1,424 @@
+"""Graphs: ``@graph`` and ``GraphDefinition``, ops (or graphs) wired by data dependencies."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import composition
+from .dependency import (
+    Binding,
+    Collect,
+    DependencyDefinition,
+    DynamicCollectDependencyDefinition,
+    FanIn,
+    GraphInputRef,
+    InputMapping,
+    MultiDependencyDefinition,
+    Node,
+    NodeInvocation,
+    OutputMapping,
+    Upstream,
+)
+from .errors import DagsterInvalidDefinitionError, DagsterInvalidInvocationError
+from .input import GraphIn
+from .output import GraphOut, OutputDefinition
+from .types import NO_VALUE, is_list_type, is_nothing
+
+_NODE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GraphInputDefinition:
+    """A graph input: its name, type (from the inner inputs it feeds) and targets."""
+
+    name: str
+    dagster_type: Any
+    description: str | None
+    targets: tuple[tuple[str, str], ...]
+    default_value: Any = NO_VALUE
+
+    @property
+    def is_nothing(self) -> bool:
+        return is_nothing(self.dagster_type)
+
+    @property
+    def has_default(self) -> bool:
+        return self.default_value is not NO_VALUE
+
+
+class GraphDefinition(composition.Invocable):
+    """A set of nodes (ops or graphs) and the dependencies between them.
+
+    Args:
+        name: the graph's name.
+        description: shown in tooling.
+        node_defs: the op and graph definitions the graph uses.
+        dependencies: for each node (a name, or a ``NodeInvocation`` for an alias), a
+            dict from input name to ``DependencyDefinition``/``MultiDependencyDefinition``.
+        input_mappings: graph inputs and the inner inputs they feed.
+        output_mappings: graph outputs and the inner outputs they expose.
+        config: a ``ConfigMapping`` exposing a simpler config for the graph's nodes.
+        tags: tags applied to every op in the graph.
+    """
+
+    def __init__(  # noqa: PLR0913 - Dagster's constructor
+        self,
+        name: str,
+        description: str | None = None,
+        node_defs: Sequence[Any] | None = None,
+        dependencies: Mapping[Any, Mapping[str, Any]] | None = None,
+        input_mappings: Sequence[InputMapping] | None = None,
+        output_mappings: Sequence[OutputMapping] | None = None,
+        config: Any = None,
+        tags: Mapping[str, Any] | None = None,
+        ins: Mapping[str, GraphIn] | None = None,
+        out: Mapping[str, GraphOut] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not _NODE_NAME.match(name):
+            raise DagsterInvalidDefinitionError(f"graph name {name!r} is not a valid name")
+        self.name = name
+        self.description = description
+        self.config_mapping = config
+        self.tags: dict[str, Any] = dict(tags or {})
+        self.node_defs = list(node_defs or [])
+        self.node_dict: dict[str, Node] = _build_nodes(name, self.node_defs, dependencies or {})
+        self.edges: dict[str, dict[str, Binding]] = {n: {} for n in self.node_dict}
+        _resolve_edges(self, dependencies or {})
+        for mapping in input_mappings or ():
+            self._map_input(mapping)
+        self.input_defs = self._input_defs(ins or {})
+        self.output_mappings = list(output_mappings or ())
+        self.output_defs = self._output_defs(out or {})
+        self.positional_inputs = tuple(n for n, d in self.input_defs.items() if not d.is_nothing)
+        self.topological_order = _toposort(name, self.node_dict, self.edges)
+
+    # Dagster-compatible views -------------------------------------------------
+    @property
+    def node_type_str(self) -> str:
+        return "graph"
+
+    @property
+    def nodes(self) -> list[Node]:
+        return list(self.node_dict.values())
+
+    @property
+    def output_mapping_by_name(self) -> dict[str, OutputMapping]:
+        return {m.graph_output_name: m for m in self.output_mappings}
+
+    def node_named(self, name: str) -> Node:
+        if name not in self.node_dict:
+            raise DagsterInvalidDefinitionError(f"graph {self.name!r} has no node {name!r}")
+        return self.node_dict[name]
+
+    def has_node_named(self, name: str) -> bool:
+        return name in self.node_dict
+
+    def iterate_op_defs(self) -> Iterator[Any]:
+        """Every op definition used, once each."""
+        seen: set[int] = set()
+        for node in self.node_dict.values():
+            for op_def in node.definition.iterate_op_defs():
+                if id(op_def) not in seen:
+                    seen.add(id(op_def))
+                    yield op_def
+
+    def all_required_resource_keys(self) -> frozenset[str]:
+        keys: set[str] = set()
+        for node in self.node_dict.values():
+            keys |= node.definition.all_required_resource_keys()
+            for hook in node.hook_defs:
+                keys |= hook.required_resource_keys
+        return frozenset(keys)
+
+    # Use ------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not composition.is_composing():
+            raise DagsterInvalidInvocationError(
+                f"graph {self.name!r} can only be called inside a @graph or @job body; "
+                "use execute_in_process() to run it"
+            )
+        return composition.invoke(self, None, args, kwargs)
+
+    def to_job(self, name: str | None = None, **kwargs: Any) -> Any:
+        """Make a job from this graph; takes the same arguments as ``@job``."""
+        from .job import JobDefinition
+
+        if "hooks" in kwargs:  # @job's name for it
+            kwargs["hook_defs"] = kwargs.pop("hooks")
+        return JobDefinition(graph_def=self, name=name, **kwargs)
+
+    def execute_in_process(
+        self,
+        run_config: Any = None,
+        resources: Mapping[str, Any] | None = None,
+        raise_on_error: bool = True,
+        input_values: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run the graph as an ephemeral job in this process."""
+        job = self.to_job(name=self.name, resource_defs=resources)
+        return job.execute_in_process(
+            run_config=run_config,
+            raise_on_error=raise_on_error,
+            input_values=input_values,
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"<GraphDefinition {self.name}>"
+
+    # Construction helpers ---------------------------------------------------------
+    def _map_input(self, mapping: InputMapping) -> None:
+        node = self.node_dict.get(mapping.node_name)
+        if node is None or mapping.input_name not in node.definition.input_defs:
+            raise DagsterInvalidDefinitionError(
+                f"graph {self.name!r}: input {mapping.graph_input_name!r} maps to "
+                f"{mapping.node_name}.{mapping.input_name}, which does not exist"
+            )
+        existing = self.edges[mapping.node_name].get(mapping.input_name)
+        ref = GraphInputRef(mapping.graph_input_name)
+        if isinstance(existing, FanIn):
+            self.edges[mapping.node_name][mapping.input_name] = FanIn((*existing.items, ref))
+        else:
+            self.edges[mapping.node_name][mapping.input_name] = ref
+
+    def _input_defs(self, ins: Mapping[str, GraphIn]) -> dict[str, GraphInputDefinition]:
+        targets: dict[str, list[tuple[str, str]]] = {}
+        for node_name, inputs in self.edges.items():
+            for input_name, binding in inputs.items():
+                refs = binding.items if isinstance(binding, FanIn) else (binding,)
+                for ref in refs:
+                    if isinstance(ref, GraphInputRef):
+                        targets.setdefault(ref.name, []).append((node_name, input_name))
+        result: dict[str, GraphInputDefinition] = {}
+        for input_name in [*ins, *(t for t in targets if t not in ins)]:
+            where = targets.get(input_name, [])
+            first = where[0] if where else None
+            inner = self.node_dict[first[0]].definition.input_defs[first[1]] if first else None
+            fan_in = first is not None and isinstance(self.edges[first[0]][first[1]], FanIn)
+            result[input_name] = GraphInputDefinition(
+                name=input_name,
+                dagster_type=inner.dagster_type if inner and not fan_in else Any,
+                description=ins[input_name].description if input_name in ins else None,
+                targets=tuple(where),
+                default_value=inner.default_value if inner and len(where) == 1 else NO_VALUE,
+            )
+        return result
+
+    def _output_defs(self, out: Mapping[str, GraphOut]) -> dict[str, OutputDefinition]:
+        result: dict[str, OutputDefinition] = {}
+        for mapping in self.output_mappings:
+            node = self.node_dict.get(mapping.node_name)
+            if node is None or mapping.output_name not in node.definition.output_defs:
+                raise DagsterInvalidDefinitionError(
+                    f"graph {self.name!r}: output {mapping.graph_output_name!r} maps to "
+                    f"{mapping.node_name}.{mapping.output_name}, which does not exist"
+                )
+            inner = node.definition.output_defs[mapping.output_name]
+            spec = out.get(mapping.graph_output_name)
+            result[mapping.graph_output_name] = OutputDefinition(
+                name=mapping.graph_output_name,
+                dagster_type=inner.dagster_type,
+                description=spec.description if spec else mapping.description,
+                is_required=inner.is_required,
+                is_dynamic=inner.is_dynamic or mapping.from_dynamic_mapping,
+                checker=inner.checker,
+            )
+        missing = [name for name in out if name not in result]
+        if missing:
+            raise DagsterInvalidDefinitionError(
+                f"graph {self.name!r} declares outputs {missing} that its body does not return"
+            )
+        return result
+
+
+def _build_nodes(
+    graph_name: str, node_defs: Sequence[Any], dependencies: Mapping[Any, Any]
+) -> dict[str, Node]:
+    by_name: dict[str, Any] = {}
+    for definition in node_defs:
+        if not hasattr(definition, "output_defs"):
+            raise DagsterInvalidDefinitionError(
+                f"graph {graph_name!r}: node_defs must hold ops or graphs, got {definition!r}"
+            )
+        other = by_name.get(definition.name)
+        if other is not None and other is not definition:
+            raise DagsterInvalidDefinitionError(
+                f"graph {graph_name!r}: two different definitions are named {definition.name!r}"
+            )
+        by_name[definition.name] = definition
+    nodes: dict[str, Node] = {}
+    invoked: set[str] = set()
+    for key in dependencies:
+        invocation = key if isinstance(key, NodeInvocation) else NodeInvocation(name=key)
+        definition = by_name.get(invocation.name)
+        node_name = invocation.alias or invocation.name
+        if definition is None:
+            raise DagsterInvalidDefinitionError(
+                f"graph {graph_name!r}: dependencies name node {node_name!r}, but no definition "
+                f"named {invocation.name!r} is in node_defs ({', '.join(by_name) or 'none'})"
+            )
+        if node_name in nodes:
+            raise DagsterInvalidDefinitionError(
+                f"graph {graph_name!r}: two nodes are named {node_name!r}"
+            )
+        if not _NODE_NAME.match(node_name):
+            raise DagsterInvalidDefinitionError(
+                f"graph {graph_name!r}: node name {node_name!r} is not a valid name"
+            )
+        invoked.add(invocation.name)
+        nodes[node_name] = Node(
+            node_name,
+            definition,
+            dict(invocation.tags or {}),
+            frozenset(invocation.hook_defs or ()),
+            invocation.retry_policy,
+        )
+    for name, definition in by_name.items():
+        if name not in invoked and name not in nodes:
+            nodes[name] = Node(name, definition)
+    return nodes
+
+
+def _resolve_edges(graph: GraphDefinition, dependencies: Mapping[Any, Mapping[str, Any]]) -> None:
+    for key, inputs in dependencies.items():
+        node_name = key.alias or key.name if isinstance(key, NodeInvocation) else key
+        node = graph.node_dict[node_name]
+        for input_name, dep in inputs.items():
+            input_def = node.definition.input_defs.get(input_name)
+            if input_def is None:
+                raise DagsterInvalidDefinitionError(
+                    f"graph {graph.name!r}: node {node_name!r} has no input {input_name!r} "
+                    f"(inputs: {', '.join(node.definition.input_defs) or 'none'})"
+                )
+            graph.edges[node_name][input_name] = _binding(graph, node_name, input_name, dep)
+
+
+def _binding(graph: GraphDefinition, node_name: str, input_name: str, dep: Any) -> Binding:
+    where = f"graph {graph.name!r}: input {input_name!r} of node {node_name!r}"
+    if isinstance(dep, DependencyDefinition):
+        _check_source(graph, where, dep.node, dep.output)
+        return Upstream(dep.node, dep.output)
+    if isinstance(dep, MultiDependencyDefinition):
+        input_def = graph.node_dict[node_name].definition.input_defs[input_name]
+        if not is_list_type(input_def.dagster_type):
+            raise DagsterInvalidDefinitionError(
+                f"{where} is a fan-in of {len(dep.dependencies)} outputs, but its type "
+                f"{input_def.type_display} is not a list; annotate it List[...]"
+            )
+        seen: set[tuple[str, str]] = set()
+        for item in dep.dependencies:
+            _check_source(graph, where, item.node, item.output)
+            if (item.node, item.output) in seen:
+                raise DagsterInvalidDefinitionError(
+                    f"{where} lists output {item.output!r} of node {item.node!r} twice in one fan-in"
+                )
+            seen.add((item.node, item.output))
+        return FanIn(tuple(Upstream(d.node, d.output) for d in dep.dependencies))
+    if isinstance(dep, DynamicCollectDependencyDefinition):
+        _check_source(graph, where, dep.node, dep.output)
+        return Collect(dep.node, dep.output)
+    raise DagsterInvalidDefinitionError(
+        f"{where}: expected a DependencyDefinition or MultiDependencyDefinition, got {dep!r}"
+    )
+
+
+def _check_source(graph: GraphDefinition, where: str, node_name: str, output: str) -> None:
+    source = graph.node_dict.get(node_name)
+    if source is None:
+        raise DagsterInvalidDefinitionError(
+            f"{where} depends on node {node_name!r}, which is not in the graph "
+            f"(nodes: {', '.join(graph.node_dict)})"
+        )
+    if output not in source.definition.output_defs:
+        raise DagsterInvalidDefinitionError(
+            f"{where} depends on output {output!r} of node {node_name!r}, which has no such "
+            f"output (outputs: {', '.join(source.definition.output_defs) or 'none'})"
+        )
+
+
+def upstream_nodes(binding: Binding) -> Iterator[str]:
+    """The node names a binding depends on."""
+    if isinstance(binding, Upstream | Collect):
+        yield binding.node
+    elif isinstance(binding, FanIn):
+        for item in binding.items:
+            if isinstance(item, Upstream):
+                yield item.node
+
+
+def _toposort(
+    graph_name: str, nodes: Mapping[str, Node], edges: Mapping[str, Mapping[str, Binding]]
+) -> list[str]:
+    waiting = {name: 0 for name in nodes}
+    downstream: dict[str, list[str]] = {name: [] for name in nodes}
+    for name, inputs in edges.items():
+        for binding in inputs.values():
+            for upstream in upstream_nodes(binding):
+                waiting[name] += 1
+                downstream[upstream].append(name)
+    ready = [name for name, count in waiting.items() if count == 0]
+    order: list[str] = []
+    while ready:
+        name = ready.pop()
+        order.append(name)
+        for child in downstream[name]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    if len(order) != len(nodes):
+        stuck = [name for name, count in waiting.items() if count > 0]
+        raise DagsterInvalidDefinitionError(
+            f"graph {graph_name!r} has a circular dependency among nodes {', '.join(stuck)}"
+        )
+    return order
+
+
+def graph(
+    compose_fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, GraphIn] | None = None,
+    out: Mapping[str, GraphOut] | GraphOut | None = None,
+    config: Any = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Any:
+    """Turn a composition function into a ``GraphDefinition`` (``@graph`` or ``@graph(...)``)."""
+
+    def wrap(fn: Callable[..., Any]) -> GraphDefinition:
+        return graph_from_function(fn, name, description, ins, out, config, tags)
+
+    return wrap(compose_fn) if compose_fn is not None else wrap
+
+
+def graph_from_function(  # noqa: PLR0913
+    fn: Callable[..., Any],
+    name: str | None,
+    description: str | None,
+    ins: Mapping[str, GraphIn] | None,
+    out: Mapping[str, GraphOut] | GraphOut | None,
+    config: Any,
+    tags: Mapping[str, Any] | None,
+) -> GraphDefinition:
+    """Trace ``fn`` and build the graph it describes."""
+    graph_name = name or fn.__name__
+    params = [p.name for p in inspect.signature(fn).parameters.values()]
+    outs = {"result": out} if isinstance(out, GraphOut) else dict(out or {})
+    traced = composition.trace(graph_name, fn, params, list(outs) or None)
+    return GraphDefinition(
+        name=graph_name,
+        description=description if description is not None else inspect.getdoc(fn),
+        node_defs=traced.node_defs,
+        dependencies=traced.dependencies,
+        input_mappings=traced.input_mappings,
+        output_mappings=traced.output_mappings,
+        config=config,
+        tags=tags,
+        ins={**{p: GraphIn() for p in params}, **(ins or {})},
+        out=outs,
+    )

@@ -1,0 +1,230 @@
+"""Ops: ``@op`` and ``OpDefinition``, the unit of computation."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import composition
+from .config import Config, ConfigSchema
+from .errors import DagsterInvalidDefinitionError
+from .input import In, InputDefinition
+from .output import DEFAULT_OUTPUT, Out, OutputDefinition, check_output_name
+from .retry import RetryPolicy
+from .types import NO_VALUE, Nothing, is_nothing
+
+#: First-parameter names that make a parameter the op's context.
+CONTEXT_NAMES = frozenset({"context", "_context", "_", "ctx"})
+
+
+class OpDefinition(composition.Invocable):
+    """An op: a function with declared inputs, outputs, config and resources.
+
+    Args:
+        compute_fn: the op's function.
+        name: defaults to the function's name.
+        ins: input declarations, by parameter name.
+        outs: output declarations, by output name.
+        description: defaults to the function's docstring.
+        config_schema: the schema of ``ops.<name>.config``.
+        required_resource_keys: resources the op uses.
+        tags: free-form tags; ``opgrid/*`` tags steer execution.
+        retry_policy: how a failing step is retried.
+    """
+
+    def __init__(  # noqa: PLR0913 - Dagster's constructor
+        self,
+        compute_fn: Callable[..., Any],
+        name: str | None = None,
+        ins: Mapping[str, In] | None = None,
+        outs: Mapping[str, Out] | None = None,
+        description: str | None = None,
+        config_schema: Any = None,
+        required_resource_keys: set[str] | frozenset[str] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        retry_policy: RetryPolicy | None = None,
+        code_version: str | None = None,
+    ) -> None:
+        self.compute_fn = compute_fn
+        self.name = name or compute_fn.__name__
+        if not self.name.isidentifier():
+            raise DagsterInvalidDefinitionError(f"op name {self.name!r} is not an identifier")
+        self.description = description if description is not None else inspect.getdoc(compute_fn)
+        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self.tags: dict[str, Any] = dict(tags or {})
+        self.retry_policy = retry_policy
+        self.code_version = code_version
+        self.is_generator = inspect.isgeneratorfunction(compute_fn)
+        sig = _Signature(compute_fn, self.name)
+        self.has_context = sig.has_context
+        self.config_param = sig.config_param
+        if config_schema is None and sig.config_class is not None:
+            config_schema = sig.config_class
+        self.config_schema = (
+            ConfigSchema(config_schema, f"op {self.name!r}") if config_schema is not None else None
+        )
+        self.input_defs = sig.inputs(ins or {})
+        self.output_defs = _outputs(self.name, outs, sig.return_annotation)
+        self.positional_inputs = tuple(n for n, d in self.input_defs.items() if not d.is_nothing)
+
+    # Dagster-compatible views -------------------------------------------------
+    @property
+    def ins(self) -> dict[str, InputDefinition]:
+        return self.input_defs
+
+    @property
+    def outs(self) -> dict[str, OutputDefinition]:
+        return self.output_defs
+
+    @property
+    def node_type_str(self) -> str:
+        return "op"
+
+    def input_def_named(self, name: str) -> InputDefinition:
+        return self.input_defs[name]
+
+    def output_def_named(self, name: str) -> OutputDefinition:
+        return self.output_defs[name]
+
+    def all_required_resource_keys(self) -> frozenset[str]:
+        return self.required_resource_keys
+
+    def iterate_op_defs(self) -> list[OpDefinition]:
+        return [self]
+
+    # Composition ---------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if composition.is_composing():
+            return composition.invoke(self, None, args, kwargs)
+        from .invocation import invoke_op  # direct invocation, as in a unit test
+
+        return invoke_op(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<OpDefinition {self.name}>"
+
+
+class _Signature:
+    """What an op function's signature declares: context, config parameter, inputs."""
+
+    def __init__(self, fn: Callable[..., Any], op_name: str) -> None:
+        self.op_name = op_name
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # unresolvable forward references: fall back to raw annotations
+            hints = dict(getattr(fn, "__annotations__", {}))
+        self.return_annotation = hints.get("return", NO_VALUE)
+        self.has_context = bool(params) and (
+            params[0].name in CONTEXT_NAMES or _is_context_type(hints.get(params[0].name))
+        )
+        if self.has_context:
+            params = params[1:]
+        self.config_param: str | None = None
+        self.config_class: type[Config] | None = None
+        for param in params:
+            hint = hints.get(param.name)
+            if isinstance(hint, type) and issubclass(hint, Config):
+                self.config_param, self.config_class = param.name, hint
+        self.params = [p for p in params if p.name != self.config_param]
+        self.hints = hints
+
+    def inputs(self, ins: Mapping[str, In]) -> dict[str, InputDefinition]:
+        names = {p.name for p in self.params}
+        for name, spec in ins.items():
+            if not isinstance(spec, In):
+                raise DagsterInvalidDefinitionError(
+                    f"op {self.op_name!r}: ins[{name!r}] must be an In, got {spec!r}"
+                )
+            if is_nothing(spec.dagster_type) and name in names:
+                raise DagsterInvalidDefinitionError(
+                    f"op {self.op_name!r}: input {name!r} is of type Nothing and must not be "
+                    "a parameter of the function"
+                )
+            if not is_nothing(spec.dagster_type) and name not in names:
+                raise DagsterInvalidDefinitionError(
+                    f"op {self.op_name!r}: input {name!r} is declared in ins but is not a "
+                    "parameter of the function"
+                )
+        result: dict[str, InputDefinition] = {}
+        for param in self.params:
+            default = NO_VALUE if param.default is param.empty else param.default
+            hint = self.hints.get(param.name, NO_VALUE)
+            result[param.name] = InputDefinition.build(param.name, hint, ins.get(param.name), default)
+        for name, spec in ins.items():
+            if is_nothing(spec.dagster_type):
+                result[name] = InputDefinition.build(name, Nothing, spec, NO_VALUE)
+        return result
+
+
+def _is_context_type(hint: Any) -> bool:
+    return isinstance(hint, type) and hint.__name__ in {"OpExecutionContext", "AssetExecutionContext"}
+
+
+def _outputs(
+    op_name: str, outs: Mapping[str, Out] | Out | None, annotation: Any
+) -> dict[str, OutputDefinition]:
+    if outs is None or isinstance(outs, Out):
+        spec = outs or Out()
+        if annotation is None or annotation is type(None):
+            annotation = NO_VALUE  # ``-> None``: the output carries None, unchecked
+        return {DEFAULT_OUTPUT: OutputDefinition.build(DEFAULT_OUTPUT, spec, annotation)}
+    result: dict[str, OutputDefinition] = {}
+    per_position = _tuple_args(annotation, len(outs))
+    for index, (name, spec) in enumerate(outs.items()):
+        check_output_name(name, f"op {op_name!r}")
+        if not isinstance(spec, Out):
+            raise DagsterInvalidDefinitionError(
+                f"op {op_name!r}: out[{name!r}] must be an Out, got {spec!r}"
+            )
+        result[name] = OutputDefinition.build(name, spec, per_position[index])
+    return result
+
+
+def _tuple_args(annotation: Any, count: int) -> list[Any]:
+    if typing.get_origin(annotation) is tuple:
+        args = typing.get_args(annotation)
+        if len(args) == count and Ellipsis not in args:
+            return list(args)
+    return [NO_VALUE] * count
+
+
+def op(  # noqa: PLR0913 - Dagster's decorator
+    compute_fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, In] | None = None,
+    out: Mapping[str, Out] | Out | None = None,
+    config_schema: Any = None,
+    required_resource_keys: set[str] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    retry_policy: RetryPolicy | None = None,
+    code_version: str | None = None,
+) -> Any:
+    """Turn a function into an ``OpDefinition`` (``@op`` or ``@op(...)``)."""
+
+    def wrap(fn: Callable[..., Any]) -> OpDefinition:
+        outs = out if isinstance(out, Mapping) else ({DEFAULT_OUTPUT: out} if out else None)
+        return OpDefinition(
+            fn,
+            name=name,
+            ins=ins,
+            outs=outs,
+            description=description,
+            config_schema=config_schema,
+            required_resource_keys=required_resource_keys,
+            tags=tags,
+            retry_policy=retry_policy,
+            code_version=code_version,
+        )
+
+    if compute_fn is not None:
+        return wrap(compute_fn)
+    return wrap

@@ -1,0 +1,139 @@
+"""Partitioned config: a run's config generated from a partition key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from .errors import ConfigError, DagsterInvalidDefinitionError
+
+
+class StaticPartitionsDefinition:
+    """A fixed list of partition keys."""
+
+    def __init__(self, partition_keys: Sequence[str]) -> None:
+        if len(set(partition_keys)) != len(partition_keys):
+            raise DagsterInvalidDefinitionError("partition keys must be unique")
+        self._keys = list(partition_keys)
+
+    def get_partition_keys(self, current_time: datetime | None = None) -> list[str]:
+        return list(self._keys)
+
+    def has_partition_key(self, key: str) -> bool:
+        return key in self._keys
+
+
+class DailyPartitionsDefinition:
+    """One partition per day from ``start_date``, keyed ``YYYY-MM-DD``."""
+
+    def __init__(
+        self,
+        start_date: str | datetime | date,
+        end_offset: int = 0,
+        fmt: str = "%Y-%m-%d",
+        hour_offset: int = 0,
+        minute_offset: int = 0,
+    ) -> None:
+        self.fmt = fmt
+        self.start = _as_datetime(start_date, fmt)
+        self.end_offset = end_offset
+        self.offset = timedelta(hours=hour_offset, minutes=minute_offset)
+
+    def window(self, key: str) -> tuple[datetime, datetime]:
+        """The (start, end) of the day a key names."""
+        try:
+            start = datetime.strptime(key, self.fmt).replace(tzinfo=timezone.utc) + self.offset
+        except ValueError as exc:
+            raise ConfigError([("partition_key", f"{key!r} is not a {self.fmt} date")]) from exc
+        return start, start + timedelta(days=1)
+
+    def get_partition_keys(self, current_time: datetime | None = None) -> list[str]:
+        now = current_time or datetime.now(timezone.utc)
+        keys = []
+        day = self.start
+        last = now - timedelta(days=1 - self.end_offset)
+        while day <= last:
+            keys.append(day.strftime(self.fmt))
+            day += timedelta(days=1)
+        return keys
+
+    def has_partition_key(self, key: str) -> bool:
+        start, _ = self.window(key)
+        return start - self.offset >= self.start
+
+
+def _as_datetime(value: str | datetime | date, fmt: str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.strptime(value, fmt)
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    return value.replace(tzinfo=value.tzinfo or timezone.utc)
+
+
+PartitionsDefinition = StaticPartitionsDefinition | DailyPartitionsDefinition
+
+
+class PartitionedConfig:
+    """Run config for a job, generated per partition.
+
+    Args:
+        partitions_def: which partition keys exist.
+        run_config_for_partition_key_fn: from a key to that partition's run config.
+        tags_for_partition_key_fn: from a key to extra run tags.
+    """
+
+    def __init__(
+        self,
+        partitions_def: PartitionsDefinition,
+        run_config_for_partition_key_fn: Callable[[str], Mapping[str, Any]],
+        tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
+    ) -> None:
+        self.partitions_def = partitions_def
+        self._config_fn = run_config_for_partition_key_fn
+        self._tags_fn = tags_for_partition_key_fn
+        self._raw_fn: Callable[..., Any] = run_config_for_partition_key_fn
+
+    def __call__(self, *args: Any) -> Any:
+        """The decorated function stays callable."""
+        return self._config_fn(*args) if len(args) == 1 else self._raw_fn(*args)
+
+    def get_run_config_for_partition_key(self, key: str) -> dict[str, Any]:
+        if not self.partitions_def.has_partition_key(key):
+            raise ConfigError([("partition_key", f"{key!r} is not a partition of this job")])
+        return dict(self._config_fn(key))
+
+    def get_tags_for_partition_key(self, key: str) -> dict[str, str]:
+        return dict(self._tags_fn(key)) if self._tags_fn else {}
+
+
+def static_partitioned_config(
+    partition_keys: Sequence[str],
+    tags_for_partition_fn: Callable[[str], Mapping[str, str]] | None = None,
+) -> Callable[[Callable[[str], Mapping[str, Any]]], PartitionedConfig]:
+    """Decorate ``fn(partition_key) -> run_config`` over a fixed list of keys."""
+
+    def wrap(fn: Callable[[str], Mapping[str, Any]]) -> PartitionedConfig:
+        return PartitionedConfig(StaticPartitionsDefinition(partition_keys), fn, tags_for_partition_fn)
+
+    return wrap
+
+
+def daily_partitioned_config(
+    start_date: str | datetime | date,
+    minute_offset: int = 0,
+    hour_offset: int = 0,
+    end_offset: int = 0,
+    fmt: str = "%Y-%m-%d",
+    tags_for_partition_fn: Callable[[datetime, datetime], Mapping[str, str]] | None = None,
+) -> Callable[[Callable[[datetime, datetime], Mapping[str, Any]]], PartitionedConfig]:
+    """Decorate ``fn(start, end) -> run_config``, one partition per day."""
+
+    def wrap(fn: Callable[[datetime, datetime], Mapping[str, Any]]) -> PartitionedConfig:
+        days = DailyPartitionsDefinition(start_date, end_offset, fmt, hour_offset, minute_offset)
+        tags_fn = (lambda key: tags_for_partition_fn(*days.window(key))) if tags_for_partition_fn else None
+        partitioned = PartitionedConfig(days, lambda key: fn(*days.window(key)), tags_fn)
+        partitioned._raw_fn = fn  # noqa: SLF001 - the decorated function, called as fn(start, end)
+        return partitioned
+
+    return wrap

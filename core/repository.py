@@ -1,0 +1,125 @@
+"""Collections of jobs: ``@repository`` and ``Definitions``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
+from .graph import GraphDefinition
+from .job import JobDefinition
+
+
+class RepositoryDefinition:
+    """A named set of jobs, looked up by name."""
+
+    def __init__(self, name: str, jobs: Iterable[JobDefinition], description: str | None = None):
+        self.name = name
+        self.description = description
+        self._jobs: dict[str, JobDefinition] = {}
+        for job_def in jobs:
+            if job_def.name in self._jobs and self._jobs[job_def.name] is not job_def:
+                raise DagsterInvalidDefinitionError(
+                    f"repository {name!r} has two different jobs named {job_def.name!r}"
+                )
+            self._jobs[job_def.name] = job_def
+
+    @property
+    def job_names(self) -> list[str]:
+        return sorted(self._jobs)
+
+    def has_job(self, name: str) -> bool:
+        return name in self._jobs
+
+    def get_job(self, name: str) -> JobDefinition:
+        if name not in self._jobs:
+            raise DagsterInvariantViolationError(
+                f"Could not find job {name!r} in repository {self.name!r} "
+                f"(jobs: {', '.join(sorted(self._jobs)) or 'none'})"
+            )
+        return self._jobs[name]
+
+    def get_all_jobs(self) -> list[JobDefinition]:
+        return [self._jobs[name] for name in sorted(self._jobs)]
+
+
+def _as_job(item: Any, where: str) -> JobDefinition:
+    if isinstance(item, JobDefinition):
+        return item
+    if isinstance(item, GraphDefinition):
+        return item.to_job()
+    raise DagsterInvalidDefinitionError(
+        f"{where} holds {item!r}; only jobs (and graphs, which become jobs) are supported"
+    )
+
+
+def repository(
+    fn: Callable[[], Iterable[Any] | Mapping[str, Any]] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+) -> Any:
+    """Turn a function returning jobs into a ``RepositoryDefinition``."""
+
+    def wrap(body: Callable[[], Any]) -> RepositoryDefinition:
+        repo_name = name or body.__name__
+        items = body()
+        if isinstance(items, Mapping):
+            items = [value for group in items.values() for value in _values(group)]
+        jobs = [_as_job(item, f"repository {repo_name!r}") for item in items]
+        return RepositoryDefinition(repo_name, jobs, description)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def _values(group: Any) -> Iterable[Any]:
+    return group.values() if isinstance(group, Mapping) else group
+
+
+class Definitions:
+    """The jobs and shared resources of a code location.
+
+    Args:
+        jobs: the jobs (or graphs).
+        resources: resources bound to every job that needs them and does not define them.
+    """
+
+    def __init__(
+        self,
+        jobs: Iterable[Any] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        assets: Any = None,
+        schedules: Any = None,
+        sensors: Any = None,
+        executor: Any = None,
+    ) -> None:
+        if assets or schedules or sensors:
+            raise DagsterInvalidDefinitionError(
+                "Definitions: assets, schedules and sensors are not supported by opgrid"
+            )
+        self.resources = dict(resources or {})
+        bound = []
+        for item in jobs or ():
+            job_def = _as_job(item, "Definitions")
+            if self.resources:
+                job_def = job_def.with_top_level_resources(self.resources)
+            missing = job_def.missing_resource_keys()
+            if missing:
+                raise DagsterInvalidDefinitionError(
+                    f"job {job_def.name!r} needs resources {missing}, which neither the job nor "
+                    "Definitions(resources=...) provide"
+                )
+            bound.append(job_def)
+        self._repository = RepositoryDefinition("__repository__", bound)
+
+    def get_job_def(self, name: str) -> JobDefinition:
+        return self._repository.get_job(name)
+
+    def get_repository_def(self) -> RepositoryDefinition:
+        return self._repository
+
+    def get_all_job_defs(self) -> list[JobDefinition]:
+        return self._repository.get_all_jobs()
+
+    def has_job(self, name: str) -> bool:
+        return self._repository.has_job(name)

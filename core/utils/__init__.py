@@ -1,0 +1,1 @@
+"""Compatibility home of Dagster's ``dagster.utils`` helpers that users import."""

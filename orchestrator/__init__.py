@@ -1,0 +1,1 @@
+"""The orchestrator: plan compiler, run state machine, executors and the command line."""

@@ -1,0 +1,229 @@
+"""In-process execution: every step of a run, one after another, in the calling process.
+
+It drives the same ``RunState`` as the distributed coordinator, and runs each
+op through core's step runner, so both executors share one semantics.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opgrid.context import DagsterRun
+from opgrid.errors import DagsterMaxRetriesExceededError, ResourceError
+from opgrid.event_type import DagsterEventType as E
+from opgrid.handle import ResolvedOp, resolve_op
+from opgrid.job import JobDefinition
+from opgrid.resource import Resources, build_resources
+from opgrid.step_runner import StepOutcome, StepSpec, run_step
+
+from .messages import ErrorInfo, RunEvent
+from .plan import ExecutionPlan, PlanStep, compile_plan
+from .result import ExecuteInProcessResult
+from .state import AbandonStep, Command, DispatchStep, FinishRun, RunState, SkipStep, ValueRef
+from .storage import InMemoryOutputStore, OutputStore
+
+#: Called with every event as it happens (the CLI prints them).
+EventCallback = Callable[[RunEvent], None]
+
+
+def execute_in_process(  # noqa: PLR0913
+    job: JobDefinition,
+    run_config: Any = None,
+    raise_on_error: bool = True,
+    tags: Mapping[str, Any] | None = None,
+    partition_key: str | None = None,
+    input_values: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    on_event: EventCallback | None = None,
+) -> ExecuteInProcessResult:
+    """Validate, plan and run ``job`` in this process.
+
+    Raises:
+        ConfigError: before any op runs, when the run config is invalid.
+        Exception: with ``raise_on_error``, the exception of the first step that failed.
+    """
+    values = dict(input_values or {})
+    plan = compile_plan(
+        job, run_config, partition_key=partition_key, tags=tags, input_names=frozenset(values)
+    )
+    run = _InProcessRun(job, plan, run_id or str(uuid.uuid4()), values, on_event)
+    run.execute()
+    result = ExecuteInProcessResult(job, plan, run.run, run.state, run.store, run.events)
+    if raise_on_error and run.first_error is not None:
+        raise run.first_error
+    return result
+
+
+class _InProcessRun:
+    """One run: the state machine, the stored outputs and the event log."""
+
+    def __init__(
+        self,
+        job: JobDefinition,
+        plan: ExecutionPlan,
+        run_id: str,
+        input_values: dict[str, Any],
+        on_event: EventCallback | None,
+    ) -> None:
+        self.job = job
+        self.plan = plan
+        self.run = DagsterRun(run_id, job.name, dict(plan.tags), plan.run_config)
+        self.state = RunState(plan)
+        self.store: OutputStore = InMemoryOutputStore()
+        self.events: list[RunEvent] = []
+        self.input_values = input_values
+        self.on_event = on_event
+        self.first_error: BaseException | None = None
+        self._ready: list[tuple[float, int, DispatchStep]] = []
+        self._sequence = 0
+        self._ops: dict[str, ResolvedOp] = {}
+
+    def execute(self) -> None:
+        self._emit(E.RUN_START)
+        try:
+            with build_resources(
+                self.job.resource_defs,
+                frozenset(self.plan.resource_keys),
+                self.plan.resource_config,
+                self.run.run_id,
+            ) as resources:
+                self._handle(self.state.start())
+                self._loop(resources)
+        except ResourceError as exc:
+            self.first_error = self.first_error or exc
+            self._emit(E.RUN_FAILURE, message=str(exc), error=ErrorInfo.from_exception(exc))
+
+    def _loop(self, resources: Resources) -> None:
+        while self._ready:
+            due, _, dispatch = heapq.heappop(self._ready)
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._run_step(dispatch, resources)
+
+    def _handle(self, commands: list[Command]) -> None:
+        for command in commands:
+            if isinstance(command, DispatchStep):
+                self._sequence += 1
+                due = time.monotonic() + command.delay_s
+                heapq.heappush(self._ready, (due, self._sequence, command))
+            elif isinstance(command, SkipStep):
+                self._emit(E.STEP_SKIPPED, step_key=command.step_key, message=command.reason)
+            elif isinstance(command, AbandonStep):
+                continue  # Dagster records nothing for a step that never ran
+            elif isinstance(command, FinishRun):
+                kind = E.RUN_SUCCESS if command.status.value == "success" else E.RUN_FAILURE
+                self._emit(kind)
+
+    def _emit(self, kind: E, **fields: Any) -> None:
+        event = RunEvent(run_id=self.run.run_id, kind=kind, timestamp=time.time(), **fields)
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+        if event.step_key is not None and kind is not E.LOG_MESSAGE:
+            self._handle(self.state.apply(event))
+
+    def _console(self, level: str, step_key: str, message: str) -> None:
+        """Dagster's default console logger: ``context.log`` lines on stderr."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
+        sys.stderr.write(
+            f"{stamp} - opgrid - {level} - {self.run.job_name} - {self.run.run_id} - "
+            f"{step_key} - {message}\n"
+        )
+
+    def _resolved(self, plan_step: PlanStep) -> ResolvedOp:
+        resolved = self._ops.get(plan_step.key)
+        if resolved is None:
+            resolved = self._ops[plan_step.key] = resolve_op(self.job, plan_step.key)
+        return resolved
+
+    def _run_step(self, dispatch: DispatchStep, resources: Resources) -> None:
+        key, attempt = dispatch.step_key, dispatch.attempt
+        plan_step = self.state.step_plan(key)
+        resolved = self._resolved(plan_step)
+        spec = StepSpec(
+            step_key=key,
+            handle=plan_step.key,
+            op_def=resolved.op_def,
+            op_config=plan_step.config,
+            hook_defs=resolved.hook_defs,
+            retry_policy=resolved.retry_policy,
+            mapping_key=self.state.mapping_key_of(key),
+        )
+        self._emit(E.STEP_RESTARTED if attempt else E.STEP_START, step_key=key, attempt=attempt)
+        inputs = self._inputs(key, plan_step, resolved)
+
+        def sink(level: str, message: str) -> None:
+            self._console(level, key, message)
+            self._emit(E.LOG_MESSAGE, step_key=key, attempt=attempt, level=level, message=message)
+
+        outcome = run_step(spec, self.run, inputs, resources, attempt, sink)
+        self._report(key, attempt, outcome)
+
+    def _inputs(self, key: str, plan_step: PlanStep, resolved: ResolvedOp) -> dict[str, Any]:
+        refs = self.state.input_values(key)
+        values: dict[str, Any] = {}
+        for plan_input in plan_step.inputs:
+            if plan_input.is_nothing:
+                continue
+            name, kind = plan_input.name, plan_input.kind
+            loaded = [self.store.get(self.run.run_id, ref) for ref in refs.get(name, ())]
+            extra = [self.input_values[n] for n in plan_input.run_inputs if n in self.input_values]
+            if kind in ("fan_in", "collect"):
+                values[name] = loaded + extra
+            elif kind == "from_step":
+                values[name] = loaded[0]
+            elif kind == "run_input":
+                values[name] = extra[0]
+            elif kind == "config":
+                values[name] = plan_input.value
+            elif kind == "default":
+                values[name] = resolved.op_def.input_defs[name].default_value
+        return values
+
+    def _report(self, key: str, attempt: int, outcome: StepOutcome) -> None:
+        self._report_outcome(key, attempt, outcome)
+        for hook_name, exc in outcome.hook_errors:
+            self._emit(
+                E.HOOK_ERRORED, step_key=key, attempt=attempt, message=f"hook {hook_name!r}",
+                error=ErrorInfo.from_exception(exc),
+            )
+
+    def _report_outcome(self, key: str, attempt: int, outcome: StepOutcome) -> None:
+        if outcome.status == "success":
+            for output in outcome.outputs:
+                ref = ValueRef(key, output.name, output.mapping_key)
+                self.store.put(self.run.run_id, ref, output.value)
+                self._emit(
+                    E.STEP_OUTPUT, step_key=key, attempt=attempt, output_name=output.name,
+                    mapping_key=output.mapping_key,
+                )
+            self._emit(E.STEP_SUCCESS, step_key=key, attempt=attempt)
+            return
+        assert outcome.error is not None
+        error = ErrorInfo(
+            cls_name=type(outcome.error).__name__,
+            message=str(outcome.error),
+            stack=outcome.error_text,
+        )
+        if outcome.status == "retry":
+            self._emit(
+                E.STEP_UP_FOR_RETRY, step_key=key, attempt=attempt, error=error,
+                retry_delay_s=outcome.retry_delay_s,
+            )
+            return
+        if self.first_error is None:
+            self.first_error = outcome.error
+            if outcome.retries_exhausted:
+                exceeded = DagsterMaxRetriesExceededError(
+                    f"step {key!r} failed after {attempt} retries: "
+                    f"{type(outcome.error).__name__}: {outcome.error}"
+                )
+                exceeded.__cause__ = outcome.error
+                self.first_error = exceeded
+        self._emit(E.STEP_FAILURE, step_key=key, attempt=attempt, error=error)

@@ -1,0 +1,144 @@
+"""Data that crosses a process boundary or is stored: run events and the models they use.
+
+Every model is frozen, forbids unknown fields and carries ``schema_version``.
+Field names are permanent: add fields with defaults, never rename.
+"""
+
+from __future__ import annotations
+
+import traceback
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from opgrid.event_type import DagsterEventType
+
+
+class StepStatus(str, Enum):
+    """Where a step is in its life; the value is stored as-is."""
+
+    PENDING = "pending"  #: waiting for its inputs
+    QUEUED = "queued"  #: dispatched, not started
+    RUNNING = "running"
+    UP_FOR_RETRY = "up_for_retry"  #: failed, another attempt is due
+    SUCCESS = "success"
+    FAILURE = "failure"
+    SKIPPED = "skipped"  #: an input was never produced
+    ABANDONED = "abandoned"  #: an upstream step failed; it will never run
+    CANCELED = "canceled"
+
+
+#: Statuses a step never leaves.
+FINAL_STEP_STATUSES = frozenset(
+    {
+        StepStatus.SUCCESS,
+        StepStatus.FAILURE,
+        StepStatus.SKIPPED,
+        StepStatus.ABANDONED,
+        StepStatus.CANCELED,
+    }
+)
+
+
+class RunStatus(str, Enum):
+    """Where a run is in its life; the value is stored as-is."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELED = "canceled"
+
+
+class ErrorInfo(BaseModel):
+    """An exception, as text that can be stored and shown anywhere."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cls_name: str
+    message: str
+    stack: str = ""
+
+    @staticmethod
+    def from_exception(exc: BaseException) -> ErrorInfo:
+        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return ErrorInfo(cls_name=type(exc).__name__, message=str(exc), stack=stack)
+
+
+class RunEvent(BaseModel):
+    """One entry of a run's event log."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    run_id: str
+    kind: DagsterEventType
+    timestamp: float
+    step_key: str | None = None
+    attempt: int = 0
+    output_name: str | None = None
+    mapping_key: str | None = None
+    error: ErrorInfo | None = None
+    retry_delay_s: float | None = None
+    message: str = ""
+    level: str | None = None
+
+    # Dagster's accessors ---------------------------------------------------------
+    @property
+    def event_type(self) -> DagsterEventType:
+        return self.kind
+
+    @property
+    def event_type_value(self) -> str:
+        return self.kind.value
+
+    @property
+    def node_name(self) -> str | None:
+        return self.step_key.split("[", 1)[0] if self.step_key else None
+
+    @property
+    def is_step_start(self) -> bool:
+        return self.kind is DagsterEventType.STEP_START
+
+    @property
+    def is_step_success(self) -> bool:
+        return self.kind is DagsterEventType.STEP_SUCCESS
+
+    @property
+    def is_step_failure(self) -> bool:
+        return self.kind is DagsterEventType.STEP_FAILURE
+
+    @property
+    def is_step_skipped(self) -> bool:
+        return self.kind is DagsterEventType.STEP_SKIPPED
+
+    @property
+    def is_step_up_for_retry(self) -> bool:
+        return self.kind is DagsterEventType.STEP_UP_FOR_RETRY
+
+    @property
+    def is_successful_output(self) -> bool:
+        return self.kind is DagsterEventType.STEP_OUTPUT
+
+    @property
+    def is_failure(self) -> bool:
+        return self.kind in (DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE)
+
+    def describe(self) -> str:
+        """One line for a terminal."""
+        parts = [self.kind.value]
+        if self.step_key:
+            parts.append(self.step_key)
+        if self.output_name:
+            parts.append(f"output={self.output_name}")
+        if self.error:
+            parts.append(f"{self.error.cls_name}: {self.error.message}")
+        if self.message:
+            parts.append(self.message)
+        return " ".join(parts)
+
+
+def make_event(run_id: str, kind: DagsterEventType, timestamp: float, **fields: Any) -> RunEvent:
+    """A validated event."""
+    return RunEvent(run_id=run_id, kind=kind, timestamp=timestamp, **fields)

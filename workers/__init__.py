@@ -1,0 +1,1 @@
+"""Celery workers that run steps of distributed runs (see the distributed-execution issue)."""
