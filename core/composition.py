@@ -154,9 +154,7 @@ def _output_mappings(
         if hasattr(returned, "_fields"):  # the outputs of one multi-output node
             pairs = zip(out_names, returned, strict=True)
             return [_mapping(graph_name, name, handle) for name, handle in pairs]
-        return [
-            _mapping(graph_name, name, h) for name, h in zip(out_names, returned, strict=True)
-        ]
+        return [_mapping(graph_name, name, h) for name, h in zip(out_names, returned, strict=True)]
     if isinstance(returned, tuple) and hasattr(returned, "_fields"):
         return [_mapping(graph_name, name, getattr(returned, name)) for name in returned._fields]
     raise DagsterInvalidDefinitionError(
@@ -170,7 +168,9 @@ def _mapping(graph_name: str, name: str, handle: Any) -> OutputMapping:
         raise DagsterInvalidDefinitionError(
             f"graph {graph_name!r} output {name!r} must be an op output, got {handle!r}"
         )
-    return OutputMapping(name, handle.node, handle.output, from_dynamic_mapping=handle.mode != "plain")
+    return OutputMapping(
+        name, handle.node, handle.output, from_dynamic_mapping=handle.mode != "plain"
+    )
 
 
 class PendingNodeInvocation:
@@ -238,7 +238,10 @@ class Invocable:
 
 
 def invoke(
-    node_def: Any, pending: PendingNodeInvocation | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+    node_def: Any,
+    pending: PendingNodeInvocation | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Any:
     """Record a call of ``node_def`` in the current composition; return its output handles."""
     current = _stack()[-1]
@@ -297,7 +300,9 @@ def _bind(
 def _dependency(
     current: _Composition, node_def: Any, name: str, input_name: str, value: Any
 ) -> tuple[Any, bool]:
-    where = f"graph {current.graph_name!r}: input {input_name!r} of {node_def.node_type_str} {name!r}"
+    where = (
+        f"graph {current.graph_name!r}: input {input_name!r} of {node_def.node_type_str} {name!r}"
+    )
     if isinstance(value, GraphInputHandle):
         current.input_mappings.append(InputMapping(value.name, name, input_name))
         return None, False
@@ -336,7 +341,7 @@ def _fan_in(
 
 @functools.lru_cache(maxsize=256)
 def _outputs_tuple(names: tuple[str, ...]) -> Any:
-    return namedtuple("_Outputs", names)  # type: ignore[misc]  # noqa: PYI024
+    return namedtuple("_Outputs", names)
 
 
 def _handles(node_def: Any, name: str, mode: str) -> Any:

@@ -281,9 +281,8 @@ def _model(
             default=... if required else default, description=description, alias=name
         )
         definitions[_safe_attr(name)] = (annotation, info)
-    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
-        "ConfigShape", __base__=base, **definitions
-    )
+    model: type[BaseModel] = pydantic.create_model("ConfigShape", __base__=base, **definitions)
+    return model
 
 
 def _safe_attr(name: str) -> str:
@@ -292,7 +291,9 @@ def _safe_attr(name: str) -> str:
 
 def _selector(fields: Mapping[str, Any], owner: str, where: str) -> Any:
     model = _model(
-        {name: Field(spec, is_required=False) for name, spec in fields.items()}, owner, where,
+        {name: Field(spec, is_required=False) for name, spec in fields.items()},
+        owner,
+        where,
         _ShapeModel,
     )
 

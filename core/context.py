@@ -87,7 +87,7 @@ class OpExecutionContext:
         "step_key",
     )
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         run: DagsterRun,
         op_def: Any,

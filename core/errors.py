@@ -11,7 +11,7 @@ both names, so catching either works.
     ├── DagsterInvariantViolationError                    an API used against its contract
     ├── ConfigError (DagsterInvalidConfigError)           run config rejected
     ├── ResourceError (DagsterResourceFunctionError)      a resource failed to initialise
-    ├── DagsterUnknownResourceError                       an op asked for a resource it did not declare
+    ├── DagsterUnknownResourceError                       an op used an undeclared resource
     ├── PlanError / RunNotFound
     ├── InvalidTransition                                 the run state machine refused an event
     ├── StorageError

@@ -6,7 +6,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import composition
 from .dependency import (
@@ -27,6 +27,9 @@ from .errors import DagsterInvalidDefinitionError, DagsterInvalidInvocationError
 from .input import GraphIn
 from .output import GraphOut, OutputDefinition
 from .types import NO_VALUE, is_list_type, is_nothing
+
+if TYPE_CHECKING:
+    from .job import JobDefinition
 
 _NODE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -65,7 +68,7 @@ class GraphDefinition(composition.Invocable):
         tags: tags applied to every op in the graph.
     """
 
-    def __init__(  # noqa: PLR0913 - Dagster's constructor
+    def __init__(
         self,
         name: str,
         description: str | None = None,
@@ -143,7 +146,7 @@ class GraphDefinition(composition.Invocable):
             )
         return composition.invoke(self, None, args, kwargs)
 
-    def to_job(self, name: str | None = None, **kwargs: Any) -> Any:
+    def to_job(self, name: str | None = None, **kwargs: Any) -> JobDefinition:
         """Make a job from this graph; takes the same arguments as ``@job``."""
         from .job import JobDefinition
 
@@ -315,7 +318,8 @@ def _binding(graph: GraphDefinition, node_name: str, input_name: str, dep: Any) 
             _check_source(graph, where, item.node, item.output)
             if (item.node, item.output) in seen:
                 raise DagsterInvalidDefinitionError(
-                    f"{where} lists output {item.output!r} of node {item.node!r} twice in one fan-in"
+                    f"{where} lists output {item.output!r} of node {item.node!r} twice "
+                    "in one fan-in"
                 )
             seen.add((item.node, item.output))
         return FanIn(tuple(Upstream(d.node, d.output) for d in dep.dependencies))
@@ -396,7 +400,7 @@ def graph(
     return wrap(compose_fn) if compose_fn is not None else wrap
 
 
-def graph_from_function(  # noqa: PLR0913
+def graph_from_function(
     fn: Callable[..., Any],
     name: str | None,
     description: str | None,

@@ -57,7 +57,9 @@ def resolve_op(job: JobDefinition, handle: str) -> ResolvedOp:
             graph = definition
             continue
         if not isinstance(definition, OpDefinition):
-            raise DagsterInvariantViolationError(f"job {job.name!r}: {handle!r} is a graph, not an op")
+            raise DagsterInvariantViolationError(
+                f"job {job.name!r}: {handle!r} is a graph, not an op"
+            )
         tags.update(definition.tags)
         tags.update(node.tags)
         policy = (

@@ -65,9 +65,7 @@ class HookDefinition:
 
 
 def _hook_decorator(kind: HookKind) -> Callable[..., Any]:
-    def decorator(
-        name: Any = None, required_resource_keys: set[str] | None = None
-    ) -> Any:
+    def decorator(name: Any = None, required_resource_keys: set[str] | None = None) -> Any:
         def wrap(fn: Callable[[HookContext], Any]) -> HookDefinition:
             return HookDefinition(
                 name=name if isinstance(name, str) else fn.__name__,

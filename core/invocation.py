@@ -41,7 +41,7 @@ def invoke_op(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
         context = kwargs.pop("context")
     if op_def.has_context and context is None:
         context = build_op_context()
-    if context is not None and not op_def.has_context:
+    if context is not None and not op_def.has_context and op_def.config_param is None:
         raise DagsterInvalidInvocationError(
             f"op {op_def.name!r} takes no context, but one was passed"
         )
@@ -58,11 +58,17 @@ def invoke_op(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     config = _config(op_def, context)
     if op_def.config_param is not None:
         values[op_def.config_param] = op_def.config_schema.instance(config)
-    if context is None:
+    if context is None or not op_def.has_context:
         return op_def.compute_fn(**values)
     bound = OpExecutionContext(
-        context.run, op_def, op_def.name, op_def.name, config, _resources(context),
-        context.log, context.retry_number,
+        context.run,
+        op_def,
+        op_def.name,
+        op_def.name,
+        config,
+        _resources(context),
+        context.log,
+        context.retry_number,
     )
     return op_def.compute_fn(bound, **values)
 

@@ -46,7 +46,7 @@ class JobDefinition:
         description: shown in tooling.
     """
 
-    def __init__(  # noqa: PLR0913 - Dagster's constructor
+    def __init__(
         self,
         graph_def: GraphDefinition,
         name: str | None = None,
@@ -112,9 +112,10 @@ class JobDefinition:
         """Raise when an op or hook needs a resource the job does not provide."""
         for op_def in self.graph.iterate_op_defs():
             for key in sorted(op_def.required_resource_keys - set(self.resource_defs)):
+                provided = ", ".join(sorted(self.resource_defs)) or "none"
                 raise DagsterInvalidDefinitionError(
                     f"op {op_def.name!r} requires resource {key!r}, which job {self.name!r} "
-                    f"does not provide (resources: {', '.join(sorted(self.resource_defs)) or 'none'})"
+                    f"does not provide (resources: {provided})"
                 )
         for key in self.missing_resource_keys():
             raise DagsterInvalidDefinitionError(
@@ -143,7 +144,9 @@ class JobDefinition:
     def with_top_level_resources(self, resources: Mapping[str, Any]) -> JobDefinition:
         """A copy of the job where ``resources`` fill the keys it does not define itself."""
         merged = {**resources, **self.resource_defs}
-        return JobDefinition(self.graph, resource_defs=merged, hook_defs=self.hook_defs, **self._init_args)
+        return JobDefinition(
+            self.graph, resource_defs=merged, hook_defs=self.hook_defs, **self._init_args
+        )
 
     def with_hooks(self, hook_defs: Any) -> JobDefinition:
         """A copy of the job with more hooks on every op."""
@@ -204,7 +207,7 @@ class JobDefinition:
         return f"<JobDefinition {self.name}>"
 
 
-def job(  # noqa: PLR0913 - Dagster's decorator
+def job(
     compose_fn: Callable[..., Any] | None = None,
     *,
     name: str | None = None,

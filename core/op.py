@@ -34,7 +34,7 @@ class OpDefinition(composition.Invocable):
         retry_policy: how a failing step is retried.
     """
 
-    def __init__(  # noqa: PLR0913 - Dagster's constructor
+    def __init__(
         self,
         compute_fn: Callable[..., Any],
         name: str | None = None,
@@ -156,7 +156,9 @@ class _Signature:
         for param in self.params:
             default = NO_VALUE if param.default is param.empty else param.default
             hint = self.hints.get(param.name, NO_VALUE)
-            result[param.name] = InputDefinition.build(param.name, hint, ins.get(param.name), default)
+            result[param.name] = InputDefinition.build(
+                param.name, hint, ins.get(param.name), default
+            )
         for name, spec in ins.items():
             if is_nothing(spec.dagster_type):
                 result[name] = InputDefinition.build(name, Nothing, spec, NO_VALUE)
@@ -164,7 +166,10 @@ class _Signature:
 
 
 def _is_context_type(hint: Any) -> bool:
-    return isinstance(hint, type) and hint.__name__ in {"OpExecutionContext", "AssetExecutionContext"}
+    return isinstance(hint, type) and hint.__name__ in {
+        "OpExecutionContext",
+        "AssetExecutionContext",
+    }
 
 
 def _outputs(
@@ -195,7 +200,7 @@ def _tuple_args(annotation: Any, count: int) -> list[Any]:
     return [NO_VALUE] * count
 
 
-def op(  # noqa: PLR0913 - Dagster's decorator
+def op(
     compute_fn: Callable[..., Any] | None = None,
     *,
     name: str | None = None,

@@ -114,7 +114,9 @@ def static_partitioned_config(
     """Decorate ``fn(partition_key) -> run_config`` over a fixed list of keys."""
 
     def wrap(fn: Callable[[str], Mapping[str, Any]]) -> PartitionedConfig:
-        return PartitionedConfig(StaticPartitionsDefinition(partition_keys), fn, tags_for_partition_fn)
+        return PartitionedConfig(
+            StaticPartitionsDefinition(partition_keys), fn, tags_for_partition_fn
+        )
 
     return wrap
 
@@ -131,7 +133,11 @@ def daily_partitioned_config(
 
     def wrap(fn: Callable[[datetime, datetime], Mapping[str, Any]]) -> PartitionedConfig:
         days = DailyPartitionsDefinition(start_date, end_offset, fmt, hour_offset, minute_offset)
-        tags_fn = (lambda key: tags_for_partition_fn(*days.window(key))) if tags_for_partition_fn else None
+        tags_fn = (
+            (lambda key: tags_for_partition_fn(*days.window(key)))
+            if tags_for_partition_fn
+            else None
+        )
         partitioned = PartitionedConfig(days, lambda key: fn(*days.window(key)), tags_fn)
         partitioned._raw_fn = fn  # noqa: SLF001 - the decorated function, called as fn(start, end)
         return partitioned

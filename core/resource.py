@@ -87,7 +87,7 @@ class ResourceDefinition:
             yield produced
 
 
-def _drive(generator: Generator[Any, None, None]) -> Iterator[Any]:
+def _drive(generator: Generator[Any, Any, Any]) -> Iterator[Any]:
     value = next(generator)
     try:
         yield value

@@ -89,8 +89,15 @@ def run_step(
     log = StepLog(run.run_id, spec.step_key, log_sink)
     op_resources = resources.subset(op_def.required_resource_keys, f"op {op_def.name!r}")
     context = OpExecutionContext(
-        run, op_def, spec.handle, spec.step_key, spec.op_config, op_resources, log,
-        retry_number, spec.mapping_key,
+        run,
+        op_def,
+        spec.handle,
+        spec.step_key,
+        spec.op_config,
+        op_resources,
+        log,
+        retry_number,
+        spec.mapping_key,
     )
     try:
         _check_inputs(spec, inputs)
@@ -115,12 +122,16 @@ def _check_inputs(spec: StepSpec, inputs: Mapping[str, Any]) -> None:
                 )
 
 
-def _call(spec: StepSpec, context: OpExecutionContext, inputs: Mapping[str, Any]) -> list[ProducedOutput]:
+def _call(
+    spec: StepSpec, context: OpExecutionContext, inputs: Mapping[str, Any]
+) -> list[ProducedOutput]:
     op_def = spec.op_def
     kwargs = dict(inputs)
     if op_def.config_param is not None and op_def.config_schema is not None:
         kwargs[op_def.config_param] = op_def.config_schema.instance(spec.op_config)
-    result = op_def.compute_fn(context, **kwargs) if op_def.has_context else op_def.compute_fn(**kwargs)
+    result = (
+        op_def.compute_fn(context, **kwargs) if op_def.has_context else op_def.compute_fn(**kwargs)
+    )
     collector = _Collector(spec)
     if inspect.isgenerator(result):
         for item in result:

@@ -31,7 +31,7 @@ from .storage import InMemoryOutputStore, OutputStore
 EventCallback = Callable[[RunEvent], None]
 
 
-def execute_in_process(  # noqa: PLR0913
+def execute_in_process(
     job: JobDefinition,
     run_config: Any = None,
     raise_on_error: bool = True,
@@ -190,7 +190,10 @@ class _InProcessRun:
         self._report_outcome(key, attempt, outcome)
         for hook_name, exc in outcome.hook_errors:
             self._emit(
-                E.HOOK_ERRORED, step_key=key, attempt=attempt, message=f"hook {hook_name!r}",
+                E.HOOK_ERRORED,
+                step_key=key,
+                attempt=attempt,
+                message=f"hook {hook_name!r}",
                 error=ErrorInfo.from_exception(exc),
             )
 
@@ -200,7 +203,10 @@ class _InProcessRun:
                 ref = ValueRef(key, output.name, output.mapping_key)
                 self.store.put(self.run.run_id, ref, output.value)
                 self._emit(
-                    E.STEP_OUTPUT, step_key=key, attempt=attempt, output_name=output.name,
+                    E.STEP_OUTPUT,
+                    step_key=key,
+                    attempt=attempt,
+                    output_name=output.name,
                     mapping_key=output.mapping_key,
                 )
             self._emit(E.STEP_SUCCESS, step_key=key, attempt=attempt)
@@ -213,7 +219,10 @@ class _InProcessRun:
         )
         if outcome.status == "retry":
             self._emit(
-                E.STEP_UP_FOR_RETRY, step_key=key, attempt=attempt, error=error,
+                E.STEP_UP_FOR_RETRY,
+                step_key=key,
+                attempt=attempt,
+                error=error,
                 retry_delay_s=outcome.retry_delay_s,
             )
             return

@@ -10,9 +10,8 @@ import traceback
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from opgrid.event_type import DagsterEventType
+from pydantic import BaseModel, ConfigDict
 
 
 class StepStatus(str, Enum):

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from opgrid.dependency import Binding, Collect, FanIn, GraphInputRef, Upstream
 from opgrid.errors import ConfigError, DagsterInvalidDefinitionError
 from opgrid.graph import GraphDefinition
@@ -22,6 +20,7 @@ from opgrid.handle import resolve_op
 from opgrid.job import JobDefinition
 from opgrid.op import OpDefinition
 from opgrid.types import NO_VALUE
+from pydantic import BaseModel, ConfigDict
 
 from .run_config import check_top_level, effective_run_config, resolve_resources
 
@@ -205,7 +204,10 @@ class _Builder:
         for name in section:
             if name not in graph.node_dict:
                 self.problems.append(
-                    (f"{path}.{name}", f"no node named {name!r} (nodes: {', '.join(graph.node_dict)})")
+                    (
+                        f"{path}.{name}",
+                        f"no node named {name!r} (nodes: {', '.join(graph.node_dict)})",
+                    )
                 )
         produced: dict[tuple[str, str], _Source] = {}
         for name in graph.topological_order:
@@ -219,7 +221,9 @@ class _Builder:
             }
             if isinstance(node.definition, OpDefinition):
                 self._check_keys(node_section, _OP_KEYS, node_path)
-                step = self._op_step(prefix + name, node.definition, node_section, node_path, resolved)
+                step = self._op_step(
+                    prefix + name, node.definition, node_section, node_path, resolved
+                )
                 for out in step.outputs:
                     produced[(name, out.name)] = _Source(
                         OutputRef(step=step.key, output=out.name), out.is_dynamic, step.mapped_by
@@ -300,7 +304,7 @@ class _Builder:
         given = _section(section, "inputs", f"{path}.inputs", self.problems)
         inputs = []
         mapped_by: OutputRef | None = None
-        for name, input_def in op_def.input_defs.items():
+        for name in op_def.input_defs:
             feed = resolved.get(name)
             if feed is not None and feed.kind == "none":
                 feed = None
@@ -310,7 +314,9 @@ class _Builder:
                 mapped_by = _mapping_of(key, name, feed, mapped_by)
         for name in given:
             if name not in op_def.input_defs:
-                self.problems.append((f"{path}.inputs.{name}", f"op {op_def.name!r} has no such input"))
+                self.problems.append(
+                    (f"{path}.inputs.{name}", f"op {op_def.name!r} has no such input")
+                )
         if mapped_by is not None and any(o.is_dynamic for o in op_def.output_defs.values()):
             raise DagsterInvalidDefinitionError(
                 f"op {key!r} has a DynamicOut but runs inside a .map(); nested dynamic "
@@ -339,7 +345,10 @@ class _Builder:
         if op_def.config_schema is None:
             if raw is not NO_VALUE and raw is not None:
                 self.problems.append(
-                    (f"{path}.config", f"op {op_def.name!r} takes no config (it has no config_schema)")
+                    (
+                        f"{path}.config",
+                        f"op {op_def.name!r} takes no config (it has no config_schema)",
+                    )
                 )
             return None
         value, found = op_def.config_schema.validate(raw, f"{path}.config")
@@ -359,11 +368,17 @@ class _Builder:
         nothing = input_def.is_nothing
         if feed is not None:
             if name in given:
-                self.problems.append((path, "input is connected to an upstream output; it cannot be set in config"))
+                self.problems.append(
+                    (path, "input is connected to an upstream output; it cannot be set in config")
+                )
             refs = tuple(source.ref for source in feed.sources)
             return PlanInput(
-                name=name, kind=feed.kind, sources=refs, run_inputs=feed.run_inputs,
-                value=feed.value, is_nothing=nothing,
+                name=name,
+                kind=feed.kind,
+                sources=refs,
+                run_inputs=feed.run_inputs,
+                value=feed.value,
+                is_nothing=nothing,
             )
         if name in given:
             value = _unwrap(given[name])
@@ -375,8 +390,11 @@ class _Builder:
             return PlanInput(name=name, kind="default", is_nothing=nothing)
         if not nothing:
             self.problems.append(
-                (path, f"input {name!r} of op {key!r} has no upstream output, no default value "
-                 "and no value in run config")
+                (
+                    path,
+                    f"input {name!r} of op {key!r} has no upstream output, no default value "
+                    "and no value in run config",
+                )
             )
         return PlanInput(name=name, kind="none", is_nothing=nothing)
 

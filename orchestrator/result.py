@@ -22,7 +22,7 @@ S = StepStatus
 class ExecuteInProcessResult:
     """What a finished run produced: its status, step outcomes, outputs and events."""
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         job: JobDefinition,
         plan: ExecutionPlan,
@@ -93,7 +93,9 @@ class ExecuteInProcessResult:
             )
         if copies:
             return {
-                self._state.mapping_key_of(key): self._store.get(self.run_id, ValueRef(key, output_name))
+                self._state.mapping_key_of(key): self._store.get(
+                    self.run_id, ValueRef(key, output_name)
+                )
                 for key in copies
                 if self._store.has(self.run_id, ValueRef(key, output_name))
             }

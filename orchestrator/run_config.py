@@ -61,7 +61,11 @@ def lay_over_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> 
     merged = dict(defaults)
     for key, value in given.items():
         default = merged.get(key)
-        if key in ("ops", "resources") and isinstance(value, Mapping) and isinstance(default, Mapping):
+        if (
+            key in ("ops", "resources")
+            and isinstance(value, Mapping)
+            and isinstance(default, Mapping)
+        ):
             merged[key] = {**default, **value}
         else:
             merged[key] = value
@@ -100,11 +104,11 @@ def resolve_resources(
     if not isinstance(section, Mapping):
         problems.append(("resources", f"must be a dict, got {section!r}"))
         return keys, {}
-    for key in section:
-        if key not in job.resource_defs:
-            problems.append(
-                (f"resources.{key}", f"job {job.name!r} has no resource {key!r}")
-            )
+    problems.extend(
+        (f"resources.{key}", f"job {job.name!r} has no resource {key!r}")
+        for key in section
+        if key not in job.resource_defs
+    )
     configs: dict[str, Any] = {}
     for key in keys:
         schema = job.resource_defs[key].config_schema

@@ -35,7 +35,9 @@ class InMemoryOutputStore:
         try:
             return self._values[(run_id, ref)]
         except KeyError:
-            where = f"{ref.step_key}.{ref.output}" + (f"[{ref.mapping_key}]" if ref.mapping_key else "")
+            where = f"{ref.step_key}.{ref.output}" + (
+                f"[{ref.mapping_key}]" if ref.mapping_key else ""
+            )
             raise OutputNotFound(f"run {run_id}: no stored value for output {where}") from None
 
     def has(self, run_id: str, ref: ValueRef) -> bool:
