@@ -66,6 +66,7 @@ class StepOutcome:
     retry_delay_s: float = 0.0
     #: the step had retries and used them all
     retries_exhausted: bool = False
+    hooks_completed: list[str] = field(default_factory=list)
     hook_errors: list[tuple[str, BaseException]] = field(default_factory=list)
 
     @property
@@ -290,3 +291,5 @@ def _run_hooks(
             hook.hook_fn(context)
         except Exception as exc:  # a failing hook is reported, it does not fail the step
             outcome.hook_errors.append((hook.name, exc))
+        else:
+            outcome.hooks_completed.append(hook.name)

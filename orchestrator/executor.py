@@ -188,6 +188,8 @@ class _InProcessRun:
 
     def _report(self, key: str, attempt: int, outcome: StepOutcome) -> None:
         self._report_outcome(key, attempt, outcome)
+        for hook_name in outcome.hooks_completed:
+            self._emit(E.HOOK_COMPLETED, step_key=key, attempt=attempt, message=hook_name)
         for hook_name, exc in outcome.hook_errors:
             self._emit(
                 E.HOOK_ERRORED,

@@ -57,15 +57,21 @@ class ExecuteInProcessResult:
 
     @property
     def all_events(self) -> list[RunEvent]:
-        return list(self._events)
+        """The run's events in order; ``context.log`` lines are in ``log_messages``."""
+        return [e for e in self._events if e.kind is not E.LOG_MESSAGE]
+
+    @property
+    def log_messages(self) -> list[RunEvent]:
+        """The ``context.log`` lines of the run, in order."""
+        return [e for e in self._events if e.kind is E.LOG_MESSAGE]
 
     @property
     def all_node_events(self) -> list[RunEvent]:
-        return [e for e in self._events if e.step_key is not None]
+        return [e for e in self.all_events if e.step_key is not None]
 
     def events_for_node(self, node_name: str) -> list[RunEvent]:
         keys = set(self._step_keys(node_name))
-        return [e for e in self._events if e.step_key in keys]
+        return [e for e in self.all_events if e.step_key in keys]
 
     def get_step_success_events(self) -> list[RunEvent]:
         return [e for e in self._events if e.kind is E.STEP_SUCCESS]

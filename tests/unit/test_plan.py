@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List  # noqa: UP035 - Dagster users write List[...]
-
 import pytest
-
 from opgrid import (
     ConfigError,
     DagsterInvalidDefinitionError,
@@ -34,7 +31,7 @@ def add_one(number: int) -> int:
 
 
 @op
-def total(numbers: List[int]) -> int:
+def total(numbers: list[int]) -> int:
     return sum(numbers)
 
 
