@@ -4,6 +4,7 @@ Only ``dagster`` is replaced by ``opgrid`` in imports; decorators and closing
 lines lost in extraction are restored the obvious way.  The ``__main__`` parts
 become test bodies that execute the job and assert on the results.
 """
+
 import os
 import random
 
@@ -52,9 +53,7 @@ def test_jobs_from_graph_with_mock_resources():
     local_server = ResourceDefinition.mock_resource()
 
     prod_job = do_stuff.to_job(resource_defs={"server": prod_server}, name="do_stuff_prod")
-    local_job = do_stuff.to_job(
-        resource_defs={"server": local_server}, name="do_stuff_local"
-    )
+    local_job = do_stuff.to_job(resource_defs={"server": local_server}, name="do_stuff_local")
 
     assert prod_job.name == "do_stuff_prod"
     assert local_job.name == "do_stuff_local"
@@ -115,9 +114,7 @@ def test_config_mapping(capsys):
 
     @config_mapping(config_schema={"simplified_param": str})
     def simplified_config(val):
-        return {
-            "ops": {"do_something": {"config": {"config_param": val["simplified_param"]}}}
-        }
+        return {"ops": {"do_something": {"config": {"config_param": val["simplified_param"]}}}}
 
     @job(config=simplified_config)
     def do_it_all_with_simplified_config():
@@ -268,9 +265,7 @@ def test_order_based_nothing_dependencies():
 
     @op
     def create_table_1():
-        get_database_connection().execute(
-            "create table_1 as select * from some_source_table"
-        )
+        get_database_connection().execute("create table_1 as select * from some_source_table")
 
     @op(ins={"start": In(Nothing)})
     def create_table_2():

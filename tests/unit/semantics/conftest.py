@@ -3,6 +3,7 @@
 Every semantic test executes jobs through the ``execute`` fixture so the same
 tests can later be pointed at another executor.
 """
+
 import pytest
 
 

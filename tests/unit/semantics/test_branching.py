@@ -1,4 +1,5 @@
 """Conditional branching: optional outputs and skip cascades."""
+
 from opgrid import Out, Output, job, op
 
 

@@ -1,4 +1,5 @@
 """@op forms and @job/@graph composition."""
+
 from typing import List
 
 from opgrid import In, Nothing, Out, Output, graph, job, op
@@ -282,5 +283,9 @@ def test_successful_step_event_order(execute, events_for):
         add_one(return_five())
 
     result = execute(j)
-    evs = [e for e in events_for(result, "add_one") if e in ("STEP_START", "STEP_OUTPUT", "STEP_SUCCESS")]
+    evs = [
+        e
+        for e in events_for(result, "add_one")
+        if e in ("STEP_START", "STEP_OUTPUT", "STEP_SUCCESS")
+    ]
     assert evs == ["STEP_START", "STEP_OUTPUT", "STEP_SUCCESS"]

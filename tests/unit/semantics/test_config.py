@@ -1,8 +1,8 @@
 """Op config schemas, run config layout, job default config, config mapping."""
+
 from typing import List
 
 import pytest
-
 from opgrid import Config, ConfigMapping, DagsterInvalidConfigError, Field, config_mapping, job, op
 
 
@@ -79,7 +79,9 @@ def test_pythonic_config_param(execute):
         pc()
         pc_ctx()
 
-    rc = {"ops": {"pc": {"config": {"name": "n"}}, "pc_ctx": {"config": {"name": "m", "tags": ["t"]}}}}
+    rc = {
+        "ops": {"pc": {"config": {"name": "n"}}, "pc_ctx": {"config": {"name": "m", "tags": ["t"]}}}
+    }
     result = execute(j, run_config=rc)
     assert result.output_for_node("pc") == ("n", 3, [])
     assert result.output_for_node("pc_ctx") == {"name": "m", "count": 3, "tags": ["t"]}
@@ -172,7 +174,9 @@ def test_config_mapping_decorator(execute):
 
     @config_mapping(config_schema={"simplified_param": str})
     def simplified(val):
-        return {"ops": {"do_something": {"config": {"config_param": val["simplified_param"] + "!"}}}}
+        return {
+            "ops": {"do_something": {"config": {"config_param": val["simplified_param"] + "!"}}}
+        }
 
     @job(config=simplified)
     def j():

@@ -1,6 +1,6 @@
 """Invalid run config is rejected up-front, before any op runs."""
-import pytest
 
+import pytest
 from opgrid import DagsterInvalidConfigError, job, op
 
 ran = []
@@ -28,7 +28,12 @@ def cfg_job():
     check_threshold()
 
 
-GOOD = {"ops": {"do_something": {"config": {"config_param": "x"}}, "check_threshold": {"config": {"threshold_value": 1}}}}
+GOOD = {
+    "ops": {
+        "do_something": {"config": {"config_param": "x"}},
+        "check_threshold": {"config": {"threshold_value": 1}},
+    }
+}
 
 
 def _with(op_name, config):
@@ -46,7 +51,9 @@ def test_good_config_runs_everything(execute):
 def test_wrong_type_raises_even_with_raise_on_error_false(execute):
     ran.clear()
     with pytest.raises(DagsterInvalidConfigError) as exc:
-        execute(cfg_job, run_config=_with("do_something", {"config_param": 123}), raise_on_error=False)
+        execute(
+            cfg_job, run_config=_with("do_something", {"config_param": 123}), raise_on_error=False
+        )
     assert "do_something" in str(exc.value)
     assert "config_param" in str(exc.value)
     assert ran == []
@@ -112,7 +119,11 @@ def test_wrong_type_in_list_and_nested(execute):
         nested_cfg()
 
     ran.clear()
-    rc = {"ops": {"nested_cfg": {"config": {"names_list": ["a", 3], "outer_part": {"deep_value": "x"}}}}}
+    rc = {
+        "ops": {
+            "nested_cfg": {"config": {"names_list": ["a", 3], "outer_part": {"deep_value": "x"}}}
+        }
+    }
     with pytest.raises(DagsterInvalidConfigError) as exc:
         execute(j, run_config=rc)
     assert "names_list" in str(exc.value) and "deep_value" in str(exc.value)

@@ -1,8 +1,8 @@
 """Graph construction errors raise DagsterInvalidDefinitionError."""
+
 from typing import List
 
 import pytest
-
 from opgrid import (
     DagsterInvalidDefinitionError,
     DependencyDefinition,
@@ -91,7 +91,9 @@ def test_unknown_output():
         GraphDefinition(
             name="g",
             node_defs=[node_alpha, emit_value],
-            dependencies={"node_alpha": {"in_val": DependencyDefinition("emit_value", "bogus_output")}},
+            dependencies={
+                "node_alpha": {"in_val": DependencyDefinition("emit_value", "bogus_output")}
+            },
         )
     assert "emit_value" in str(exc.value) and "bogus_output" in str(exc.value)
 
@@ -102,7 +104,9 @@ def test_fan_in_into_non_list_input_graph_definition():
             name="g",
             node_defs=[takes_scalar, emit_value],
             dependencies={
-                "takes_scalar": {"scalar_in": MultiDependencyDefinition([DependencyDefinition("emit_value")])}
+                "takes_scalar": {
+                    "scalar_in": MultiDependencyDefinition([DependencyDefinition("emit_value")])
+                }
             },
         )
     assert "scalar_in" in str(exc.value)

@@ -1,4 +1,5 @@
 """GraphDefinition built explicitly from DependencyDefinition & friends."""
+
 from typing import List
 
 from opgrid import (

@@ -1,6 +1,7 @@
 """DynamicOut / DynamicOutput: map and collect."""
-from opgrid import DagsterError, DynamicOut, DynamicOutput, job, op
+
 import pytest
+from opgrid import DagsterError, DynamicOut, DynamicOutput, job, op
 
 
 @op(config_schema={"keys": [str]}, out=DynamicOut())

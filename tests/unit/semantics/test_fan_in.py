@@ -1,4 +1,5 @@
 """Fan-in (list of outputs into a List input)."""
+
 from typing import List
 
 from opgrid import Out, Output, job, op

@@ -1,4 +1,5 @@
 """success_hook / failure_hook semantics."""
+
 from opgrid import HookContext, ResourceDefinition, RetryPolicy, failure_hook, job, op, success_hook
 
 calls = []

@@ -1,4 +1,5 @@
 """Graphs nested inside graphs/jobs, with input and output mapping."""
+
 from opgrid import GraphOut, graph, job, op
 
 

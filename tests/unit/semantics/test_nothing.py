@@ -1,4 +1,5 @@
 """In(Nothing) ordering dependencies."""
+
 from opgrid import In, Nothing, Out, Output, job, op
 
 

@@ -1,6 +1,6 @@
 """Partitioned config and context.partition_key."""
-import pytest
 
+import pytest
 from opgrid import daily_partitioned_config, job, op, static_partitioned_config
 
 
@@ -21,7 +21,13 @@ def region_job():
 
 @daily_partitioned_config(start_date="2024-01-01")
 def day_config(start, end):
-    return {"ops": {"pk_op": {"config": {"data": start.strftime("%Y-%m-%d") + "/" + end.strftime("%Y-%m-%d")}}}}
+    return {
+        "ops": {
+            "pk_op": {
+                "config": {"data": start.strftime("%Y-%m-%d") + "/" + end.strftime("%Y-%m-%d")}
+            }
+        }
+    }
 
 
 @job(config=day_config)

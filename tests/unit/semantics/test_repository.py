@@ -1,4 +1,5 @@
 """@repository and Definitions."""
+
 from opgrid import Definitions, job, op, repository
 
 

@@ -1,6 +1,6 @@
 """Resources: definitions, config, teardown, mocks and binding."""
-import pytest
 
+import pytest
 from opgrid import (
     DagsterInvalidDefinitionError,
     Definitions,

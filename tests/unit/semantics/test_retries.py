@@ -1,4 +1,5 @@
 """RetryPolicy, RetryRequested, Failure(allow_retries=False)."""
+
 from opgrid import Backoff, Failure, Jitter, RetryPolicy, RetryRequested, job, op
 
 
@@ -56,7 +57,6 @@ def test_exhausting_retries_fails(execute, events_for):
 
 def test_exhausted_retries_raise_max_retries_error(execute):
     import pytest
-
     from opgrid import DagsterError
 
     @op(retry_policy=RetryPolicy(max_retries=1))
@@ -75,7 +75,11 @@ def test_exhausted_retries_raise_max_retries_error(execute):
 def test_retry_policy_with_backoff_and_jitter(execute):
     attempts = []
 
-    @op(retry_policy=RetryPolicy(max_retries=3, delay=0.01, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS))
+    @op(
+        retry_policy=RetryPolicy(
+            max_retries=3, delay=0.01, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+        )
+    )
     def flaky(context):
         attempts.append(context.retry_number)
         if context.retry_number < 2:

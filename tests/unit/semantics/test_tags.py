@@ -1,4 +1,5 @@
 """Run tags and op tags."""
+
 from opgrid import graph, job, op
 
 

@@ -1,8 +1,8 @@
 """Runtime type checks from annotations / In / Out, and missing outputs."""
+
 from typing import List
 
 import pytest
-
 from opgrid import (
     DagsterStepOutputNotFoundError,
     DagsterTypeCheckDidNotPass,
