@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,14 +48,20 @@ def load_code_location(file: str | None = None, module: str | None = None) -> Co
             raise DagsterInvariantViolationError(f"cannot import {file!r} as Python")
         loaded = importlib.util.module_from_spec(spec)
         sys.modules[name] = loaded
-        sys.path.insert(0, str(path.parent))
+        _on_path(str(path.parent))  # so the file can import its neighbours
         spec.loader.exec_module(loaded)
         label = str(file)
     else:
         assert module is not None
+        _on_path(os.getcwd())  # as ``python -m`` does: modules under the working directory
         loaded = importlib.import_module(module)
         label = module
     return CodeLocation(label, _jobs_of(vars(loaded), label))
+
+
+def _on_path(folder: str) -> None:
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
 def _jobs_of(namespace: dict[str, object], label: str) -> dict[str, JobDefinition]:

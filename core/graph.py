@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -358,6 +359,7 @@ def upstream_nodes(binding: Binding) -> Iterator[str]:
 def _toposort(
     graph_name: str, nodes: Mapping[str, Node], edges: Mapping[str, Mapping[str, Binding]]
 ) -> list[str]:
+    position = {name: index for index, name in enumerate(nodes)}
     waiting = {name: 0 for name in nodes}
     downstream: dict[str, list[str]] = {name: [] for name in nodes}
     for name, inputs in edges.items():
@@ -365,15 +367,17 @@ def _toposort(
             for upstream in upstream_nodes(binding):
                 waiting[name] += 1
                 downstream[upstream].append(name)
-    ready = [name for name, count in waiting.items() if count == 0]
+    # Kahn's algorithm; among ready nodes the one declared first goes first.
+    ready = [(position[name], name) for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        name = ready.pop()
+        _, name = heapq.heappop(ready)
         order.append(name)
         for child in downstream[name]:
             waiting[child] -= 1
             if waiting[child] == 0:
-                ready.append(child)
+                heapq.heappush(ready, (position[child], child))
     if len(order) != len(nodes):
         stuck = [name for name, count in waiting.items() if count > 0]
         raise DagsterInvalidDefinitionError(

@@ -199,7 +199,7 @@ class JobDefinition:
             raise_on_error=raise_on_error,
             tags=tags,
             partition_key=partition_key,
-            input_values={**self.input_values, **(input_values or {})},
+            input_values=input_values,
             run_id=run_id,
         )
 

@@ -47,7 +47,7 @@ def execute_in_process(
         ConfigError: before any op runs, when the run config is invalid.
         Exception: with ``raise_on_error``, the exception of the first step that failed.
     """
-    values = dict(input_values or {})
+    values = {**job.input_values, **(input_values or {})}
     plan = compile_plan(
         job, run_config, partition_key=partition_key, tags=tags, input_names=frozenset(values)
     )

@@ -10,8 +10,9 @@ import traceback
 from enum import Enum
 from typing import Any, Literal
 
-from opgrid.event_type import DagsterEventType
 from pydantic import BaseModel, ConfigDict
+
+from opgrid.event_type import DagsterEventType
 
 
 class StepStatus(str, Enum):

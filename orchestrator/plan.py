@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from opgrid.dependency import Binding, Collect, FanIn, GraphInputRef, Upstream
 from opgrid.errors import ConfigError, DagsterInvalidDefinitionError
 from opgrid.graph import GraphDefinition
@@ -20,7 +22,6 @@ from opgrid.handle import resolve_op
 from opgrid.job import JobDefinition
 from opgrid.op import OpDefinition
 from opgrid.types import NO_VALUE
-from pydantic import BaseModel, ConfigDict
 
 from .run_config import check_top_level, effective_run_config, resolve_resources
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from opgrid import Array, Config, Field, IntSource, Noneable, Permissive, Selector, StringSource
 from opgrid.config import ConfigSchema
 from opgrid.errors import DagsterInvalidDefinitionError

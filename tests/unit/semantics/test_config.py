@@ -3,6 +3,7 @@
 from typing import List
 
 import pytest
+
 from opgrid import Config, ConfigMapping, DagsterInvalidConfigError, Field, config_mapping, job, op
 
 

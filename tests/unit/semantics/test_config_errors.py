@@ -1,6 +1,7 @@
 """Invalid run config is rejected up-front, before any op runs."""
 
 import pytest
+
 from opgrid import DagsterInvalidConfigError, job, op
 
 ran = []

@@ -1,6 +1,7 @@
 """DynamicOut / DynamicOutput: map and collect."""
 
 import pytest
+
 from opgrid import DagsterError, DynamicOut, DynamicOutput, job, op
 
 

@@ -1,6 +1,7 @@
 """Op failure semantics: untouched downstream, independent branches, raise_on_error."""
 
 import pytest
+
 from opgrid import Failure, job, op
 
 

@@ -1,6 +1,7 @@
 """Partitioned config and context.partition_key."""
 
 import pytest
+
 from opgrid import daily_partitioned_config, job, op, static_partitioned_config
 
 

@@ -1,6 +1,7 @@
 """Resources: definitions, config, teardown, mocks and binding."""
 
 import pytest
+
 from opgrid import (
     DagsterInvalidDefinitionError,
     Definitions,

@@ -57,6 +57,7 @@ def test_exhausting_retries_fails(execute, events_for):
 
 def test_exhausted_retries_raise_max_retries_error(execute):
     import pytest
+
     from opgrid import DagsterError
 
     @op(retry_policy=RetryPolicy(max_retries=1))

@@ -3,6 +3,7 @@
 from typing import List
 
 import pytest
+
 from opgrid import (
     DagsterStepOutputNotFoundError,
     DagsterTypeCheckDidNotPass,

@@ -1,0 +1,140 @@
+"""What ``opgrid job execute`` prints while a run goes and when it ends.
+
+``Progress`` is the executor's ``on_event`` callback: one line per step event,
+as it happens. ``context.log`` lines are not repeated here, because the
+in-process executor already writes them to stderr (Dagster's console logger).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import click
+
+from opgrid.event_type import DagsterEventType as E
+
+from .messages import ErrorInfo, RunEvent, StepStatus
+from .result import ExecuteInProcessResult
+
+#: Width of the status column of a step line.
+_LABEL_WIDTH = 8
+
+
+class Progress:
+    """Prints each step of a run as its events arrive.
+
+    Args:
+        job_name: the job being run, for the opening line.
+        verbose: also print the stack of every error, and each output produced.
+    """
+
+    def __init__(self, job_name: str, verbose: bool = False) -> None:
+        self.job_name = job_name
+        self.verbose = verbose
+        self._started: dict[str, float] = {}
+        self._printers: dict[E, Callable[[RunEvent], None]] = {
+            E.RUN_START: self._run_start,
+            E.RUN_FAILURE: self._run_failure,
+            E.STEP_START: self._step_start,
+            E.STEP_RESTARTED: self._step_start,
+            E.STEP_SUCCESS: self._step_success,
+            E.STEP_SKIPPED: self._step_skipped,
+            E.STEP_FAILURE: self._step_failure,
+            E.STEP_UP_FOR_RETRY: self._step_retry,
+            E.STEP_OUTPUT: self._step_output,
+            E.HOOK_ERRORED: self._hook_errored,
+        }
+
+    def __call__(self, event: RunEvent) -> None:
+        printer = self._printers.get(event.kind)
+        if printer is not None:
+            printer(event)
+
+    # Events ------------------------------------------------------------------------
+    def _run_start(self, event: RunEvent) -> None:
+        click.echo(f"run {event.run_id} of job {self.job_name!r}")
+
+    def _run_failure(self, event: RunEvent) -> None:
+        if event.error is not None:  # the run itself failed, not one of its steps
+            click.echo(click.style(f"run failed: {_one_error(event.error)}", fg="red"))
+            self._stack(event.error)
+
+    def _step_start(self, event: RunEvent) -> None:
+        assert event.step_key is not None
+        self._started[event.step_key] = event.timestamp
+        if event.kind is E.STEP_RESTARTED:
+            _step_line("restart", event, f"retry {event.attempt}")
+        else:
+            _step_line("start", event)
+
+    def _step_success(self, event: RunEvent) -> None:
+        assert event.step_key is not None
+        started = self._started.get(event.step_key, event.timestamp)
+        _step_line("success", event, format_duration(event.timestamp - started), "green")
+
+    def _step_skipped(self, event: RunEvent) -> None:
+        _step_line("skipped", event, event.message, "yellow")
+
+    def _step_failure(self, event: RunEvent) -> None:
+        assert event.error is not None
+        _step_line("failure", event, _one_error(event.error), "red")
+        self._stack(event.error)
+
+    def _step_retry(self, event: RunEvent) -> None:
+        assert event.error is not None
+        delay = f"{event.retry_delay_s or 0.0:g}s"
+        detail = f"{_one_error(event.error)} (retry {event.attempt + 1} in {delay})"
+        _step_line("retry", event, detail, "yellow")
+        self._stack(event.error)
+
+    def _step_output(self, event: RunEvent) -> None:
+        if self.verbose:
+            mapping = f"[{event.mapping_key}]" if event.mapping_key is not None else ""
+            _step_line("output", event, f"{event.output_name}{mapping}")
+
+    def _hook_errored(self, event: RunEvent) -> None:
+        assert event.error is not None
+        _step_line("hook", event, f"{event.message} raised {_one_error(event.error)}", "yellow")
+        self._stack(event.error)
+
+    def _stack(self, error: ErrorInfo) -> None:
+        if self.verbose and error.stack:
+            click.echo(_indent(error.stack.rstrip("\n"), " " * 4))
+
+
+def print_summary(result: ExecuteInProcessResult, wall_time_s: float) -> None:
+    """The closing block: run id, status, steps by status, wall time."""
+    counts = Counter(result.step_statuses().values())
+    steps = ", ".join(f"{counts[status]} {status.value}" for status in StepStatus if counts[status])
+    status = "success" if result.success else "failure"
+    click.echo("summary")
+    click.echo(f"  run id  {result.run_id}")
+    click.echo(f"  job     {result.job_name}")
+    click.echo("  status  " + click.style(status, fg="green" if result.success else "red"))
+    click.echo(f"  steps   {steps or 'none'}")
+    click.echo(f"  time    {format_duration(wall_time_s)}")
+
+
+def format_duration(seconds: float) -> str:
+    """``0.4ms``, ``12ms``, ``1.25s``: short and readable."""
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f}ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    return f"{seconds:.2f}s"
+
+
+def _step_line(label: str, event: RunEvent, detail: str = "", color: str | None = None) -> None:
+    text = f"  {label:<{_LABEL_WIDTH}} {event.step_key}"
+    if detail:
+        text += "  " + _indent(detail, " " * (_LABEL_WIDTH + 4)).lstrip()
+    click.echo(click.style(text, fg=color) if color else text)
+
+
+def _one_error(error: ErrorInfo) -> str:
+    return f"{error.cls_name}: {error.message}" if error.message else error.cls_name
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
