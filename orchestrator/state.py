@@ -91,8 +91,13 @@ class _Step:
     mapping_key: str | None = None
     status: StepStatus = S.PENDING
     attempt: int = 0
-    pending_outputs: list[tuple[str, str | None]] = field(default_factory=list)
+    dispatched: int = 0  # the highest attempt dispatched so far
+    # the current attempt's outputs in order, each once however often it was reported
+    pending_outputs: dict[tuple[str, str | None], None] = field(default_factory=dict)
     yielded: dict[str, list[str | None]] = field(default_factory=dict)
+    #: upstream steps not final yet; -1 when the step reads mapped copies, whose
+    #: number is unknown until their root succeeds (then every settle re-checks it)
+    waiting: int = -1
 
 
 class RunState:
@@ -103,17 +108,28 @@ class RunState:
         self.run_id = ""
         self._templates: dict[str, PlanStep] = {}
         self._steps: dict[str, _Step] = {}
-        self._downstream: dict[str, list[str]] = {}
+        # step -> the steps reading it, as an ordered set
+        self._downstream: dict[str, dict[str, None]] = {}
         self._region: dict[tuple[str, str], list[str]] = {}
         self._instances: dict[str, list[str]] = {}
         self._unsettled = 0
+        self._handlers = {
+            E.STEP_START: self._on_start,
+            E.STEP_RESTARTED: self._on_start,
+            E.STEP_OUTPUT: self._on_output,
+            E.STEP_SUCCESS: self._on_success,
+            E.STEP_FAILURE: self._on_failure,
+            E.STEP_UP_FOR_RETRY: self._on_retry,
+            E.STEP_SKIPPED: self._on_skipped,
+            E.STEP_ABANDONED: self._on_skipped,
+        }
         self._finished = False
         self._canceled = False
         for step in plan.steps:
-            self._downstream.setdefault(step.key, [])
+            self._downstream.setdefault(step.key, {})
             for plan_input in step.inputs:
                 for source in plan_input.sources:
-                    self._downstream.setdefault(source.step, []).append(step.key)
+                    self._downstream.setdefault(source.step, {})[step.key] = None
             if step.mapped_by is None:
                 self._steps[step.key] = _Step(step, step.key)
                 self._unsettled += 1
@@ -121,6 +137,10 @@ class RunState:
                 self._templates[step.key] = step
                 region = (step.mapped_by.step, step.mapped_by.output)
                 self._region.setdefault(region, []).append(step.key)
+        for step_state in self._steps.values():
+            upstream = {s.step for i in step_state.plan.inputs for s in i.sources}
+            if not upstream & self._templates.keys():
+                step_state.waiting = len(upstream)
 
     # Queries ---------------------------------------------------------------------
     @property
@@ -179,8 +199,9 @@ class RunState:
     def start(self) -> list[Command]:
         """The commands that begin the run (steps with no upstream)."""
         commands: list[Command] = []
-        for key in list(self._steps):
-            self._decide(self._steps[key], commands)
+        for step in list(self._steps.values()):
+            if step.waiting <= 0:
+                self._decide(step, commands)
         self._check_finished(commands)
         return commands
 
@@ -188,13 +209,14 @@ class RunState:
         """Advance by one event; returns what the executor must do now."""
         if event.kind is E.RUN_CANCELED:
             return self._cancel()
-        if event.step_key is None or event.kind not in _STEP_EVENTS:
+        handler = self._handlers.get(event.kind)
+        if event.step_key is None or handler is None:
             return []
         step = self._get(event.step_key)
         if self._is_stale(step, event):
             return []
         commands: list[Command] = []
-        _STEP_EVENTS[event.kind](self, step, event, commands)
+        handler(step, event, commands)
         self._check_finished(commands)
         return commands
 
@@ -207,8 +229,10 @@ class RunState:
             for command in self.apply(event):
                 outstanding[_command_key(command)] = command
         return [
-            c for c in outstanding.values()
-            if not isinstance(c, DispatchStep) or self._steps[c.step_key].status in (S.QUEUED, S.UP_FOR_RETRY)
+            c
+            for c in outstanding.values()
+            if not isinstance(c, DispatchStep)
+            or self._steps[c.step_key].status in (S.QUEUED, S.UP_FOR_RETRY)
         ]
 
     # Transitions -------------------------------------------------------------------
@@ -223,8 +247,9 @@ class RunState:
         if event.attempt < step.attempt:
             return True
         if event.attempt > step.attempt:
-            if step.status is S.UP_FOR_RETRY and event.attempt == step.attempt + 1:
-                return False
+            if event.attempt <= step.dispatched:
+                # the retry due: new, unless the run was canceled while it was in flight
+                return step.status in FINAL_STEP_STATUSES
             raise InvalidTransition(
                 f"step {step.key!r}: attempt {event.attempt} was never dispatched "
                 f"(current attempt {step.attempt}, status {step.status.value})"
@@ -253,18 +278,20 @@ class RunState:
 
     def _on_output(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         if step.status not in (S.RUNNING, S.QUEUED, S.UP_FOR_RETRY):
-            raise InvalidTransition(f"step {step.key!r} produced an output while {step.status.value}")
+            raise InvalidTransition(
+                f"step {step.key!r} produced an output while {step.status.value}"
+            )
         output = event.output_name or "result"
         if output not in {o.name for o in step.plan.outputs}:
             raise InvalidTransition(f"step {step.key!r} has no output {output!r}")
-        step.pending_outputs.append((output, event.mapping_key))
+        step.pending_outputs[(output, event.mapping_key)] = None
 
     def _on_success(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         step.attempt = event.attempt
         self._move(step, S.SUCCESS)
         for output, mapping_key in step.pending_outputs:
             step.yielded.setdefault(output, []).append(mapping_key)
-        step.pending_outputs = []
+        step.pending_outputs = {}
         for out in step.plan.outputs:
             if out.is_dynamic:
                 self._expand(step, out.name, commands)
@@ -272,25 +299,30 @@ class RunState:
 
     def _on_failure(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         step.attempt = event.attempt
-        step.pending_outputs = []
+        step.pending_outputs = {}
         self._move(step, S.FAILURE)
         self._settled(step, commands)
 
     def _on_retry(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         step.attempt = event.attempt
-        step.pending_outputs = []
+        step.pending_outputs = {}
         self._move(step, S.UP_FOR_RETRY)
-        commands.append(DispatchStep(step.key, event.attempt + 1, event.retry_delay_s or 0.0))
+        step.dispatched = event.attempt + 1
+        commands.append(DispatchStep(step.key, step.dispatched, event.retry_delay_s or 0.0))
 
     def _on_skipped(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         """Skips are decided here; a recorded one may only confirm it."""
         raise InvalidTransition(f"step {step.key!r} was reported skipped while {step.status.value}")
 
     def _cancel(self) -> list[Command]:
+        if self._finished:
+            return []  # a run that already ended keeps its outcome
         self._canceled = True
         for step in self._steps.values():
             if step.status not in FINAL_STEP_STATUSES:
                 self._move(step, S.CANCELED)
+        for template_key in self._templates:
+            self._instances.setdefault(template_key, [])  # no copies will be made now
         commands: list[Command] = []
         self._check_finished(commands)
         return commands
@@ -315,7 +347,16 @@ class RunState:
                 if step.status is not S.SUCCESS and self._is_region_root(step, child):
                     self._settle_empty_region(step, commands)
             else:
-                self._decide(self._steps[child], commands)
+                self._upstream_settled(self._steps[child], commands)
+
+    def _upstream_settled(self, step: _Step, commands: list[Command]) -> None:
+        """One of a step's upstream steps became final: decide it once all are (O(1) each,
+        so a fan-in of n sources costs O(n), not O(n^2))."""
+        if step.waiting > 0:
+            step.waiting -= 1
+            if step.waiting > 0:
+                return
+        self._decide(step, commands)
 
     def _is_region_root(self, step: _Step, template_key: str) -> bool:
         mapped_by = self._templates[template_key].mapped_by
@@ -362,7 +403,9 @@ class RunState:
                 return
             if verdict.startswith("fail:"):
                 self._move(step, S.ABANDONED)
-                commands.append(AbandonStep(step.key, f"upstream step {verdict[5:]} did not succeed"))
+                commands.append(
+                    AbandonStep(step.key, f"upstream step {verdict[5:]} did not succeed")
+                )
                 self._settled(step, commands)
                 return
             if verdict == "missing" and missing is None:
@@ -376,7 +419,7 @@ class RunState:
         commands.append(DispatchStep(step.key, step.attempt))
 
     def _input_verdict(self, step: _Step, plan_input: PlanInput) -> str:
-        """"wait", "fail:<step>", "missing" or "ok" for one input."""
+        """ "wait", "fail:<step>", "missing" or "ok" for one input."""
         if not plan_input.sources:
             return "ok"
         produced = 0
@@ -394,15 +437,19 @@ class RunState:
                 1 for ref in self._refs(step, plan_input, source) if self._produced(ref)
             )
         if produced == 0 and not plan_input.run_inputs:
-            if plan_input.kind == "collect" and self._root_succeeded(plan_input.sources[0]):
+            if plan_input.kind == "collect" and self._mapped_nothing(plan_input.sources[0]):
                 return "ok"  # a collect runs with an empty list when nothing was mapped
             return "missing"
         return "ok"
 
-    def _root_succeeded(self, source: OutputRef) -> bool:
+    def _mapped_nothing(self, source: OutputRef) -> bool:
+        """Whether the dynamic root of a collected source succeeded without mapping keys."""
         template = self._templates.get(source.step)
-        root = template.mapped_by.step if template and template.mapped_by else source.step
-        return self._steps[root].status is S.SUCCESS
+        if template is not None and template.mapped_by is not None:
+            root = self._steps[template.mapped_by.step]
+            return root.status is S.SUCCESS and not self._instances.get(source.step)
+        root = self._steps[source.step]
+        return root.status is S.SUCCESS and not root.yielded.get(source.output)
 
     def _units(self, step: _Step, plan_input: PlanInput, source: OutputRef) -> list[str] | None:
         """The concrete steps a source stands for; None while they are not known yet."""
@@ -449,18 +496,6 @@ class RunState:
         status = self.run_status
         assert status is not None
         commands.append(FinishRun(status))
-
-
-_STEP_EVENTS = {
-    E.STEP_START: RunState._on_start,
-    E.STEP_RESTARTED: RunState._on_start,
-    E.STEP_OUTPUT: RunState._on_output,
-    E.STEP_SUCCESS: RunState._on_success,
-    E.STEP_FAILURE: RunState._on_failure,
-    E.STEP_UP_FOR_RETRY: RunState._on_retry,
-    E.STEP_SKIPPED: RunState._on_skipped,
-    E.STEP_ABANDONED: RunState._on_skipped,
-}
 
 
 def _command_key(command: Command) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from opgrid import DynamicOut, DynamicOutput, Out, Output, RetryPolicy, job, op
 from opgrid.errors import InvalidTransition
 from opgrid.event_type import DagsterEventType as E
@@ -110,7 +111,7 @@ _ASKS: dict[S, E] = {
     S.CANCELED: E.RUN_CANCELED,
 }
 
-#: PENDING -> these is decided by the machine when upstream ``a`` settles.
+#: PENDING -> these statuses are decided by the machine when upstream ``a`` settles.
 _DECIDED: dict[S, list[RunEvent]] = {
     S.QUEUED: succeed("a", "result"),
     S.SKIPPED: succeed("a"),

@@ -129,3 +129,29 @@ def test_failure_in_one_mapped_step_fails_run_others_succeed(execute):
     assert statuses["picky[bb]"] == "STEP_FAILURE"
     assert statuses["picky[ccc]"] == "STEP_SUCCESS"
     assert result.is_node_untouched("collect_sum")
+
+
+def test_collect_is_skipped_when_every_mapped_copy_skipped(execute):
+    from opgrid import Out, Output
+
+    @op(out=DynamicOut())
+    def emit_two():
+        for key in ("a", "b"):
+            yield DynamicOutput(key, mapping_key=key)
+
+    @op(out={"maybe": Out(is_required=False)})
+    def never_yields(x):
+        if x == "never":
+            yield Output(1, "maybe")
+
+    @op
+    def gather(xs):
+        return len(xs)
+
+    @job
+    def all_copies_skip():
+        gather(emit_two().map(never_yields).collect())
+
+    result = execute(all_copies_skip)
+    assert result.success
+    assert result.is_node_skipped("gather")
