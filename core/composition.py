@@ -152,11 +152,9 @@ def _output_mappings(
     if isinstance(returned, Mapping):
         return [_mapping(graph_name, name, handle) for name, handle in returned.items()]
     if isinstance(returned, tuple) and out_names and len(out_names) == len(returned):
-        if hasattr(returned, "_fields"):  # the outputs of one multi-output node
-            pairs = zip(out_names, returned, strict=True)
-            return [_mapping(graph_name, name, handle) for name, handle in pairs]
-        return [_mapping(graph_name, name, h) for name, h in zip(out_names, returned, strict=True)]
-    if isinstance(returned, tuple) and hasattr(returned, "_fields"):
+        pairs = zip(out_names, returned, strict=True)
+        return [_mapping(graph_name, name, handle) for name, handle in pairs]
+    if isinstance(returned, tuple) and hasattr(returned, "_fields"):  # a multi-output node
         return [_mapping(graph_name, name, getattr(returned, name)) for name in returned._fields]
     raise DagsterInvalidDefinitionError(
         f"graph {graph_name!r} returned {returned!r}; a composition function must return an "

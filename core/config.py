@@ -235,7 +235,7 @@ def _convert(raw: Any, owner: str, where: str) -> tuple[Any, Any]:
         annotation, inner_default = _convert(raw.config, owner, where)
         default = raw.default_value if raw.default_value is not NO_VALUE else inner_default
         return annotation, default
-    if raw in _SCALARS if _hashable(raw) else False:
+    if _hashable(raw) and raw in _SCALARS:
         return _SCALARS[raw], NO_VALUE
     if isinstance(raw, type) and issubclass(raw, BaseModel):
         return raw, NO_VALUE

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from contextlib import ExitStack
 from typing import Any
 
 from .context import PARTITION_TAG, DagsterRun, OpExecutionContext, StepLog
 from .errors import ConfigError, DagsterInvalidInvocationError
-from .resource import Resources, as_resource_def, build_resources
+from .resource import as_resource_def, build_resources
+
+
+class DirectOpContext(OpExecutionContext):
+    """A context built for direct invocation; ``with`` it to tear its resources down."""
+
+    __slots__ = ("_teardown",)
+
+    def __init__(self, teardown: ExitStack, *args: Any) -> None:
+        super().__init__(*args)
+        self._teardown = teardown
+
+    def __enter__(self) -> DirectOpContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._teardown.close()
 
 
 def build_op_context(
@@ -17,18 +34,22 @@ def build_op_context(
     partition_key: str | None = None,
     run_tags: Mapping[str, str] | None = None,
     retry_number: int = 0,
-) -> OpExecutionContext:
-    """A context for invoking an op directly; resources are built immediately."""
+) -> DirectOpContext:
+    """A context for invoking an op directly.
+
+    Resources (definitions or plain objects) are built at once and live until the
+    context is used as a context manager and exits: ``with build_op_context(...) as c:``.
+    """
     run_id = str(uuid.uuid4())
     tags = dict(run_tags or {})
     if partition_key is not None:
         tags[PARTITION_TAG] = partition_key
     defs = {key: as_resource_def(value) for key, value in (resources or {}).items()}
-    with build_resources(defs, frozenset(defs), {}, run_id) as built:
-        values = built
+    teardown = ExitStack()
+    built = teardown.enter_context(build_resources(defs, frozenset(defs), {}, run_id))
     run = DagsterRun(run_id, "ephemeral", tags)
-    return OpExecutionContext(
-        run, None, "", "", op_config, values, StepLog(run_id, None, None), retry_number
+    return DirectOpContext(
+        teardown, run, None, "", "", op_config, built, StepLog(run_id, None, None), retry_number
     )
 
 
@@ -66,7 +87,7 @@ def invoke_op(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
         op_def.name,
         op_def.name,
         config,
-        _resources(context),
+        context.resources,
         context.log,
         context.retry_number,
     )
@@ -83,7 +104,3 @@ def _config(op_def: Any, context: OpExecutionContext | None) -> Any:
     if problems:
         raise ConfigError(problems, subject=f"config for op {op_def.name!r}")
     return value
-
-
-def _resources(context: OpExecutionContext) -> Resources:
-    return context.resources

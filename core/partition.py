@@ -81,6 +81,8 @@ class PartitionedConfig:
         partitions_def: which partition keys exist.
         run_config_for_partition_key_fn: from a key to that partition's run config.
         tags_for_partition_key_fn: from a key to extra run tags.
+        decorated_fn: the function a decorator made this from, which calling the
+            ``PartitionedConfig`` still calls (the key function by default).
     """
 
     def __init__(
@@ -88,15 +90,16 @@ class PartitionedConfig:
         partitions_def: PartitionsDefinition,
         run_config_for_partition_key_fn: Callable[[str], Mapping[str, Any]],
         tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
+        decorated_fn: Callable[..., Any] | None = None,
     ) -> None:
         self.partitions_def = partitions_def
         self._config_fn = run_config_for_partition_key_fn
         self._tags_fn = tags_for_partition_key_fn
-        self._raw_fn: Callable[..., Any] = run_config_for_partition_key_fn
+        self._decorated_fn = decorated_fn or run_config_for_partition_key_fn
 
     def __call__(self, *args: Any) -> Any:
         """The decorated function stays callable."""
-        return self._config_fn(*args) if len(args) == 1 else self._raw_fn(*args)
+        return self._decorated_fn(*args)
 
     def get_run_config_for_partition_key(self, key: str) -> dict[str, Any]:
         if not self.partitions_def.has_partition_key(key):
@@ -138,8 +141,6 @@ def daily_partitioned_config(
             if tags_for_partition_fn
             else None
         )
-        partitioned = PartitionedConfig(days, lambda key: fn(*days.window(key)), tags_fn)
-        partitioned._raw_fn = fn  # noqa: SLF001 - the decorated function, called as fn(start, end)
-        return partitioned
+        return PartitionedConfig(days, lambda key: fn(*days.window(key)), tags_fn, fn)
 
     return wrap

@@ -149,3 +149,24 @@ def test_repository_lists_jobs_by_name():
 
     assert repo.has_job("b_job")
     assert [j.name for j in repo.get_all_jobs()] == ["b_job"]
+
+
+def test_built_context_keeps_generator_resources_alive_until_it_exits():
+    from opgrid import resource
+
+    events: list[str] = []
+
+    @resource
+    def connection(_init):
+        events.append("open")
+        yield "conn"
+        events.append("close")
+
+    @op(required_resource_keys={"conn"})
+    def use(context) -> str:
+        return context.resources.conn
+
+    with build_op_context(resources={"conn": connection}) as context:
+        assert use(context) == "conn"
+        assert events == ["open"]
+    assert events == ["open", "close"]
