@@ -5,6 +5,7 @@ Port a Dagster job by changing ``from dagster import ...`` to
 Celery.
 """
 
+from .cluster import local_coordinator, submit
 from .code_location import CodeLocation, load_code_location
 from .composition import PendingNodeInvocation
 from .config import (
@@ -100,7 +101,9 @@ __all__ = [
     "in_process_executor",
     "job",
     "multiprocess_executor",
+    "local_coordinator",
     "op",
+    "submit",
     # Inputs, outputs, types
     "DynamicOut",
     "DynamicOutput",

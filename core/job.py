@@ -148,6 +148,15 @@ class JobDefinition:
             self.graph, resource_defs=merged, hook_defs=self.hook_defs, **self._init_args
         )
 
+    def with_resources(self, resources: Mapping[str, Any]) -> JobDefinition:
+        """A copy of the job where ``resources`` (definitions or plain objects) replace its own."""
+        return JobDefinition(
+            self.graph,
+            resource_defs={**self.resource_defs, **resources},
+            hook_defs=self.hook_defs,
+            **self._init_args,
+        )
+
     def with_hooks(self, hook_defs: Any) -> JobDefinition:
         """A copy of the job with more hooks on every op."""
         return JobDefinition(
@@ -185,14 +194,7 @@ class JobDefinition:
         """
         from opgrid.orchestrator.executor import execute_in_process  # the one allowed import
 
-        job = self
-        if resources:
-            job = JobDefinition(
-                self.graph,
-                resource_defs={**self.resource_defs, **resources},
-                hook_defs=self.hook_defs,
-                **self._init_args,
-            )
+        job = self.with_resources(resources) if resources else self
         return execute_in_process(
             job,
             run_config=run_config,

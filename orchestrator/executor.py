@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from opgrid.context import DagsterRun
-from opgrid.errors import DagsterMaxRetriesExceededError, ResourceError
+from opgrid.errors import ResourceError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.handle import ResolvedOp, resolve_op
 from opgrid.job import JobDefinition
@@ -25,6 +25,7 @@ from .messages import ErrorInfo, RunEvent
 from .plan import ExecutionPlan, PlanStep, compile_plan
 from .result import ExecuteInProcessResult
 from .state import AbandonStep, Command, DispatchStep, FinishRun, RunState, SkipStep, ValueRef
+from .step_io import assemble_inputs, outcome_events, raised_for
 from .storage import InMemoryOutputStore, OutputStore
 
 #: Called with every event as it happens (the CLI prints them).
@@ -121,11 +122,13 @@ class _InProcessRun:
                 self._emit(kind)
 
     def _emit(self, kind: E, **fields: Any) -> None:
-        event = RunEvent(run_id=self.run.run_id, kind=kind, timestamp=time.time(), **fields)
+        self._record(RunEvent(run_id=self.run.run_id, kind=kind, timestamp=time.time(), **fields))
+
+    def _record(self, event: RunEvent) -> None:
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
-        if event.step_key is not None and kind is not E.LOG_MESSAGE:
+        if event.step_key is not None and event.kind is not E.LOG_MESSAGE:
             self._handle(self.state.apply(event))
 
     def _console(self, level: str, step_key: str, message: str) -> None:
@@ -166,75 +169,18 @@ class _InProcessRun:
         self._report(key, attempt, outcome)
 
     def _inputs(self, key: str, plan_step: PlanStep, resolved: ResolvedOp) -> dict[str, Any]:
-        refs = self.state.input_values(key)
-        values: dict[str, Any] = {}
-        for plan_input in plan_step.inputs:
-            if plan_input.is_nothing:
-                continue
-            name, kind = plan_input.name, plan_input.kind
-            loaded = [self.store.get(self.run.run_id, ref) for ref in refs.get(name, ())]
-            extra = [self.input_values[n] for n in plan_input.run_inputs if n in self.input_values]
-            if kind in ("fan_in", "collect"):
-                values[name] = loaded + extra
-            elif kind == "from_step":
-                values[name] = loaded[0]
-            elif kind == "run_input":
-                values[name] = extra[0]
-            elif kind == "config":
-                values[name] = plan_input.value
-            elif kind == "default":
-                values[name] = resolved.op_def.input_defs[name].default_value
-        return values
+        loaded = {
+            name: [self.store.get(self.run.run_id, ref) for ref in refs]
+            for name, refs in self.state.input_values(key).items()
+        }
+        return assemble_inputs(plan_step, resolved.op_def, loaded, self.input_values)
 
     def _report(self, key: str, attempt: int, outcome: StepOutcome) -> None:
-        self._report_outcome(key, attempt, outcome)
-        for hook_name in outcome.hooks_completed:
-            self._emit(E.HOOK_COMPLETED, step_key=key, attempt=attempt, message=hook_name)
-        for hook_name, exc in outcome.hook_errors:
-            self._emit(
-                E.HOOK_ERRORED,
-                step_key=key,
-                attempt=attempt,
-                message=f"hook {hook_name!r}",
-                error=ErrorInfo.from_exception(exc),
-            )
-
-    def _report_outcome(self, key: str, attempt: int, outcome: StepOutcome) -> None:
         if outcome.status == "success":
             for output in outcome.outputs:
                 ref = ValueRef(key, output.name, output.mapping_key)
                 self.store.put(self.run.run_id, ref, output.value)
-                self._emit(
-                    E.STEP_OUTPUT,
-                    step_key=key,
-                    attempt=attempt,
-                    output_name=output.name,
-                    mapping_key=output.mapping_key,
-                )
-            self._emit(E.STEP_SUCCESS, step_key=key, attempt=attempt)
-            return
-        assert outcome.error is not None
-        error = ErrorInfo(
-            cls_name=type(outcome.error).__name__,
-            message=str(outcome.error),
-            stack=outcome.error_text,
-        )
-        if outcome.status == "retry":
-            self._emit(
-                E.STEP_UP_FOR_RETRY,
-                step_key=key,
-                attempt=attempt,
-                error=error,
-                retry_delay_s=outcome.retry_delay_s,
-            )
-            return
-        if self.first_error is None:
-            self.first_error = outcome.error
-            if outcome.retries_exhausted:
-                exceeded = DagsterMaxRetriesExceededError(
-                    f"step {key!r} failed after {attempt} retries: "
-                    f"{type(outcome.error).__name__}: {outcome.error}"
-                )
-                exceeded.__cause__ = outcome.error
-                self.first_error = exceeded
-        self._emit(E.STEP_FAILURE, step_key=key, attempt=attempt, error=error)
+        elif outcome.status == "failure" and self.first_error is None:
+            self.first_error = raised_for(key, attempt, outcome)
+        for event in outcome_events(self.run.run_id, key, attempt, outcome, time.time()):
+            self._record(event)

@@ -142,3 +142,60 @@ class RunEvent(BaseModel):
 def make_event(run_id: str, kind: DagsterEventType, timestamp: float, **fields: Any) -> RunEvent:
     """A validated event."""
     return RunEvent(run_id=run_id, kind=kind, timestamp=timestamp, **fields)
+
+
+class StepRequest(BaseModel):
+    """The body of one ``opgrid.step`` task: identifiers only, nothing to import."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    run_id: str
+    step_key: str
+    attempt: int = 0
+    job_name: str
+    #: the code location the job came from; None lets a worker use any that has the job
+    location: str | None = None
+
+
+class RunRecord(BaseModel):
+    """What is stored about a run besides its plan and events."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    run_id: str
+    job_name: str
+    location: str | None = None
+    status: RunStatus = RunStatus.QUEUED
+    tags: dict[str, Any] = {}
+    partition_key: str | None = None
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class StepInputs(BaseModel):
+    """For one dispatched step: the stored values each input reads, in order.
+
+    Written by the coordinator (from its ``RunState``) when it dispatches the step,
+    read by the worker that runs it, so workers never work out the run's state.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    #: input name -> [(step key, output name, mapping key or None), ...]
+    refs: dict[str, list[tuple[str, str, str | None]]] = {}
+
+
+#: The pseudo step whose "outputs" are the values given to a run's top-level inputs.
+RUN_INPUTS_STEP = "__run_inputs__"
+#: The pseudo output under which a failed step stores the exception to re-raise.
+ERROR_OUTPUT = "__error__"
+#: The name of the one Celery task that runs a step (workers register it under this name).
+EXECUTE_STEP = "opgrid.step"
+#: Op or run tag: the Celery queue a step is sent to.
+QUEUE_TAG = "opgrid/queue"
+#: Op or run tag: the step's Celery priority (0-9).
+PRIORITY_TAG = "opgrid/priority"

@@ -1,18 +1,43 @@
 """Shared fixtures for the Dagster-semantics suite.
 
-Every semantic test executes jobs through the ``execute`` fixture so the same
-tests can later be pointed at another executor.
+Every semantic test executes jobs through the ``execute`` fixture, which runs
+them once in process and once on a real cluster (redis-server, Celery worker,
+coordinator); both must give Dagster's results.
 """
 
+from __future__ import annotations
+
+import uuid
+
 import pytest
+from tests.cluster_harness import running_cluster
+
+from opgrid.orchestrator.settings import Settings
 
 
-@pytest.fixture
-def execute():
-    def _execute(job, **kwargs):
-        return job.execute_in_process(**kwargs)
+@pytest.fixture(scope="session")
+def semantics_cluster(redis_server):
+    settings = Settings(
+        redis_url=redis_server.url,
+        namespace=f"semantics-{uuid.uuid4().hex[:8]}",
+        secret="semantics-secret",
+        default_queue=f"semantics-{uuid.uuid4().hex[:8]}",
+        lease_s=10,
+        block_s=0.5,
+    )
+    with running_cluster(settings) as cluster:
+        yield cluster
 
-    return _execute
+
+@pytest.fixture(params=["in_process", pytest.param("cluster", marks=pytest.mark.integration)])
+def execute(request):
+    if request.param == "in_process":
+
+        def _execute(job, **kwargs):
+            return job.execute_in_process(**kwargs)
+
+        return _execute
+    return request.getfixturevalue("semantics_cluster").execute
 
 
 @pytest.fixture

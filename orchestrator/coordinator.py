@@ -1,0 +1,302 @@
+"""The coordinator: drives runs on the cluster, one ``RunState`` per run it owns.
+
+Its loop is the only I/O loop of a run: block on new submissions and on the
+event streams of owned runs (``XREAD BLOCK``, no polling of Celery results),
+feed each event to the run's state machine, persist what changed in one
+transaction, then send the steps that became ready. A renewable lease per run
+keeps two coordinators off one run; a run whose lease lapses (its coordinator
+died) is adopted by another, which rebuilds the state by replaying the run's
+event log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from opgrid.errors import InvalidTransition, RunNotFound, StorageError
+from opgrid.event_type import DagsterEventType as E
+
+from .dispatch import Dispatcher
+from .messages import (
+    PRIORITY_TAG,
+    QUEUE_TAG,
+    RunEvent,
+    RunRecord,
+    RunStatus,
+    StepInputs,
+    StepRequest,
+)
+from .plan import ExecutionPlan
+from .redis_store import RedisRunStore
+from .settings import Settings
+from .state import AbandonStep, Command, DispatchStep, FinishRun, RunState, SkipStep
+
+logger = logging.getLogger(__name__)
+
+_FINAL_RUN = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
+_FINAL_EVENT = {
+    RunStatus.SUCCESS: E.RUN_SUCCESS,
+    RunStatus.FAILURE: E.RUN_FAILURE,
+    RunStatus.CANCELED: E.RUN_CANCELED,
+}
+
+
+@dataclass
+class _OwnedRun:
+    record: RunRecord
+    plan: ExecutionPlan
+    state: RunState
+    cursor: str
+
+
+class Coordinator:
+    """Coordinates every run it can claim, in one thread.
+
+    Args:
+        store: the cluster's run storage.
+        dispatcher: sends steps to workers.
+        settings: lease length, blocking time and default queue.
+        coordinator_id: a name for this coordinator; a random one by default.
+    """
+
+    def __init__(
+        self,
+        store: RedisRunStore,
+        dispatcher: Dispatcher,
+        settings: Settings,
+        coordinator_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.settings = settings
+        self.id = coordinator_id or f"coordinator-{uuid.uuid4().hex[:8]}"
+        self.runs: dict[str, _OwnedRun] = {}
+        self._submissions_cursor = "0-0"
+        self._next_housekeeping = 0.0
+
+    # The loop -------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Coordinate until ``stop`` is set; Redis outages are waited out."""
+        logger.info("coordinator %s starting", self.id)
+        while not stop.is_set():
+            if not self._turn():
+                stop.wait(min(1.0, self.settings.block_s))
+        self._release_all()
+        logger.info("coordinator %s stopped", self.id)
+
+    def _turn(self) -> bool:
+        try:
+            self.step(self.settings.block_s)
+        except StorageError:
+            logger.warning("coordinator %s: Redis unavailable, retrying", self.id, exc_info=True)
+            return False
+        return True
+
+    def _release_all(self) -> None:
+        """Hand the runs back at once rather than after the lease lapses."""
+        try:
+            for run_id in list(self.runs):
+                self.store.release(run_id, self.id)
+        except StorageError:
+            logger.warning("coordinator %s: could not release its leases", self.id, exc_info=True)
+
+    def step(self, block_s: float) -> None:
+        """One turn: housekeeping when due, then wait for and handle new entries."""
+        now = time.monotonic()
+        if now >= self._next_housekeeping:
+            self._housekeeping()
+            self._next_housekeeping = now + self.settings.lease_s / 3
+        cursors = {run_id: owned.cursor for run_id, owned in self.runs.items()}
+        submitted, events = self.store.wait(self._submissions_cursor, cursors, block_s)
+        for entry_id, run_id in submitted:
+            self._submissions_cursor = entry_id
+            self.adopt(run_id)
+        for run_id, entries in events.items():
+            owned = self.runs.get(run_id)
+            if owned is not None:
+                self._advance(owned, entries)
+
+    # Owning runs --------------------------------------------------------------------------
+    def adopt(self, run_id: str) -> bool:
+        """Claim a run and bring its state up to date from its event log."""
+        if run_id in self.runs or not self.store.claim(run_id, self.id, self.settings.lease_s):
+            return False
+        try:
+            record = self.store.get_run(run_id)
+            if record.status in _FINAL_RUN:
+                self.store.release(run_id, self.id)
+                return False
+            plan = self.store.get_plan(run_id)
+        except RunNotFound:
+            self.store.release(run_id, self.id)
+            return False
+        log = self.store.read_events(run_id)
+        state = RunState(plan)
+        commands = state.replay(event for _, event in log)
+        owned = _OwnedRun(record, plan, state, log[-1][0] if log else "0-0")
+        self.runs[run_id] = owned
+        logger.info("coordinator %s owns run %s (%d events replayed)", self.id, run_id, len(log))
+        started: list[RunEvent] = []
+        if record.status is RunStatus.QUEUED:
+            owned.record = record.model_copy(
+                update={"status": RunStatus.STARTED, "started_at": time.time()}
+            )
+            self.store.save_run(owned.record)
+            started.append(self._run_event(run_id, E.RUN_START))
+        self._execute(owned, commands, set(state.statuses()), started)
+        return True
+
+    def heartbeat(self) -> None:
+        """Tell submitters this coordinator is alive."""
+        self.store.heartbeat(self.id, self.settings.lease_s * 3)
+
+    def _housekeeping(self) -> None:
+        self.heartbeat()
+        for run_id in list(self.runs):
+            if not self.store.renew(run_id, self.id, self.settings.lease_s):
+                logger.warning("coordinator %s lost the lease of run %s", self.id, run_id)
+                del self.runs[run_id]
+        for run_id in self.store.active_runs():
+            if run_id not in self.runs:
+                self.adopt(run_id)
+
+    # Events in, commands out -------------------------------------------------------------
+    def _advance(self, owned: _OwnedRun, entries: Iterable[tuple[str, RunEvent]]) -> None:
+        commands: list[Command] = []
+        touched: set[str] = set()
+        for entry_id, event in entries:
+            owned.cursor = entry_id
+            try:
+                commands.extend(owned.state.apply(event))
+            except InvalidTransition:
+                logger.warning(
+                    "run %s: ignored an impossible event %s",
+                    owned.record.run_id,
+                    event.describe(),
+                    exc_info=True,
+                )
+                continue
+            if event.step_key is not None:
+                touched.add(event.step_key)
+            elif event.kind is E.RUN_CANCELED:
+                touched.update(owned.state.statuses())
+        self._execute(owned, commands, touched, [])
+
+    def _execute(
+        self,
+        owned: _OwnedRun,
+        commands: list[Command],
+        touched: set[str],
+        events: list[RunEvent],
+    ) -> None:
+        run_id, state = owned.record.run_id, owned.state
+        statuses = {key: state.status_of(key).value for key in touched}
+        inputs: dict[str, StepInputs] = {}
+        dispatches: list[DispatchStep] = []
+        finish: RunStatus | None = None
+        for command in commands:
+            if isinstance(command, DispatchStep):
+                refs = state.input_values(command.step_key)
+                inputs[command.step_key] = StepInputs(
+                    refs={
+                        name: [(r.step_key, r.output, r.mapping_key) for r in values]
+                        for name, values in refs.items()
+                    }
+                )
+                dispatches.append(command)
+            elif isinstance(command, SkipStep):
+                events.append(
+                    self._run_event(
+                        run_id, E.STEP_SKIPPED, step_key=command.step_key, message=command.reason
+                    )
+                )
+            elif isinstance(command, FinishRun):
+                finish = command.status
+            if isinstance(command, DispatchStep | SkipStep | AbandonStep):
+                statuses[command.step_key] = state.status_of(command.step_key).value
+        self.store.save_progress(run_id, statuses, inputs, events)
+        for command in dispatches:
+            self._send(owned, command)
+        if finish is not None:
+            self._finish(owned, finish)
+
+    def _send(self, owned: _OwnedRun, command: DispatchStep) -> None:
+        step = owned.state.step_plan(command.step_key)
+        tags = owned.record.tags
+        queue = step.tags.get(QUEUE_TAG) or tags.get(QUEUE_TAG) or self.settings.default_queue
+        priority = step.tags.get(PRIORITY_TAG, tags.get(PRIORITY_TAG))
+        request = StepRequest(
+            run_id=owned.record.run_id,
+            step_key=command.step_key,
+            attempt=command.attempt,
+            job_name=owned.record.job_name,
+            location=owned.record.location,
+        )
+        self.dispatcher.dispatch(
+            request,
+            queue=str(queue),
+            priority=int(priority) if priority is not None else None,
+            delay_s=command.delay_s,
+        )
+
+    def _finish(self, owned: _OwnedRun, status: RunStatus) -> None:
+        run_id = owned.record.run_id
+        record = owned.record.model_copy(update={"status": status, "finished_at": time.time()})
+        self.store.finish_run(record, [self._run_event(run_id, _FINAL_EVENT[status])])
+        self.store.release(run_id, self.id)
+        del self.runs[run_id]
+        logger.info("run %s finished: %s", run_id, status.value)
+
+    @staticmethod
+    def _run_event(run_id: str, kind: E, **fields: Any) -> RunEvent:
+        return RunEvent(run_id=run_id, kind=kind, timestamp=time.time(), **fields)
+
+
+class CoordinatorThread:
+    """A coordinator running in a background thread of this process (``with`` it)."""
+
+    def __init__(self, coordinator: Coordinator) -> None:
+        self.coordinator = coordinator
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=coordinator.run, args=(self._stop,), name=coordinator.id, daemon=True
+        )
+
+    def __enter__(self) -> Coordinator:
+        self.coordinator.heartbeat()  # alive before the first submission
+        self._thread.start()
+        return self.coordinator
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.coordinator.settings.block_s + 5)
+
+
+@contextlib.contextmanager
+def local_coordinator(settings: Settings | None = None) -> Iterator[Coordinator]:
+    """Coordinate runs from this process while the block runs (``with local_coordinator():``).
+
+    For scripts and notebooks that submit runs to a cluster that has workers but no
+    coordinator daemon; runs still owned when the block exits are released, so a
+    coordinator elsewhere can adopt them.
+    """
+    from .dispatch import CeleryDispatcher
+    from .keys import Keys
+    from .redis_store import connect
+
+    settings = settings or Settings()
+    store = RedisRunStore(connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s)
+    dispatcher = CeleryDispatcher(settings)
+    try:
+        with CoordinatorThread(Coordinator(store, dispatcher, settings)) as coordinator:
+            yield coordinator
+    finally:
+        dispatcher.close()
+        store.client.close()

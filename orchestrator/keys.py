@@ -1,0 +1,92 @@
+"""Every Redis key opgrid uses, and the one place that builds them.
+
+The braces are a Redis Cluster hash tag: all keys of one run live in one slot,
+so a run's multi-key transactions work on a cluster too.
+
+Per run (``<ns>:{<run>}:...``; all expire ``run_ttl_s`` after the run ends):
+
+- ``run``     HASH     the RunRecord JSON; written by the submitter, then the coordinator
+- ``plan``    STRING   the ExecutionPlan JSON; written once by the submitter
+- ``steps``   HASH     step key -> status; written by the coordinator
+- ``inputs``  HASH     step key -> StepInputs JSON; written by the coordinator at dispatch,
+                       read by the worker that runs the step
+- ``events``  STREAM   RunEvent JSON; appended by workers and the coordinator
+- ``out:<step>:<output>[:<mapping key>]``  STRING  a signed output; written by workers
+- ``lease``   STRING   the id of the coordinator that owns the run; ``lease_s``, renewed
+
+Cluster-wide:
+
+- ``<ns>:runs``               ZSET    run ids by creation time; written by the submitter
+- ``<ns>:active``             SET     unfinished run ids; removed by the coordinator at the end
+- ``<ns>:submissions``        STREAM  run ids for coordinators to claim (trimmed to ~10,000)
+- ``<ns>:coordinators:<id>``  STRING  a coordinator's heartbeat; expires unless renewed
+
+``opgrid:runs`` and ``opgrid:active`` are the cross-slot indexes; they are never
+part of a multi-key transaction with a run's own keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builders for one namespace (``OPGRID_NAMESPACE``)."""
+
+    namespace: str = "opgrid"
+
+    def _run(self, run_id: str, suffix: str) -> str:
+        return f"{self.namespace}:{{{run_id}}}:{suffix}"
+
+    def run(self, run_id: str) -> str:
+        return self._run(run_id, "run")
+
+    def plan(self, run_id: str) -> str:
+        return self._run(run_id, "plan")
+
+    def steps(self, run_id: str) -> str:
+        return self._run(run_id, "steps")
+
+    def inputs(self, run_id: str) -> str:
+        return self._run(run_id, "inputs")
+
+    def events(self, run_id: str) -> str:
+        return self._run(run_id, "events")
+
+    def lease(self, run_id: str) -> str:
+        return self._run(run_id, "lease")
+
+    def output(self, run_id: str, step_key: str, output: str, mapping_key: str | None) -> str:
+        suffix = f"out:{step_key}:{output}"
+        return self._run(run_id, f"{suffix}:{mapping_key}" if mapping_key is not None else suffix)
+
+    def run_keys(self, run_id: str) -> list[str]:
+        """The fixed keys of a run (outputs come on top)."""
+        return [
+            self.run(run_id),
+            self.plan(run_id),
+            self.steps(run_id),
+            self.inputs(run_id),
+            self.events(run_id),
+        ]
+
+    def runs_index(self) -> str:
+        return f"{self.namespace}:runs"
+
+    def active(self) -> str:
+        return f"{self.namespace}:active"
+
+    def submissions(self) -> str:
+        return f"{self.namespace}:submissions"
+
+    def coordinator(self, coordinator_id: str) -> str:
+        return f"{self.namespace}:coordinators:{coordinator_id}"
+
+    def coordinator_pattern(self) -> str:
+        """For SCAN only (CLI, ``submit``'s liveness check)."""
+        return f"{self.namespace}:coordinators:*"
+
+    def output_pattern(self, run_id: str) -> str:
+        """For SCAN only (pruning)."""
+        return self._run(run_id, "out:*")

@@ -1,0 +1,315 @@
+"""Runs in Redis: records, plans, step statuses, input refs, events, outputs and leases.
+
+Every Redis call of opgrid goes through ``RedisRunStore``; every key comes from
+``keys.Keys``. ``redis.RedisError`` is translated to ``StorageError`` here and
+nowhere else. Multi-key writes of one run are MULTI/EXEC transactions on keys
+that share the run's hash slot.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+
+from opgrid.errors import OutputNotFound, RunNotFound, StorageError
+
+from .io_manager import IOManager
+from .keys import Keys
+from .messages import RunEvent, RunRecord, StepInputs
+from .plan import ExecutionPlan
+from .state import ValueRef
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: The stream field that holds an event's JSON.
+EVENT_FIELD = b"e"
+#: Submissions kept in the submissions stream (approximate trim).
+SUBMISSIONS_MAXLEN = 10_000
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def _translated(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn ``redis.RedisError`` into ``StorageError``, keeping the cause."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StorageError(f"Redis failed during {method.__name__}: {exc}") from exc
+
+    return wrapper
+
+
+def connect(url: str, **options: Any) -> redis.Redis:
+    """A client for ``url`` (``redis://`` or ``rediss://``), bytes in and out."""
+    return redis.Redis.from_url(url, decode_responses=False, health_check_interval=30, **options)
+
+
+class RedisRunStore:
+    """Runs of one namespace in one Redis."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, run_ttl_s: float) -> None:
+        self.client = client
+        # redis-py types replies as unions over its decode modes; this store always
+        # runs in bytes mode (``connect``), so replies are read through an untyped handle.
+        self._r: Any = client
+        self.keys = keys
+        self.run_ttl_ms = int(run_ttl_s * 1000)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    # Runs ---------------------------------------------------------------------------
+    @_translated
+    def create_run(self, record: RunRecord, plan: ExecutionPlan) -> None:
+        """Store a new run and announce it to coordinators."""
+        run_id = record.run_id
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.run(run_id), mapping={"record": record.model_dump_json()})
+            pipe.set(self.keys.plan(run_id), plan.model_dump_json())
+            pipe.execute()
+        with self._r.pipeline(transaction=False) as pipe:  # cross-slot indexes
+            pipe.zadd(self.keys.runs_index(), {run_id: record.created_at})
+            pipe.sadd(self.keys.active(), run_id)
+            pipe.xadd(
+                self.keys.submissions(),
+                {b"run": run_id},
+                maxlen=SUBMISSIONS_MAXLEN,
+                approximate=True,
+            )
+            pipe.execute()
+
+    @_translated
+    def get_run(self, run_id: str) -> RunRecord:
+        raw = self._r.hget(self.keys.run(run_id), "record")
+        if raw is None:
+            raise RunNotFound(f"no run {run_id!r} in namespace {self.keys.namespace!r}")
+        return RunRecord.model_validate_json(raw)
+
+    @_translated
+    def save_run(self, record: RunRecord) -> None:
+        self._r.hset(self.keys.run(record.run_id), "record", record.model_dump_json())
+
+    @_translated
+    def get_plan(self, run_id: str) -> ExecutionPlan:
+        raw = self._r.get(self.keys.plan(run_id))
+        if raw is None:
+            raise RunNotFound(f"no plan for run {run_id!r} in namespace {self.keys.namespace!r}")
+        return ExecutionPlan.model_validate_json(raw)
+
+    @_translated
+    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first."""
+        ids = self._r.zrevrange(self.keys.runs_index(), 0, limit - 1)
+        with self._r.pipeline(transaction=False) as pipe:
+            for run_id in ids:
+                pipe.hget(self.keys.run(run_id.decode()), "record")
+            raws = pipe.execute()
+        return [RunRecord.model_validate_json(raw) for raw in raws if raw is not None]
+
+    @_translated
+    def active_runs(self) -> list[str]:
+        return sorted(member.decode() for member in self._r.smembers(self.keys.active()))
+
+    # Events -------------------------------------------------------------------------
+    @_translated
+    def append_events(self, run_id: str, events: Sequence[RunEvent]) -> None:
+        with self._r.pipeline(transaction=True) as pipe:
+            for event in events:
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+            pipe.execute()
+
+    @_translated
+    def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]:
+        """Every event of a run after stream id ``after``."""
+        entries = self._r.xrange(self.keys.events(run_id), min=f"({after}", max="+")
+        return [(entry_id.decode(), _event(fields)) for entry_id, fields in entries]
+
+    @_translated
+    def wait(
+        self, submissions_after: str, cursors: Mapping[str, str], block_s: float, count: int = 1000
+    ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, RunEvent]]]]:
+        """Block up to ``block_s`` for new submissions and new events of the given runs.
+
+        Args:
+            submissions_after: stream id of the last submission seen.
+            cursors: run id -> stream id of the last event seen.
+            block_s: longest wait.
+            count: most entries per stream.
+
+        Returns:
+            ([(stream id, run id) submitted], {run id: [(stream id, event), ...]}).
+        """
+        streams = {self.keys.submissions(): submissions_after}
+        streams.update({self.keys.events(run_id): last for run_id, last in cursors.items()})
+        reply = self._r.xread(streams, count=count, block=max(1, int(block_s * 1000)))
+        submitted: list[tuple[str, str]] = []
+        found: dict[str, list[tuple[str, RunEvent]]] = {}
+        submissions_key = self.keys.submissions().encode()
+        for stream, entries in reply or ():
+            if stream == submissions_key:
+                submitted = [(i.decode(), f[b"run"].decode()) for i, f in entries]
+            else:
+                run_id = _run_of(stream.decode())
+                found[run_id] = [(i.decode(), _event(f)) for i, f in entries]
+        return submitted, found
+
+    @_translated
+    def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]:
+        """Block up to ``block_s`` for events of one run after stream id ``after``."""
+        reply = self._r.xread(
+            {self.keys.events(run_id): after}, count=1000, block=max(1, int(block_s * 1000))
+        )
+        return [(i.decode(), _event(f)) for _stream, entries in reply or () for i, f in entries]
+
+    # Steps (coordinator side) ---------------------------------------------------------
+    @_translated
+    def save_progress(
+        self,
+        run_id: str,
+        statuses: Mapping[str, str],
+        inputs: Mapping[str, StepInputs],
+        events: Sequence[RunEvent],
+    ) -> None:
+        """Step statuses, input refs of dispatched steps and coordinator events, at once."""
+        with self._r.pipeline(transaction=True) as pipe:
+            if statuses:
+                pipe.hset(self.keys.steps(run_id), mapping=dict(statuses))
+            if inputs:
+                pipe.hset(
+                    self.keys.inputs(run_id),
+                    mapping={key: value.model_dump_json() for key, value in inputs.items()},
+                )
+            for event in events:
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+            pipe.execute()
+
+    @_translated
+    def step_statuses(self, run_id: str) -> dict[str, str]:
+        raw = self._r.hgetall(self.keys.steps(run_id))
+        return {key.decode(): value.decode() for key, value in raw.items()}
+
+    # Steps (worker side) --------------------------------------------------------------
+    @_translated
+    def begin_step(self, run_id: str, step_key: str, start: RunEvent) -> StepInputs | None:
+        """Record the start event and read the step's input refs, in one round trip."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: start.model_dump_json()})
+            pipe.hget(self.keys.inputs(run_id), step_key)
+            _, raw = pipe.execute()
+        return StepInputs.model_validate_json(raw) if raw is not None else None
+
+    @_translated
+    def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]:
+        if not refs:
+            return []
+        keys = [self.keys.output(run_id, r.step_key, r.output, r.mapping_key) for r in refs]
+        values: list[bytes | None] = self._r.mget(keys)
+        return values
+
+    @_translated
+    def commit_step(
+        self, run_id: str, outputs: Iterable[tuple[ValueRef, bytes]], events: Sequence[RunEvent]
+    ) -> None:
+        """A step's outputs and its events, in one transaction."""
+        with self._r.pipeline(transaction=True) as pipe:
+            for ref, data in outputs:
+                key = self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
+                pipe.set(key, data, px=self.run_ttl_ms)
+            for event in events:
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+            pipe.execute()
+
+    # End of a run -------------------------------------------------------------------------
+    @_translated
+    def finish_run(self, record: RunRecord, events: Sequence[RunEvent]) -> None:
+        """Final record and events; every key of the run starts to expire."""
+        run_id = record.run_id
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.run(run_id), "record", record.model_dump_json())
+            for event in events:
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+            for key in self.keys.run_keys(run_id):
+                pipe.pexpire(key, self.run_ttl_ms)
+            pipe.execute()
+        self._r.srem(self.keys.active(), run_id)
+
+    # Leases ---------------------------------------------------------------------------------
+    @_translated
+    def claim(self, run_id: str, owner: str, lease_s: float) -> bool:
+        return bool(self._r.set(self.keys.lease(run_id), owner, nx=True, px=int(lease_s * 1000)))
+
+    @_translated
+    def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
+        return bool(self._renew(keys=[self.keys.lease(run_id)], args=[owner, int(lease_s * 1000)]))
+
+    @_translated
+    def release(self, run_id: str, owner: str) -> None:
+        self._release(keys=[self.keys.lease(run_id)], args=[owner])
+
+    @_translated
+    def heartbeat(self, coordinator_id: str, ttl_s: float) -> None:
+        self._r.set(self.keys.coordinator(coordinator_id), str(time.time()), px=int(ttl_s * 1000))
+
+    @_translated
+    def live_coordinators(self) -> list[str]:
+        prefix = self.keys.coordinator("")
+        return [
+            key.decode()[len(prefix) :]
+            for key in self._r.scan_iter(match=self.keys.coordinator_pattern(), count=100)
+        ]
+
+
+class RedisOutputStore:
+    """The ``OutputStore`` of a cluster: values signed by the IO manager, in Redis."""
+
+    def __init__(self, store: RedisRunStore, io: IOManager) -> None:
+        self._store = store
+        self._io = io
+
+    def put(self, run_id: str, ref: ValueRef, value: Any) -> None:
+        data = self._io.dumps(value, where=_where(ref))
+        self._store.commit_step(run_id, [(ref, data)], [])
+
+    def get(self, run_id: str, ref: ValueRef) -> Any:
+        (data,) = self._store.load_outputs(run_id, [ref])
+        if data is None:
+            raise OutputNotFound(f"run {run_id}: {_where(ref)} is not in storage (expired?)")
+        return self._io.loads(data, where=_where(ref))
+
+    def has(self, run_id: str, ref: ValueRef) -> bool:
+        (data,) = self._store.load_outputs(run_id, [ref])
+        return data is not None
+
+
+def _where(ref: ValueRef) -> str:
+    key = f"[{ref.mapping_key}]" if ref.mapping_key is not None else ""
+    return f'output "{ref.output}" of step "{ref.step_key}{key}"'
+
+
+def _event(fields: Mapping[bytes, bytes]) -> RunEvent:
+    return RunEvent.model_validate_json(fields[EVENT_FIELD])
+
+
+def _run_of(stream_key: str) -> str:
+    return stream_key[stream_key.index("{") + 1 : stream_key.index("}")]

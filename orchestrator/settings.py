@@ -1,0 +1,45 @@
+"""Settings of a cluster, read from ``OPGRID_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Seven days: how long a finished run's keys stay readable.
+DEFAULT_RUN_TTL_S = 7 * 24 * 3600.0
+
+
+class Settings(BaseSettings):
+    """Everything a coordinator, a worker or a submitting client needs to agree on."""
+
+    model_config = SettingsConfigDict(env_prefix="OPGRID_", frozen=True, extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: the Celery broker; defaults to ``redis_url``
+    broker_url: str = ""
+    #: prefix of every Redis key, so clusters (and tests) can share one Redis
+    namespace: str = "opgrid"
+    #: HMAC key that signs stored outputs; every process of a cluster must share it
+    secret: SecretStr = SecretStr("opgrid-dev-secret-change-me")
+    #: the Celery queue of steps without an ``opgrid/queue`` tag
+    default_queue: str = "opgrid"
+    #: how long a finished run's keys live
+    run_ttl_s: float = Field(default=DEFAULT_RUN_TTL_S, gt=0)
+    #: outputs larger than this (bytes, serialized) are refused with a clear error
+    max_output_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    #: a coordinator's hold on a run lapses this long after its last renewal
+    lease_s: float = Field(default=15.0, gt=0)
+    #: longest a coordinator blocks on its streams before housekeeping
+    block_s: float = Field(default=1.0, gt=0)
+    #: code locations a worker serves: files or modules, comma-separated
+    locations: str = ""
+
+    @model_validator(mode="after")
+    def _default_broker(self) -> Settings:
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", self.redis_url)
+        return self
+
+    def location_list(self) -> list[str]:
+        """The configured code locations, in order."""
+        return [item.strip() for item in self.locations.split(",") if item.strip()]

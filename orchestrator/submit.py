@@ -1,0 +1,183 @@
+"""Submitting a job to the cluster: ``opgrid.submit(job, ...) -> RunHandle``.
+
+The run config is validated and the plan compiled in the caller, so a bad config
+fails here, before anything is queued. The handle waits on the run's event
+stream (no polling) and returns a result with the same accessors as an
+in-process result.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from opgrid.context import DagsterRun
+from opgrid.errors import (
+    OpgridError,
+    StepExecutionError,
+)
+from opgrid.event_type import DagsterEventType as E
+from opgrid.job import JobDefinition
+
+from .io_manager import IOManager, io_manager_from_settings
+from .keys import Keys
+from .messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunEvent, RunRecord, RunStatus
+from .plan import compile_plan
+from .redis_store import RedisOutputStore, RedisRunStore, connect
+from .result import ExecuteInProcessResult
+from .settings import Settings
+from .state import RunState, ValueRef
+
+_TERMINAL = frozenset({E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED})
+
+
+class NoCoordinatorWarning(UserWarning):
+    """A run was submitted while no coordinator is alive to run it."""
+
+
+class RunTimeout(OpgridError):
+    """``RunHandle.wait`` gave up before the run finished."""
+
+
+def store_for(settings: Settings) -> RedisRunStore:
+    """The run store of a cluster."""
+    return RedisRunStore(connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s)
+
+
+def submit(
+    job: JobDefinition,
+    run_config: Any = None,
+    tags: Mapping[str, Any] | None = None,
+    partition_key: str | None = None,
+    location: str | None = None,
+    *,
+    settings: Settings | None = None,
+    input_values: Mapping[str, Any] | None = None,
+) -> RunHandle:
+    """Queue a run of ``job`` on the cluster.
+
+    Args:
+        job: the job; workers find it by name in their code locations.
+        run_config: validated here, before anything is queued.
+        tags: added to the job's tags.
+        partition_key: the partition to run, for a partitioned job.
+        location: the code location workers should take the job from.
+        settings: the cluster's settings; from ``OPGRID_*`` variables by default.
+        input_values: values for the job's top-level inputs (stored signed, like outputs).
+
+    Raises:
+        ConfigError: the run config is invalid (nothing was queued).
+    """
+    settings = settings or Settings()
+    values = {**job.input_values, **(input_values or {})}
+    plan = compile_plan(
+        job, run_config, partition_key=partition_key, tags=tags, input_names=frozenset(values)
+    )
+    record = RunRecord(
+        run_id=str(uuid.uuid4()),
+        job_name=job.name,
+        location=location,
+        tags=dict(plan.tags),
+        partition_key=partition_key,
+        created_at=time.time(),
+    )
+    store = store_for(settings)
+    io = io_manager_from_settings(settings)
+    if values:
+        store.commit_step(
+            record.run_id,
+            [
+                (ValueRef(RUN_INPUTS_STEP, name), io.dumps(value, where=f"input value {name!r}"))
+                for name, value in values.items()
+            ],
+            [],
+        )
+    store.create_run(record, plan)
+    if not store.live_coordinators():
+        warnings.warn(
+            f"run {record.run_id} is queued but no coordinator is alive to run it; start one "
+            "with `opgrid coordinator` (or submit with `--coordinate`)",
+            NoCoordinatorWarning,
+            stacklevel=2,
+        )
+    return RunHandle(job, record.run_id, store, io)
+
+
+class RunHandle:
+    """A submitted run: its status, its events, its result."""
+
+    def __init__(self, job: JobDefinition, run_id: str, store: RedisRunStore, io: IOManager):
+        self.job = job
+        self.run_id = run_id
+        self._store = store
+        self._io = io
+
+    @property
+    def status(self) -> RunStatus:
+        return self._store.get_run(self.run_id).status
+
+    def events(self) -> list[RunEvent]:
+        """The run's events so far."""
+        return [event for _, event in self._store.read_events(self.run_id)]
+
+    def cancel(self) -> None:
+        """Ask the run's coordinator to stop the run."""
+        event = RunEvent(
+            run_id=self.run_id, kind=E.RUN_CANCELED, timestamp=time.time(), message="requested"
+        )
+        self._store.append_events(self.run_id, [event])
+
+    def wait(
+        self, timeout: float | None = None, raise_on_error: bool = False
+    ) -> ExecuteInProcessResult:
+        """Block until the run ends; return its result.
+
+        Args:
+            timeout: seconds to wait at most; forever by default.
+            raise_on_error: re-raise the exception of the first step that failed, as
+                ``execute_in_process`` does.
+
+        Raises:
+            RunTimeout: ``timeout`` seconds passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        cursor = "0-0"
+        while True:
+            remaining = 5.0 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunTimeout(f"run {self.run_id} did not finish within {timeout} s")
+            entries = self._store.wait_run(self.run_id, cursor, min(remaining, 5.0))
+            for entry_id, event in entries:
+                cursor = entry_id
+                if event.kind in _TERMINAL:
+                    result = self.result()
+                    if raise_on_error and not result.success:
+                        self._raise_first_failure(result)
+                    return result
+
+    def _raise_first_failure(self, result: ExecuteInProcessResult) -> None:
+        failure = next((e for e in result.all_events if e.kind is E.STEP_FAILURE), None)
+        if failure is None or failure.step_key is None:
+            return
+        ref = ValueRef(failure.step_key, ERROR_OUTPUT)
+        (data,) = self._store.load_outputs(self.run_id, [ref])
+        if data is not None:
+            raise self._io.loads(data, where=f"the exception of step {failure.step_key!r}")
+        message = failure.error.message if failure.error else "step failed"
+        raise StepExecutionError(message, run_id=self.run_id, step_key=failure.step_key)
+
+    def result(self) -> ExecuteInProcessResult:
+        """The run's result as it stands (complete once the run has ended)."""
+        plan = self._store.get_plan(self.run_id)
+        events = self.events()
+        state = RunState(plan)
+        state.replay(events)
+        run = DagsterRun(self.run_id, self.job.name, dict(plan.tags), plan.run_config)
+        outputs = RedisOutputStore(self._store, self._io)
+        return ExecuteInProcessResult(self.job, plan, run, state, outputs, events)
+
+    def close(self) -> None:
+        self._store.client.close()

@@ -1,0 +1,63 @@
+"""Fixtures shared by every test folder.
+
+One real ``redis-server`` serves the whole session (started only if a test asks
+for it); each test writes under its own namespace, whose keys are deleted after
+the test. Nothing ever runs FLUSHALL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import fakeredis
+import pytest
+import redis
+
+from opgrid.orchestrator.redis_server import RedisServer
+from opgrid.orchestrator.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, for the whole session."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh ``test-<uuid8>`` namespace; its keys on the real server are deleted afterwards."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    yield name
+    if "redis_server" in request.fixturenames:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        _delete_namespace(server.url, name)
+
+
+def _delete_namespace(url: str, name: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        batch = list(client.scan_iter(match=f"{name}:*", count=500))
+        for start in range(0, len(batch), 500):
+            client.delete(*batch[start : start + 500])
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def settings(redis_url: str, namespace: str) -> Settings:
+    return Settings(redis_url=redis_url, namespace=namespace, secret="test-secret")
+
+
+@pytest.fixture
+def fake_redis() -> Iterator[fakeredis.FakeRedis]:
+    """An in-memory Redis of its own (bytes replies, like the real client opgrid uses)."""
+    client = fakeredis.FakeRedis()
+    yield client
+    client.close()

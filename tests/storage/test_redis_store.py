@@ -1,0 +1,142 @@
+"""RedisRunStore on fakeredis (and its Lua on a real redis-server)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import fakeredis
+import pytest
+import redis
+
+from opgrid import job, op
+from opgrid.errors import RunNotFound, StorageError
+from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.keys import Keys
+from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus, StepInputs
+from opgrid.orchestrator.plan import compile_plan
+from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.state import ValueRef
+
+
+@op
+def one() -> int:
+    return 1
+
+
+@job
+def tiny():
+    one()
+
+
+PLAN = compile_plan(tiny)
+
+
+@pytest.fixture
+def store() -> Iterator[RedisRunStore]:
+    client = fakeredis.FakeRedis()
+    yield RedisRunStore(client, Keys(f"t-{uuid.uuid4().hex[:6]}"), run_ttl_s=100)
+    client.close()
+
+
+def _record(run_id: str = "r1", at: float = 1.0) -> RunRecord:
+    return RunRecord(run_id=run_id, job_name="tiny", created_at=at)
+
+
+def _event(kind: E, step: str | None = None) -> RunEvent:
+    return RunEvent(run_id="r1", kind=kind, timestamp=time.time(), step_key=step)
+
+
+def test_a_created_run_can_be_read_listed_and_is_announced(store: RedisRunStore) -> None:
+    store.create_run(_record("r1", 1.0), PLAN)
+    store.create_run(_record("r2", 2.0), PLAN)
+    assert store.get_run("r1").job_name == "tiny"
+    assert store.get_plan("r1") == PLAN
+    assert [r.run_id for r in store.list_runs()] == ["r2", "r1"]
+    assert store.active_runs() == ["r1", "r2"]
+    submitted, _ = store.wait("0-0", {}, block_s=0.01)
+    assert [run_id for _, run_id in submitted] == ["r1", "r2"]
+
+
+def test_unknown_runs_raise_run_not_found(store: RedisRunStore) -> None:
+    with pytest.raises(RunNotFound, match="nope"):
+        store.get_run("nope")
+    with pytest.raises(RunNotFound, match="nope"):
+        store.get_plan("nope")
+
+
+def test_events_are_read_back_in_order_after_a_cursor(store: RedisRunStore) -> None:
+    store.append_events("r1", [_event(E.RUN_START), _event(E.STEP_START, "one")])
+    entries = store.read_events("r1")
+    assert [e.kind for _, e in entries] == [E.RUN_START, E.STEP_START]
+    assert [e.kind for _, e in store.read_events("r1", after=entries[0][0])] == [E.STEP_START]
+    _, found = store.wait("0-0", {"r1": entries[0][0]}, block_s=0.01)
+    assert [e.kind for _, e in found["r1"]] == [E.STEP_START]
+
+
+def test_progress_and_step_commits_are_stored_together(store: RedisRunStore) -> None:
+    inputs = StepInputs(refs={"x": [("one", "result", None)]})
+    store.save_progress("r1", {"one": "queued"}, {"two": inputs}, [_event(E.STEP_SKIPPED, "s")])
+    assert store.step_statuses("r1") == {"one": "queued"}
+    assert store.begin_step("r1", "two", _event(E.STEP_START, "two")) == inputs
+    store.commit_step("r1", [(ValueRef("one", "result"), b"data")], [_event(E.STEP_SUCCESS, "one")])
+    assert store.load_outputs("r1", [ValueRef("one", "result"), ValueRef("x", "y")]) == [
+        b"data",
+        None,
+    ]
+    kinds = [e.kind for _, e in store.read_events("r1")]
+    assert kinds == [E.STEP_SKIPPED, E.STEP_START, E.STEP_SUCCESS]
+
+
+def test_finishing_a_run_sets_ttls_and_leaves_the_active_set(store: RedisRunStore) -> None:
+    store.create_run(_record("r1"), PLAN)
+    store.save_progress("r1", {"one": "success"}, {}, [])
+    done = _record("r1").model_copy(update={"status": RunStatus.SUCCESS})
+    store.finish_run(done, [_event(E.RUN_SUCCESS)])
+    assert store.get_run("r1").status is RunStatus.SUCCESS
+    assert store.active_runs() == []
+    ttls = {key: store.client.pttl(key) for key in store.keys.run_keys("r1")}
+    existing = {key: ttl for key, ttl in ttls.items() if ttl != -2}  # -2: never written
+    assert len(existing) == 4  # record, plan, steps, events (no step was dispatched)
+    assert all(0 < ttl <= 100_000 for ttl in existing.values()), existing
+
+
+def test_a_lease_has_one_owner_until_released(store: RedisRunStore) -> None:
+    assert store.claim("r1", "a", lease_s=5)
+    assert not store.claim("r1", "b", lease_s=5)
+    assert store.renew("r1", "a", lease_s=5)
+    assert not store.renew("r1", "b", lease_s=5)
+    store.release("r1", "b")  # not the owner: no effect
+    assert not store.claim("r1", "b", lease_s=5)
+    store.release("r1", "a")
+    assert store.claim("r1", "b", lease_s=5)
+
+
+def test_coordinator_heartbeats_are_listed(store: RedisRunStore) -> None:
+    store.heartbeat("c1", ttl_s=5)
+    assert store.live_coordinators() == ["c1"]
+
+
+def test_redis_errors_become_storage_errors_with_the_cause_kept() -> None:
+    client = redis.Redis(port=1, socket_connect_timeout=0.2)  # nothing listens there
+    store = RedisRunStore(client, Keys("t"), run_ttl_s=1)
+    with pytest.raises(StorageError, match="get_run") as exc:
+        store.get_run("r1")
+    assert isinstance(exc.value.__cause__, redis.RedisError)
+    client.close()
+
+
+@pytest.mark.integration
+def test_lease_scripts_work_on_a_real_redis_server(redis_server) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    store = RedisRunStore(client, Keys(f"t-{uuid.uuid4().hex[:6]}"), run_ttl_s=1)
+    try:
+        assert store.claim("r1", "a", lease_s=5)
+        assert store.renew("r1", "a", lease_s=5)
+        assert not store.renew("r1", "b", lease_s=5)
+        store.release("r1", "a")
+        assert store.claim("r1", "b", lease_s=5)
+        store.release("r1", "b")
+    finally:
+        client.close()

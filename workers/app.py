@@ -1,0 +1,72 @@
+"""The Celery app of the workers: ``celery -A opgrid.workers.app worker|flower|inspect``.
+
+``make_app(settings)`` builds an app with the one ``opgrid.step`` task; the
+module-level ``app`` is built from ``OPGRID_*`` environment variables and
+serves the code locations in ``OPGRID_LOCATIONS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, signals
+
+from opgrid.orchestrator.messages import EXECUTE_STEP, StepRequest
+from opgrid.orchestrator.settings import Settings
+
+from .locations import LocationRegistry
+from .runtime import WorkerRuntime
+
+logger = logging.getLogger(__name__)
+
+
+def make_app(settings: Settings | None = None, locations: LocationRegistry | None = None) -> Celery:
+    """A worker app: JSON only, late acks, prefetch 1, task events on, no result backend."""
+    settings = settings or Settings()
+    registry = locations or LocationRegistry()
+    app = Celery("opgrid", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_default_queue=settings.default_queue,
+        broker_connection_retry_on_startup=True,
+    )
+    holder: dict[str, WorkerRuntime] = {}
+
+    def runtime() -> WorkerRuntime:
+        if "runtime" not in holder:
+            for spec in settings.location_list():
+                registry.load(spec)
+            holder["runtime"] = WorkerRuntime(settings, registry)
+        return holder["runtime"]
+
+    @app.task(
+        name=EXECUTE_STEP,
+        shared=False,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+    )
+    def execute_step(**fields: Any) -> None:
+        request = StepRequest.model_validate(fields)
+        runtime().execute(request)
+
+    @signals.worker_process_init.connect(weak=False)
+    def _fresh_connections(**_: Any) -> None:
+        """A forked pool process opens its own Redis connections."""
+        holder.clear()
+
+    app.opgrid_locations = registry  # type: ignore[attr-defined]
+    app.opgrid_runtime = runtime  # type: ignore[attr-defined]
+    return app
+
+
+app = make_app()

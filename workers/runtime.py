@@ -1,0 +1,223 @@
+"""What one worker process does for one step request: the thin adapter around core.
+
+parse the request -> load the plan (cached) and the input refs -> load the input
+values -> build the op's resources -> run the step through core's step runner ->
+store the outputs and the step's events in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from opgrid.context import DagsterRun
+from opgrid.errors import OpgridError, StepExecutionError
+from opgrid.event_type import DagsterEventType as E
+from opgrid.handle import ResolvedOp, resolve_op
+from opgrid.job import JobDefinition
+from opgrid.orchestrator.io_manager import IOManager, io_manager_from_settings
+from opgrid.orchestrator.keys import Keys
+from opgrid.orchestrator.messages import (
+    ERROR_OUTPUT,
+    RUN_INPUTS_STEP,
+    ErrorInfo,
+    RunEvent,
+    StepRequest,
+)
+from opgrid.orchestrator.plan import ExecutionPlan, PlanStep
+from opgrid.orchestrator.redis_store import RedisRunStore, connect
+from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.state import ValueRef
+from opgrid.orchestrator.step_io import assemble_inputs, outcome_events, raised_for
+from opgrid.resource import build_resources
+from opgrid.step_runner import StepOutcome, StepSpec, run_step
+
+from .locations import LocationRegistry
+
+logger = logging.getLogger(__name__)
+
+#: Plans kept per worker process (runs in flight).
+PLAN_CACHE_SIZE = 64
+
+
+class WorkerRuntime:
+    """The per-process state of a worker: Redis, the IO manager, code locations, plans."""
+
+    def __init__(self, settings: Settings, locations: LocationRegistry) -> None:
+        self.settings = settings
+        self.locations = locations
+        self.store = RedisRunStore(
+            connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s
+        )
+        self.io: IOManager = io_manager_from_settings(settings)
+        self._plans: OrderedDict[str, tuple[ExecutionPlan, dict[str, PlanStep]]] = OrderedDict()
+        self._ops: dict[tuple[int, str], ResolvedOp] = {}
+
+    def close(self) -> None:
+        self.store.client.close()
+
+    def execute(self, request: StepRequest) -> None:
+        """Run one step attempt and record how it ended."""
+        extra = {"run_id": request.run_id, "step_key": request.step_key}
+        job = self.locations.find(request.location, request.job_name)
+        if job is None:
+            message = (
+                f"this worker has no job {request.job_name!r}"
+                + (f" in code location {request.location!r}" if request.location else "")
+                + f" (it serves: {self.locations.describe()})"
+            )
+            logger.error("%s", message, extra=extra)
+            self._fail(request, "JobNotFound", message)
+            return
+        plan, steps = self._plan(request.run_id)
+        template = request.step_key.split("[", 1)[0]
+        plan_step = steps[template]
+        resolved = self._resolved(job, template)
+        kind = E.STEP_RESTARTED if request.attempt else E.STEP_START
+        start = self._event(request, kind)
+        step_inputs = self.store.begin_step(request.run_id, request.step_key, start)
+        refs = step_inputs.refs if step_inputs is not None else {}
+        outcome, logs = self._run(request, job, plan, plan_step, resolved, refs)
+        self._commit(request, resolved, outcome, logs)
+
+    # Steps ----------------------------------------------------------------------------------
+    def _run(
+        self,
+        request: StepRequest,
+        job: JobDefinition,
+        plan: ExecutionPlan,
+        plan_step: PlanStep,
+        resolved: ResolvedOp,
+        refs: dict[str, list[tuple[str, str, str | None]]],
+    ) -> tuple[StepOutcome, list[RunEvent]]:
+        logs: list[RunEvent] = []
+
+        def sink(level: str, message: str) -> None:
+            logs.append(self._event(request, E.LOG_MESSAGE, level=level, message=message))
+
+        mapping_key = request.step_key[len(plan_step.key) + 1 : -1] or None
+        spec = StepSpec(
+            step_key=request.step_key,
+            handle=plan_step.key,
+            op_def=resolved.op_def,
+            op_config=plan_step.config,
+            hook_defs=resolved.hook_defs,
+            retry_policy=resolved.retry_policy,
+            mapping_key=mapping_key,
+        )
+        run = DagsterRun(request.run_id, job.name, dict(plan.tags), plan.run_config)
+        keys = resolved.op_def.required_resource_keys.union(
+            *(hook.required_resource_keys for hook in resolved.hook_defs)
+        )
+        run_inputs = self._run_inputs(request, plan_step)
+        loaded = self._load(request, refs)
+        inputs = assemble_inputs(plan_step, resolved.op_def, loaded, run_inputs)
+        with build_resources(job.resource_defs, keys, plan.resource_config, request.run_id) as res:
+            outcome = run_step(spec, run, inputs, res, request.attempt, sink)
+        return outcome, logs
+
+    def _load(
+        self, request: StepRequest, refs: dict[str, list[tuple[str, str, str | None]]]
+    ) -> dict[str, list[Any]]:
+        flat = [ValueRef(*ref) for name in refs for ref in refs[name]]
+        raw = self.store.load_outputs(request.run_id, flat)
+        values = iter(raw)
+        loaded: dict[str, list[Any]] = {}
+        for name, items in refs.items():
+            loaded[name] = []
+            for step_key, output, _mapping_key in items:
+                data = next(values)
+                where = f'output "{output}" of step "{step_key}"'
+                if data is None:
+                    raise OpgridError(f"run {request.run_id}: {where} is not in storage")
+                loaded[name].append(self.io.loads(data, where=where))
+        return loaded
+
+    def _run_inputs(self, request: StepRequest, plan_step: PlanStep) -> dict[str, Any]:
+        """Values given at launch to the job inputs this step reads."""
+        names = [name for i in plan_step.inputs for name in i.run_inputs]
+        if not names:
+            return {}
+        refs: dict[str, list[tuple[str, str, str | None]]] = {
+            name: [(RUN_INPUTS_STEP, name, None)] for name in names
+        }
+        return {name: values[0] for name, values in self._load(request, refs).items()}
+
+    def _commit(
+        self,
+        request: StepRequest,
+        resolved: ResolvedOp,
+        outcome: StepOutcome,
+        logs: list[RunEvent],
+    ) -> None:
+        stored: list[tuple[ValueRef, bytes]] = []
+        if outcome.status == "success":
+            try:
+                for output in outcome.outputs:
+                    where = f'output "{output.name}" of op "{resolved.handle}"'
+                    data = self.io.dumps(output.value, where=where)
+                    stored.append(
+                        (ValueRef(request.step_key, output.name, output.mapping_key), data)
+                    )
+            except OpgridError as exc:  # too large or not picklable: the step fails, clearly
+                outcome = StepOutcome("failure", error=exc, error_text=str(exc))
+                stored = []
+        if outcome.status == "failure":
+            stored.append(
+                (ValueRef(request.step_key, ERROR_OUTPUT), self._error_data(request, outcome))
+            )
+        events = logs + outcome_events(
+            request.run_id, request.step_key, request.attempt, outcome, time.time()
+        )
+        self.store.commit_step(request.run_id, stored, events)
+
+    def _error_data(self, request: StepRequest, outcome: StepOutcome) -> bytes:
+        """The exception a client re-raises for this failure, signed like an output."""
+        error = raised_for(request.step_key, request.attempt, outcome)
+        where = f"the exception of step {request.step_key!r}"
+        try:
+            return self.io.dumps(error, where=where)
+        except OpgridError:  # not picklable: keep its class name and message
+            text = f"{type(error).__name__}: {error}"
+            return self.io.dumps(
+                StepExecutionError(text, run_id=request.run_id, step_key=request.step_key),
+                where=where,
+            )
+
+    def _fail(self, request: StepRequest, cls_name: str, message: str) -> None:
+        error = ErrorInfo(cls_name=cls_name, message=message)
+        self.store.commit_step(
+            request.run_id, [], [self._event(request, E.STEP_FAILURE, error=error)]
+        )
+
+    # Caches ---------------------------------------------------------------------------------
+    def _plan(self, run_id: str) -> tuple[ExecutionPlan, dict[str, PlanStep]]:
+        cached = self._plans.get(run_id)
+        if cached is None:
+            plan = self.store.get_plan(run_id)
+            cached = self._plans[run_id] = (plan, plan.step_named())
+            while len(self._plans) > PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(run_id)
+        return cached
+
+    def _resolved(self, job: JobDefinition, handle: str) -> ResolvedOp:
+        key = (id(job), handle)
+        found = self._ops.get(key)
+        if found is None:
+            found = self._ops[key] = resolve_op(job, handle)
+        return found
+
+    @staticmethod
+    def _event(request: StepRequest, kind: E, **fields: Any) -> RunEvent:
+        return RunEvent(
+            run_id=request.run_id,
+            kind=kind,
+            timestamp=time.time(),
+            step_key=request.step_key,
+            attempt=request.attempt,
+            **fields,
+        )
