@@ -52,7 +52,15 @@ def _delete_namespace(url: str, name: str) -> None:
 
 @pytest.fixture
 def settings(redis_url: str, namespace: str) -> Settings:
-    return Settings(redis_url=redis_url, namespace=namespace, secret="test-secret")
+    # Celery's queues are not under the namespace: a queue per test keeps the workers
+    # of one test (or a stray one) from taking another test's steps.
+    return Settings(
+        redis_url=redis_url,
+        namespace=namespace,
+        secret="test-secret",
+        default_queue=namespace,
+        block_s=0.5,
+    )
 
 
 @pytest.fixture
