@@ -253,3 +253,19 @@ def test_a_coordinator_inside_the_submitting_process_runs_the_run(settings):
             handle.close()
     dispatcher.close()
     store.client.close()
+
+
+def test_one_coordinator_drives_200_runs_at_once(cluster, settings):
+    @job
+    def pair():
+        add_one(one())
+
+    cluster.app.opgrid_locations.register(pair)
+    handles = [submit(pair, settings=settings) for _ in range(200)]
+    try:
+        results = [h.wait(timeout=60) for h in handles]
+    finally:
+        for handle in handles:
+            handle.close()
+    assert sum(r.success for r in results) == 200
+    assert {r.output_for_node("add_one") for r in results} == {2}
