@@ -3,30 +3,44 @@
     opgrid job list    -f FILE | -m MODULE
     opgrid job execute -f FILE | -m MODULE [-j JOB] [-c config.yaml ...] [--tag k=v ...]
                        [--partition KEY] [--verbose]
+    opgrid job submit  -f FILE | -m MODULE [-j JOB] ... [--wait] [--coordinate]  (cli_cluster)
+    opgrid worker | coordinator | run list|show|logs|cancel                      (cli_cluster)
+    opgrid dev -f FILE [-j JOB] [--workers N]                                     (cli_dev)
+
+Cluster commands read their settings from ``OPGRID_*`` variables; ``--redis-url``
+and ``--namespace``, given to ``opgrid`` or to the command, override them.
 
 Exit codes: 0 the run succeeded, 1 the run failed, 2 a usage, config or
-definition error (also click's own usage errors). Those errors are one line on
-stderr (a config error lists every bad field), never a Python traceback.
+definition error, or a cluster that cannot be reached (also click's own usage
+errors). Those errors are one line on stderr (a config error lists every bad
+field), never a Python traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import click
+import pydantic
 import yaml
 
 from opgrid import CodeLocation, GraphDefinition, JobDefinition, load_code_location
-from opgrid.errors import ConfigError, OpgridError
+from opgrid.errors import ConfigError, OpgridError, StorageError
 from opgrid.utils.yaml_utils import load_yaml_from_path
 
 from .cli_progress import Progress, print_summary
 from .executor import execute_in_process
 from .run_config import deep_merge
+from .settings import Settings
+from .submit import RunHandle, submit
 
 #: Exit code of a run that failed.
 EXIT_RUN_FAILED = 1
@@ -40,10 +54,26 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
-class _UsageProblem(click.ClickException):
+class UsageProblem(click.ClickException):
     """Something the user asked for cannot be done: printed as ``Error: ...``, exit code 2."""
 
     exit_code = EXIT_USAGE
+
+
+class RunProblem(click.ClickException):
+    """A run could not be brought to an end (timeout, workers gone): ``Error: ...``, exit 1."""
+
+    exit_code = EXIT_RUN_FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterOptions:
+    """What ``opgrid --redis-url ... --namespace ...`` said, for every cluster command."""
+
+    redis_url: str | None = None
+    namespace: str | None = None
+    #: whether ``--log-level`` was given (services log at INFO unless told otherwise)
+    log_level_given: bool = False
 
 
 @click.group(name="opgrid", context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,13 +81,26 @@ class _UsageProblem(click.ClickException):
 @click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    default="WARNING",
-    show_default=True,
-    help="Level of opgrid's own log records on stderr.",
+    default=None,
+    help="Level of opgrid's own log records on stderr.  [default: WARNING; INFO for `coordinator`]",
 )
-def main(log_level: str) -> None:
-    """Run Dagster-style jobs and graphs."""
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+@click.option(
+    "--redis-url",
+    metavar="URL",
+    help="The cluster's Redis, for cluster commands.  [default: $OPGRID_REDIS_URL]",
+)
+@click.option(
+    "--namespace",
+    metavar="NAME",
+    help="The cluster's key prefix, for cluster commands.  [default: $OPGRID_NAMESPACE]",
+)
+@click.pass_context
+def main(
+    ctx: click.Context, log_level: str | None, redis_url: str | None, namespace: str | None
+) -> None:
+    """Run Dagster-style jobs and graphs, in this process or on a Celery cluster."""
+    logging.basicConfig(level=(log_level or "WARNING").upper(), format=LOG_FORMAT)
+    ctx.obj = ClusterOptions(redis_url, namespace, log_level is not None)
 
 
 @main.group(name="job")
@@ -65,7 +108,7 @@ def job_group() -> None:
     """List and run the jobs of a code location."""
 
 
-def _location_options(command: _Command) -> _Command:
+def location_options(command: _Command) -> _Command:
     command = click.option(
         "-m", "--module", metavar="MODULE", help="Import the jobs from this Python module."
     )(command)
@@ -78,11 +121,32 @@ def _location_options(command: _Command) -> _Command:
     return command
 
 
+def run_options(command: _Command) -> _Command:
+    """``-c/--config FILE`` (repeatable) and ``--tag KEY=VALUE`` (repeatable)."""
+    command = click.option(
+        "--tag",
+        "tags",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=lambda ctx, param, values: parse_tags(values, ctx, param),
+        help="A run tag; repeat for more.",
+    )(command)
+    command = click.option(
+        "-c",
+        "--config",
+        "config_files",
+        multiple=True,
+        type=click.Path(),
+        help="A YAML run config file; several are deep-merged in order, later ones win.",
+    )(command)
+    return command
+
+
 @job_group.command(name="list")
-@_location_options
+@location_options
 def list_jobs(file: str | None, module: str | None) -> None:
     """One line per job: its name, how many ops it has, its description's first line."""
-    location = _load(file, module)
+    location = load_location(file, module)
     width = max(len(name) for name in location.jobs)
     for name in sorted(location.jobs):
         job = location.jobs[name]
@@ -93,26 +157,11 @@ def list_jobs(file: str | None, module: str | None) -> None:
 
 
 @job_group.command(name="execute")
-@_location_options
+@location_options
 @click.option(
     "-j", "--job", "job_name", metavar="JOB", help="The job to run; optional if only one."
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_files",
-    multiple=True,
-    type=click.Path(),
-    help="A YAML run config file; several are deep-merged in order, later ones win.",
-)
-@click.option(
-    "--tag",
-    "tags",
-    multiple=True,
-    metavar="KEY=VALUE",
-    callback=lambda ctx, param, values: parse_tags(values, ctx, param),
-    help="A run tag; repeat for more.",
-)
+@run_options
 @click.option("--partition", metavar="KEY", help="The partition to run, for a partitioned job.")
 @click.option("-v", "--verbose", is_flag=True, help="Print error stacks and outputs produced.")
 @click.pass_context
@@ -127,7 +176,7 @@ def execute_job(
     verbose: bool,
 ) -> None:
     """Run a job in this process, printing each step as it finishes."""
-    job = _select_job(_load(file, module, verbose), job_name)
+    job = select_job(load_location(file, module, verbose), job_name)
     run_config = read_run_config(config_files)
     started = time.monotonic()
     try:
@@ -140,15 +189,78 @@ def execute_job(
             on_event=Progress(job.name, verbose),
         )
     except ConfigError as exc:
-        raise _UsageProblem(describe_config_error(job, exc)) from exc
+        raise UsageProblem(describe_config_error(job, exc)) from exc
     except OpgridError as exc:  # the job cannot run as defined (definition, plan, partition)
-        raise _UsageProblem(f"cannot run job {job.name!r}: {exc}") from exc
+        raise UsageProblem(f"cannot run job {job.name!r}: {exc}") from exc
     print_summary(result, time.monotonic() - started)
     if not result.success:
         ctx.exit(EXIT_RUN_FAILED)
 
 
 # Helpers -------------------------------------------------------------------------------
+
+
+def cluster_options(command: _Command) -> _Command:
+    """``--redis-url`` and ``--namespace`` on a cluster command; they win over the group's."""
+    command = click.option(
+        "--namespace",
+        metavar="NAME",
+        help="The cluster's key prefix.  [default: $OPGRID_NAMESPACE]",
+    )(command)
+    command = click.option(
+        "--redis-url", metavar="URL", help="The cluster's Redis.  [default: $OPGRID_REDIS_URL]"
+    )(command)
+    return command
+
+
+def cluster_settings(
+    ctx: click.Context, redis_url: str | None, namespace: str | None, **overrides: Any
+) -> Settings:
+    """``Settings`` from ``OPGRID_*``, overridden by the group's then the command's options."""
+    group = ctx.find_root().obj
+    if not isinstance(group, ClusterOptions):
+        group = ClusterOptions()
+    given = {
+        "redis_url": redis_url or group.redis_url,
+        "namespace": namespace or group.namespace,
+        **overrides,
+    }
+    try:
+        return Settings(**{key: value for key, value in given.items() if value is not None})
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise UsageProblem(f"invalid cluster settings (OPGRID_* or options): {problems}") from exc
+
+
+@contextlib.contextmanager
+def cluster_errors(settings: Settings) -> Iterator[None]:
+    """A Redis the cluster commands cannot use: one line on stderr, exit code 2."""
+    try:
+        yield
+    except StorageError as exc:
+        cause = exc.__cause__ or exc
+        raise UsageProblem(
+            f"cannot use the cluster's Redis at {safe_url(settings.redis_url)}: {cause}"
+        ) from exc
+
+
+def service_logging(ctx: click.Context) -> None:
+    """Long-running commands log their lifecycle at INFO unless ``--log-level`` said otherwise."""
+    group = ctx.find_root().obj
+    if not (isinstance(group, ClusterOptions) and group.log_level_given):
+        logging.getLogger("opgrid").setLevel(logging.INFO)
+
+
+def safe_url(url: str) -> str:
+    """``redis://:secret@host:6379/0`` -> ``redis://:***@host:6379/0``, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def count_ops(graph_def: GraphDefinition) -> int:
@@ -190,22 +302,44 @@ def describe_config_error(job: JobDefinition, exc: ConfigError) -> str:
     return "\n".join(lines)
 
 
+def submit_run(
+    job: JobDefinition,
+    run_config: Any,
+    tags: dict[str, str],
+    partition: str | None,
+    location: str,
+    settings: Settings,
+) -> RunHandle:
+    """``submit`` with its errors and warnings as the CLI shows them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            handle = submit(job, run_config, tags, partition, location, settings=settings)
+        except ConfigError as exc:
+            raise UsageProblem(describe_config_error(job, exc)) from exc
+        except StorageError:
+            raise
+        except OpgridError as exc:
+            raise UsageProblem(f"cannot run job {job.name!r}: {exc}") from exc
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    return handle
+
+
 def _read_yaml_mapping(path: str) -> Mapping[str, Any]:
     try:
         loaded = load_yaml_from_path(path)
     except yaml.YAMLError as exc:
-        raise _UsageProblem(
-            f"config file {path!r} is not valid YAML: {_yaml_problem(exc)}"
-        ) from exc
+        raise UsageProblem(f"config file {path!r} is not valid YAML: {_yaml_problem(exc)}") from exc
     except FileNotFoundError as exc:
-        raise _UsageProblem(f"config file {path!r} does not exist") from exc
+        raise UsageProblem(f"config file {path!r} does not exist") from exc
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise _UsageProblem(f"cannot read config file {path!r}: {reason}") from exc
+        raise UsageProblem(f"cannot read config file {path!r}: {reason}") from exc
     if loaded is None:  # an empty file
         return {}
     if not isinstance(loaded, Mapping):
-        raise _UsageProblem(
+        raise UsageProblem(
             f"config file {path!r} must hold a mapping (ops:, resources:, ...), "
             f"not a {type(loaded).__name__}"
         )
@@ -223,31 +357,33 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
-def _load(file: str | None, module: str | None, verbose: bool = False) -> CodeLocation:
+def load_location(file: str | None, module: str | None, verbose: bool = False) -> CodeLocation:
+    """The code location of ``-f``/``-m``; any problem is a ``UsageProblem``."""
     if (file is None) == (module is None):
         raise click.UsageError("give exactly one of -f/--file or -m/--module")
     label = file if file is not None else module
     try:
         return load_code_location(file=file, module=module)
     except OpgridError as exc:  # no jobs there, or a definition error raised at import
-        raise _UsageProblem(str(exc)) from exc
+        raise UsageProblem(str(exc)) from exc
     except Exception as exc:  # user code failed to import: say what and where, no traceback
         message = f"cannot load code location {label!r}: {type(exc).__name__}: {exc}"
         if verbose:
             message += "\n" + traceback.format_exc().rstrip("\n")
-        raise _UsageProblem(message) from exc
+        raise UsageProblem(message) from exc
 
 
-def _select_job(location: CodeLocation, name: str | None) -> JobDefinition:
+def select_job(location: CodeLocation, name: str | None) -> JobDefinition:
+    """The job ``-j`` names, or the location's only job."""
     if name is not None:
         try:
             return location.get_job(name)
         except OpgridError as exc:
-            raise _UsageProblem(str(exc)) from exc
+            raise UsageProblem(str(exc)) from exc
     if len(location.jobs) == 1:
         return next(iter(location.jobs.values()))
     names = ", ".join(sorted(location.jobs))
-    raise _UsageProblem(
+    raise UsageProblem(
         f"code location {location.name!r} has {len(location.jobs)} jobs ({names}); "
         "choose one with -j/--job"
     )
@@ -256,3 +392,7 @@ def _select_job(location: CodeLocation, name: str | None) -> JobDefinition:
 def _first_line(text: str | None) -> str:
     lines = (text or "").strip().splitlines()
     return lines[0].strip() if lines else ""
+
+
+# The cluster commands register themselves on ``main`` and ``job_group`` when imported.
+from . import cli_cluster, cli_dev  # noqa: E402, F401

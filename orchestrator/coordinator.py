@@ -104,6 +104,7 @@ class Coordinator:
         try:
             for run_id in list(self.runs):
                 self.store.release(run_id, self.id)
+            self.store.forget_coordinator(self.id)  # submitters stop counting on it at once
         except StorageError:
             logger.warning("coordinator %s: could not release its leases", self.id, exc_info=True)
 

@@ -272,6 +272,10 @@ class RedisRunStore:
         self._r.set(self.keys.coordinator(coordinator_id), str(time.time()), px=int(ttl_s * 1000))
 
     @_translated
+    def forget_coordinator(self, coordinator_id: str) -> None:
+        self._r.delete(self.keys.coordinator(coordinator_id))
+
+    @_translated
     def live_coordinators(self) -> list[str]:
         prefix = self.keys.coordinator("")
         return [
