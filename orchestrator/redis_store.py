@@ -61,9 +61,21 @@ def _translated(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+#: Socket timeout of every client; every blocking read asks for far less (see BLOCK_LIMIT_S).
+SOCKET_TIMEOUT_S = 30.0
+#: Longest single blocking read (XREAD BLOCK), well inside the socket timeout.
+BLOCK_LIMIT_S = 5.0
+
+
 def connect(url: str, **options: Any) -> redis.Redis:
     """A client for ``url`` (``redis://`` or ``rediss://``), bytes in and out."""
+    options.setdefault("socket_timeout", SOCKET_TIMEOUT_S)
+    options.setdefault("socket_connect_timeout", 10.0)
     return redis.Redis.from_url(url, decode_responses=False, health_check_interval=30, **options)
+
+
+def _block_ms(block_s: float) -> int:
+    return max(1, int(min(block_s, BLOCK_LIMIT_S) * 1000))
 
 
 class RedisRunStore:
@@ -162,7 +174,7 @@ class RedisRunStore:
         """
         streams = {self.keys.submissions(): submissions_after}
         streams.update({self.keys.events(run_id): last for run_id, last in cursors.items()})
-        reply = self._r.xread(streams, count=count, block=max(1, int(block_s * 1000)))
+        reply = self._r.xread(streams, count=count, block=_block_ms(block_s))
         submitted: list[tuple[str, str]] = []
         found: dict[str, list[tuple[str, RunEvent]]] = {}
         submissions_key = self.keys.submissions().encode()
@@ -178,7 +190,7 @@ class RedisRunStore:
     def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]:
         """Block up to ``block_s`` for events of one run after stream id ``after``."""
         reply = self._r.xread(
-            {self.keys.events(run_id): after}, count=1000, block=max(1, int(block_s * 1000))
+            {self.keys.events(run_id): after}, count=1000, block=_block_ms(block_s)
         )
         return [(i.decode(), _event(f)) for _stream, entries in reply or () for i, f in entries]
 

@@ -16,6 +16,7 @@ import redis
 
 from opgrid.orchestrator.redis_server import RedisServer
 from opgrid.orchestrator.settings import Settings
+from tests.cluster_harness import Cluster, running_cluster
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +62,26 @@ def settings(redis_url: str, namespace: str) -> Settings:
         default_queue=namespace,
         block_s=0.5,
     )
+
+
+@pytest.fixture(scope="session")
+def session_cluster(redis_server: RedisServer) -> Iterator[Cluster]:
+    """One in-process cluster (a Celery worker thread and a coordinator) for the session.
+
+    Celery keeps some worker state in module globals, so a test process runs at most
+    one in-thread worker at a time: tests that need their own cluster run before the
+    first test that asks for this one (pytest's file order: integration, then unit).
+    """
+    settings = Settings(
+        redis_url=redis_server.url,
+        namespace=f"session-{uuid.uuid4().hex[:8]}",
+        secret="session-secret",
+        default_queue=f"session-{uuid.uuid4().hex[:8]}",
+        lease_s=10,
+        block_s=0.5,
+    )
+    with running_cluster(settings) as cluster:
+        yield cluster
 
 
 @pytest.fixture

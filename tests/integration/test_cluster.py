@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 import warnings
+from pathlib import Path
 
 import pytest
 import redis
-from tests.cluster_harness import running_cluster
 
 from opgrid import ConfigError, In, Nothing, job, op, resource
 from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread
@@ -18,8 +21,11 @@ from opgrid.orchestrator.keys import Keys
 from opgrid.orchestrator.messages import RunStatus, StepRequest
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.submit import NoCoordinatorWarning, store_for, submit
+from tests.cluster_harness import running_cluster
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @op
@@ -30,11 +36,6 @@ def one() -> int:
 @op
 def add_one(x: int) -> int:
     return x + 1
-
-
-@op(tags={"opgrid/queue": "special"})
-def on_special_queue(x: int) -> int:
-    return x * 10
 
 
 @pytest.fixture
@@ -167,24 +168,47 @@ def test_a_step_of_a_job_the_worker_does_not_have_fails_and_the_worker_keeps_ser
     assert cluster.execute(known).success
 
 
-def test_queue_tags_route_steps_to_the_workers_of_that_queue(settings):
-    @job
-    def routed():
-        on_special_queue(one())
+def test_queue_tags_route_steps_to_the_workers_of_that_queue(cluster, settings):
+    """The in-thread worker serves only the default queue; a worker process serves only
+    the tagged op's queue, so the run finishes only if each step went where it belongs."""
+    from tests.integration import routed_jobs
 
-    special = Settings(
-        **{
-            **settings.model_dump(),
-            "secret": settings.secret.get_secret_value(),
-            "default_queue": "special",
-        }
+    location = "tests/integration/routed_jobs.py"
+    cluster.app.opgrid_locations.register(routed_jobs.routed)
+    env = {
+        **os.environ,
+        "OPGRID_REDIS_URL": settings.redis_url,
+        "OPGRID_NAMESPACE": settings.namespace,
+        "OPGRID_SECRET": settings.secret.get_secret_value(),
+        "OPGRID_LOCATIONS": location,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "opgrid.workers.app",
+        "worker",
+        "-Q",
+        routed_jobs.SPECIAL_QUEUE,
+        "--pool",
+        "solo",
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    worker = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    with running_cluster(settings) as main, running_cluster(special) as other:
-        main.app.opgrid_locations.register(routed)
-        other.app.opgrid_locations.register(routed)
-        handle = submit(routed, settings=settings)
-        result = handle.wait(timeout=20)
+    try:
+        handle = submit(routed_jobs.routed, location=location, settings=settings)
+        result = handle.wait(timeout=25)
         handle.close()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
     assert result.success and result.output_for_node("on_special_queue") == 10
 
 

@@ -28,9 +28,8 @@ def test_every_in_process_example_of_the_readme_runs():
 
 
 @pytest.mark.integration
-def test_the_cluster_example_of_the_readme_runs(settings, monkeypatch):
-    from tests.cluster_harness import running_cluster
-
+def test_the_cluster_example_of_the_readme_runs(session_cluster, monkeypatch):
+    settings = session_cluster.settings
     monkeypatch.setenv("OPGRID_REDIS_URL", settings.redis_url)
     monkeypatch.setenv("OPGRID_NAMESPACE", settings.namespace)
     monkeypatch.setenv("OPGRID_SECRET", settings.secret.get_secret_value())
@@ -39,8 +38,7 @@ def test_the_cluster_example_of_the_readme_runs(settings, monkeypatch):
     blocks = readme_blocks()
     cluster_blocks = [b for b in blocks if "opgrid.submit" in b]
     assert cluster_blocks
-    with running_cluster(settings) as cluster:
-        for block in blocks:
-            if block in cluster_blocks:
-                cluster.app.opgrid_locations.register(namespace["first_job"])
-            run_block(block, namespace)
+    for block in blocks:
+        if block in cluster_blocks:
+            session_cluster.app.opgrid_locations.register(namespace["first_job"])
+        run_block(block, namespace)

@@ -7,26 +7,7 @@ coordinator); both must give Dagster's results.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from tests.cluster_harness import running_cluster
-
-from opgrid.orchestrator.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def semantics_cluster(redis_server):
-    settings = Settings(
-        redis_url=redis_server.url,
-        namespace=f"semantics-{uuid.uuid4().hex[:8]}",
-        secret="semantics-secret",
-        default_queue=f"semantics-{uuid.uuid4().hex[:8]}",
-        lease_s=10,
-        block_s=0.5,
-    )
-    with running_cluster(settings) as cluster:
-        yield cluster
 
 
 @pytest.fixture(params=["in_process", pytest.param("cluster", marks=pytest.mark.integration)])
@@ -37,7 +18,7 @@ def execute(request):
             return job.execute_in_process(**kwargs)
 
         return _execute
-    return request.getfixturevalue("semantics_cluster").execute
+    return request.getfixturevalue("session_cluster").execute
 
 
 @pytest.fixture
