@@ -23,7 +23,7 @@ from typing import Any
 from opgrid.errors import InvalidTransition, RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
 
-from .dispatch import Dispatcher
+from .dispatch import Delivery, Dispatcher
 from .messages import (
     PRIORITY_TAG,
     QUEUE_TAG,
@@ -32,6 +32,7 @@ from .messages import (
     RunStatus,
     StepInputs,
     StepRequest,
+    StepStatus,
 )
 from .plan import ExecutionPlan
 from .redis_store import RedisRunStore
@@ -222,13 +223,14 @@ class Coordinator:
                 finish = command.status
             if isinstance(command, DispatchStep | SkipStep | AbandonStep):
                 statuses[command.step_key] = state.status_of(command.step_key).value
-        self.store.save_progress(run_id, statuses, inputs, events)
-        for command in dispatches:
-            self._send(owned, command)
+        if inputs or events or any(s != StepStatus.RUNNING.value for s in statuses.values()):
+            self.store.save_progress(run_id, statuses, inputs, events)
+        # (a step that only started needs nothing: its worker marked it running itself)
+        self.dispatcher.dispatch([self._delivery(owned, command) for command in dispatches])
         if finish is not None:
             self._finish(owned, finish)
 
-    def _send(self, owned: _OwnedRun, command: DispatchStep) -> None:
+    def _delivery(self, owned: _OwnedRun, command: DispatchStep) -> Delivery:
         step = owned.state.step_plan(command.step_key)
         tags = owned.record.tags
         queue = step.tags.get(QUEUE_TAG) or tags.get(QUEUE_TAG) or self.settings.default_queue
@@ -240,7 +242,7 @@ class Coordinator:
             job_name=owned.record.job_name,
             location=owned.record.location,
         )
-        self.dispatcher.dispatch(
+        return Delivery(
             request,
             queue=str(queue),
             priority=int(priority) if priority is not None else None,

@@ -19,7 +19,7 @@ Cluster-wide:
 - ``<ns>:runs``               ZSET    run ids by creation time; written by the submitter
 - ``<ns>:active``             SET     unfinished run ids; removed by the coordinator at the end
 - ``<ns>:submissions``        STREAM  run ids for coordinators to claim (trimmed to ~10,000)
-- ``<ns>:coordinators:<id>``  STRING  a coordinator's heartbeat; expires unless renewed
+- ``<ns>:coordinators``        ZSET    coordinator ids scored by when their heartbeat lapses
 
 ``opgrid:runs`` and ``opgrid:active`` are the cross-slot indexes; they are never
 part of a multi-key transaction with a run's own keys.
@@ -80,12 +80,8 @@ class Keys:
     def submissions(self) -> str:
         return f"{self.namespace}:submissions"
 
-    def coordinator(self, coordinator_id: str) -> str:
-        return f"{self.namespace}:coordinators:{coordinator_id}"
-
-    def coordinator_pattern(self) -> str:
-        """For SCAN only (CLI, ``submit``'s liveness check)."""
-        return f"{self.namespace}:coordinators:*"
+    def coordinators(self) -> str:
+        return f"{self.namespace}:coordinators"
 
     def output_pattern(self, run_id: str) -> str:
         """For SCAN only (pruning)."""

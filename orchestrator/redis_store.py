@@ -17,10 +17,11 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 
 from opgrid.errors import OutputNotFound, RunNotFound, StorageError
+from opgrid.event_type import DagsterEventType as E
 
 from .io_manager import IOManager
 from .keys import Keys
-from .messages import RunEvent, RunRecord, StepInputs
+from .messages import RunEvent, RunRecord, StepInputs, StepStatus
 from .plan import ExecutionPlan
 from .state import ValueRef
 
@@ -29,6 +30,12 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
+#: A running step's status, as the worker records it.
+RUNNING = StepStatus.RUNNING.value
+#: How a run's final events appear in their JSON.
+_FINAL_KINDS = tuple(
+    f'"kind":"{kind.value}"'.encode() for kind in (E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED)
+)
 #: The stream field that holds an event's JSON.
 EVENT_FIELD = b"e"
 #: Submissions kept in the submissions stream (approximate trim).
@@ -187,6 +194,22 @@ class RedisRunStore:
         return submitted, found
 
     @_translated
+    def wait_run_end(self, run_id: str, after: str, block_s: float) -> tuple[str, bool]:
+        """Block up to ``block_s`` for a run's final event: (new cursor, whether it came).
+
+        Only the kind of each event is looked at, so a waiter costs the coordinator little.
+        """
+        reply = self._r.xread(
+            {self.keys.events(run_id): after}, count=1000, block=_block_ms(block_s)
+        )
+        cursor, ended = after, False
+        for _stream, entries in reply or ():
+            for entry_id, fields in entries:
+                cursor = entry_id.decode()
+                ended = ended or any(kind in fields[EVENT_FIELD] for kind in _FINAL_KINDS)
+        return cursor, ended
+
+    @_translated
     def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]:
         """Block up to ``block_s`` for events of one run after stream id ``after``."""
         reply = self._r.xread(
@@ -224,11 +247,16 @@ class RedisRunStore:
     # Steps (worker side) --------------------------------------------------------------
     @_translated
     def begin_step(self, run_id: str, step_key: str, start: RunEvent) -> StepInputs | None:
-        """Record the start event and read the step's input refs, in one round trip."""
+        """Record the start (event and running status); read the step's input refs.
+
+        One round trip. The coordinator does not persist a status for a start event,
+        since this has.
+        """
         with self._r.pipeline(transaction=False) as pipe:
             pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: start.model_dump_json()})
+            pipe.hset(self.keys.steps(run_id), step_key, RUNNING)
             pipe.hget(self.keys.inputs(run_id), step_key)
-            _, raw = pipe.execute()
+            _, _, raw = pipe.execute()
         return StepInputs.model_validate_json(raw) if raw is not None else None
 
     @_translated
@@ -281,19 +309,21 @@ class RedisRunStore:
 
     @_translated
     def heartbeat(self, coordinator_id: str, ttl_s: float) -> None:
-        self._r.set(self.keys.coordinator(coordinator_id), str(time.time()), px=int(ttl_s * 1000))
+        """Alive until ``ttl_s`` from now (scored by expiry time)."""
+        self._r.zadd(self.keys.coordinators(), {coordinator_id: time.time() + ttl_s})
 
     @_translated
     def forget_coordinator(self, coordinator_id: str) -> None:
-        self._r.delete(self.keys.coordinator(coordinator_id))
+        self._r.zrem(self.keys.coordinators(), coordinator_id)
 
     @_translated
     def live_coordinators(self) -> list[str]:
-        prefix = self.keys.coordinator("")
-        return [
-            key.decode()[len(prefix) :]
-            for key in self._r.scan_iter(match=self.keys.coordinator_pattern(), count=100)
-        ]
+        now = time.time()
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self.keys.coordinators(), "-inf", now)
+            pipe.zrangebyscore(self.keys.coordinators(), now, "+inf")
+            _, alive = pipe.execute()
+        return sorted(member.decode() for member in alive)
 
 
 class RedisOutputStore:

@@ -31,8 +31,6 @@ from .result import ExecuteInProcessResult
 from .settings import Settings
 from .state import RunState, ValueRef
 
-_TERMINAL = frozenset({E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED})
-
 
 class NoCoordinatorWarning(UserWarning):
     """A run was submitted while no coordinator is alive to run it."""
@@ -149,14 +147,12 @@ class RunHandle:
             remaining = 5.0 if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 raise RunTimeout(f"run {self.run_id} did not finish within {timeout} s")
-            entries = self._store.wait_run(self.run_id, cursor, min(remaining, 5.0))
-            for entry_id, event in entries:
-                cursor = entry_id
-                if event.kind in _TERMINAL:
-                    result = self.result()
-                    if raise_on_error and not result.success:
-                        self._raise_first_failure(result)
-                    return result
+            cursor, ended = self._store.wait_run_end(self.run_id, cursor, min(remaining, 5.0))
+            if ended:
+                result = self.result()
+                if raise_on_error and not result.success:
+                    self._raise_first_failure(result)
+                return result
 
     def _raise_first_failure(self, result: ExecuteInProcessResult) -> None:
         failure = next((e for e in result.all_events if e.kind is E.STEP_FAILURE), None)

@@ -39,12 +39,12 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
     )
+    for spec in settings.location_list():  # in the parent, before the pool forks
+        registry.load(spec)
     holder: dict[str, WorkerRuntime] = {}
 
     def runtime() -> WorkerRuntime:
         if "runtime" not in holder:
-            for spec in settings.location_list():
-                registry.load(spec)
             holder["runtime"] = WorkerRuntime(settings, registry)
         return holder["runtime"]
 

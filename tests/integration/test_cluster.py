@@ -16,7 +16,7 @@ import redis
 
 from opgrid import ConfigError, In, Nothing, job, op, resource
 from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread
-from opgrid.orchestrator.dispatch import CeleryDispatcher
+from opgrid.orchestrator.dispatch import CeleryDispatcher, Delivery
 from opgrid.orchestrator.keys import Keys
 from opgrid.orchestrator.messages import RunStatus, StepRequest
 from opgrid.orchestrator.settings import Settings
@@ -53,7 +53,7 @@ def test_a_step_message_carries_only_identifiers_as_json_with_a_readable_name(se
     request = StepRequest(run_id="r1", step_key="outer.add_one", attempt=2, job_name="j")
     queue = f"probe-{uuid.uuid4().hex[:6]}"
     try:
-        dispatcher.dispatch(request, queue=queue, priority=None, delay_s=0)
+        dispatcher.dispatch([Delivery(request, queue=queue)])
     finally:
         dispatcher.close()
     client = _client(settings)
