@@ -852,7 +852,8 @@ def main(argv: list[str] | None = None) -> None:
     raw_mode = (
         "Celery defaults (early ack, prefetch x4)"
         if args.raw_celery_defaults
-        else "opgrid's worker settings (acks_late, reject_on_worker_lost, prefetch 1, task events on)"
+        else "opgrid's worker settings "
+        "(acks_late, reject_on_worker_lost, prefetch 1, task events on)"
     )
     print(
         f"Both systems: one `celery worker` process, prefork pool, -c {POOL} for goals 1-2 and "
