@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opgrid.errors import InvalidTransition, RunNotFound, StorageError
@@ -34,10 +34,11 @@ from .messages import (
     StepRequest,
     StepStatus,
 )
-from .plan import ExecutionPlan
+from .plan import ExecutionPlan, PlanStep
 from .redis_store import RedisRunStore
 from .settings import Settings
 from .state import AbandonStep, Command, DispatchStep, FinishRun, RunState, SkipStep
+from .step_io import plan_refs
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class _OwnedRun:
     plan: ExecutionPlan
     state: RunState
     cursor: str
+    steps: dict[str, PlanStep] = field(default_factory=dict)
 
 
 class Coordinator:
@@ -142,7 +144,7 @@ class Coordinator:
         log = self.store.read_events(run_id)
         state = RunState(plan)
         commands = state.replay(event for _, event in log)
-        owned = _OwnedRun(record, plan, state, log[-1][0] if log else "0-0")
+        owned = _OwnedRun(record, plan, state, log[-1][0] if log else "0-0", plan.step_named())
         self.runs[run_id] = owned
         logger.info("coordinator %s owns run %s (%d events replayed)", self.id, run_id, len(log))
         started: list[RunEvent] = []
@@ -205,13 +207,9 @@ class Coordinator:
         finish: RunStatus | None = None
         for command in commands:
             if isinstance(command, DispatchStep):
-                refs = state.input_values(command.step_key)
-                inputs[command.step_key] = StepInputs(
-                    refs={
-                        name: [(r.step_key, r.output, r.mapping_key) for r in values]
-                        for name, values in refs.items()
-                    }
-                )
+                plan_step = state.step_plan(command.step_key)
+                if plan_refs(plan_step, owned.steps) is None:  # else the worker knows them
+                    inputs[command.step_key] = self._step_inputs(state, command.step_key)
                 dispatches.append(command)
             elif isinstance(command, SkipStep):
                 events.append(
@@ -229,6 +227,16 @@ class Coordinator:
         self.dispatcher.dispatch([self._delivery(owned, command) for command in dispatches])
         if finish is not None:
             self._finish(owned, finish)
+
+    @staticmethod
+    def _step_inputs(state: RunState, step_key: str) -> StepInputs:
+        refs = state.input_values(step_key)
+        return StepInputs(
+            refs={
+                name: [(r.step_key, r.output, r.mapping_key) for r in values]
+                for name, values in refs.items()
+            }
+        )
 
     def _delivery(self, owned: _OwnedRun, command: DispatchStep) -> Delivery:
         step = owned.state.step_plan(command.step_key)

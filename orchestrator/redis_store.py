@@ -260,6 +260,23 @@ class RedisRunStore:
         return StepInputs.model_validate_json(raw) if raw is not None else None
 
     @_translated
+    def begin_step_reading(
+        self, run_id: str, step_key: str, start: RunEvent, refs: Sequence[ValueRef]
+    ) -> list[bytes | None]:
+        """Record the start (event and running status) and read ``refs``, in one round trip."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: start.model_dump_json()})
+            pipe.hset(self.keys.steps(run_id), step_key, RUNNING)
+            if refs:
+                pipe.mget([self._output_key(run_id, ref) for ref in refs])
+            replies = pipe.execute()
+        values: list[bytes | None] = replies[2] if refs else []
+        return values
+
+    def _output_key(self, run_id: str, ref: ValueRef) -> str:
+        return self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
+
+    @_translated
     def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]:
         if not refs:
             return []

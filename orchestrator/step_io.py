@@ -16,6 +16,7 @@ from opgrid.step_runner import StepOutcome
 
 from .messages import ErrorInfo, RunEvent
 from .plan import PlanStep
+from .state import ValueRef
 
 
 def assemble_inputs(
@@ -50,6 +51,34 @@ def assemble_inputs(
         elif kind == "default":
             values[name] = op_def.input_defs[name].default_value
     return values
+
+
+def plan_refs(
+    plan_step: PlanStep, steps: Mapping[str, PlanStep]
+) -> dict[str, list[ValueRef]] | None:
+    """Every stored value a step may read, when its plan alone decides them.
+
+    That is when the step is not a mapped copy and its inputs read only plain
+    outputs (no dynamic output, no mapped step). The values that exist are then
+    exactly the ones ``RunState.input_values`` names, so a worker can fetch them
+    without asking the coordinator; None for any other step.
+    """
+    if plan_step.mapped_by is not None:
+        return None
+    refs: dict[str, list[ValueRef]] = {}
+    for plan_input in plan_step.inputs:
+        if not plan_input.sources:
+            continue
+        if plan_input.kind not in ("from_step", "fan_in"):
+            return None
+        for source in plan_input.sources:
+            upstream = steps.get(source.step)
+            if upstream is None or upstream.mapped_by is not None:
+                return None
+            if any(o.name == source.output and o.is_dynamic for o in upstream.outputs):
+                return None
+        refs[plan_input.name] = [ValueRef(s.step, s.output) for s in plan_input.sources]
+    return refs
 
 
 def raised_for(step_key: str, attempt: int, outcome: StepOutcome) -> BaseException:

@@ -30,7 +30,7 @@ from opgrid.orchestrator.plan import ExecutionPlan, PlanStep
 from opgrid.orchestrator.redis_store import RedisRunStore, connect
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.state import ValueRef
-from opgrid.orchestrator.step_io import assemble_inputs, outcome_events, raised_for
+from opgrid.orchestrator.step_io import assemble_inputs, outcome_events, plan_refs, raised_for
 from opgrid.resource import build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 
@@ -75,12 +75,59 @@ class WorkerRuntime:
         template = request.step_key.split("[", 1)[0]
         plan_step = steps[template]
         resolved = self._resolved(job, template)
-        kind = E.STEP_RESTARTED if request.attempt else E.STEP_START
-        start = self._event(request, kind)
-        step_inputs = self.store.begin_step(request.run_id, request.step_key, start)
-        refs = step_inputs.refs if step_inputs is not None else {}
-        outcome, logs = self._run(request, job, plan, plan_step, resolved, refs)
+        start = self._event(request, E.STEP_RESTARTED if request.attempt else E.STEP_START)
+        loaded = self._begin(request, plan_step, steps, start)
+        outcome, logs = self._run(request, job, plan, plan_step, resolved, loaded)
         self._commit(request, resolved, outcome, logs)
+
+    # Inputs ---------------------------------------------------------------------------------
+    def _begin(
+        self,
+        request: StepRequest,
+        plan_step: PlanStep,
+        steps: dict[str, PlanStep],
+        start: RunEvent,
+    ) -> dict[str, list[Any]]:
+        """Record the start and load the input values: one round trip when the plan
+        decides which values the step reads, else one more for the coordinator's refs."""
+        run_id, step_key = request.run_id, request.step_key
+        known = plan_refs(plan_step, steps)
+        if known is not None:
+            flat = [ref for refs in known.values() for ref in refs]
+            raw = self.store.begin_step_reading(run_id, step_key, start, flat)
+            return self._decode(request, plan_step, known, raw)
+        step_inputs = self.store.begin_step(run_id, step_key, start)
+        given = step_inputs.refs if step_inputs is not None else {}
+        refs = {name: [ValueRef(*ref) for ref in items] for name, items in given.items()}
+        raw = self.store.load_outputs(run_id, [ref for items in refs.values() for ref in items])
+        return self._decode(request, plan_step, refs, raw)
+
+    def _decode(
+        self,
+        request: StepRequest,
+        plan_step: PlanStep,
+        refs: dict[str, list[ValueRef]],
+        raw: list[bytes | None],
+    ) -> dict[str, list[Any]]:
+        """Stored values by input; a value that is absent was not produced (fan-in)."""
+        values = iter(raw)
+        loaded: dict[str, list[Any]] = {}
+        for name, items in refs.items():
+            loaded[name] = []
+            for ref in items:
+                data = next(values)
+                if data is not None:
+                    where = f'output "{ref.output}" of step "{ref.step_key}"'
+                    loaded[name].append(self.io.loads(data, where=where))
+        for plan_input in plan_step.inputs:
+            if plan_input.kind == "from_step" and not loaded.get(plan_input.name):
+                source = plan_input.sources[0]
+                raise OpgridError(
+                    f"run {request.run_id}: input {plan_input.name!r} of step "
+                    f"{request.step_key!r} reads {source.step}.{source.output}, which is "
+                    "not in storage"
+                )
+        return loaded
 
     # Steps ----------------------------------------------------------------------------------
     def _run(
@@ -90,7 +137,7 @@ class WorkerRuntime:
         plan: ExecutionPlan,
         plan_step: PlanStep,
         resolved: ResolvedOp,
-        refs: dict[str, list[tuple[str, str, str | None]]],
+        loaded: dict[str, list[Any]],
     ) -> tuple[StepOutcome, list[RunEvent]]:
         logs: list[RunEvent] = []
 
@@ -112,38 +159,24 @@ class WorkerRuntime:
             *(hook.required_resource_keys for hook in resolved.hook_defs)
         )
         run_inputs = self._run_inputs(request, plan_step)
-        loaded = self._load(request, refs)
         inputs = assemble_inputs(plan_step, resolved.op_def, loaded, run_inputs)
         with build_resources(job.resource_defs, keys, plan.resource_config, request.run_id) as res:
             outcome = run_step(spec, run, inputs, res, request.attempt, sink)
         return outcome, logs
-
-    def _load(
-        self, request: StepRequest, refs: dict[str, list[tuple[str, str, str | None]]]
-    ) -> dict[str, list[Any]]:
-        flat = [ValueRef(*ref) for name in refs for ref in refs[name]]
-        raw = self.store.load_outputs(request.run_id, flat)
-        values = iter(raw)
-        loaded: dict[str, list[Any]] = {}
-        for name, items in refs.items():
-            loaded[name] = []
-            for step_key, output, _mapping_key in items:
-                data = next(values)
-                where = f'output "{output}" of step "{step_key}"'
-                if data is None:
-                    raise OpgridError(f"run {request.run_id}: {where} is not in storage")
-                loaded[name].append(self.io.loads(data, where=where))
-        return loaded
 
     def _run_inputs(self, request: StepRequest, plan_step: PlanStep) -> dict[str, Any]:
         """Values given at launch to the job inputs this step reads."""
         names = [name for i in plan_step.inputs for name in i.run_inputs]
         if not names:
             return {}
-        refs: dict[str, list[tuple[str, str, str | None]]] = {
-            name: [(RUN_INPUTS_STEP, name, None)] for name in names
-        }
-        return {name: values[0] for name, values in self._load(request, refs).items()}
+        refs = [ValueRef(RUN_INPUTS_STEP, name) for name in names]
+        raw = self.store.load_outputs(request.run_id, refs)
+        values: dict[str, Any] = {}
+        for ref, data in zip(refs, raw, strict=True):
+            if data is None:
+                raise OpgridError(f"run {request.run_id}: no stored value for input {ref.output!r}")
+            values[ref.output] = self.io.loads(data, where=f"input value {ref.output!r}")
+        return values
 
     def _commit(
         self,

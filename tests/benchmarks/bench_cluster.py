@@ -376,12 +376,14 @@ class CoordinatorProbe:
             finally:
                 self.save.append(time.perf_counter() - t0)
 
-        def timed_dispatch(request: Any, **kwargs: Any) -> Any:
+        def timed_dispatch(deliveries: Any) -> Any:
             t0 = time.time()
             try:
-                return dispatch(request, **kwargs)
+                return dispatch(deliveries)
             finally:
-                self.dispatched[request.step_key] = (t0, time.time())
+                done = time.time()
+                for delivery in deliveries:
+                    self.dispatched[delivery.request.step_key] = (t0, done)
 
         def timed_advance(owned: Any, entries: Any) -> Any:
             apply = owned.state.apply
