@@ -40,12 +40,11 @@ from .cli import (
     service_logging,
 )
 from .cli_progress import format_duration
-from .coordinator import Coordinator, CoordinatorThread
+from .coordinator import Coordinator
 from .dispatch import CeleryDispatcher
 from .messages import RunEvent, RunRecord, RunStatus, StepStatus
 from .redis_store import RedisRunStore
 from .settings import Settings
-from .submit import store_for
 
 logger = logging.getLogger(__name__)
 
@@ -178,21 +177,9 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def coordinating(settings: Settings) -> Iterator[Coordinator]:
-    """A coordinator in a thread of this process, for the duration of the ``with``."""
-    with open_store(settings) as store:
-        dispatcher = CeleryDispatcher(settings)
-        try:
-            with CoordinatorThread(Coordinator(store, dispatcher, settings)) as driver:
-                yield driver
-        finally:
-            dispatcher.close()
-
-
-@contextlib.contextmanager
 def open_store(settings: Settings) -> Iterator[RedisRunStore]:
     """The cluster's run store; its connections are closed on exit."""
-    store = store_for(settings)
+    store = RedisRunStore.from_settings(settings)
     try:
         yield store
     finally:

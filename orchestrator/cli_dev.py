@@ -52,12 +52,12 @@ from .cli import (
 from .cli_cluster import (
     FINAL_RUN_STATUSES,
     WATCH_BLOCK_S,
-    coordinating,
     log_line,
     open_store,
     worker_command,
 )
 from .cli_progress import Progress, print_summary
+from .coordinator import local_coordinator
 from .io_manager import io_manager_from_settings
 from .messages import QUEUE_TAG, RunEvent, RunRecord, RunStatus
 from .plan import compile_plan
@@ -122,7 +122,7 @@ def submit_job(
     started = time.monotonic()
     with cluster_errors(settings), contextlib.ExitStack() as stack:
         if coordinate:
-            stack.enter_context(coordinating(settings))
+            stack.enter_context(local_coordinator(settings))
         handle = submit_run(job, run_config, tags, partition, location.name, settings)
         stack.callback(handle.close)
         if not wait:
@@ -228,7 +228,7 @@ def dev(
         stack.callback(workers.stop)
         workers.start(worker_count)
         with cluster_errors(settings):
-            stack.enter_context(coordinating(settings))
+            stack.enter_context(local_coordinator(settings))
             code = _run_all(jobs, run_config, tags, location.name, settings, workers, verbose)
         if keep_running:
             _serve(settings, workers)

@@ -299,11 +299,9 @@ def local_coordinator(settings: Settings | None = None) -> Iterator[Coordinator]
     coordinator elsewhere can adopt them.
     """
     from .dispatch import CeleryDispatcher
-    from .keys import Keys
-    from .redis_store import connect
 
     settings = settings or Settings()
-    store = RedisRunStore(connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s)
+    store = RedisRunStore.from_settings(settings)
     dispatcher = CeleryDispatcher(settings)
     try:
         with CoordinatorThread(Coordinator(store, dispatcher, settings)) as coordinator:

@@ -23,6 +23,7 @@ from .io_manager import IOManager
 from .keys import Keys
 from .messages import RunEvent, RunRecord, StepInputs, StepStatus
 from .plan import ExecutionPlan
+from .settings import Settings
 from .state import ValueRef
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,11 @@ def _block_ms(block_s: float) -> int:
 
 class RedisRunStore:
     """Runs of one namespace in one Redis."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RedisRunStore:
+        """The run store of the cluster ``settings`` describe."""
+        return cls(connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s)
 
     def __init__(self, client: redis.Redis, keys: Keys, run_ttl_s: float) -> None:
         self.client = client

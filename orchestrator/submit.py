@@ -23,10 +23,9 @@ from opgrid.event_type import DagsterEventType as E
 from opgrid.job import JobDefinition
 
 from .io_manager import IOManager, io_manager_from_settings
-from .keys import Keys
 from .messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunEvent, RunRecord, RunStatus
 from .plan import compile_plan
-from .redis_store import RedisOutputStore, RedisRunStore, connect
+from .redis_store import RedisOutputStore, RedisRunStore
 from .result import ExecuteInProcessResult
 from .settings import Settings
 from .state import RunState, ValueRef
@@ -38,11 +37,6 @@ class NoCoordinatorWarning(UserWarning):
 
 class RunTimeout(OpgridError):
     """``RunHandle.wait`` gave up before the run finished."""
-
-
-def store_for(settings: Settings) -> RedisRunStore:
-    """The run store of a cluster."""
-    return RedisRunStore(connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s)
 
 
 def submit(
@@ -82,7 +76,7 @@ def submit(
         partition_key=partition_key,
         created_at=time.time(),
     )
-    store = store_for(settings)
+    store = RedisRunStore.from_settings(settings)
     io = io_manager_from_settings(settings)
     if values:
         store.commit_step(

@@ -17,9 +17,10 @@ from celery.contrib.testing.worker import start_worker
 from opgrid import GraphDefinition, JobDefinition
 from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread
 from opgrid.orchestrator.dispatch import CeleryDispatcher
+from opgrid.orchestrator.redis_store import RedisRunStore
 from opgrid.orchestrator.result import ExecuteInProcessResult
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.submit import store_for, submit
+from opgrid.orchestrator.submit import submit
 from opgrid.workers.app import make_app
 
 #: Longest a test run may take on the cluster.
@@ -67,7 +68,7 @@ class Cluster:
 def running_cluster(settings: Settings) -> Iterator[Cluster]:
     """A worker and a coordinator for ``settings``, stopped on exit."""
     app = make_app(settings)
-    store = store_for(settings)
+    store = RedisRunStore.from_settings(settings)
     dispatcher = CeleryDispatcher(settings)
     with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
         coordinator = Coordinator(store, dispatcher, settings)

@@ -18,7 +18,6 @@ from opgrid.event_type import DagsterEventType as E
 from opgrid.handle import ResolvedOp, resolve_op
 from opgrid.job import JobDefinition
 from opgrid.orchestrator.io_manager import IOManager, io_manager_from_settings
-from opgrid.orchestrator.keys import Keys
 from opgrid.orchestrator.messages import (
     ERROR_OUTPUT,
     RUN_INPUTS_STEP,
@@ -27,7 +26,7 @@ from opgrid.orchestrator.messages import (
     StepRequest,
 )
 from opgrid.orchestrator.plan import ExecutionPlan, PlanStep
-from opgrid.orchestrator.redis_store import RedisRunStore, connect
+from opgrid.orchestrator.redis_store import RedisRunStore
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.state import ValueRef
 from opgrid.orchestrator.step_io import assemble_inputs, outcome_events, plan_refs, raised_for
@@ -48,9 +47,7 @@ class WorkerRuntime:
     def __init__(self, settings: Settings, locations: LocationRegistry) -> None:
         self.settings = settings
         self.locations = locations
-        self.store = RedisRunStore(
-            connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s
-        )
+        self.store = RedisRunStore.from_settings(settings)
         self.io: IOManager = io_manager_from_settings(settings)
         self._plans: OrderedDict[str, tuple[ExecutionPlan, dict[str, PlanStep]]] = OrderedDict()
         self._ops: dict[tuple[int, str], ResolvedOp] = {}

@@ -70,8 +70,9 @@ from opgrid.orchestrator import redis_store  # noqa: E402
 from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread  # noqa: E402
 from opgrid.orchestrator.dispatch import CeleryDispatcher  # noqa: E402
 from opgrid.orchestrator.redis_server import RedisServer  # noqa: E402
+from opgrid.orchestrator.redis_store import RedisRunStore  # noqa: E402
 from opgrid.orchestrator.settings import Settings  # noqa: E402
-from opgrid.orchestrator.submit import store_for, submit  # noqa: E402
+from opgrid.orchestrator.submit import submit  # noqa: E402
 from tests.benchmarks import cluster_jobs  # noqa: E402
 from tests.benchmarks.raw_celery_app import make_app as make_raw_app  # noqa: E402
 
@@ -226,7 +227,7 @@ class Opgrid:
     def __init__(self, settings: Settings, logdir: Path) -> None:
         self.settings = settings
         self.logdir = logdir
-        self.store = store_for(settings)
+        self.store = RedisRunStore.from_settings(settings)
         self.dispatcher = CeleryDispatcher(settings)
         self.coordinator = Coordinator(self.store, self.dispatcher, settings)
         self.env = clean_env(

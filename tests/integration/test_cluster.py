@@ -19,8 +19,9 @@ from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread
 from opgrid.orchestrator.dispatch import CeleryDispatcher, Delivery
 from opgrid.orchestrator.keys import Keys
 from opgrid.orchestrator.messages import RunStatus, StepRequest
+from opgrid.orchestrator.redis_store import RedisRunStore
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.submit import NoCoordinatorWarning, store_for, submit
+from opgrid.orchestrator.submit import NoCoordinatorWarning, submit
 from tests.cluster_harness import running_cluster
 
 pytestmark = pytest.mark.integration
@@ -267,7 +268,7 @@ def test_a_coordinator_inside_the_submitting_process_runs_the_run(settings):
     def local():
         add_one(one())
 
-    store = store_for(settings)
+    store = RedisRunStore.from_settings(settings)
     dispatcher = CeleryDispatcher(settings)
     with running_cluster(settings) as running:  # its own coordinator is enough; add a second
         running.app.opgrid_locations.register(local)
