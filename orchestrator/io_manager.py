@@ -178,10 +178,12 @@ class FilesystemIOManager:
 
 
 def io_manager_from_settings(settings: Settings) -> IOManager:
-    """The cluster's IO manager: signed pickle with ``OPGRID_SECRET`` and ``max_output_bytes``."""
-    return SignedPickleIOManager(
-        settings.secret.get_secret_value().encode(), max_bytes=settings.max_output_bytes
-    )
+    """The cluster's IO manager, signed with ``OPGRID_SECRET``: values in Redis, or in
+    files under ``OPGRID_OUTPUT_DIR`` (a volume every worker shares) when that is set."""
+    secret = settings.secret.get_secret_value().encode()
+    if settings.output_dir:
+        return FilesystemIOManager(settings.output_dir, secret, settings.max_output_bytes)
+    return SignedPickleIOManager(secret, max_bytes=settings.max_output_bytes)
 
 
 def _seal(secret: bytes, value: Any, where: str, max_bytes: int | None) -> bytes:

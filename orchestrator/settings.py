@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     run_ttl_s: float = Field(default=DEFAULT_RUN_TTL_S, gt=0)
     #: outputs larger than this (bytes, serialized) are refused with a clear error
     max_output_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    #: a directory every worker shares: outputs are written there (signed) instead of
+    #: into Redis, which then holds only a signed reference; for large outputs
+    output_dir: str = ""
     #: a coordinator's hold on a run lapses this long after its last renewal
     lease_s: float = Field(default=15.0, gt=0)
     #: longest a coordinator blocks on its streams before housekeeping

@@ -296,3 +296,32 @@ def test_one_coordinator_drives_200_runs_at_once(cluster, settings):
             handle.close()
     assert sum(r.success for r in results) == 200
     assert {r.output_for_node("add_one") for r in results} == {2}
+
+
+def test_an_output_over_the_size_limit_fails_its_step_naming_the_op_and_output(settings):
+    @op
+    def big() -> bytes:
+        return b"x" * 10_000
+
+    @job
+    def too_big():
+        big()
+
+    with running_cluster(settings.model_copy(update={"max_output_bytes": 1000})) as small:
+        result = small.execute(too_big, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.error is not None
+    assert 'output "result" of op "big"' in failure.error.message
+    assert "the limit is 1,000" in failure.error.message
+
+
+def test_outputs_can_live_on_a_shared_volume(settings, tmp_path):
+    @job
+    def on_volume():
+        add_one(one())
+
+    with running_cluster(settings.model_copy(update={"output_dir": str(tmp_path)})) as shared:
+        result = shared.execute(on_volume)
+    assert result.output_for_node("add_one") == 2
+    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 2  # one file per output
