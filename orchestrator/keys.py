@@ -82,7 +82,3 @@ class Keys:
 
     def coordinators(self) -> str:
         return f"{self.namespace}:coordinators"
-
-    def output_pattern(self, run_id: str) -> str:
-        """For SCAN only (pruning)."""
-        return self._run(run_id, "out:*")

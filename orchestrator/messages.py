@@ -139,11 +139,6 @@ class RunEvent(BaseModel):
         return " ".join(parts)
 
 
-def make_event(run_id: str, kind: DagsterEventType, timestamp: float, **fields: Any) -> RunEvent:
-    """A validated event."""
-    return RunEvent(run_id=run_id, kind=kind, timestamp=timestamp, **fields)
-
-
 class StepRequest(BaseModel):
     """The body of one ``opgrid.step`` task: identifiers only, nothing to import."""
 

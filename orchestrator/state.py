@@ -105,7 +105,6 @@ class RunState:
 
     def __init__(self, plan: ExecutionPlan) -> None:
         self.plan = plan
-        self.run_id = ""
         self._templates: dict[str, PlanStep] = {}
         self._steps: dict[str, _Step] = {}
         # step -> the steps reading it, as an ordered set
