@@ -43,6 +43,10 @@ from .step_io import plan_refs
 logger = logging.getLogger(__name__)
 
 _FINAL_RUN = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
+#: Statuses a worker records itself when it reports them.
+_WORKER_REPORTED = frozenset(
+    {StepStatus.RUNNING, StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.UP_FOR_RETRY}
+)
 _FINAL_EVENT = {
     RunStatus.SUCCESS: E.RUN_SUCCESS,
     RunStatus.FAILURE: E.RUN_FAILURE,
@@ -201,7 +205,13 @@ class Coordinator:
         events: list[RunEvent],
     ) -> None:
         run_id, state = owned.record.run_id, owned.state
-        statuses = {key: state.status_of(key).value for key in touched}
+        # A worker records the status it reports (running, success, failure,
+        # up_for_retry); the coordinator persists the ones it decides.
+        statuses = {
+            key: status.value
+            for key in touched
+            if (status := state.status_of(key)) not in _WORKER_REPORTED
+        }
         inputs: dict[str, StepInputs] = {}
         dispatches: list[DispatchStep] = []
         finish: RunStatus | None = None
@@ -221,9 +231,8 @@ class Coordinator:
                 finish = command.status
             if isinstance(command, DispatchStep | SkipStep | AbandonStep):
                 statuses[command.step_key] = state.status_of(command.step_key).value
-        if inputs or events or any(s != StepStatus.RUNNING.value for s in statuses.values()):
+        if inputs or events or statuses:
             self.store.save_progress(run_id, statuses, inputs, events)
-        # (a step that only started needs nothing: its worker marked it running itself)
         self.dispatcher.dispatch([self._delivery(owned, command) for command in dispatches])
         if finish is not None:
             self._finish(owned, finish)
@@ -260,7 +269,8 @@ class Coordinator:
     def _finish(self, owned: _OwnedRun, status: RunStatus) -> None:
         run_id = owned.record.run_id
         record = owned.record.model_copy(update={"status": status, "finished_at": time.time()})
-        self.store.finish_run(record, [self._run_event(run_id, _FINAL_EVENT[status])])
+        statuses = {key: value.value for key, value in owned.state.statuses().items()}
+        self.store.finish_run(record, [self._run_event(run_id, _FINAL_EVENT[status])], statuses)
         self.store.release(run_id, self.id)
         del self.runs[run_id]
         logger.info("run %s finished: %s", run_id, status.value)

@@ -292,10 +292,20 @@ class RedisRunStore:
 
     @_translated
     def commit_step(
-        self, run_id: str, outputs: Iterable[tuple[ValueRef, bytes]], events: Sequence[RunEvent]
+        self,
+        run_id: str,
+        outputs: Iterable[tuple[ValueRef, bytes]],
+        events: Sequence[RunEvent],
+        status: tuple[str, str] | None = None,
     ) -> None:
-        """A step's outputs and its events, in one transaction."""
+        """A step's outputs, its events and (step key, status) of how it ended, at once.
+
+        The worker records the status it reports, so the coordinator persists only the
+        statuses it decides itself.
+        """
         with self._r.pipeline(transaction=True) as pipe:
+            if status is not None:
+                pipe.hset(self.keys.steps(run_id), status[0], status[1])
             for ref, data in outputs:
                 key = self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
                 pipe.set(key, data, px=self.run_ttl_ms)
@@ -305,11 +315,19 @@ class RedisRunStore:
 
     # End of a run -------------------------------------------------------------------------
     @_translated
-    def finish_run(self, record: RunRecord, events: Sequence[RunEvent]) -> None:
-        """Final record and events; every key of the run starts to expire."""
+    def finish_run(
+        self, record: RunRecord, events: Sequence[RunEvent], statuses: Mapping[str, str]
+    ) -> None:
+        """Final record, events and step statuses; every key of the run starts to expire.
+
+        The statuses are the run state's final word: a late, duplicate report that a
+        worker wrote into the steps hash is overwritten here.
+        """
         run_id = record.run_id
         with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.run(run_id), "record", record.model_dump_json())
+            if statuses:
+                pipe.hset(self.keys.steps(run_id), mapping=dict(statuses))
             for event in events:
                 pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
             for key in self.keys.run_keys(run_id):

@@ -24,6 +24,7 @@ from opgrid.orchestrator.messages import (
     ErrorInfo,
     RunEvent,
     StepRequest,
+    StepStatus,
 )
 from opgrid.orchestrator.plan import ExecutionPlan, PlanStep
 from opgrid.orchestrator.redis_store import RedisRunStore
@@ -37,6 +38,12 @@ from .locations import LocationRegistry
 
 logger = logging.getLogger(__name__)
 
+#: The step status a worker records for each way an attempt can end.
+_REPORTED = {
+    "success": StepStatus.SUCCESS.value,
+    "failure": StepStatus.FAILURE.value,
+    "retry": StepStatus.UP_FOR_RETRY.value,
+}
 #: Plans kept per worker process (runs in flight).
 PLAN_CACHE_SIZE = 64
 
@@ -201,7 +208,8 @@ class WorkerRuntime:
         events = logs + outcome_events(
             request.run_id, request.step_key, request.attempt, outcome, time.time()
         )
-        self.store.commit_step(request.run_id, stored, events)
+        status = _REPORTED[outcome.status]
+        self.store.commit_step(request.run_id, stored, events, (request.step_key, status))
 
     def _error_data(self, request: StepRequest, outcome: StepOutcome) -> bytes:
         """The exception a client re-raises for this failure, signed like an output."""
@@ -219,7 +227,10 @@ class WorkerRuntime:
     def _fail(self, request: StepRequest, cls_name: str, message: str) -> None:
         error = ErrorInfo(cls_name=cls_name, message=message)
         self.store.commit_step(
-            request.run_id, [], [self._event(request, E.STEP_FAILURE, error=error)]
+            request.run_id,
+            [],
+            [self._event(request, E.STEP_FAILURE, error=error)],
+            (request.step_key, StepStatus.FAILURE.value),
         )
 
     # Caches ---------------------------------------------------------------------------------

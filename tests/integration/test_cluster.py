@@ -78,6 +78,15 @@ def test_run_succeeds_and_its_keys_expire_after_it_ends(cluster, settings):
 
     result = cluster.execute(short)
     assert result.success and result.output_for_node("add_one") == 2
+    store = RedisRunStore.from_settings(settings)
+    try:  # the steps hash ends equal to the run state's final word
+        deadline = time.monotonic() + 10
+        while store.get_run(result.run_id).status is not RunStatus.SUCCESS:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert store.step_statuses(result.run_id) == {"one": "success", "add_one": "success"}
+    finally:
+        store.client.close()
     keys = Keys(settings.namespace)
     client = _client(settings)
     try:

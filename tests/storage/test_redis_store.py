@@ -93,7 +93,8 @@ def test_finishing_a_run_sets_ttls_and_leaves_the_active_set(store: RedisRunStor
     store.create_run(_record("r1"), PLAN)
     store.save_progress("r1", {"one": "success"}, {}, [])
     done = _record("r1").model_copy(update={"status": RunStatus.SUCCESS})
-    store.finish_run(done, [_event(E.RUN_SUCCESS)])
+    store.finish_run(done, [_event(E.RUN_SUCCESS)], {"one": "success"})
+    assert store.step_statuses("r1") == {"one": "success"}
     assert store.get_run("r1").status is RunStatus.SUCCESS
     assert store.active_runs() == []
     ttls = {key: store.client.pttl(key) for key in store.keys.run_keys("r1")}
