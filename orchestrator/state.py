@@ -40,6 +40,10 @@ ALLOWED: Mapping[StepStatus, frozenset[StepStatus]] = {
 }
 
 
+#: Statuses of a step that has been dispatched and has not ended.
+_IN_FLIGHT = frozenset({S.QUEUED, S.RUNNING, S.UP_FOR_RETRY})
+
+
 @dataclass(frozen=True, slots=True)
 class DispatchStep:
     """Run ``attempt`` of a step, not before ``delay_s`` after the event that caused it."""
@@ -112,6 +116,7 @@ class RunState:
         self._region: dict[tuple[str, str], list[str]] = {}
         self._instances: dict[str, list[str]] = {}
         self._unsettled = 0
+        self._in_flight = 0
         self._handlers = {
             E.STEP_START: self._on_start,
             E.STEP_RESTARTED: self._on_start,
@@ -155,6 +160,11 @@ class RunState:
             return RunStatus.CANCELED
         failed = any(s.status in (S.FAILURE, S.ABANDONED, S.CANCELED) for s in self._steps.values())
         return RunStatus.FAILURE if failed else RunStatus.SUCCESS
+
+    @property
+    def in_flight(self) -> int:
+        """Steps dispatched and not yet final (queued, running or waiting to retry)."""
+        return self._in_flight
 
     def statuses(self) -> dict[str, StepStatus]:
         """Every concrete step's status (mapped copies included, templates not)."""
@@ -262,6 +272,7 @@ class RunState:
             raise InvalidTransition(
                 f"step {step.key!r} cannot go from {step.status.value} to {target.value}"
             )
+        self._in_flight += (target in _IN_FLIGHT) - (step.status in _IN_FLIGHT)
         step.status = target
         if target in FINAL_STEP_STATUSES:
             self._unsettled -= 1

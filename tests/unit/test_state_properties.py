@@ -420,6 +420,8 @@ class Driver:
         commands = fresh.replay(list(self.log))
         live = self.state.statuses()
         assert fresh.statuses() == live
+        in_flight = sum(s in (S.QUEUED, S.RUNNING, S.UP_FOR_RETRY) for s in live.values())
+        assert self.state.in_flight == fresh.in_flight == in_flight
         outstanding = {(c.step_key, c.attempt) for c in commands if isinstance(c, DispatchStep)}
         due = {(k, self.attempts[k]) for k, s in live.items() if s in (S.QUEUED, S.UP_FOR_RETRY)}
         assert outstanding == due
