@@ -44,6 +44,7 @@ from .redis_store import RedisRunStore
 from .settings import Settings
 from .state import AbandonStep, Command, DispatchStep, FinishRun, RunState, SkipStep
 from .step_io import plan_refs
+from .storage import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Coordinator:
 
     def __init__(
         self,
-        store: RedisRunStore,
+        store: RunStore,
         dispatcher: Dispatcher,
         settings: Settings,
         coordinator_id: str | None = None,

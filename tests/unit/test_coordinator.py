@@ -1,4 +1,4 @@
-"""The coordinator against fakeredis, with a dispatcher that records what it would send."""
+"""The coordinator on both run stores, with a dispatcher that records what it would send."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.coordinator import Coordinator
 from opgrid.orchestrator.dispatch import Delivery
 from opgrid.orchestrator.keys import Keys
+from opgrid.orchestrator.memory_store import InMemoryRunStore
 from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus
 from opgrid.orchestrator.plan import compile_plan
 from opgrid.orchestrator.redis_store import RedisRunStore
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.storage import RunStore
 
 
 @op(tags={"opgrid/queue": "gpu", "opgrid/priority": 7})
@@ -46,14 +48,17 @@ class Recorder:
         return None
 
 
-@pytest.fixture
-def store() -> Iterator[RedisRunStore]:
+@pytest.fixture(params=["memory", "fakeredis"])
+def store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
+    if request.param == "memory":
+        yield InMemoryRunStore()
+        return
     client = fakeredis.FakeRedis()
     yield RedisRunStore(client, Keys(f"c-{uuid.uuid4().hex[:6]}"), run_ttl_s=60)
     client.close()
 
 
-def _submit(store: RedisRunStore) -> str:
+def _submit(store: RunStore) -> str:
     plan = compile_plan(routed)
     record = RunRecord(
         run_id="run-1", job_name="routed", tags=dict(plan.tags), created_at=time.time()
@@ -66,7 +71,7 @@ def _event(kind: E, step: str) -> RunEvent:
     return RunEvent(run_id="run-1", kind=kind, timestamp=time.time(), step_key=step)
 
 
-def test_steps_go_to_the_queue_and_priority_of_their_tags_else_the_runs(store: RedisRunStore):
+def test_steps_go_to_the_queue_and_priority_of_their_tags_else_the_runs(store: RunStore):
     recorder = Recorder()
     coordinator = Coordinator(store, recorder, Settings(default_queue="default"))
     run_id = _submit(store)
@@ -96,7 +101,7 @@ def test_steps_go_to_the_queue_and_priority_of_their_tags_else_the_runs(store: R
 
 
 def test_a_second_coordinator_cannot_take_an_owned_run_but_adopts_it_after_release(
-    store: RedisRunStore,
+    store: RunStore,
 ):
     first = Coordinator(store, Recorder(), Settings(lease_s=30))
     second_recorder = Recorder()

@@ -1,4 +1,8 @@
-"""RedisRunStore on fakeredis (and its Lua on a real redis-server)."""
+"""One contract for every RunStore: in memory, on fakeredis, on a real redis-server.
+
+What only Redis has (key TTLs, error translation, Lua on a real server) is tested
+on Redis alone, at the end.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ from opgrid import job, op
 from opgrid.errors import RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.keys import Keys
+from opgrid.orchestrator.memory_store import InMemoryRunStore
 from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus, StepInputs
 from opgrid.orchestrator.plan import compile_plan
 from opgrid.orchestrator.redis_store import RedisRunStore
 from opgrid.orchestrator.state import ValueRef
+from opgrid.orchestrator.storage import RunStore
 
 
 @op
@@ -34,8 +40,23 @@ PLAN = compile_plan(tiny)
 
 
 @pytest.fixture
-def store() -> Iterator[RedisRunStore]:
+def redis_store() -> Iterator[RedisRunStore]:
     client = fakeredis.FakeRedis()
+    yield RedisRunStore(client, Keys(f"t-{uuid.uuid4().hex[:6]}"), run_ttl_s=100)
+    client.close()
+
+
+@pytest.fixture(
+    params=["memory", "fakeredis", pytest.param("redis", marks=pytest.mark.integration)]
+)
+def store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
+    if request.param == "memory":
+        yield InMemoryRunStore()
+        return
+    if request.param == "fakeredis":
+        yield request.getfixturevalue("redis_store")
+        return
+    client = redis.Redis.from_url(request.getfixturevalue("redis_server").url)
     yield RedisRunStore(client, Keys(f"t-{uuid.uuid4().hex[:6]}"), run_ttl_s=100)
     client.close()
 
@@ -48,7 +69,7 @@ def _event(kind: E, step: str | None = None) -> RunEvent:
     return RunEvent(run_id="r1", kind=kind, timestamp=time.time(), step_key=step)
 
 
-def test_a_created_run_can_be_read_listed_and_is_announced(store: RedisRunStore) -> None:
+def test_a_created_run_can_be_read_listed_and_is_announced(store: RunStore) -> None:
     store.create_run(_record("r1", 1.0), PLAN)
     store.create_run(_record("r2", 2.0), PLAN)
     assert store.get_run("r1").job_name == "tiny"
@@ -59,14 +80,14 @@ def test_a_created_run_can_be_read_listed_and_is_announced(store: RedisRunStore)
     assert [run_id for _, run_id in submitted] == ["r1", "r2"]
 
 
-def test_unknown_runs_raise_run_not_found(store: RedisRunStore) -> None:
+def test_unknown_runs_raise_run_not_found(store: RunStore) -> None:
     with pytest.raises(RunNotFound, match="nope"):
         store.get_run("nope")
     with pytest.raises(RunNotFound, match="nope"):
         store.get_plan("nope")
 
 
-def test_events_are_read_back_in_order_after_a_cursor(store: RedisRunStore) -> None:
+def test_events_are_read_back_in_order_after_a_cursor(store: RunStore) -> None:
     store.append_events("r1", [_event(E.RUN_START), _event(E.STEP_START, "one")])
     entries = store.read_events("r1")
     assert [e.kind for _, e in entries] == [E.RUN_START, E.STEP_START]
@@ -75,7 +96,7 @@ def test_events_are_read_back_in_order_after_a_cursor(store: RedisRunStore) -> N
     assert [e.kind for _, e in found["r1"]] == [E.STEP_START]
 
 
-def test_progress_and_step_commits_are_stored_together(store: RedisRunStore) -> None:
+def test_progress_and_step_commits_are_stored_together(store: RunStore) -> None:
     inputs = StepInputs(refs={"x": [("one", "result", None)]})
     store.save_progress("r1", {"one": "queued"}, {"two": inputs}, [_event(E.STEP_SKIPPED, "s")])
     assert store.step_statuses("r1") == {"one": "queued"}
@@ -89,21 +110,31 @@ def test_progress_and_step_commits_are_stored_together(store: RedisRunStore) -> 
     assert kinds == [E.STEP_SKIPPED, E.STEP_START, E.STEP_SUCCESS]
 
 
-def test_finishing_a_run_sets_ttls_and_leaves_the_active_set(store: RedisRunStore) -> None:
+def test_finishing_a_run_records_it_and_leaves_the_active_set(store: RunStore) -> None:
     store.create_run(_record("r1"), PLAN)
-    store.save_progress("r1", {"one": "success"}, {}, [])
+    store.save_progress("r1", {"one": "queued"}, {}, [])
     done = _record("r1").model_copy(update={"status": RunStatus.SUCCESS})
     store.finish_run(done, [_event(E.RUN_SUCCESS)], {"one": "success"})
     assert store.step_statuses("r1") == {"one": "success"}
     assert store.get_run("r1").status is RunStatus.SUCCESS
     assert store.active_runs() == []
+    _, ended = store.wait_run_end("r1", "0-0", block_s=0.01)
+    assert ended
+
+
+def test_finishing_a_run_in_redis_sets_ttls_on_its_keys(redis_store: RedisRunStore) -> None:
+    store = redis_store
+    store.create_run(_record("r1"), PLAN)
+    store.save_progress("r1", {"one": "success"}, {}, [])
+    done = _record("r1").model_copy(update={"status": RunStatus.SUCCESS})
+    store.finish_run(done, [_event(E.RUN_SUCCESS)], {"one": "success"})
     ttls = {key: store.client.pttl(key) for key in store.keys.run_keys("r1")}
     existing = {key: ttl for key, ttl in ttls.items() if ttl != -2}  # -2: never written
     assert len(existing) == 4  # record, plan, steps, events (no step was dispatched)
     assert all(0 < ttl <= 100_000 for ttl in existing.values()), existing
 
 
-def test_a_lease_has_one_owner_until_released(store: RedisRunStore) -> None:
+def test_a_lease_has_one_owner_until_released(store: RunStore) -> None:
     assert store.claim("r1", "a", lease_s=5)
     assert not store.claim("r1", "b", lease_s=5)
     assert store.renew("r1", "a", lease_s=5)
@@ -114,7 +145,7 @@ def test_a_lease_has_one_owner_until_released(store: RedisRunStore) -> None:
     assert store.claim("r1", "b", lease_s=5)
 
 
-def test_coordinator_heartbeats_are_listed(store: RedisRunStore) -> None:
+def test_coordinator_heartbeats_are_listed(store: RunStore) -> None:
     store.heartbeat("c1", ttl_s=5)
     assert store.live_coordinators() == ["c1"]
 

@@ -1,0 +1,225 @@
+"""A run store in this process's memory: the in-memory twin of ``RedisRunStore``.
+
+Same methods, same meaning (one contract test suite runs over both), for unit
+tests and for driving a coordinator without Redis. Event ids count up like a
+stream's (``"<n>-0"``); blocking reads wait on a condition variable; leases and
+heartbeats expire by the monotonic clock. Nothing expires after a run ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from opgrid.errors import RunNotFound
+
+from .messages import RunEvent, RunRecord, StepInputs, StepStatus
+from .plan import ExecutionPlan
+from .state import ValueRef
+
+_FINAL_KINDS = frozenset({"PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED"})
+
+
+@dataclass
+class _Run:
+    record: RunRecord | None = None
+    plan: ExecutionPlan | None = None
+    events: list[tuple[int, RunEvent]] = field(default_factory=list)
+    steps: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, StepInputs] = field(default_factory=dict)
+    outputs: dict[ValueRef, bytes] = field(default_factory=dict)
+
+
+def _seq(stream_id: str) -> int:
+    return int(stream_id.split("-", 1)[0])
+
+
+class InMemoryRunStore:
+    """Runs kept in a dict; thread-safe."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, _Run] = {}
+        self._submissions: list[tuple[int, str]] = []
+        self._active: set[str] = set()
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._coordinators: dict[str, float] = {}
+        self._next = 0
+        self._changed = threading.Condition()
+
+    def _run(self, run_id: str) -> _Run:
+        return self._runs.setdefault(run_id, _Run())
+
+    def _id(self) -> int:
+        self._next += 1
+        return self._next
+
+    # Runs ---------------------------------------------------------------------------------
+    def create_run(self, record: RunRecord, plan: ExecutionPlan) -> None:
+        with self._changed:
+            run = self._run(record.run_id)
+            run.record, run.plan = record, plan
+            self._active.add(record.run_id)
+            self._submissions.append((self._id(), record.run_id))
+            self._changed.notify_all()
+
+    def get_run(self, run_id: str) -> RunRecord:
+        run = self._runs.get(run_id)
+        if run is None or run.record is None:
+            raise RunNotFound(f"no run {run_id!r} in memory")
+        return run.record
+
+    def save_run(self, record: RunRecord) -> None:
+        with self._changed:
+            self._run(record.run_id).record = record
+
+    def get_plan(self, run_id: str) -> ExecutionPlan:
+        run = self._runs.get(run_id)
+        if run is None or run.plan is None:
+            raise RunNotFound(f"no plan for run {run_id!r} in memory")
+        return run.plan
+
+    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+        records = [r.record for r in self._runs.values() if r.record is not None]
+        return sorted(records, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    def active_runs(self) -> list[str]:
+        return sorted(self._active)
+
+    # Events ----------------------------------------------------------------------------------
+    def _append(self, run_id: str, events: Iterable[RunEvent]) -> None:
+        run = self._run(run_id)
+        run.events.extend((self._id(), event) for event in events)
+        self._changed.notify_all()
+
+    def append_events(self, run_id: str, events: Sequence[RunEvent]) -> None:
+        with self._changed:
+            self._append(run_id, events)
+
+    def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]:
+        last = _seq(after)
+        run = self._runs.get(run_id)
+        entries = run.events if run else []
+        return [(f"{n}-0", event) for n, event in entries if n > last]
+
+    def wait(
+        self, submissions_after: str, cursors: Mapping[str, str], block_s: float, count: int = 1000
+    ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, RunEvent]]]]:
+        """As ``RedisRunStore.wait``: new submissions, and new events of the given runs."""
+
+        def found() -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, RunEvent]]]]:
+            last = _seq(submissions_after)
+            submitted = [(f"{n}-0", r) for n, r in self._submissions if n > last][:count]
+            events = {
+                run_id: entries[:count]
+                for run_id, after in cursors.items()
+                if (entries := self.read_events(run_id, after))
+            }
+            return submitted, events
+
+        with self._changed:
+            self._changed.wait_for(lambda: any(found()), timeout=block_s)
+            return found()
+
+    def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]:
+        with self._changed:
+            self._changed.wait_for(lambda: self.read_events(run_id, after), timeout=block_s)
+            return self.read_events(run_id, after)
+
+    def wait_run_end(self, run_id: str, after: str, block_s: float) -> tuple[str, bool]:
+        entries = self.wait_run(run_id, after, block_s)
+        cursor = entries[-1][0] if entries else after
+        return cursor, any(e.kind.value in _FINAL_KINDS for _, e in entries)
+
+    # Steps -----------------------------------------------------------------------------------
+    def save_progress(
+        self,
+        run_id: str,
+        statuses: Mapping[str, str],
+        inputs: Mapping[str, StepInputs],
+        events: Sequence[RunEvent],
+    ) -> None:
+        with self._changed:
+            run = self._run(run_id)
+            run.steps.update(statuses)
+            run.inputs.update(inputs)
+            self._append(run_id, events)
+
+    def step_statuses(self, run_id: str) -> dict[str, str]:
+        run = self._runs.get(run_id)
+        return dict(run.steps) if run else {}
+
+    def begin_step(self, run_id: str, step_key: str, start: RunEvent) -> StepInputs | None:
+        with self._changed:
+            run = self._run(run_id)
+            self._append(run_id, [start])
+            run.steps[step_key] = StepStatus.RUNNING.value
+            return run.inputs.get(step_key)
+
+    def begin_step_reading(
+        self, run_id: str, step_key: str, start: RunEvent, refs: Sequence[ValueRef]
+    ) -> list[bytes | None]:
+        self.begin_step(run_id, step_key, start)
+        return self.load_outputs(run_id, refs)
+
+    def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]:
+        run = self._runs.get(run_id)
+        return [run.outputs.get(ref) if run else None for ref in refs]
+
+    def commit_step(
+        self,
+        run_id: str,
+        outputs: Iterable[tuple[ValueRef, bytes]],
+        events: Sequence[RunEvent],
+        status: tuple[str, str] | None = None,
+    ) -> None:
+        with self._changed:
+            run = self._run(run_id)
+            if status is not None:
+                run.steps[status[0]] = status[1]
+            run.outputs.update(outputs)
+            self._append(run_id, events)
+
+    def finish_run(
+        self, record: RunRecord, events: Sequence[RunEvent], statuses: Mapping[str, str]
+    ) -> None:
+        with self._changed:
+            run = self._run(record.run_id)
+            run.record = record
+            run.steps.update(statuses)
+            self._append(record.run_id, events)
+            self._active.discard(record.run_id)
+
+    # Leases and heartbeats -------------------------------------------------------------------
+    def claim(self, run_id: str, owner: str, lease_s: float) -> bool:
+        with self._changed:
+            held = self._leases.get(run_id)
+            if held is not None and held[1] > time.monotonic():
+                return False
+            self._leases[run_id] = (owner, time.monotonic() + lease_s)
+            return True
+
+    def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
+        with self._changed:
+            held = self._leases.get(run_id)
+            if held is None or held[0] != owner or held[1] <= time.monotonic():
+                return False
+            self._leases[run_id] = (owner, time.monotonic() + lease_s)
+            return True
+
+    def release(self, run_id: str, owner: str) -> None:
+        with self._changed:
+            held = self._leases.get(run_id)
+            if held is not None and held[0] == owner:
+                del self._leases[run_id]
+
+    def heartbeat(self, coordinator_id: str, ttl_s: float) -> None:
+        self._coordinators[coordinator_id] = time.monotonic() + ttl_s
+
+    def forget_coordinator(self, coordinator_id: str) -> None:
+        self._coordinators.pop(coordinator_id, None)
+
+    def live_coordinators(self) -> list[str]:
+        now = time.monotonic()
+        return sorted(c for c, until in self._coordinators.items() if until > now)
