@@ -283,6 +283,11 @@ class RedisRunStore:
         return self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
 
     @_translated
+    def has_output(self, run_id: str, ref: ValueRef) -> bool:
+        """Whether a value is stored (without fetching it)."""
+        return bool(self._r.exists(self._output_key(run_id, ref)))
+
+    @_translated
     def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]:
         if not refs:
             return []
@@ -385,8 +390,7 @@ class RedisOutputStore:
         return self._io.loads(data, where=_where(ref))
 
     def has(self, run_id: str, ref: ValueRef) -> bool:
-        (data,) = self._store.load_outputs(run_id, [ref])
-        return data is not None
+        return self._store.has_output(run_id, ref)
 
 
 def _where(ref: ValueRef) -> str:

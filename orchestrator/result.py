@@ -103,7 +103,7 @@ class ExecuteInProcessResult:
                     self.run_id, ValueRef(key, output_name)
                 )
                 for key in copies
-                if self._store.has(self.run_id, ValueRef(key, output_name))
+                if output_name in self._state.yielded(key)  # the state knows: no I/O
             }
         raise DagsterInvariantViolationError(f"job {self.job_name!r} has no node {node_str!r}")
 
