@@ -34,6 +34,7 @@ from .dependency import (
 from .errors import (
     ConfigError,
     DagsterError,
+    DagsterExecutionInterruptedError,
     DagsterExecutionStepExecutionError,
     DagsterInvalidConfigError,
     DagsterInvalidDefinitionError,
@@ -157,6 +158,7 @@ __all__ = [
     # Errors
     "ConfigError",
     "DagsterError",
+    "DagsterExecutionInterruptedError",
     "DagsterExecutionStepExecutionError",
     "DagsterInvalidConfigError",
     "DagsterInvalidDefinitionError",

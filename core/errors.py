@@ -85,6 +85,10 @@ class StorageError(OpgridError):
     """Run or output storage failed."""
 
 
+class BrokerError(OpgridError):
+    """The broker did not take a step message."""
+
+
 class OutputNotFound(StorageError):
     """A step output that should have been stored is not there."""
 
@@ -117,6 +121,23 @@ class DagsterStepOutputNotFoundError(OpgridError):
         super().__init__(message)
         self.step_key = step_key
         self.output_name = output_name
+
+
+class StepTimeLimitExceeded(OpgridError):
+    """A step ran past its time limit (the ``opgrid/timeout_s`` tag) and was stopped."""
+
+
+class StepLost(OpgridError):
+    """A step's worker stopped answering (and redelivery did not help), or no worker
+    picked the step up in time."""
+
+
+class DagsterExecutionInterruptedError(BaseException):
+    """Raised inside a running op when its run is canceled.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so an op's ``except Exception``
+    does not swallow it; the op's ``finally`` blocks still run.
+    """
 
 
 class DagsterMaxRetriesExceededError(OpgridError):

@@ -26,7 +26,6 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 import pydantic
@@ -38,6 +37,7 @@ from opgrid.utils.yaml_utils import load_yaml_from_path
 
 from .cli_progress import Progress, print_summary
 from .executor import execute_in_process
+from .redis_store import safe_url
 from .run_config import deep_merge
 from .settings import Settings
 from .submit import RunHandle, submit
@@ -252,15 +252,6 @@ def service_logging(ctx: click.Context) -> None:
     group = ctx.find_root().obj
     if not (isinstance(group, ClusterOptions) and group.log_level_given):
         logging.getLogger("opgrid").setLevel(logging.INFO)
-
-
-def safe_url(url: str) -> str:
-    """``redis://:secret@host:6379/0`` -> ``redis://:***@host:6379/0``, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def count_ops(graph_def: GraphDefinition) -> int:

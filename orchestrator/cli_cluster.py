@@ -3,6 +3,7 @@
     opgrid worker -f FILE | -m MODULE [-Q QUEUES] [-c N] [--pool prefork|solo|threads] [-- ARGS]
     opgrid coordinator [--id NAME]
     opgrid run list [--limit N] | show RUN_ID | logs RUN_ID [--follow] | cancel RUN_ID
+    opgrid run prune --older-than AGE [--dry-run]
 
 (``opgrid job submit`` and ``opgrid dev`` are in ``cli_dev``.)
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -42,7 +44,7 @@ from .cli import (
 from .cli_progress import format_duration
 from .coordinator import Coordinator
 from .dispatch import CeleryDispatcher
-from .messages import RunEvent, RunRecord, RunStatus, StepStatus
+from .messages import FINAL_RUN_STATUSES, RunEvent, RunRecord, StepStatus
 from .redis_store import RedisRunStore
 from .settings import Settings
 
@@ -52,8 +54,6 @@ logger = logging.getLogger(__name__)
 WORKER_APP = "opgrid.workers.app"
 #: Celery pools ``opgrid worker --pool`` accepts.
 POOLS = ("prefork", "solo", "threads")
-#: Statuses a run never leaves.
-FINAL_RUN_STATUSES = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
 #: Longest a watcher blocks on a run's stream before it checks on its helpers.
 WATCH_BLOCK_S = 1.0
 
@@ -312,6 +312,65 @@ def cancel_run(
     click.echo(f"cancel requested for run {run_id}")
     if not alive:
         click.echo("warning: no coordinator is alive; the run stops when one starts", err=True)
+
+
+#: Seconds per unit of an ``--older-than`` age.
+AGE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+def parse_age(text: str) -> float:
+    """``30s``, ``15m``, ``12h``, ``7d``, ``2w`` -> seconds.
+
+    Raises:
+        ValueError: ``text`` is not a number followed by one of those units.
+    """
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if found is None:
+        raise ValueError(
+            f"{text!r} is not an age: give a number and a unit, e.g. 30s, 15m, 12h, 7d, 2w"
+        )
+    return float(found.group(1)) * AGE_UNITS[found.group(2)]
+
+
+def _age_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        return parse_age(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
+@run_group.command(name="prune")
+@click.option(
+    "--older-than",
+    "older_than_s",
+    required=True,
+    metavar="AGE",
+    callback=_age_option,
+    help="Prune the finished runs that ended more than AGE ago: 30s, 15m, 12h, 7d, 2w.",
+)
+@click.option("--dry-run", is_flag=True, help="Only list the runs that would be pruned.")
+@cluster_options
+@click.pass_context
+def prune_runs(
+    ctx: click.Context,
+    older_than_s: float,
+    dry_run: bool,
+    redis_url: str | None,
+    namespace: str | None,
+) -> None:
+    """Delete finished runs (every key, outputs included); active runs are never touched.
+
+    Prints the id of each run pruned (or, with --dry-run, that would be), oldest first.
+    """
+    settings = cluster_settings(ctx, redis_url, namespace)
+    cutoff = time.time() - older_than_s
+    with cluster_errors(settings), open_store(settings) as store:
+        pruned = store.prune_runs(cutoff, dry_run=dry_run)
+    for run_id in pruned:
+        click.echo(run_id)
+    verb = "would prune" if dry_run else "pruned"
+    count = f"{len(pruned)} run" + ("" if len(pruned) == 1 else "s")
+    click.echo(f"{verb} {count} that ended before {_clock(cutoff)}", err=True)
 
 
 _STATUS_COLORS = {"success": "green", "failure": "red", "canceled": "yellow", "skipped": "yellow"}

@@ -320,7 +320,7 @@ def _run_all(
 
 def _serve(settings: Settings, workers: WorkerProcesses) -> None:
     click.echo(
-        f"the cluster keeps running: OPGRID_REDIS_URL={settings.redis_url} "
+        f"the cluster keeps running: OPGRID_REDIS_URL={safe_url(settings.redis_url)} "
         f"OPGRID_NAMESPACE={settings.namespace}; Ctrl-C stops it",
         err=True,
     )

@@ -8,6 +8,12 @@ keeps two coordinators off one run; a run whose lease lapses (its coordinator
 died) is adopted by another, which rebuilds the state by replaying the run's
 event log.
 
+Every ``step_heartbeat_s`` it also watches the workers: a running step whose
+worker stopped sending heartbeats is taken from it and delivered again (at most
+``max_redeliveries`` times, then it fails, saying why); a step past its time limit
+fails; with ``queue_timeout_s``, a step no worker picked up in time fails. A cancel
+revokes the run's queued steps; workers stop running ones (see ``workers.watch``).
+
 When many steps are in flight (``BATCH_IN_FLIGHT``), so the workers have queued
 work anyway, the coordinator lets reports gather for ``BATCH_WINDOW_S`` before
 reading: one wake then handles a batch of events, which on a small machine leaves
@@ -25,13 +31,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from opgrid.errors import InvalidTransition, RunNotFound, StorageError
+from opgrid.errors import BrokerError, InvalidTransition, RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
 
-from .dispatch import Delivery, Dispatcher
+from .dispatch import Delivery, Dispatcher, task_id
 from .messages import (
     PRIORITY_TAG,
     QUEUE_TAG,
+    TIMEOUT_TAG,
+    ErrorInfo,
     RunEvent,
     RunRecord,
     RunStatus,
@@ -57,6 +65,8 @@ BATCH_WINDOW_S = 0.005
 _WORKER_REPORTED = frozenset(
     {StepStatus.RUNNING, StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.UP_FOR_RETRY}
 )
+#: Statuses of steps sent and not ended.
+_IN_FLIGHT = frozenset({StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.UP_FOR_RETRY})
 _FINAL_EVENT = {
     RunStatus.SUCCESS: E.RUN_SUCCESS,
     RunStatus.FAILURE: E.RUN_FAILURE,
@@ -71,6 +81,12 @@ class _OwnedRun:
     state: RunState
     cursor: str
     steps: dict[str, PlanStep] = field(default_factory=dict)
+    #: step key -> when (monotonic) its attempt was sent, while no worker started it
+    sent_at: dict[str, float] = field(default_factory=dict)
+    #: step key -> when (event time) its current attempt started
+    started_at: dict[str, float] = field(default_factory=dict)
+    #: step key -> how often its attempt was delivered again after its worker was lost
+    redelivered: dict[str, int] = field(default_factory=dict)
 
 
 class Coordinator:
@@ -97,6 +113,9 @@ class Coordinator:
         self.runs: dict[str, _OwnedRun] = {}
         self._submissions_cursor = "0-0"
         self._next_housekeeping = 0.0
+        self._next_watch = 0.0
+        #: deliveries the broker did not take yet; sent again each turn
+        self._undelivered: list[Delivery] = []
 
     # The loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -131,6 +150,10 @@ class Coordinator:
         if now >= self._next_housekeeping:
             self._housekeeping()
             self._next_housekeeping = now + self.settings.lease_s / 3
+        if now >= self._next_watch:
+            self._watch_steps()
+            self._next_watch = now + self.settings.step_heartbeat_s
+        self._send([])
         cursors = {run_id: owned.cursor for run_id, owned in self.runs.items()}
         if sum(owned.state.in_flight for owned in self.runs.values()) >= BATCH_IN_FLIGHT:
             # Many steps are running: let their reports gather for a moment, so one
@@ -163,6 +186,8 @@ class Coordinator:
         state = RunState(plan)
         commands = state.replay(event for _, event in log)
         owned = _OwnedRun(record, plan, state, log[-1][0] if log else "0-0", plan.step_named())
+        for _, event in log:
+            self._track(owned, event)
         self.runs[run_id] = owned
         logger.info("coordinator %s owns run %s (%d events replayed)", self.id, run_id, len(log))
         started: list[RunEvent] = []
@@ -195,6 +220,9 @@ class Coordinator:
         touched: set[str] = set()
         for entry_id, event in entries:
             owned.cursor = entry_id
+            self._track(owned, event)
+            if event.kind is E.RUN_CANCELED:
+                self._revoke(owned, self._in_flight(owned.state))
             try:
                 commands.extend(owned.state.apply(event))
             except InvalidTransition:
@@ -247,7 +275,10 @@ class Coordinator:
                 statuses[command.step_key] = state.status_of(command.step_key).value
         if inputs or events or statuses:
             self.store.save_progress(run_id, statuses, inputs, events)
-        self.dispatcher.dispatch([self._delivery(owned, command) for command in dispatches])
+        sent = time.monotonic()
+        for command in dispatches:
+            owned.sent_at[command.step_key] = sent + command.delay_s
+        self._send([self._delivery(owned, command) for command in dispatches])
         if finish is not None:
             self._finish(owned, finish)
 
@@ -266,19 +297,169 @@ class Coordinator:
         tags = owned.record.tags
         queue = step.tags.get(QUEUE_TAG) or tags.get(QUEUE_TAG) or self.settings.default_queue
         priority = step.tags.get(PRIORITY_TAG, tags.get(PRIORITY_TAG))
-        request = StepRequest(
-            run_id=owned.record.run_id,
-            step_key=command.step_key,
-            attempt=command.attempt,
-            job_name=owned.record.job_name,
-            location=owned.record.location,
-        )
+        limit = self._time_limit(owned, command.step_key)
         return Delivery(
-            request,
+            self._request(owned, command.step_key, command.attempt),
             queue=str(queue),
             priority=int(priority) if priority is not None else None,
             delay_s=command.delay_s,
+            time_limit_s=limit,
         )
+
+    @staticmethod
+    def _request(owned: _OwnedRun, step_key: str, attempt: int) -> StepRequest:
+        return StepRequest(
+            run_id=owned.record.run_id,
+            step_key=step_key,
+            attempt=attempt,
+            job_name=owned.record.job_name,
+            location=owned.record.location,
+        )
+
+    @staticmethod
+    def _time_limit(owned: _OwnedRun, step_key: str) -> float | None:
+        """The step's ``opgrid/timeout_s`` (op tag, else run tag; checked at submit)."""
+        step = owned.state.step_plan(step_key)
+        limit = step.tags.get(TIMEOUT_TAG, owned.record.tags.get(TIMEOUT_TAG))
+        return float(limit) if limit is not None else None
+
+    def _send(self, deliveries: list[Delivery]) -> None:
+        """Send steps; what the broker does not take now is sent again next turn."""
+        self._undelivered.extend(deliveries)
+        if not self._undelivered:
+            return
+        try:
+            self.dispatcher.dispatch(self._undelivered)
+        except BrokerError:
+            logger.warning(
+                "coordinator %s: %d step(s) not sent yet; retrying",
+                self.id,
+                len(self._undelivered),
+                exc_info=True,
+            )
+            return
+        self._undelivered = []
+
+    def _revoke(self, owned: _OwnedRun, steps: list[tuple[str, int]]) -> None:
+        """Ask the workers to drop these step attempts (best effort: a worker that gets
+        one anyway finds the step final and drops it)."""
+        ids = [task_id(self._request(owned, key, attempt)) for key, attempt in steps]
+        try:
+            self.dispatcher.revoke(ids)
+        except BrokerError:
+            logger.warning("run %s: could not revoke %d step(s)", owned.record.run_id, len(ids))
+
+    @staticmethod
+    def _in_flight(state: RunState) -> list[tuple[str, int]]:
+        """(step key, current attempt) of every step sent and not ended."""
+        return [
+            (key, state.current_attempt(key))
+            for key, status in state.statuses().items()
+            if status in _IN_FLIGHT
+        ]
+
+    # Watching workers ----------------------------------------------------------------------
+    @staticmethod
+    def _track(owned: _OwnedRun, event: RunEvent) -> None:
+        """Note when steps start, for the queue timeout and time limits."""
+        if event.step_key is not None and event.kind in (E.STEP_START, E.STEP_RESTARTED):
+            owned.sent_at.pop(event.step_key, None)
+            owned.started_at[event.step_key] = event.timestamp
+
+    def _watch_steps(self) -> None:
+        """Find running steps whose worker went silent, and queued steps no worker took."""
+        for owned in list(self.runs.values()):
+            if owned.state.in_flight:
+                self._watch_run(owned)
+
+    def _watch_run(self, owned: _OwnedRun) -> None:
+        state, settings = owned.state, self.settings
+        statuses = state.statuses()
+        running = [key for key, status in statuses.items() if status is StepStatus.RUNNING]
+        waiting: list[str] = []
+        if settings.queue_timeout_s:
+            due = time.monotonic() - settings.queue_timeout_s
+            waiting = [
+                key
+                for key, sent in owned.sent_at.items()
+                if sent < due and statuses.get(key) in (StepStatus.QUEUED, StepStatus.UP_FOR_RETRY)
+            ]
+        if not running and not waiting:
+            return
+        now, beats = self.store.step_beats(owned.record.run_id, running + waiting)
+        for key, beat in zip(running, beats, strict=False):
+            if beat is None or beat < now - settings.step_lost_after_s:
+                self._lost(owned, key, now - beat if beat is not None else None, now)
+        for key, beat in zip(waiting, beats[len(running) :], strict=True):
+            if beat is None:  # else a worker started it a moment ago
+                self._not_taken(owned, key)
+
+    def _lost(self, owned: _OwnedRun, key: str, silent_s: float | None, now: float) -> None:
+        """A running step's worker went silent: deliver the attempt again, or fail it."""
+        run_id, attempt = owned.record.run_id, owned.state.current_attempt(key)
+        silence = f"no heartbeat for {silent_s:.0f} s" if silent_s is not None else "no heartbeat"
+        limit = self._time_limit(owned, key)
+        started = owned.started_at.get(key)
+        if limit is not None and started is not None and now - started >= limit:
+            reason = (
+                f"op {owned.state.step_plan(key).key!r} (step {key!r}) ran longer than its time "
+                f"limit of {limit:g} s (tag {TIMEOUT_TAG}); its process was killed"
+            )
+            self._fail_step(owned, key, attempt, "StepTimeLimitExceeded", reason, "running")
+            return
+        done = owned.redelivered.get(key, 0)
+        if done >= self.settings.max_redeliveries:
+            reason = (
+                f"step {key!r} attempt {attempt}: its worker was lost ({silence}) and "
+                f"{done} redelivery(ies) did not finish it"
+            )
+            self._fail_step(owned, key, attempt, "StepLost", reason, "running")
+            return
+        message = (
+            f"step {key!r} attempt {attempt}: its worker was lost ({silence}); "
+            f"delivering it again ({done + 1} of {self.settings.max_redeliveries})"
+        )
+        event = self._run_event(run_id, E.ENGINE_EVENT, step_key=key, attempt=attempt)
+        event = event.model_copy(update={"message": message})
+        if not self.store.declare_lost(run_id, key, attempt, [event], expect=("running",)):
+            return  # it ended meanwhile
+        logger.warning("run %s: %s", run_id, message)
+        owned.redelivered[key] = done + 1
+        owned.sent_at[key] = time.monotonic()
+        self._send([self._delivery(owned, DispatchStep(key, attempt))])
+
+    def _not_taken(self, owned: _OwnedRun, key: str) -> None:
+        """No worker started a queued step within ``queue_timeout_s``: it fails."""
+        attempt = owned.state.current_attempt(key)
+        queue = self._delivery(owned, DispatchStep(key, attempt)).queue
+        reason = (
+            f"step {key!r} was not started within {self.settings.queue_timeout_s:g} s of "
+            f"being queued on {queue!r}: no worker took it (does a worker consume {queue!r}?)"
+        )
+        expect = ("queued", "up_for_retry")
+        if self._fail_step(owned, key, attempt, "StepLost", reason, *expect):
+            self._revoke(owned, [(key, attempt)])
+
+    def _fail_step(
+        self, owned: _OwnedRun, key: str, attempt: int, cls_name: str, reason: str, *expect: str
+    ) -> bool:
+        """End a step as failed on the coordinator's own authority (the event comes back
+        through the run's stream like a worker's)."""
+        run_id = owned.record.run_id
+        event = self._run_event(
+            run_id,
+            E.STEP_FAILURE,
+            step_key=key,
+            attempt=attempt,
+            error=ErrorInfo(cls_name=cls_name, message=reason),
+        )
+        failed = self.store.declare_lost(
+            run_id, key, attempt, [event], status=StepStatus.FAILURE.value, expect=expect
+        )
+        if failed:
+            owned.sent_at.pop(key, None)
+            logger.error("run %s: %s", run_id, reason)
+        return failed
 
     def _finish(self, owned: _OwnedRun, status: RunStatus) -> None:
         run_id = owned.record.run_id

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from celery import Celery
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from opgrid.errors import BrokerError
 
 from .messages import EXECUTE_STEP, StepRequest
 from .settings import Settings
+from .signing import sign_step
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +31,25 @@ class Delivery:
     queue: str
     priority: int | None = None
     delay_s: float = 0.0
+    #: seconds the step may run (Celery's soft limit); None: no limit
+    time_limit_s: float | None = None
+
+
+def task_id(request: StepRequest) -> str:
+    """The Celery task id of a step attempt: the same for every delivery of it, so a
+    revoke reaches them all."""
+    return f"{request.run_id}:{request.step_key}:{request.attempt}"
 
 
 class Dispatcher(Protocol):
     """Delivers step requests to workers."""
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
-        """Send step attempts, in order."""
+        """Send step attempts, in order; raises ``BrokerError`` when the broker is away
+        (some may have been sent: sending again is safe, duplicates are dropped)."""
+
+    def revoke(self, task_ids: Sequence[str]) -> None:
+        """Tell every worker to drop these tasks when they arrive (best effort)."""
 
     def close(self) -> None:
         """Release connections."""
@@ -61,20 +77,26 @@ class CeleryDispatcher:
 
     def __init__(self, settings: Settings, app: Celery | None = None) -> None:
         self.app = app or celery_client(settings)
+        self._secret = settings.secret.get_secret_value().encode()
+        #: a time-limited step's process is killed this long after its soft limit
+        self._hard_limit_grace_s = max(settings.cancel_grace_s, 1.0)
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
-        with self.app.producer_or_acquire() as producer:
-            batch: Any = getattr(producer, "batch", None)  # kombu >= 5.7
-            with batch() if batch is not None else contextlib.nullcontext():
-                for delivery in deliveries:
-                    self._send(producer, delivery)
+        try:
+            with self.app.producer_or_acquire() as producer:
+                batch: Any = getattr(producer, "batch", None)  # kombu >= 5.7
+                with batch() if batch is not None else contextlib.nullcontext():
+                    for delivery in deliveries:
+                        self._send(producer, delivery)
+        except (KombuOperationalError, OSError) as exc:
+            raise BrokerError(f"the broker did not take {len(deliveries)} step(s): {exc}") from exc
 
     def _send(self, producer: Any, delivery: Delivery) -> None:
         request = delivery.request
         label = f"run={request.run_id} job={request.job_name} step={request.step_key}"
-        kwargs = request.model_dump(mode="json")
+        kwargs = sign_step(self._secret, request).model_dump(mode="json")
         logger.debug("dispatch %s attempt %d to %s", label, request.attempt, delivery.queue)
         self.app.send_task(
             EXECUTE_STEP,
@@ -82,11 +104,26 @@ class CeleryDispatcher:
             queue=delivery.queue,
             priority=delivery.priority,
             countdown=delivery.delay_s or None,
+            task_id=task_id(request),
+            soft_time_limit=delivery.time_limit_s,
+            time_limit=(
+                delivery.time_limit_s + self._hard_limit_grace_s
+                if delivery.time_limit_s is not None
+                else None
+            ),
             shadow=label,
             producer=producer,
             argsrepr="()",
             kwargsrepr=label,
         )
+
+    def revoke(self, task_ids: Sequence[str]) -> None:
+        if not task_ids:
+            return
+        try:
+            self.app.control.revoke(list(task_ids))
+        except (KombuOperationalError, OSError) as exc:
+            raise BrokerError(f"the broker did not take a revoke: {exc}") from exc
 
     def close(self) -> None:
         self.app.close()

@@ -14,7 +14,6 @@ This module is the only place in opgrid allowed to import ``pickle`` (ruff ``TID
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import pickle  # noqa: TID251 -- the one signed output serializer
 import tempfile
@@ -25,6 +24,8 @@ from typing import Any, Protocol
 from opgrid.errors import ConfigError, OutputNotFound, StorageError
 
 from .settings import Settings
+from .signing import sign as _sign
+from .signing import verify
 
 #: Version prefix of a signed envelope.
 ENVELOPE_PREFIX = b"opg1"
@@ -55,10 +56,6 @@ def _refused(where: str, reason: str) -> StorageError:
         f"refused: {where} is not signed by this cluster's OPGRID_SECRET ({reason}); "
         "it was not unpickled"
     )
-
-
-def _sign(secret: bytes, message: bytes) -> bytes:
-    return hmac.new(secret, message, hashlib.sha256).digest()
 
 
 def _checked_secret(secret: bytes) -> bytes:
@@ -164,8 +161,7 @@ class FilesystemIOManager:
             signature = bytes.fromhex(head.decode("ascii"))
         except ValueError:
             raise _refused(where, "malformed reference signature") from None
-        expected = _sign(self._secret, FS_REF_PREFIX + relative)
-        if not hmac.compare_digest(signature, expected):
+        if not verify(self._secret, FS_REF_PREFIX + relative, signature):
             raise _refused(where, "bad reference signature")
         try:
             text = relative.decode()
@@ -208,7 +204,7 @@ def _open(secret: bytes, data: bytes, where: str) -> Any:
     if len(envelope) <= header:
         raise _refused(where, f"truncated envelope of {len(envelope)} bytes")
     signature, payload = envelope[len(ENVELOPE_PREFIX) : header], envelope[header:]
-    if not hmac.compare_digest(signature, _sign(secret, ENVELOPE_PREFIX + payload)):
+    if not verify(secret, ENVELOPE_PREFIX + payload, signature):
         raise _refused(where, "bad signature")
     try:
         return pickle.loads(payload)

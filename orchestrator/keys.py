@@ -13,6 +13,10 @@ Per run (``<ns>:{<run>}:...``; all expire ``run_ttl_s`` after the run ends):
 - ``events``  STREAM   RunEvent JSON; appended by workers and the coordinator
 - ``out:<step>:<output>[:<mapping key>]``  STRING  a signed output; written by workers
 - ``lease``   STRING   the id of the coordinator that owns the run; ``lease_s``, renewed
+- ``claims``  HASH     step key -> "<attempt>:<worker token>": who runs the attempt;
+                       written by the worker that starts it ("lost" when the
+                       coordinator gave up on that worker)
+- ``beats``   HASH     step key -> Redis time of the running attempt's last heartbeat
 
 Cluster-wide:
 
@@ -57,6 +61,12 @@ class Keys:
     def lease(self, run_id: str) -> str:
         return self._run(run_id, "lease")
 
+    def claims(self, run_id: str) -> str:
+        return self._run(run_id, "claims")
+
+    def beats(self, run_id: str) -> str:
+        return self._run(run_id, "beats")
+
     def output(self, run_id: str, step_key: str, output: str, mapping_key: str | None) -> str:
         suffix = f"out:{step_key}:{output}"
         return self._run(run_id, f"{suffix}:{mapping_key}" if mapping_key is not None else suffix)
@@ -69,7 +79,18 @@ class Keys:
             self.steps(run_id),
             self.inputs(run_id),
             self.events(run_id),
+            self.claims(run_id),
+            self.beats(run_id),
         ]
+
+    def run_pattern(self, run_id: str | None = None) -> str:
+        """A ``SCAN MATCH`` pattern for every key of one run (fixed keys and outputs), or
+        of every run of the namespace when ``run_id`` is None.
+
+        Glob characters in the names are escaped, so the pattern matches that run only.
+        """
+        run = "*" if run_id is None else _glob_escaped(run_id)
+        return f"{_glob_escaped(self.namespace)}:{{{run}}}:*"
 
     def runs_index(self) -> str:
         return f"{self.namespace}:runs"
@@ -82,3 +103,12 @@ class Keys:
 
     def coordinators(self) -> str:
         return f"{self.namespace}:coordinators"
+
+
+#: Characters that ``SCAN MATCH`` (Redis glob) gives a meaning.
+_GLOB_CHARS = frozenset("*?[]\\")
+
+
+def _glob_escaped(text: str) -> str:
+    """``text`` as a Redis glob that matches exactly it."""
+    return "".join(f"\\{char}" if char in _GLOB_CHARS else char for char in text)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from opgrid.errors import RunNotFound
 
+from .attempts import FINAL_VALUES, LOST, Begun, Verdict, claim_of, decide
 from .messages import RunEvent, RunRecord, StepInputs, StepStatus
 from .plan import ExecutionPlan
 from .state import ValueRef
@@ -30,6 +31,8 @@ class _Run:
     steps: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, StepInputs] = field(default_factory=dict)
     outputs: dict[ValueRef, bytes] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)
+    beats: dict[str, float] = field(default_factory=dict)
 
 
 def _seq(stream_id: str) -> int:
@@ -150,18 +153,96 @@ class InMemoryRunStore:
         run = self._runs.get(run_id)
         return dict(run.steps) if run else {}
 
-    def begin_step(self, run_id: str, step_key: str, start: RunEvent) -> StepInputs | None:
+    def begin_attempt(
+        self,
+        run_id: str,
+        step_key: str,
+        attempt: int,
+        token: str,
+        events: tuple[RunEvent, RunEvent],
+        lost_after_s: float,
+        refs: Sequence[ValueRef] | None = None,
+        take_over: str = "",
+    ) -> Begun:
         with self._changed:
             run = self._run(run_id)
-            self._append(run_id, [start])
+            verdict, holder = decide(
+                run.steps.get(step_key),
+                run.claims.get(step_key),
+                run.beats.get(step_key),
+                attempt,
+                token,
+                time.time(),
+                lost_after_s,
+                take_over,
+            )
+            values = [run.outputs.get(ref) for ref in refs or ()]
+            if not verdict.runs:
+                return Begun(verdict, holder, None, values)
+            run.claims[step_key] = claim_of(attempt, token)
+            run.beats[step_key] = time.time()
             run.steps[step_key] = StepStatus.RUNNING.value
-            return run.inputs.get(step_key)
+            start, lost = events
+            self._append(run_id, [lost, start] if verdict is Verdict.TAKEN_OVER else [start])
+            inputs = run.inputs.get(step_key) if refs is None else None
+            return Begun(verdict, holder, inputs, values)
 
-    def begin_step_reading(
-        self, run_id: str, step_key: str, start: RunEvent, refs: Sequence[ValueRef]
-    ) -> list[bytes | None]:
-        self.begin_step(run_id, step_key, start)
-        return self.load_outputs(run_id, refs)
+    def beat(self, run_id: str, step_key: str, claim: str) -> str | None:
+        with self._changed:
+            run = self._run(run_id)
+            if run.claims.get(step_key) != claim:
+                return None
+            run.beats[step_key] = time.time()
+            return run.steps.get(step_key, "")
+
+    def commit_attempt(
+        self,
+        run_id: str,
+        claim: tuple[str, str],
+        outputs: Sequence[tuple[ValueRef, bytes]],
+        events: Sequence[RunEvent],
+        status: str,
+    ) -> bool:
+        step_key, held = claim
+        with self._changed:
+            run = self._run(run_id)
+            if run.claims.get(step_key) != held:
+                return False
+            current = run.steps.get(step_key)
+            if current == status:
+                return True
+            if current in FINAL_VALUES:
+                return False
+            run.steps[step_key] = status
+            run.beats.pop(step_key, None)
+            self._append(run_id, events)
+            run.outputs.update(outputs)
+            return True
+
+    def step_beats(self, run_id: str, step_keys: Sequence[str]) -> tuple[float, list[float | None]]:
+        run = self._runs.get(run_id)
+        beats = run.beats if run else {}
+        return time.time(), [beats.get(key) for key in step_keys]
+
+    def declare_lost(
+        self,
+        run_id: str,
+        step_key: str,
+        attempt: int,
+        events: Sequence[RunEvent],
+        status: str | None = None,
+        expect: Sequence[str] = ("running",),
+    ) -> bool:
+        with self._changed:
+            run = self._run(run_id)
+            if run.steps.get(step_key, "") not in expect:
+                return False
+            run.claims[step_key] = claim_of(attempt, LOST)
+            run.beats.pop(step_key, None)
+            if status is not None:
+                run.steps[step_key] = status
+            self._append(run_id, events)
+            return True
 
     def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]:
         run = self._runs.get(run_id)

@@ -10,7 +10,7 @@ import traceback
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from opgrid.event_type import DagsterEventType
 
@@ -49,6 +49,10 @@ class RunStatus(str, Enum):
     SUCCESS = "success"
     FAILURE = "failure"
     CANCELED = "canceled"
+
+
+#: Statuses a run never leaves.
+FINAL_RUN_STATUSES = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
 
 
 class ErrorInfo(BaseModel):
@@ -139,18 +143,29 @@ class RunEvent(BaseModel):
         return " ".join(parts)
 
 
+#: Longest run id or job name a step request may carry.
+MAX_ID_CHARS = 256
+#: Longest step key (node handle path plus mapping key) or code location a request may carry.
+MAX_STEP_KEY_CHARS = 4096
+#: Highest attempt number a step request may carry.
+MAX_ATTEMPT = 1_000_000
+
+
 class StepRequest(BaseModel):
     """The body of one ``opgrid.step`` task: identifiers only, nothing to import."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = 1
-    run_id: str
-    step_key: str
-    attempt: int = 0
-    job_name: str
+    run_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    step_key: str = Field(min_length=1, max_length=MAX_STEP_KEY_CHARS)
+    attempt: int = Field(default=0, ge=0, le=MAX_ATTEMPT)
+    job_name: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     #: the code location the job came from; None lets a worker use any that has the job
-    location: str | None = None
+    location: str | None = Field(default=None, max_length=MAX_STEP_KEY_CHARS)
+    #: hex HMAC-SHA256 of the fields above with ``OPGRID_SECRET`` (``signing.sign_step``);
+    #: workers refuse a request without a valid one
+    signature: str = Field(default="", max_length=128)
 
 
 class RunRecord(BaseModel):
@@ -194,3 +209,6 @@ EXECUTE_STEP = "opgrid.step"
 QUEUE_TAG = "opgrid/queue"
 #: Op or run tag: the step's Celery priority (0-9).
 PRIORITY_TAG = "opgrid/priority"
+#: Op or run tag: seconds a step may run; Celery's soft limit interrupts the op then,
+#: its hard limit kills the step's process ``cancel_grace_s`` later.
+TIMEOUT_TAG = "opgrid/timeout_s"

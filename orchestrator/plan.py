@@ -24,6 +24,7 @@ from opgrid.job import JobDefinition
 from opgrid.op import OpDefinition
 from opgrid.types import NO_VALUE
 
+from .messages import PRIORITY_TAG, TIMEOUT_TAG
 from .run_config import check_top_level, effective_run_config, resolve_resources
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -173,15 +174,44 @@ def compile_plan(
     keys, resource_config = resolve_resources(job, effective.get("resources"), problems)
     if problems:
         raise ConfigError(problems)
+    run_tags = {**job.tags, **partition_tags, **(tags or {})}
+    check_cluster_tags("the run", run_tags)
+    for step in builder.steps:
+        if step.tags:
+            check_cluster_tags(f"op {step.key!r}", step.tags)
     return ExecutionPlan.model_construct(  # parts built above; validated when loaded
         job_name=job.name,
         steps=tuple(builder.steps),
         run_config=effective,
         resource_keys=tuple(keys),
         resource_config=resource_config,
-        tags={**job.tags, **partition_tags, **(tags or {})},
+        tags=run_tags,
         partition_key=partition_key,
     )
+
+
+def check_cluster_tags(owner: str, tags: Mapping[str, Any]) -> None:
+    """The tags that steer the cluster must make sense before anything is queued.
+
+    Raises:
+        DagsterInvalidDefinitionError: naming the owner, the tag and the bad value.
+    """
+    if TIMEOUT_TAG in tags:
+        value = tags[TIMEOUT_TAG]
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if not seconds > 0 or seconds == float("inf"):
+            raise DagsterInvalidDefinitionError(
+                f"{owner}: tag {TIMEOUT_TAG} must be a positive number of seconds, got {value!r}"
+            )
+    if PRIORITY_TAG in tags:
+        value = tags[PRIORITY_TAG]
+        if str(value).strip() not in {str(n) for n in range(10)}:
+            raise DagsterInvalidDefinitionError(
+                f"{owner}: tag {PRIORITY_TAG} must be an integer from 0 to 9, got {value!r}"
+            )
 
 
 def _section(parent: Any, key: str, path: str, problems: list[tuple[str, str]]) -> dict[str, Any]:

@@ -22,12 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from opgrid.errors import StorageError
+
+from .redis_store import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ class RedisServer:
             on exit, when ``None``.
         executable: the binary; ``find_redis_server()`` when ``None``.
         startup_timeout_s: how long ``start()`` waits for PING to answer.
+        password: clients must AUTH with it (``requirepass``, given in a config file
+            only the owner may read, not on the command line); ``url`` carries it.
     """
 
     def __init__(
@@ -101,12 +106,14 @@ class RedisServer:
         dir: Path | None = None,
         executable: str | None = None,
         startup_timeout_s: float = 10.0,
+        password: str | None = None,
     ) -> None:
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         self.appendonly = appendonly
         self.executable = executable or find_redis_server()
         self.startup_timeout_s = startup_timeout_s
+        self.password = password
         self._own_dir = dir is None
         self.dir = Path(tempfile.mkdtemp(prefix="opgrid-redis-")) if dir is None else Path(dir)
         self._process: subprocess.Popen[bytes] | None = None
@@ -114,8 +121,9 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        """``redis://127.0.0.1:<port>/0``."""
-        return f"redis://{HOST}:{self.port}/0"
+        """``redis://127.0.0.1:<port>/0`` (``redis://:<password>@...`` with a password)."""
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}{HOST}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -185,11 +193,13 @@ class RedisServer:
 
     def __repr__(self) -> str:
         state = f"pid={self.pid}" if self._process is not None else "stopped"
-        return f"<RedisServer {self.url} {state}>"
+        return f"<RedisServer {safe_url(self.url)} {state}>"
 
     def _command(self) -> list[str]:
+        config = [str(self._config_file())] if self.password else []
         return [
             self.executable,
+            *config,
             "--port", str(self.port),
             "--bind", HOST,
             "--save", "",
@@ -197,6 +207,15 @@ class RedisServer:
             "--dir", str(self.dir),
             "--daemonize", "no",
         ]  # fmt: skip
+
+    def _config_file(self) -> Path:
+        """A config file with the password, readable by its owner only."""
+        path = self.dir / f"redis-{self.port}.conf"
+        escaped = (self.password or "").replace("\\", "\\\\").replace('"', '\\"')
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(f'requirepass "{escaped}"\n')
+        return path
 
     def _launch(self) -> bool:
         """Run the server and wait for PING; False if a port we picked was taken meanwhile."""
@@ -227,7 +246,7 @@ class RedisServer:
                     f"{self._log_tail(log_start)}"
                 )
             return False
-        logger.debug("redis-server %d listening at %s", process.pid, self.url)
+        logger.debug("redis-server %d listening at %s", process.pid, safe_url(self.url))
         return True
 
     def _wait_until_ready(self, process: subprocess.Popen[bytes], log_start: int) -> bool:
@@ -240,13 +259,13 @@ class RedisServer:
                     return False
                 raise StorageError(
                     f"redis-server exited with code {process.returncode} while starting on "
-                    f"{self.url}\n{log}"
+                    f"{safe_url(self.url)}\n{log}"
                 )
-            if _answers_ping(self.port):
+            if _answers_ping(self.port, self.password):
                 return True
             if time.monotonic() > deadline:
                 raise StorageError(
-                    f"redis-server did not answer PING on {self.url} within "
+                    f"redis-server did not answer PING on {safe_url(self.url)} within "
                     f"{self.startup_timeout_s} s\n{self._log_tail(log_start)}"
                 )
             time.sleep(_POLL_S)
@@ -263,10 +282,11 @@ class RedisServer:
         return f"last lines of {self.log_path}:\n{tail}"
 
 
-def _answers_ping(port: int) -> bool:
+def _answers_ping(port: int, password: str | None = None) -> bool:
     client = redis.Redis(
         host=HOST,
         port=port,
+        password=password,
         socket_connect_timeout=0.5,
         socket_timeout=0.5,
         retry=Retry(NoBackoff(), 0),  # one quick try; the caller loops

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
@@ -19,9 +20,10 @@ import redis
 from opgrid.errors import OutputNotFound, RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
 
+from .attempts import LOST, Begun, Verdict, claim_of
 from .io_manager import IOManager
 from .keys import Keys
-from .messages import RunEvent, RunRecord, StepInputs, StepStatus
+from .messages import FINAL_RUN_STATUSES, RunEvent, RunRecord, StepInputs
 from .plan import ExecutionPlan
 from .settings import Settings
 from .state import ValueRef
@@ -31,8 +33,6 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: A running step's status, as the worker records it.
-RUNNING = StepStatus.RUNNING.value
 #: How a run's final events appear in their JSON.
 _FINAL_KINDS = tuple(
     f'"kind":"{kind.value}"'.encode() for kind in (E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED)
@@ -53,6 +53,89 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+#: The claim rule of ``attempts.decide``, atomically with recording the start.
+#: KEYS: steps, claims, beats, events, inputs.
+#: ARGV: step, attempt, token, lost_after_s, take_over, start event, lost event, want inputs.
+_BEGIN = """
+local step, attempt, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local status = redis.call('HGET', KEYS[1], step)
+if not status or status == 'pending' then return {'undispatched', ''} end
+if status == 'success' or status == 'failure' or status == 'skipped'
+    or status == 'abandoned' or status == 'canceled' then
+  return {'settled', status}
+end
+local verdict, holder = 'go', ''
+local claim = redis.call('HGET', KEYS[2], step)
+if claim then
+  local sep = string.find(claim, ':', 1, true)
+  local held = tonumber(string.sub(claim, 1, sep - 1))
+  holder = string.sub(claim, sep + 1)
+  if held > attempt then return {'stale', holder} end
+  if held == attempt and holder ~= token then
+    local beat = tonumber(redis.call('HGET', KEYS[3], step) or '0')
+    if holder ~= 'lost' and holder ~= ARGV[5] and beat > now - tonumber(ARGV[4]) then
+      return {'busy', holder}
+    end
+    verdict = 'taken_over'
+  end
+end
+redis.call('HSET', KEYS[2], step, attempt .. ':' .. token)
+redis.call('HSET', KEYS[3], step, tostring(now))
+redis.call('HSET', KEYS[1], step, 'running')
+if verdict == 'taken_over' then redis.call('XADD', KEYS[4], '*', 'e', ARGV[7]) end
+redis.call('XADD', KEYS[4], '*', 'e', ARGV[6])
+local inputs = false
+if ARGV[8] == '1' then inputs = redis.call('HGET', KEYS[5], step) end
+return {verdict, holder, inputs}
+"""
+#: A heartbeat, only while the claim is still ours; returns the step's status.
+#: KEYS: claims, beats, steps. ARGV: step, claim.
+_BEAT = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return false end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[2], ARGV[1], tostring(tonumber(t[1]) + tonumber(t[2]) / 1000000))
+return redis.call('HGET', KEYS[3], ARGV[1]) or ''
+"""
+#: An attempt's end, only while the claim is ours and the step is not final.
+#: KEYS: steps, claims, beats, events, output keys...
+#: ARGV: step, claim, status, ttl ms, number of events, events..., output values...
+_COMMIT = """
+local step, claim, status = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HGET', KEYS[2], step) ~= claim then return 0 end
+local current = redis.call('HGET', KEYS[1], step)
+if current == status then return 1 end
+if current == 'success' or current == 'failure' or current == 'skipped'
+    or current == 'abandoned' or current == 'canceled' then
+  return 0
+end
+redis.call('HSET', KEYS[1], step, status)
+redis.call('HDEL', KEYS[3], step)
+local n = tonumber(ARGV[5])
+for i = 1, n do redis.call('XADD', KEYS[4], '*', 'e', ARGV[5 + i]) end
+for i = 5, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1 + n + i], 'PX', ARGV[4])
+end
+return 1
+"""
+#: The coordinator takes an attempt from its worker, if the step's status is expected.
+#: KEYS: steps, claims, beats, events. ARGV: step, lost claim, new status or "",
+#: expected statuses (space-separated), events...
+_DECLARE_LOST = """
+local step = ARGV[1]
+local current = redis.call('HGET', KEYS[1], step) or ''
+local expected = false
+for want in string.gmatch(ARGV[4], '%S+') do
+  if want == current then expected = true end
+end
+if not expected then return 0 end
+redis.call('HSET', KEYS[2], step, ARGV[2])
+redis.call('HDEL', KEYS[3], step)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], step, ARGV[3]) end
+for i = 5, #ARGV do redis.call('XADD', KEYS[4], '*', 'e', ARGV[i]) end
+return 1
 """
 
 
@@ -76,10 +159,36 @@ BLOCK_LIMIT_S = 5.0
 
 
 def connect(url: str, **options: Any) -> redis.Redis:
-    """A client for ``url`` (``redis://`` or ``rediss://``), bytes in and out."""
+    """A client for ``url`` (``redis://`` or ``rediss://``), bytes in and out.
+
+    Raises:
+        StorageError: ``url`` is not a Redis URL (the message shows it without password).
+    """
     options.setdefault("socket_timeout", SOCKET_TIMEOUT_S)
     options.setdefault("socket_connect_timeout", 10.0)
-    return redis.Redis.from_url(url, decode_responses=False, health_check_interval=30, **options)
+    try:
+        return redis.Redis.from_url(
+            url, decode_responses=False, health_check_interval=30, **options
+        )
+    except ValueError as exc:
+        raise StorageError(f"invalid Redis URL {safe_url(url)}: {exc}") from exc
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password masked, for messages and logs.
+
+    ``redis://:secret@host:6379/0`` -> ``redis://:***@host:6379/0``; the user name
+    stays, and so does the rest (a ``password=`` query parameter is masked too). Works
+    on URLs that do not parse, masking more rather than less.
+    """
+    masked = _URL_PASSWORD.sub(r"\g<head>***@", url)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", masked)
+
+
+#: ``scheme://user:`` then the password up to the last ``@`` of the authority.
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:).*@(?=[^@]*$)")
+#: ``?password=...`` or ``&password=...`` in a query.
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.IGNORECASE)
 
 
 def _block_ms(block_s: float) -> int:
@@ -103,6 +212,10 @@ class RedisRunStore:
         self.run_ttl_ms = int(run_ttl_s * 1000)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._begin = client.register_script(_BEGIN)
+        self._beat = client.register_script(_BEAT)
+        self._commit = client.register_script(_COMMIT)
+        self._declare_lost = client.register_script(_DECLARE_LOST)
 
     # Runs ---------------------------------------------------------------------------
     @_translated
@@ -252,32 +365,120 @@ class RedisRunStore:
 
     # Steps (worker side) --------------------------------------------------------------
     @_translated
-    def begin_step(self, run_id: str, step_key: str, start: RunEvent) -> StepInputs | None:
-        """Record the start (event and running status); read the step's input refs.
+    def begin_attempt(
+        self,
+        run_id: str,
+        step_key: str,
+        attempt: int,
+        token: str,
+        events: tuple[RunEvent, RunEvent],
+        lost_after_s: float,
+        refs: Sequence[ValueRef] | None = None,
+        take_over: str = "",
+    ) -> Begun:
+        """Claim an attempt and record its start, and read what the step needs: one trip.
 
-        One round trip. The coordinator does not persist a status for a start event,
-        since this has.
+        Args:
+            events: the start event, and the event that reports a lost holder (written
+                before the start only when one is taken over).
+            refs: the stored values to read; None reads the step's input refs instead.
+            take_over: a holder known to be dead, replaced even if it looks alive.
         """
+        start, lost = events
+        keys = [
+            self.keys.steps(run_id),
+            self.keys.claims(run_id),
+            self.keys.beats(run_id),
+            self.keys.events(run_id),
+            self.keys.inputs(run_id),
+        ]
+        args = [
+            step_key,
+            attempt,
+            token,
+            lost_after_s,
+            take_over,
+            start.model_dump_json(),
+            lost.model_dump_json(),
+            "0" if refs is not None else "1",
+        ]
         with self._r.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: start.model_dump_json()})
-            pipe.hset(self.keys.steps(run_id), step_key, RUNNING)
-            pipe.hget(self.keys.inputs(run_id), step_key)
-            _, _, raw = pipe.execute()
-        return StepInputs.model_validate_json(raw) if raw is not None else None
-
-    @_translated
-    def begin_step_reading(
-        self, run_id: str, step_key: str, start: RunEvent, refs: Sequence[ValueRef]
-    ) -> list[bytes | None]:
-        """Record the start (event and running status) and read ``refs``, in one round trip."""
-        with self._r.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: start.model_dump_json()})
-            pipe.hset(self.keys.steps(run_id), step_key, RUNNING)
+            self._begin(keys=keys, args=args, client=pipe)
             if refs:
                 pipe.mget([self._output_key(run_id, ref) for ref in refs])
             replies = pipe.execute()
-        values: list[bytes | None] = replies[2] if refs else []
-        return values
+        verdict, holder, *rest = replies[0]
+        inputs = rest[0] if rest else None
+        return Begun(
+            Verdict(verdict.decode()),
+            holder.decode(),
+            StepInputs.model_validate_json(inputs) if inputs is not None else None,
+            replies[1] if refs else [],
+        )
+
+    @_translated
+    def beat(self, run_id: str, step_key: str, claim: str) -> str | None:
+        """Keep a running attempt alive; the step's status, or None if the claim was lost."""
+        keys = [self.keys.claims(run_id), self.keys.beats(run_id), self.keys.steps(run_id)]
+        status = self._beat(keys=keys, args=[step_key, claim])
+        return status.decode() if status is not None else None
+
+    @_translated
+    def commit_attempt(
+        self,
+        run_id: str,
+        claim: tuple[str, str],
+        outputs: Sequence[tuple[ValueRef, bytes]],
+        events: Sequence[RunEvent],
+        status: str,
+    ) -> bool:
+        """An attempt's outputs, events and final status, if ``claim`` (step key, claim)
+        still holds and the step is not final; False when the report was refused."""
+        step_key, held = claim
+        keys = [
+            self.keys.steps(run_id),
+            self.keys.claims(run_id),
+            self.keys.beats(run_id),
+            self.keys.events(run_id),
+            *(self._output_key(run_id, ref) for ref, _ in outputs),
+        ]
+        args: list[Any] = [step_key, held, status, self.run_ttl_ms, len(events)]
+        args += [event.model_dump_json() for event in events]
+        args += [data for _, data in outputs]
+        return bool(self._commit(keys=keys, args=args))
+
+    # Steps (coordinator side, watching workers) -------------------------------------------
+    @_translated
+    def step_beats(self, run_id: str, step_keys: Sequence[str]) -> tuple[float, list[float | None]]:
+        """Redis's clock now, and when each step's worker last sent a heartbeat."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.hmget(self.keys.beats(run_id), list(step_keys))
+            (seconds, micros), beats = pipe.execute()
+        return seconds + micros / 1e6, [float(b) if b is not None else None for b in beats]
+
+    @_translated
+    def declare_lost(
+        self,
+        run_id: str,
+        step_key: str,
+        attempt: int,
+        events: Sequence[RunEvent],
+        status: str | None = None,
+        expect: Sequence[str] = ("running",),
+    ) -> bool:
+        """Take an attempt from its worker (whose reports are then refused), record why,
+        and optionally end the step with ``status``; only while the step's stored status
+        is one of ``expect`` (False, and nothing written, when it is not)."""
+        keys = [
+            self.keys.steps(run_id),
+            self.keys.claims(run_id),
+            self.keys.beats(run_id),
+            self.keys.events(run_id),
+        ]
+        args: list[Any] = [step_key, claim_of(attempt, LOST), status or "", " ".join(expect)]
+        args += [event.model_dump_json() for event in events]
+        return bool(self._declare_lost(keys=keys, args=args))
 
     def _output_key(self, run_id: str, ref: ValueRef) -> str:
         return self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
@@ -370,6 +571,81 @@ class RedisRunStore:
             pipe.zrangebyscore(self.keys.coordinators(), now, "+inf")
             _, alive = pipe.execute()
         return sorted(member.decode() for member in alive)
+
+    # Pruning ----------------------------------------------------------------------------------
+    @_translated
+    def prune_runs(self, finished_before: float, dry_run: bool = False) -> list[str]:
+        """Delete the runs that ended before ``finished_before`` (epoch seconds).
+
+        A run is pruned when it is not active and its record says it ended (success,
+        failure or canceled) before the cutoff (its creation time if it has no end
+        time); an index entry whose record has already expired goes too. Every key of
+        such a run (outputs included, found with one ``SCAN`` of the namespace's run
+        keys) is deleted, then its entry in the runs index. Active runs are never touched.
+
+        Returns:
+            The ids of the runs pruned (or, with ``dry_run``, that would be), oldest first.
+        """
+        candidates = [
+            member.decode()
+            for member in self._r.zrangebyscore(
+                self.keys.runs_index(), "-inf", f"({finished_before!r}"
+            )
+        ]
+        active = {member.decode() for member in self._r.smembers(self.keys.active())}
+        doomed: list[str] = []
+        for start in range(0, len(candidates), _PRUNE_BATCH):
+            batch = candidates[start : start + _PRUNE_BATCH]
+            with self._r.pipeline(transaction=False) as pipe:
+                for run_id in batch:
+                    pipe.hget(self.keys.run(run_id), "record")
+                raws = pipe.execute()
+            doomed += [
+                run_id
+                for run_id, raw in zip(batch, raws, strict=True)
+                if run_id not in active and _ended_before(run_id, raw, finished_before)
+            ]
+        if doomed and not dry_run:
+            self._delete_runs(doomed)
+        return doomed
+
+    def _delete_runs(self, run_ids: Sequence[str]) -> None:
+        """Every key of these runs (one pass over the run keys), then their index entries."""
+        doomed = set(run_ids)
+        pending: list[bytes] = []
+        for key in self._r.scan_iter(match=self.keys.run_pattern(), count=_PRUNE_BATCH):
+            if _run_of(key.decode(errors="replace")) in doomed:
+                pending.append(key)
+            if len(pending) >= _PRUNE_BATCH:
+                self._unlink(pending)
+                pending = []
+        self._unlink(pending)
+        for start in range(0, len(run_ids), _PRUNE_BATCH):
+            self._r.zrem(self.keys.runs_index(), *run_ids[start : start + _PRUNE_BATCH])
+
+    def _unlink(self, keys: Sequence[bytes]) -> None:
+        with self._r.pipeline(transaction=False) as pipe:  # one key per command: cluster-safe
+            for key in keys:
+                pipe.unlink(key)
+            pipe.execute()
+
+
+#: Runs read, or keys deleted, per round trip while pruning.
+_PRUNE_BATCH = 500
+
+
+def _ended_before(run_id: str, raw: bytes | None, cutoff: float) -> bool:
+    """Whether the stored record ``raw`` is of a run that ended before ``cutoff``; a
+    record that has expired counts as ended, one that cannot be read as not."""
+    if raw is None:
+        return True
+    try:
+        record = RunRecord.model_validate_json(raw)
+    except ValueError:
+        logger.warning("run %s: unreadable record, not pruned", run_id, exc_info=True)
+        return False
+    ended = record.finished_at if record.finished_at is not None else record.created_at
+    return record.status in FINAL_RUN_STATUSES and ended < cutoff
 
 
 class RedisOutputStore:

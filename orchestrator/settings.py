@@ -36,11 +36,30 @@ class Settings(BaseSettings):
     block_s: float = Field(default=1.0, gt=0)
     #: code locations a worker serves: files or modules, comma-separated
     locations: str = ""
+    #: how often a worker running a step tells Redis it is alive (and looks for a cancel)
+    step_heartbeat_s: float = Field(default=2.0, gt=0)
+    #: a running step whose worker sent no heartbeat for this long is declared lost
+    step_lost_after_s: float = Field(default=20.0, gt=0)
+    #: a lost step attempt is delivered again at most this many times, then fails
+    max_redeliveries: int = Field(default=2, ge=0)
+    #: a step that no worker started this long after it was queued fails; 0: no limit
+    queue_timeout_s: float = Field(default=0.0, ge=0)
+    #: a canceled (or timed-out) step gets this long to stop before its process is killed
+    cancel_grace_s: float = Field(default=10.0, ge=0)
+    #: the broker hands an unacknowledged step message to another worker after this long
+    visibility_timeout_s: float = Field(default=3600.0, gt=0)
+    #: how long a worker keeps retrying Redis while it is unreachable before giving up
+    redis_retry_s: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _default_broker(self) -> Settings:
         if not self.broker_url:
             object.__setattr__(self, "broker_url", self.redis_url)
+        if self.step_lost_after_s < 2 * self.step_heartbeat_s:
+            raise ValueError(
+                f"step_lost_after_s ({self.step_lost_after_s}) must be at least twice "
+                f"step_heartbeat_s ({self.step_heartbeat_s}), or live steps look lost"
+            )
         return self
 
     def location_list(self) -> list[str]:

@@ -176,6 +176,11 @@ class RunState:
     def attempt_of(self, step_key: str) -> int:
         return self._get(step_key).attempt
 
+    def current_attempt(self, step_key: str) -> int:
+        """The attempt sent last (a retry due counts before it starts)."""
+        step = self._get(step_key)
+        return max(step.attempt, step.dispatched)
+
     def step_plan(self, step_key: str) -> PlanStep:
         return self._get(step_key).plan
 

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from opgrid.errors import OutputNotFound
 
+from .attempts import Begun
 from .messages import RunEvent, RunRecord, StepInputs
 from .plan import ExecutionPlan
 from .state import ValueRef
@@ -75,10 +76,38 @@ class RunStore(Protocol):
         events: Sequence[RunEvent],
     ) -> None: ...
     def step_statuses(self, run_id: str) -> dict[str, str]: ...
-    def begin_step(self, run_id: str, step_key: str, start: RunEvent) -> StepInputs | None: ...
-    def begin_step_reading(
-        self, run_id: str, step_key: str, start: RunEvent, refs: Sequence[ValueRef]
-    ) -> list[bytes | None]: ...
+    def begin_attempt(
+        self,
+        run_id: str,
+        step_key: str,
+        attempt: int,
+        token: str,
+        events: tuple[RunEvent, RunEvent],
+        lost_after_s: float,
+        refs: Sequence[ValueRef] | None = None,
+        take_over: str = "",
+    ) -> Begun: ...
+    def beat(self, run_id: str, step_key: str, claim: str) -> str | None: ...
+    def commit_attempt(
+        self,
+        run_id: str,
+        claim: tuple[str, str],
+        outputs: Sequence[tuple[ValueRef, bytes]],
+        events: Sequence[RunEvent],
+        status: str,
+    ) -> bool: ...
+    def step_beats(
+        self, run_id: str, step_keys: Sequence[str]
+    ) -> tuple[float, list[float | None]]: ...
+    def declare_lost(
+        self,
+        run_id: str,
+        step_key: str,
+        attempt: int,
+        events: Sequence[RunEvent],
+        status: str | None = None,
+        expect: Sequence[str] = ("running",),
+    ) -> bool: ...
     def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]: ...
     def commit_step(
         self,

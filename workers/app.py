@@ -12,8 +12,10 @@ from typing import Any
 
 from celery import Celery, signals
 
-from opgrid.orchestrator.messages import EXECUTE_STEP, StepRequest
+from opgrid.errors import RunNotFound
+from opgrid.orchestrator.messages import EXECUTE_STEP
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.signing import admit_step
 
 from .locations import LocationRegistry
 from .runtime import WorkerRuntime
@@ -38,14 +40,21 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         task_send_sent_event=True,
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
+        # a message not acknowledged this long after delivery goes back to the queue;
+        # steps that run longer keep their claim by heartbeats, so the copy is dropped
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        # a running step outlives a broker outage: its result goes to Redis, not the broker
+        worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     for spec in settings.location_list():  # in the parent, before the pool forks
         registry.load(spec)
     holder: dict[str, WorkerRuntime] = {}
+    in_pool_process: list[bool] = [False]
+    secret = settings.secret.get_secret_value().encode()
 
     def runtime() -> WorkerRuntime:
         if "runtime" not in holder:
-            holder["runtime"] = WorkerRuntime(settings, registry)
+            holder["runtime"] = WorkerRuntime(settings, registry, in_pool_process[0])
         return holder["runtime"]
 
     @app.task(
@@ -56,13 +65,22 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         ignore_result=True,
     )
     def execute_step(**fields: Any) -> None:
-        request = StepRequest.model_validate(fields)
-        runtime().execute(request)
+        request = admit_step(secret, fields)
+        if isinstance(request, str):  # malformed or forged: logged, acked, never retried
+            logger.error("refused an %s message: %s", EXECUTE_STEP, request)
+            return
+        try:
+            runtime().execute(request)
+        except RunNotFound as exc:  # signed, but its run is gone (pruned, expired) or never was
+            extra = {"run_id": request.run_id, "step_key": request.step_key}
+            logger.error("refused the step %s: %s", request.step_key, exc, extra=extra)
 
     @signals.worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:
-        """A forked pool process opens its own Redis connections."""
+        """A forked pool process opens its own Redis connections (and may be killed
+        to stop a step that ignores a cancel)."""
         holder.clear()
+        in_pool_process[0] = True
 
     app.opgrid_locations = registry  # type: ignore[attr-defined]
     app.opgrid_runtime = runtime  # type: ignore[attr-defined]

@@ -10,17 +10,29 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from celery.exceptions import SoftTimeLimitExceeded
 
 from opgrid.context import DagsterRun
-from opgrid.errors import OpgridError, StepExecutionError
+from opgrid.errors import (
+    DagsterExecutionInterruptedError,
+    OpgridError,
+    StepExecutionError,
+    StepTimeLimitExceeded,
+    StorageError,
+)
 from opgrid.event_type import DagsterEventType as E
 from opgrid.handle import ResolvedOp, resolve_op
 from opgrid.job import JobDefinition
+from opgrid.orchestrator.attempts import Begun, Verdict, claim_of, died_here, worker_token
 from opgrid.orchestrator.io_manager import IOManager, io_manager_from_settings
 from opgrid.orchestrator.messages import (
     ERROR_OUTPUT,
     RUN_INPUTS_STEP,
+    TIMEOUT_TAG,
     ErrorInfo,
     RunEvent,
     StepRequest,
@@ -35,6 +47,7 @@ from opgrid.resource import build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 
 from .locations import LocationRegistry
+from .watch import StepWatch
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +60,21 @@ _REPORTED = {
 #: Plans kept per worker process (runs in flight).
 PLAN_CACHE_SIZE = 64
 
+T = TypeVar("T")
+
 
 class WorkerRuntime:
     """The per-process state of a worker: Redis, the IO manager, code locations, plans."""
 
-    def __init__(self, settings: Settings, locations: LocationRegistry) -> None:
+    def __init__(
+        self, settings: Settings, locations: LocationRegistry, may_kill_process: bool = False
+    ) -> None:
         self.settings = settings
         self.locations = locations
+        #: whether this process runs steps for a pool and may be killed to stop one
+        self.may_kill_process = may_kill_process
+        #: this process's name in the claims of the attempts it runs
+        self.token = worker_token()
         self.store = RedisRunStore.from_settings(settings)
         self.io: IOManager = io_manager_from_settings(settings)
         self._plans: OrderedDict[str, tuple[ExecutionPlan, dict[str, PlanStep]]] = OrderedDict()
@@ -63,7 +84,8 @@ class WorkerRuntime:
         self.store.client.close()
 
     def execute(self, request: StepRequest) -> None:
-        """Run one step attempt and record how it ended."""
+        """Run one delivery of a step attempt (unless another worker has it) and record
+        how it ended."""
         extra = {"run_id": request.run_id, "step_key": request.step_key}
         job = self.locations.find(request.location, request.job_name)
         if job is None:
@@ -79,31 +101,100 @@ class WorkerRuntime:
         template = request.step_key.split("[", 1)[0]
         plan_step = steps[template]
         resolved = self._resolved(job, template)
-        start = self._event(request, E.STEP_RESTARTED if request.attempt else E.STEP_START)
-        loaded = self._begin(request, plan_step, steps, start)
-        outcome, logs = self._run(request, job, plan, plan_step, resolved, loaded)
-        self._commit(request, resolved, outcome, logs)
+        known = plan_refs(plan_step, steps)
+        begun = self._claim(request, known)
+        if not begun.verdict.runs:
+            logger.info(
+                "step %s attempt %d: delivery dropped (%s%s)",
+                request.step_key,
+                request.attempt,
+                begun.verdict.value,
+                f", held by {begun.holder}" if begun.holder else "",
+                extra=extra,
+            )
+            return
+        claim = (request.step_key, claim_of(request.attempt, self.token))
+        watch = StepWatch(
+            self.store,
+            request.run_id,
+            claim,
+            self.settings.step_heartbeat_s,
+            self.settings.cancel_grace_s,
+            self.may_kill_process,
+        )
+        logs: list[RunEvent] = []
+        with watch:
+            try:
+                loaded = self._load(request, plan_step, known, begun)
+                outcome = self._run(request, job, plan, plan_step, resolved, loaded, logs)
+            except DagsterExecutionInterruptedError:
+                if watch.reason is None:
+                    raise
+            except OpgridError as exc:  # unreadable inputs, failing resources: a clear failure
+                outcome = StepOutcome("failure", error=exc, error_text=str(exc))
+        if watch.reason is not None:
+            logger.warning(
+                "step %s attempt %d stopped (%s); nothing recorded",
+                request.step_key,
+                request.attempt,
+                watch.reason,
+                extra=extra,
+            )
+            return
+        outcome = self._explain_time_limit(request, plan, plan_step, outcome)
+        if not self._commit(request, claim, resolved, outcome, logs):
+            logger.warning(
+                "step %s attempt %d: result refused (the step ended or was taken over meanwhile)",
+                request.step_key,
+                request.attempt,
+                extra=extra,
+            )
 
-    # Inputs ---------------------------------------------------------------------------------
-    def _begin(
+    # Claiming and inputs ------------------------------------------------------------------
+    def _claim(self, request: StepRequest, known: dict[str, list[ValueRef]] | None) -> Begun:
+        """Claim the attempt and record its start; read the values the plan says it reads."""
+        refs = None if known is None else [ref for items in known.values() for ref in items]
+        start = self._event(request, E.STEP_RESTARTED if request.attempt else E.STEP_START)
+        lost = self._event(
+            request,
+            E.ENGINE_EVENT,
+            message=f"attempt {request.attempt} of step {request.step_key!r} was lost with "
+            f"its worker; running it again on {self.token.split('/')[0]}",
+        )
+
+        def begin(take_over: str = "") -> Begun:
+            return self.store.begin_attempt(
+                request.run_id,
+                request.step_key,
+                request.attempt,
+                self.token,
+                (start, lost),
+                self.settings.step_lost_after_s,
+                refs,
+                take_over,
+            )
+
+        begun = self._persist(begin)
+        if begun.verdict is Verdict.BUSY and died_here(begun.holder):
+            begun = self._persist(lambda: begin(begun.holder))
+        return begun
+
+    def _load(
         self,
         request: StepRequest,
         plan_step: PlanStep,
-        steps: dict[str, PlanStep],
-        start: RunEvent,
+        known: dict[str, list[ValueRef]] | None,
+        begun: Begun,
     ) -> dict[str, list[Any]]:
-        """Record the start and load the input values: one round trip when the plan
-        decides which values the step reads, else one more for the coordinator's refs."""
-        run_id, step_key = request.run_id, request.step_key
-        known = plan_refs(plan_step, steps)
+        """The input values, by input: from the claim's reply, or read now by the
+        coordinator's refs."""
         if known is not None:
-            flat = [ref for refs in known.values() for ref in refs]
-            raw = self.store.begin_step_reading(run_id, step_key, start, flat)
-            return self._decode(request, plan_step, known, raw)
-        step_inputs = self.store.begin_step(run_id, step_key, start)
-        given = step_inputs.refs if step_inputs is not None else {}
+            return self._decode(request, plan_step, known, begun.values)
+        given = begun.inputs.refs if begun.inputs is not None else {}
         refs = {name: [ValueRef(*ref) for ref in items] for name, items in given.items()}
-        raw = self.store.load_outputs(run_id, [ref for items in refs.values() for ref in items])
+        raw = self.store.load_outputs(
+            request.run_id, [ref for items in refs.values() for ref in items]
+        )
         return self._decode(request, plan_step, refs, raw)
 
     def _decode(
@@ -142,9 +233,8 @@ class WorkerRuntime:
         plan_step: PlanStep,
         resolved: ResolvedOp,
         loaded: dict[str, list[Any]],
-    ) -> tuple[StepOutcome, list[RunEvent]]:
-        logs: list[RunEvent] = []
-
+        logs: list[RunEvent],
+    ) -> StepOutcome:
         def sink(level: str, message: str) -> None:
             logs.append(self._event(request, E.LOG_MESSAGE, level=level, message=message))
 
@@ -165,8 +255,7 @@ class WorkerRuntime:
         run_inputs = self._run_inputs(request, plan_step)
         inputs = assemble_inputs(plan_step, resolved.op_def, loaded, run_inputs)
         with build_resources(job.resource_defs, keys, plan.resource_config, request.run_id) as res:
-            outcome = run_step(spec, run, inputs, res, request.attempt, sink)
-        return outcome, logs
+            return run_step(spec, run, inputs, res, request.attempt, sink)
 
     def _run_inputs(self, request: StepRequest, plan_step: PlanStep) -> dict[str, Any]:
         """Values given at launch to the job inputs this step reads."""
@@ -182,13 +271,27 @@ class WorkerRuntime:
             values[ref.output] = self.io.loads(data, where=f"input value {ref.output!r}")
         return values
 
+    def _explain_time_limit(
+        self, request: StepRequest, plan: ExecutionPlan, plan_step: PlanStep, outcome: StepOutcome
+    ) -> StepOutcome:
+        """Celery's soft time limit raised in the op: say so in opgrid's words."""
+        if not isinstance(outcome.error, SoftTimeLimitExceeded):
+            return outcome
+        limit = plan_step.tags.get(TIMEOUT_TAG, plan.tags.get(TIMEOUT_TAG))
+        error = StepTimeLimitExceeded(
+            f"op {plan_step.key!r} (step {request.step_key!r}) ran longer than its time limit "
+            f"of {limit} s (tag {TIMEOUT_TAG}) and was stopped"
+        )
+        return replace(outcome, error=error, error_text=str(error))
+
     def _commit(
         self,
         request: StepRequest,
+        claim: tuple[str, str],
         resolved: ResolvedOp,
         outcome: StepOutcome,
         logs: list[RunEvent],
-    ) -> None:
+    ) -> bool:
         stored: list[tuple[ValueRef, bytes]] = []
         if outcome.status == "success":
             try:
@@ -209,7 +312,23 @@ class WorkerRuntime:
             request.run_id, request.step_key, request.attempt, outcome, time.time()
         )
         status = _REPORTED[outcome.status]
-        self.store.commit_step(request.run_id, stored, events, (request.step_key, status))
+        return self._persist(
+            lambda: self.store.commit_attempt(request.run_id, claim, stored, events, status)
+        )
+
+    def _persist(self, write: Callable[[], T]) -> T:
+        """``write()``, retried while Redis is unreachable (for ``redis_retry_s``)."""
+        deadline = time.monotonic() + self.settings.redis_retry_s
+        pause = 0.1
+        while True:
+            try:
+                return write()
+            except StorageError as exc:  # noqa: PERF203 (a retry loop)
+                if time.monotonic() + pause > deadline:
+                    raise
+                logger.warning("Redis unreachable (%s); retrying in %.1f s", exc, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _error_data(self, request: StepRequest, outcome: StepOutcome) -> bytes:
         """The exception a client re-raises for this failure, signed like an output."""

@@ -17,6 +17,7 @@ import redis
 from opgrid import job, op
 from opgrid.errors import RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.attempts import Verdict
 from opgrid.orchestrator.keys import Keys
 from opgrid.orchestrator.memory_store import InMemoryRunStore
 from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus, StepInputs
@@ -100,7 +101,10 @@ def test_progress_and_step_commits_are_stored_together(store: RunStore) -> None:
     inputs = StepInputs(refs={"x": [("one", "result", None)]})
     store.save_progress("r1", {"one": "queued"}, {"two": inputs}, [_event(E.STEP_SKIPPED, "s")])
     assert store.step_statuses("r1") == {"one": "queued"}
-    assert store.begin_step("r1", "two", _event(E.STEP_START, "two")) == inputs
+    store.save_progress("r1", {"two": "queued"}, {}, [])
+    begun = store.begin_attempt("r1", "two", 0, "w1", _start_and_lost("two"), 10.0)
+    assert begun.verdict is Verdict.GO
+    assert begun.inputs == inputs
     store.commit_step("r1", [(ValueRef("one", "result"), b"data")], [_event(E.STEP_SUCCESS, "one")])
     assert store.load_outputs("r1", [ValueRef("one", "result"), ValueRef("x", "y")]) == [
         b"data",
@@ -172,3 +176,89 @@ def test_lease_scripts_work_on_a_real_redis_server(redis_server) -> None:
         store.release("r1", "b")
     finally:
         client.close()
+
+
+# Claims: who runs a step attempt ---------------------------------------------------------------
+def _start_and_lost(step: str, attempt: int = 0) -> tuple[RunEvent, RunEvent]:
+    start = _event(E.STEP_START, step).model_copy(update={"attempt": attempt})
+    lost = _event(E.ENGINE_EVENT, step).model_copy(update={"message": "lost", "attempt": attempt})
+    return start, lost
+
+
+def _begin(store: RunStore, worker: str, attempt: int = 0, lost_after_s: float = 10.0, **kw):
+    return store.begin_attempt(
+        "r1", "one", attempt, worker, _start_and_lost("one", attempt), lost_after_s, **kw
+    )
+
+
+def test_one_worker_claims_an_attempt_and_a_duplicate_delivery_is_dropped(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    assert _begin(store, "w1").verdict is Verdict.GO
+    busy = _begin(store, "w2")
+    assert (busy.verdict, busy.holder) == (Verdict.BUSY, "w1")
+    assert _begin(store, "w1").verdict is Verdict.GO  # the holder itself, asking again
+    assert store.step_statuses("r1") == {"one": "running"}
+    assert store.commit_attempt(
+        "r1", ("one", "0:w1"), [], [_event(E.STEP_SUCCESS, "one")], "success"
+    )
+    assert _begin(store, "w2").verdict is Verdict.SETTLED
+    kinds = [e.kind for _, e in store.read_events("r1")]
+    assert kinds == [E.STEP_START, E.STEP_START, E.STEP_SUCCESS]
+
+
+def test_steps_never_sent_and_earlier_attempts_are_not_run(store: RunStore) -> None:
+    assert _begin(store, "w1").verdict is Verdict.UNDISPATCHED
+    store.save_progress("r1", {"one": "up_for_retry"}, {}, [])
+    assert _begin(store, "w1", attempt=1).verdict is Verdict.GO
+    assert _begin(store, "w2", attempt=0).verdict is Verdict.STALE
+
+
+def test_a_silent_holder_is_taken_over_and_its_report_refused(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    _begin(store, "w1", lost_after_s=0.05)
+    time.sleep(0.1)
+    taken = _begin(store, "w2", lost_after_s=0.05)
+    assert (taken.verdict, taken.holder) == (Verdict.TAKEN_OVER, "w1")
+    ref = ValueRef("one", "result")
+    assert not store.commit_attempt("r1", ("one", "0:w1"), [(ref, b"zombie")], [], "success")
+    assert store.commit_attempt("r1", ("one", "0:w2"), [(ref, b"fresh")], [], "success")
+    assert store.load_outputs("r1", [ref]) == [b"fresh"]
+    kinds = [e.kind for _, e in store.read_events("r1")]
+    assert kinds == [E.STEP_START, E.ENGINE_EVENT, E.STEP_START]
+
+
+def test_a_holder_known_dead_is_taken_over_at_once(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    _begin(store, "w1")
+    assert _begin(store, "w2", take_over="w1").verdict is Verdict.TAKEN_OVER
+
+
+def test_heartbeats_keep_a_claim_and_report_a_cancel(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    _begin(store, "w1", lost_after_s=0.3)
+    for _ in range(3):
+        time.sleep(0.15)
+        assert store.beat("r1", "one", "0:w1") == "running"
+    assert _begin(store, "w2", lost_after_s=0.3).verdict is Verdict.BUSY
+    now, (beat,) = store.step_beats("r1", ["one"])
+    assert beat is not None and now - 1 < beat <= now + 0.01
+    store.save_progress("r1", {"one": "canceled"}, {}, [])
+    assert store.beat("r1", "one", "0:w1") == "canceled"
+    assert not store.commit_attempt("r1", ("one", "0:w1"), [], [], "success")
+    assert store.step_statuses("r1") == {"one": "canceled"}
+
+
+def test_a_lost_declaration_takes_the_claim_only_while_the_status_is_expected(
+    store: RunStore,
+) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    _begin(store, "w1")
+    note = _event(E.ENGINE_EVENT, "one")
+    assert not store.declare_lost("r1", "one", 0, [note], expect=("queued",))
+    assert store.declare_lost("r1", "one", 0, [note])
+    assert store.beat("r1", "one", "0:w1") is None  # the old holder learns it lost the claim
+    assert _begin(store, "w2").verdict is Verdict.TAKEN_OVER
+    failure = _event(E.STEP_FAILURE, "one")
+    assert store.declare_lost("r1", "one", 0, [failure], status="failure")
+    assert store.step_statuses("r1") == {"one": "failure"}
+    assert not store.commit_attempt("r1", ("one", "0:w2"), [], [], "success")

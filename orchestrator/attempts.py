@@ -1,0 +1,140 @@
+"""Who runs a step attempt: claims, heartbeats and the verdict on a delivery.
+
+Celery delivers a step message at least once: a worker that dies mid-step gets its
+message redelivered, the broker restores messages it thinks were lost, and a
+coordinator that adopts a run sends its queued steps again. So several deliveries
+of one attempt can reach workers. Each worker that gets one asks for the attempt's
+*claim* first, in one atomic step with recording its start; the verdict says
+whether it runs the attempt:
+
+* the step already ended (or was canceled): ``SETTLED``, drop the delivery;
+* a later attempt exists: ``STALE``, drop it;
+* another worker holds the claim and its heartbeat is fresh: ``BUSY``, a duplicate,
+  drop it;
+* no one holds it, or the holder stopped beating (or the coordinator declared it
+  lost): ``GO`` (``TAKEN_OVER`` when a lost holder is replaced).
+
+A worker commits an attempt's outputs and status only while it still holds the
+claim and the step is not final, so a zombie's late report changes nothing: step
+execution is at-least-once, state changes exactly-once.
+
+``decide`` is the rule in Python (the in-memory store runs it); the Redis store runs
+the same rule as a Lua script.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+from .messages import FINAL_STEP_STATUSES, StepInputs, StepStatus
+
+#: The holder a coordinator writes into a claim when it gives up on that worker.
+LOST = "lost"
+#: Stored status values of steps that never change again.
+FINAL_VALUES = frozenset(status.value for status in FINAL_STEP_STATUSES)
+
+
+class Verdict(str, Enum):
+    """What a worker does with one delivery of a step attempt."""
+
+    GO = "go"
+    TAKEN_OVER = "taken_over"
+    SETTLED = "settled"
+    STALE = "stale"
+    BUSY = "busy"
+    UNDISPATCHED = "undispatched"
+
+    @property
+    def runs(self) -> bool:
+        """Whether the worker runs the attempt."""
+        return self in (Verdict.GO, Verdict.TAKEN_OVER)
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """The verdict on a delivery, and what the step reads when it runs."""
+
+    verdict: Verdict
+    #: the claim's previous holder (the one replaced, or the one that made it busy)
+    holder: str
+    #: the step's input refs, when they were asked for and exist
+    inputs: StepInputs | None
+    #: the stored values asked for, in order (None where absent)
+    values: list[bytes | None]
+
+
+def claim_of(attempt: int, holder: str) -> str:
+    """The stored form of a claim."""
+    return f"{attempt}:{holder}"
+
+
+def parse_claim(claim: str) -> tuple[int, str]:
+    attempt, _, holder = claim.partition(":")
+    return int(attempt), holder
+
+
+def decide(
+    status: str | None,
+    claim: str | None,
+    beat: float | None,
+    attempt: int,
+    token: str,
+    now: float,
+    lost_after_s: float,
+    take_over: str = "",
+) -> tuple[Verdict, str]:
+    """The verdict on a delivery of ``attempt`` to the worker ``token``, and the holder.
+
+    Args:
+        status: the step's stored status.
+        claim: the step's stored claim, if any.
+        beat: when the holder last sent a heartbeat.
+        attempt: the delivered attempt.
+        token: the receiving worker's token.
+        now: the current time on the clock ``beat`` was read from.
+        lost_after_s: a holder silent for this long is lost.
+        take_over: a holder the receiving worker knows is dead.
+    """
+    if status is None or status == StepStatus.PENDING.value:
+        return Verdict.UNDISPATCHED, ""
+    if status in FINAL_VALUES:
+        return Verdict.SETTLED, status
+    if claim is None:
+        return Verdict.GO, ""
+    held, holder = parse_claim(claim)
+    if held > attempt:
+        return Verdict.STALE, holder
+    if held < attempt or holder == token:
+        return Verdict.GO, holder
+    alive = beat is not None and beat > now - lost_after_s
+    if holder != LOST and holder != take_over and alive:
+        return Verdict.BUSY, holder
+    return Verdict.TAKEN_OVER, holder
+
+
+def worker_token() -> str:
+    """A name for this process's claims: ``<host>/<pid>/<random>``."""
+    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+def died_here(holder: str) -> bool:
+    """Whether ``holder`` is a process of this host that no longer exists.
+
+    A worker whose pool process was killed gets the message back at once; the dead
+    process's heartbeat still looks fresh, but on the same host its death is certain.
+    """
+    host, _, rest = holder.partition("/")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

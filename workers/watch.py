@@ -1,0 +1,158 @@
+"""While a step runs: keep its claim alive, and stop the op when it must stop.
+
+A ``StepWatch`` thread sends the attempt's heartbeat every ``step_heartbeat_s``
+and reads back the step's status. When the run was canceled, or the coordinator
+gave the attempt to another worker (this one looked dead), it interrupts the op:
+
+* in the main thread of a prefork pool process, with the signal Celery's soft time
+  limit uses (``SoftTimeLimitExceeded`` is raised in the op, even inside a sleep);
+* elsewhere (the in-thread and threads pools), by raising
+  ``DagsterExecutionInterruptedError`` asynchronously in the op's thread, which takes
+  effect at the op's next Python instruction.
+
+An op that is still running ``cancel_grace_s`` later is beyond asking: in a pool
+process, that process alone is killed (Celery starts a new one and hands the message
+back; the redelivery finds the step final and is dropped); elsewhere it is left to
+finish, and its report is refused.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import threading
+import time
+from types import TracebackType
+
+from opgrid.errors import DagsterExecutionInterruptedError, StorageError
+from opgrid.orchestrator.messages import StepStatus
+from opgrid.orchestrator.storage import RunStore
+
+logger = logging.getLogger(__name__)
+
+_CANCELED = StepStatus.CANCELED.value
+
+
+class StepWatch:
+    """``with StepWatch(...):`` around one step attempt, in the thread that runs it."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        claim: tuple[str, str],
+        interval_s: float,
+        grace_s: float,
+        may_kill_process: bool,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.step_key, self.claim = claim
+        self.interval_s = interval_s
+        self.grace_s = grace_s
+        self.may_kill_process = may_kill_process
+        #: why the op was interrupted: "canceled" or "superseded"; None while it was not
+        self.reason: str | None = None
+        self._target = threading.get_ident()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._watch, name=f"watch {run_id} {self.step_key}", daemon=True
+        )
+
+    def __enter__(self) -> StepWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self._done = True
+        if self.reason is not None and not _in_main_thread(self._target):
+            _set_async_exc(self._target, None)  # drop an interrupt still pending
+        self._stop.set()
+        self._thread.join(timeout=self.interval_s + 5)
+
+    # The watching thread -----------------------------------------------------------------
+    def _watch(self) -> None:
+        interrupted_at: float | None = None
+        while not self._stop.wait(self.interval_s):
+            if interrupted_at is None:
+                reason = self._check()
+                if reason is not None and self._interrupt(reason):
+                    interrupted_at = time.monotonic()
+            elif time.monotonic() - interrupted_at >= self.grace_s:
+                self._give_up()
+                return
+
+    def _check(self) -> str | None:
+        try:
+            status = self.store.beat(self.run_id, self.step_key, self.claim)
+        except StorageError as exc:  # Redis is away: keep running, keep trying
+            logger.warning("step %s: heartbeat failed: %s", self.step_key, exc)
+            return None
+        if status is None:
+            return "superseded"
+        return "canceled" if status == _CANCELED else None
+
+    def _interrupt(self, reason: str) -> bool:
+        with self._lock:
+            if self._done:
+                return False
+            self.reason = reason
+            logger.warning(
+                "step %s of run %s: %s, interrupting the op",
+                self.step_key,
+                self.run_id,
+                "the run was canceled" if reason == "canceled" else "another worker took it over",
+            )
+            if _in_main_thread(self._target) and _has_soft_limit_handler():
+                signal.pthread_kill(self._target, signal.SIGUSR1)
+            else:
+                _set_async_exc(self._target, DagsterExecutionInterruptedError)
+            return True
+
+    def _give_up(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            if not self.may_kill_process:
+                logger.error(
+                    "step %s of run %s ignored the interruption for %.0f s; it runs on, "
+                    "and its result will be refused",
+                    self.step_key,
+                    self.run_id,
+                    self.grace_s,
+                )
+                return
+            logger.error(
+                "step %s of run %s ignored the interruption for %.0f s: killing its process",
+                self.step_key,
+                self.run_id,
+                self.grace_s,
+            )
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _in_main_thread(ident: int) -> bool:
+    return ident == threading.main_thread().ident
+
+
+def _has_soft_limit_handler() -> bool:
+    """Whether SIGUSR1 raises (Celery's pool processes install such a handler)."""
+    handler = signal.getsignal(signal.SIGUSR1)
+    return callable(handler)
+
+
+def _set_async_exc(ident: int, exc_type: type[BaseException] | None) -> None:
+    """Raise ``exc_type`` in thread ``ident`` at its next instruction (None: cancel that)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(exc_type) if exc_type is not None else None
+    )
