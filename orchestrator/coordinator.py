@@ -375,14 +375,20 @@ class Coordinator:
     def _watch_run(self, owned: _OwnedRun) -> None:
         state, settings = owned.state, self.settings
         statuses = state.statuses()
-        running = [key for key, status in statuses.items() if status is StepStatus.RUNNING]
+        # a step delivered again after its worker was lost waits for a worker like a
+        # queued one (in ``sent_at`` until a worker starts it)
+        running = [
+            key
+            for key, status in statuses.items()
+            if status is StepStatus.RUNNING and key not in owned.sent_at
+        ]
         waiting: list[str] = []
         if settings.queue_timeout_s:
             due = time.monotonic() - settings.queue_timeout_s
             waiting = [
                 key
                 for key, sent in owned.sent_at.items()
-                if sent < due and statuses.get(key) in (StepStatus.QUEUED, StepStatus.UP_FOR_RETRY)
+                if sent < due and statuses.get(key) in _IN_FLIGHT
             ]
         if not running and not waiting:
             return
@@ -436,7 +442,7 @@ class Coordinator:
             f"step {key!r} was not started within {self.settings.queue_timeout_s:g} s of "
             f"being queued on {queue!r}: no worker took it (does a worker consume {queue!r}?)"
         )
-        expect = ("queued", "up_for_retry")
+        expect = ("queued", "up_for_retry", "running")
         if self._fail_step(owned, key, attempt, "StepLost", reason, *expect):
             self._revoke(owned, [(key, attempt)])
 

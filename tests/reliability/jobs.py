@@ -1,0 +1,156 @@
+"""Jobs the fault tests run on real worker processes.
+
+Every op appends ``<op> <event> <pid>`` lines to the file named by ``MARKS`` (one
+write per line, O_APPEND), so a test can see which process runs which op, kill it
+at the right moment, and count how often an op really ran.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from opgrid import In, Nothing, Out, job, op
+
+
+def mark(name: str, event: str) -> None:
+    path = os.environ.get("MARKS")
+    if path:
+        with open(path, "a") as marks:
+            marks.write(f"{name} {event} {os.getpid()}\n")
+
+
+def sleep_in_steps(seconds: float) -> None:
+    """A sleep the cooperative interruption can reach between steps."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@op
+def first() -> int:
+    mark("first", "start")
+    mark("first", "done")
+    return 1
+
+
+@op
+def slow(value: int) -> list[int]:
+    mark("slow", "start")
+    sleep_in_steps(float(os.environ.get("SLOW_S", "3")))
+    mark("slow", "done")
+    return [value, 2]
+
+
+@op
+def last(values: list[int]) -> list[int]:
+    mark("last", "start")
+    mark("last", "done")
+    return values
+
+
+@job
+def slow_chain():
+    """first -> slow (sleeps SLOW_S) -> last."""
+    last(slow(first()))
+
+
+def _stage(name: str):
+    @op(name=name)
+    def stage(value: int) -> int:
+        mark(name, "start")
+        sleep_in_steps(0.6)
+        mark(name, "done")
+        return value + 1
+
+    return stage
+
+
+_STAGES = [_stage(f"stage{i}") for i in range(1, 6)]
+
+
+@op
+def zero() -> int:
+    return 0
+
+
+@job
+def staged():
+    """zero -> stage1 -> ... -> stage5, each 0.6 s: 5 at the end."""
+    value = zero()
+    for stage in _STAGES:
+        value = stage(value)
+
+
+@op(out=Out(Nothing))
+def hang() -> None:
+    mark("hang", "start")
+    try:
+        sleep_in_steps(60)
+    except BaseException:
+        mark("hang", "interrupted")
+        raise
+    mark("hang", "done")
+
+
+@op(out=Out(Nothing))
+def stubborn() -> None:
+    """Ignores every interruption: only killing its process stops it."""
+    mark("stubborn", "start")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            sleep_in_steps(60)
+        except BaseException:  # noqa: BLE001 - the point of this op
+            mark("stubborn", "ignored")
+
+
+@op(ins={"after": In(Nothing)}, out=Out(Nothing))
+def after_hang() -> None:
+    mark("after_hang", "start")
+
+
+@job
+def hangs():
+    """hang, then after_hang; plus two more hangs queued behind the first."""
+    after_hang(after=hang())
+    hang.alias("hang2")()
+    hang.alias("hang3")()
+
+
+@job
+def stubborn_job():
+    stubborn()
+
+
+@job(tags={"opgrid/timeout_s": 1})
+def timed():
+    hang()
+
+
+@job(tags={"opgrid/timeout_s": 1})
+def timed_stubborn():
+    stubborn()
+
+
+@op(tags={"opgrid/queue": "nobody-consumes-this"})
+def unserved() -> int:
+    return 1
+
+
+@job
+def misrouted():
+    unserved()
+
+
+@op
+def once() -> int:
+    mark("once", "start")
+    sleep_in_steps(0.5)
+    mark("once", "done")
+    return 7
+
+
+@job
+def single():
+    once()
