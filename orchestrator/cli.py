@@ -37,6 +37,7 @@ from opgrid.utils.yaml_utils import load_yaml_from_path
 
 from .cli_progress import Progress, print_summary
 from .executor import execute_in_process
+from .logs import stream_handler, switch_format
 from .redis_store import safe_url
 from .run_config import deep_merge
 from .settings import Settings
@@ -99,7 +100,9 @@ def main(
     ctx: click.Context, log_level: str | None, redis_url: str | None, namespace: str | None
 ) -> None:
     """Run Dagster-style jobs and graphs, in this process or on a Celery cluster."""
-    logging.basicConfig(level=(log_level or "WARNING").upper(), format=LOG_FORMAT)
+    logging.basicConfig(
+        level=(log_level or "WARNING").upper(), handlers=[stream_handler("text", LOG_FORMAT)]
+    )
     ctx.obj = ClusterOptions(redis_url, namespace, log_level is not None)
 
 
@@ -247,11 +250,13 @@ def cluster_errors(settings: Settings) -> Iterator[None]:
         ) from exc
 
 
-def service_logging(ctx: click.Context) -> None:
-    """Long-running commands log their lifecycle at INFO unless ``--log-level`` said otherwise."""
+def service_logging(ctx: click.Context, log_format: str = "text") -> None:
+    """Long-running commands log their lifecycle at INFO unless ``--log-level`` said otherwise,
+    as ``log_format`` lines (``text`` or ``json``) that name the run and step they concern."""
     group = ctx.find_root().obj
     if not (isinstance(group, ClusterOptions) and group.log_level_given):
         logging.getLogger("opgrid").setLevel(logging.INFO)
+    switch_format(logging.getLogger(), log_format, LOG_FORMAT)
 
 
 def count_ops(graph_def: GraphDefinition) -> int:

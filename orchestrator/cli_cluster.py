@@ -305,7 +305,7 @@ def cancel_run(
         if record.status in FINAL_RUN_STATUSES:
             raise UsageProblem(f"run {run_id} has already finished ({record.status.value})")
         event = RunEvent(
-            run_id=run_id, kind=E.RUN_CANCELED, timestamp=time.time(), message="requested"
+            run_id=run_id, kind=E.RUN_CANCELING, timestamp=time.time(), message="requested"
         )
         store.append_events(run_id, [event])
         alive = store.live_coordinators()

@@ -35,6 +35,7 @@ from opgrid.errors import BrokerError, InvalidTransition, RunNotFound, StorageEr
 from opgrid.event_type import DagsterEventType as E
 
 from .dispatch import Delivery, Dispatcher, task_id
+from .logs import log_context
 from .messages import (
     PRIORITY_TAG,
     QUEUE_TAG,
@@ -47,6 +48,7 @@ from .messages import (
     StepRequest,
     StepStatus,
 )
+from .metrics import CoordinatorMetrics
 from .plan import ExecutionPlan, PlanStep
 from .redis_store import RedisRunStore
 from .settings import Settings
@@ -97,6 +99,7 @@ class Coordinator:
         dispatcher: sends steps to workers.
         settings: lease length, blocking time and default queue.
         coordinator_id: a name for this coordinator; a random one by default.
+        metrics: told what happens (``metrics.PrometheusMetrics``); none by default.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class Coordinator:
         dispatcher: Dispatcher,
         settings: Settings,
         coordinator_id: str | None = None,
+        metrics: CoordinatorMetrics | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -116,6 +120,7 @@ class Coordinator:
         self._next_watch = 0.0
         #: deliveries the broker did not take yet; sent again each turn
         self._undelivered: list[Delivery] = []
+        self.metrics = metrics or CoordinatorMetrics()
 
     # The loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -166,7 +171,9 @@ class Coordinator:
         for run_id, entries in events.items():
             owned = self.runs.get(run_id)
             if owned is not None:
-                self._advance(owned, entries)
+                with log_context(run_id=run_id):
+                    self._advance(owned, entries)
+        self.metrics.turned()
 
     # Owning runs --------------------------------------------------------------------------
     def adopt(self, run_id: str) -> bool:
@@ -221,7 +228,7 @@ class Coordinator:
         for entry_id, event in entries:
             owned.cursor = entry_id
             self._track(owned, event)
-            if event.kind is E.RUN_CANCELED:
+            if event.kind is E.RUN_CANCELING:
                 self._revoke(owned, self._in_flight(owned.state))
             try:
                 commands.extend(owned.state.apply(event))
@@ -233,9 +240,10 @@ class Coordinator:
                     exc_info=True,
                 )
                 continue
+            self.metrics.observe(owned.record, event)
             if event.step_key is not None:
                 touched.add(event.step_key)
-            elif event.kind is E.RUN_CANCELED:
+            elif event.kind is E.RUN_CANCELING:
                 touched.update(owned.state.statuses())
         self._execute(owned, commands, touched, [])
 
@@ -278,7 +286,9 @@ class Coordinator:
         sent = time.monotonic()
         for command in dispatches:
             owned.sent_at[command.step_key] = sent + command.delay_s
-        self._send([self._delivery(owned, command) for command in dispatches])
+        deliveries = [self._delivery(owned, command) for command in dispatches]
+        self.metrics.dispatched(deliveries)
+        self._send(deliveries)
         if finish is not None:
             self._finish(owned, finish)
 
@@ -472,6 +482,7 @@ class Coordinator:
         record = owned.record.model_copy(update={"status": status, "finished_at": time.time()})
         statuses = {key: value.value for key, value in owned.state.statuses().items()}
         self.store.finish_run(record, [self._run_event(run_id, _FINAL_EVENT[status])], statuses)
+        self.metrics.finished(record)
         self.store.release(run_id, self.id)
         del self.runs[run_id]
         logger.info("run %s finished: %s", run_id, status.value)

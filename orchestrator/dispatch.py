@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,10 +63,22 @@ def celery_client(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
+        task_send_sent_event=True,  # Flower shows a step as soon as it is queued
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
+        broker_use_ssl=broker_ssl(settings.broker_url),
     )
     return app
+
+
+def broker_ssl(broker_url: str) -> dict[str, Any] | None:
+    """Celery's ``broker_use_ssl`` for a broker URL: for ``rediss://``, verify the server's
+    certificate (against the system's CAs unless the URL's ``ssl_ca_certs`` names a file),
+    as redis-py does for storage; kombu alone would connect without checking it. The
+    URL's own ``ssl_*`` query parameters win over this."""
+    if not broker_url.lower().startswith("rediss://"):
+        return None
+    return {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 
 
 class CeleryDispatcher:

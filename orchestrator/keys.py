@@ -24,6 +24,14 @@ Cluster-wide:
 - ``<ns>:active``             SET     unfinished run ids; removed by the coordinator at the end
 - ``<ns>:submissions``        STREAM  run ids for coordinators to claim (trimmed to ~10,000)
 - ``<ns>:coordinators``        ZSET    coordinator ids scored by when their heartbeat lapses
+- ``<ns>:workers``             ZSET    Celery worker hostnames scored by when their announcement
+                                      lapses; written by each worker's main process
+- ``<ns>:worker_queues``       HASH    worker hostname -> the queues it consumes, comma-separated
+
+Celery's, on the broker (kombu's Redis transport; not under the namespace):
+
+- ``<queue>``, ``<queue>\\x06\\x16<3|6|9>``  LIST  a queue's waiting messages, one list per
+  priority step; read (LLEN) for the coordinator's metrics, see ``queue_lists``
 
 ``opgrid:runs`` and ``opgrid:active`` are the cross-slot indexes; they are never
 part of a multi-key transaction with a run's own keys.
@@ -104,6 +112,12 @@ class Keys:
     def coordinators(self) -> str:
         return f"{self.namespace}:coordinators"
 
+    def workers(self) -> str:
+        return f"{self.namespace}:workers"
+
+    def worker_queues(self) -> str:
+        return f"{self.namespace}:worker_queues"
+
 
 #: Characters that ``SCAN MATCH`` (Redis glob) gives a meaning.
 _GLOB_CHARS = frozenset("*?[]\\")
@@ -112,3 +126,19 @@ _GLOB_CHARS = frozenset("*?[]\\")
 def _glob_escaped(text: str) -> str:
     """``text`` as a Redis glob that matches exactly it."""
     return "".join(f"\\{char}" if char in _GLOB_CHARS else char for char in text)
+
+
+#: kombu's Redis transport: a queue's priority steps, and what joins a queue's name to one.
+_KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
+_KOMBU_PRIORITY_SEP = "\x06\x16"
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The broker's Redis lists that hold a Celery queue's waiting messages.
+
+    kombu keeps one list per priority step: the queue's own name for step 0, then
+    ``<queue>\\x06\\x16<step>`` (``kombu.transport.redis.Channel._q_for_pri``).
+    """
+    return [
+        f"{queue}{_KOMBU_PRIORITY_SEP}{step}" if step else queue for step in _KOMBU_PRIORITY_STEPS
+    ]

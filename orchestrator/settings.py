@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -50,6 +52,11 @@ class Settings(BaseSettings):
     visibility_timeout_s: float = Field(default=3600.0, gt=0)
     #: how long a worker keeps retrying Redis while it is unreachable before giving up
     redis_retry_s: float = Field(default=60.0, ge=0)
+    #: the port on which ``opgrid coordinator`` serves ``/metrics`` (Prometheus) and
+    #: ``/healthz``; 0: not served
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    #: how services write their log lines: ``text``, or ``json`` (one object per line)
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _default_broker(self) -> Settings:

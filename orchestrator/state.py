@@ -40,6 +40,8 @@ ALLOWED: Mapping[StepStatus, frozenset[StepStatus]] = {
 }
 
 
+#: A cancel request, and (in logs from before requests had their own kind) the end.
+_CANCELS = frozenset({E.RUN_CANCELING, E.RUN_CANCELED})
 #: Statuses of a step that has been dispatched and has not ended.
 _IN_FLIGHT = frozenset({S.QUEUED, S.RUNNING, S.UP_FOR_RETRY})
 
@@ -221,7 +223,7 @@ class RunState:
 
     def apply(self, event: RunEvent) -> list[Command]:
         """Advance by one event; returns what the executor must do now."""
-        if event.kind is E.RUN_CANCELED:
+        if event.kind in _CANCELS:
             return self._cancel()
         handler = self._handlers.get(event.kind)
         if event.step_key is None or handler is None:

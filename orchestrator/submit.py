@@ -118,7 +118,7 @@ class RunHandle:
     def cancel(self) -> None:
         """Ask the run's coordinator to stop the run."""
         event = RunEvent(
-            run_id=self.run_id, kind=E.RUN_CANCELED, timestamp=time.time(), message="requested"
+            run_id=self.run_id, kind=E.RUN_CANCELING, timestamp=time.time(), message="requested"
         )
         self._store.append_events(self.run_id, [event])
 

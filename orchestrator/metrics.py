@@ -1,0 +1,389 @@
+"""The coordinator's metrics, for Prometheus: runs, steps, queues and live workers.
+
+The coordinator calls four hooks: ``observe`` for each event its run states accept,
+``dispatched`` for each batch of steps it sends, ``finished`` for each run it ends and
+``turned`` after each turn of its loop. ``CoordinatorMetrics`` records nothing;
+``PrometheusMetrics`` counts into a registry of its own (never the global one: one
+process may run several coordinators) and reads its gauges when scraped.
+``MetricsServer`` serves them over HTTP from a daemon thread:
+
+- ``GET /metrics``: Prometheus' text format;
+- ``GET /healthz``: 200 ``ok`` while the coordinator's loop turns, 503 once it has not
+  turned for ``stale_after_s`` (Redis unreachable, or the loop stuck).
+
+=================================== ========= ==========================================
+``opgrid_runs{status}``              gauge     runs this coordinator owns, by status
+``opgrid_runs_finished_total``       counter   runs it finished, by ``status``
+``opgrid_steps{status}``             gauge     steps of the runs it owns, by status
+``opgrid_step_events_total``         counter   step events it applied, by ``kind``
+``opgrid_step_duration_seconds``     histogram start (or restart) -> success, failure or
+                                               retry, by the events' timestamps
+``opgrid_step_queue_wait_seconds``   histogram dispatch (plus any retry delay) -> start
+``opgrid_queue_depth{queue}``        gauge     messages waiting in each Celery queue it sent
+                                               steps to, and the default queue (broker LLEN)
+``opgrid_workers_alive``             gauge     workers whose announcement has not lapsed
+=================================== ========= ==========================================
+
+Durations and waits compare a worker's clock with the coordinator's: on several hosts,
+keep the clocks in sync (NTP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import redis
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from opgrid.errors import StorageError
+from opgrid.event_type import DagsterEventType as E
+
+from .dispatch import Delivery
+from .messages import RunEvent, RunRecord, RunStatus, StepStatus
+from .redis_store import RedisRunStore, connect
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .coordinator import Coordinator
+
+logger = logging.getLogger(__name__)
+
+#: Bucket bounds (seconds) of step durations: from quick ops to hour-long ones.
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+#: Bucket bounds (seconds) of how long steps wait in their queue.
+QUEUE_WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+#: Runs whose dispatch and start times are kept at once (the oldest are dropped first;
+#: a run another coordinator takes over never finishes here).
+TRACKED_RUNS = 10_000
+#: How often a scrape tries to count the owned runs' steps while the coordinator changes them.
+_COUNT_TRIES = 3
+
+_STARTS = frozenset({E.STEP_START, E.STEP_RESTARTED})
+_ENDS = frozenset({E.STEP_SUCCESS, E.STEP_FAILURE, E.STEP_UP_FOR_RETRY})
+_STEP_KINDS = tuple(kind for kind in E if kind.name.startswith("STEP_"))
+_FINAL_RUN = (RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED)
+
+
+class CoordinatorMetrics:
+    """The hooks a coordinator calls as it works; this one records nothing."""
+
+    def watch(self, coordinator: Coordinator) -> None:
+        """Read the runs ``coordinator`` owns when scraped."""
+
+    def observe(self, record: RunRecord, event: RunEvent) -> None:
+        """The state of ``record``'s run accepted ``event``."""
+
+    def dispatched(self, deliveries: Sequence[Delivery]) -> None:
+        """These step attempts are being sent now."""
+
+    def finished(self, record: RunRecord) -> None:
+        """A run ended; ``record`` is its final record."""
+
+    def turned(self) -> None:
+        """A turn of the coordinator's loop ended."""
+
+    def healthy(self) -> bool:
+        """Whether the coordinator's loop turned lately."""
+        return True
+
+
+class PrometheusMetrics(CoordinatorMetrics, Collector):
+    """A coordinator's metrics in a ``CollectorRegistry`` of its own (``.registry``).
+
+    Args:
+        store: the cluster's run store: live workers, and queue depths when the broker
+            is the same Redis.
+        settings: the default queue, the broker, and how long a loop may stay silent.
+        broker: a client of the broker; by default the store's when ``broker_url`` is
+            ``redis_url``, else one opened here (no queue depths for a broker that is
+            not Redis).
+    """
+
+    def __init__(
+        self, store: RedisRunStore, settings: Settings, broker: redis.Redis | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        #: how long the loop may go without a turn and still count as healthy: a turn
+        #: blocks for at most ``block_s``; leases lapse after ``lease_s``
+        self.stale_after_s = max(3 * settings.block_s, settings.lease_s)
+        self.registry = CollectorRegistry()
+        self._broker, self._own_broker = _broker_client(store, settings, broker)
+        self._coordinator: Coordinator | None = None
+        self._last_turn = time.monotonic()
+        self._queues: set[str] = {settings.default_queue}
+        self._lock = threading.Lock()
+        # run id -> step key -> wall-clock time (dispatched: when it may start; started)
+        self._ready: dict[str, dict[str, float]] = {}
+        self._started: dict[str, dict[str, float]] = {}
+        self._runs_finished = Counter(
+            "opgrid_runs_finished",
+            "Runs this coordinator finished, by final status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self._step_events = Counter(
+            "opgrid_step_events",
+            "Step events this coordinator applied to its runs, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._durations = Histogram(
+            "opgrid_step_duration_seconds",
+            "How long step attempts ran: start (or restart) to success, failure or retry.",
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._waits = Histogram(
+            "opgrid_step_queue_wait_seconds",
+            "How long dispatched steps waited for a worker to start them.",
+            buckets=QUEUE_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        for status in _FINAL_RUN:
+            self._runs_finished.labels(status=status.value)
+        for kind in _STEP_KINDS:
+            self._step_events.labels(kind=kind.name.lower())
+        self.registry.register(self)
+
+    def close(self) -> None:
+        """Close the broker client opened here, if any."""
+        if self._own_broker and self._broker is not None:
+            self._broker.close()
+
+    # Hooks (the coordinator's thread) ---------------------------------------------------
+    def watch(self, coordinator: Coordinator) -> None:
+        self._coordinator = coordinator
+
+    def observe(self, record: RunRecord, event: RunEvent) -> None:
+        step_key = event.step_key
+        if step_key is None or event.kind not in _STEP_KINDS:
+            return
+        self._step_events.labels(kind=event.kind.name.lower()).inc()
+        run_id = record.run_id
+        if event.kind in _STARTS:
+            _tracked(self._started, run_id)[step_key] = event.timestamp
+            ready = self._ready.get(run_id, {}).pop(step_key, None)
+            if ready is not None:
+                self._waits.observe(max(0.0, event.timestamp - ready))
+        elif event.kind in _ENDS:
+            started = self._started.get(run_id, {}).pop(step_key, None)
+            if started is not None:
+                self._durations.observe(max(0.0, event.timestamp - started))
+
+    def dispatched(self, deliveries: Sequence[Delivery]) -> None:
+        now = time.time()
+        queues: set[str] = set()
+        for delivery in deliveries:
+            request = delivery.request
+            _tracked(self._ready, request.run_id)[request.step_key] = now + delivery.delay_s
+            queues.add(delivery.queue)
+        if not queues <= self._queues:
+            with self._lock:
+                self._queues |= queues
+
+    def finished(self, record: RunRecord) -> None:
+        self._runs_finished.labels(status=record.status.value).inc()
+        self._ready.pop(record.run_id, None)
+        self._started.pop(record.run_id, None)
+
+    def turned(self) -> None:
+        self._last_turn = time.monotonic()
+
+    def healthy(self) -> bool:
+        return time.monotonic() - self._last_turn <= self.stale_after_s
+
+    # Scrapes (the HTTP server's threads) ------------------------------------------------
+    def describe(self) -> Iterable[Metric]:
+        return [
+            GaugeMetricFamily("opgrid_runs", "", labels=["status"]),
+            GaugeMetricFamily("opgrid_steps", "", labels=["status"]),
+            GaugeMetricFamily("opgrid_queue_depth", "", labels=["queue"]),
+            GaugeMetricFamily("opgrid_workers_alive", ""),
+        ]
+
+    def collect(self) -> Iterable[Metric]:
+        runs, steps = self._owned()
+        yield _by_label("opgrid_runs", "Runs this coordinator owns, by status.", "status", runs)
+        yield _by_label("opgrid_steps", "Steps of the runs it owns, by status.", "status", steps)
+        with self._lock:
+            queues = sorted(self._queues)
+        if self._broker is not None:
+            try:
+                depths = self.store.queue_depths(queues, self._broker)
+            except StorageError:
+                logger.warning("metrics: cannot read queue depths; left out", exc_info=True)
+            else:
+                help_text = "Messages waiting in a Celery queue (steps not taken by a worker)."
+                yield _by_label("opgrid_queue_depth", help_text, "queue", depths)
+        try:
+            alive = len(self.store.live_workers())
+        except StorageError:
+            logger.warning("metrics: cannot read the live workers; left out", exc_info=True)
+        else:
+            yield GaugeMetricFamily(
+                "opgrid_workers_alive", "Workers whose announcement has not lapsed.", alive
+            )
+
+    def _owned(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Owned runs by status, and their steps by status."""
+        runs = {status.value: 0 for status in RunStatus if status not in _FINAL_RUN}
+        steps = {status.value: 0 for status in StepStatus}
+        coordinator = self._coordinator
+        if coordinator is None:
+            return runs, steps
+        owned = list(coordinator.runs.values())
+        for _ in range(_COUNT_TRIES):
+            try:  # the coordinator's thread may change a run's steps meanwhile: read again
+                statuses = [list(run.state.statuses().values()) for run in owned]
+                break
+            except RuntimeError:
+                continue
+        else:
+            statuses = []
+        for run in owned:
+            runs[run.record.status.value] = runs.get(run.record.status.value, 0) + 1
+        for status in (status for of_run in statuses for status in of_run):
+            steps[status.value] += 1
+        return runs, steps
+
+
+def _tracked(table: dict[str, dict[str, float]], run_id: str) -> dict[str, float]:
+    """The entry of ``run_id`` in ``table``, made room for if new."""
+    entry = table.get(run_id)
+    if entry is None:
+        if len(table) >= TRACKED_RUNS:
+            del table[next(iter(table))]
+        entry = table[run_id] = {}
+    return entry
+
+
+def _by_label(name: str, help_text: str, label: str, values: dict[str, int]) -> Metric:
+    family = GaugeMetricFamily(name, help_text, labels=[label])
+    for value, count in values.items():
+        family.add_metric([value], count)
+    return family
+
+
+def _broker_client(
+    store: RedisRunStore, settings: Settings, given: redis.Redis | None
+) -> tuple[redis.Redis | None, bool]:
+    """(a client of the broker or None, whether it was opened here)."""
+    if given is not None:
+        return given, False
+    if settings.broker_url == settings.redis_url:
+        return store.client, False
+    if urlsplit(settings.broker_url).scheme not in ("redis", "rediss"):
+        logger.info("metrics: the broker is not Redis; no queue depths")
+        return None, False
+    return connect(settings.broker_url), True
+
+
+# HTTP ------------------------------------------------------------------------------------
+class MetricsServer:
+    """``/metrics`` and ``/healthz`` on ``host:port``, from a daemon thread (``with`` it).
+
+    Port 0 takes a free port; ``.port`` says which.
+    """
+
+    def __init__(self, metrics: CoordinatorMetrics, port: int, host: str = "0.0.0.0") -> None:
+        handler = functools.partial(_Handler, metrics)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self.host = host
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"opgrid-metrics-{self.port}", daemon=True
+        )
+
+    def __enter__(self) -> MetricsServer:
+        self._thread.start()
+        logger.info("serving /metrics and /healthz on http://%s:%d", self.host, self.port)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def __init__(self, metrics: CoordinatorMetrics, *args: Any) -> None:
+        self.metrics = metrics
+        super().__init__(*args)
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/metrics" and isinstance(self.metrics, PrometheusMetrics):
+            self._reply(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
+        elif path == "/healthz":
+            healthy = self.metrics.healthy()
+            self._reply(200 if healthy else 503, b"ok\n" if healthy else b"stale\n")
+        else:
+            self._reply(404, b"not found: try /metrics or /healthz\n")
+
+    def _reply(self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("metrics: %s " + format, self.address_string(), *args)
+
+
+@contextlib.contextmanager
+def served_metrics(store: RedisRunStore, settings: Settings) -> Iterator[CoordinatorMetrics]:
+    """A coordinator's metrics, served on ``settings.metrics_port`` while the block runs.
+
+    With port 0 the metrics record nothing and nothing is served. Call the metrics'
+    ``watch(coordinator)`` once the coordinator exists.
+
+    Raises:
+        OSError: the port cannot be bound (in use, or privileged).
+    """
+    if not settings.metrics_port:
+        yield CoordinatorMetrics()
+        return
+    metrics = PrometheusMetrics(store, settings)
+    try:
+        with MetricsServer(metrics, settings.metrics_port):
+            yield metrics
+    finally:
+        metrics.close()
+
+
+@contextlib.contextmanager
+def local_coordinator_with_metrics(settings: Settings) -> Iterator[Coordinator]:
+    """``coordinator.local_coordinator``, its metrics served on ``settings.metrics_port``."""
+    from .coordinator import Coordinator, CoordinatorThread
+    from .dispatch import CeleryDispatcher
+
+    store = RedisRunStore.from_settings(settings)
+    dispatcher = CeleryDispatcher(settings)
+    try:
+        with served_metrics(store, settings) as metrics:
+            coordinator = Coordinator(store, dispatcher, settings, metrics=metrics)
+            metrics.watch(coordinator)
+            with CoordinatorThread(coordinator):
+                yield coordinator
+    finally:
+        dispatcher.close()
+        store.client.close()
