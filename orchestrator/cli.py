@@ -4,7 +4,7 @@
     opgrid job execute -f FILE | -m MODULE [-j JOB] [-c config.yaml ...] [--tag k=v ...]
                        [--partition KEY] [--verbose]
     opgrid job submit  -f FILE | -m MODULE [-j JOB] ... [--wait] [--coordinate]  (cli_cluster)
-    opgrid worker | coordinator | run list|show|logs|cancel                      (cli_cluster)
+    opgrid worker | coordinator | run list|show|logs|cancel|prune                (cli_cluster)
     opgrid dev -f FILE [-j JOB] [--workers N]                                     (cli_dev)
 
 Cluster commands read their settings from ``OPGRID_*`` variables; ``--redis-url``
@@ -37,8 +37,8 @@ from opgrid.utils.yaml_utils import load_yaml_from_path
 
 from .cli_progress import Progress, print_summary
 from .executor import execute_in_process
-from .logs import stream_handler, switch_format
-from .redis_store import safe_url
+from .logs import LOG_FORMATS, stream_handler, switch_format
+from .redis_store import safe_url as safe_url  # the cluster commands import it from here
 from .run_config import deep_merge
 from .settings import Settings
 from .submit import RunHandle, submit
@@ -214,6 +214,16 @@ def cluster_options(command: _Command) -> _Command:
         "--redis-url", metavar="URL", help="The cluster's Redis.  [default: $OPGRID_REDIS_URL]"
     )(command)
     return command
+
+
+def log_format_option(command: _Command) -> _Command:
+    """``--log-format text|json`` on a service command (``OPGRID_LOG_FORMAT``)."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(LOG_FORMATS),
+        help="Log lines as text or as one JSON object each; both name the run and step.  "
+        "[default: $OPGRID_LOG_FORMAT or text]",
+    )(command)
 
 
 def cluster_settings(

@@ -27,7 +27,7 @@ from types import FrameType
 
 import click
 
-from opgrid.errors import RunNotFound
+from opgrid.errors import OpgridError, RunNotFound
 from opgrid.event_type import DagsterEventType as E
 
 from .cli import (
@@ -37,6 +37,7 @@ from .cli import (
     cluster_settings,
     load_location,
     location_options,
+    log_format_option,
     main,
     safe_url,
     service_logging,
@@ -44,7 +45,9 @@ from .cli import (
 from .cli_progress import format_duration
 from .coordinator import Coordinator
 from .dispatch import CeleryDispatcher
-from .messages import FINAL_RUN_STATUSES, RunEvent, RunRecord, StepStatus
+from .messages import FINAL_RUN_STATUSES as FINAL_RUN_STATUSES  # cli_dev imports it from here
+from .messages import RunEvent, RunRecord, StepStatus
+from .metrics import served_metrics
 from .redis_store import RedisRunStore
 from .settings import Settings
 
@@ -72,6 +75,7 @@ WATCH_BLOCK_S = 1.0
 )
 @click.option("--pool", type=click.Choice(POOLS), default="prefork", show_default=True)
 @click.option("-n", "--hostname", metavar="NAME", help="Celery node name, e.g. w1@%h.")
+@log_format_option
 @cluster_options
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- CELERY ARGS]")
 @click.pass_context
@@ -83,12 +87,13 @@ def worker(
     concurrency: int | None,
     pool: str,
     hostname: str | None,
+    log_format: str | None,
     redis_url: str | None,
     namespace: str | None,
     celery_args: tuple[str, ...],
 ) -> None:
     """Run the steps of a code location's jobs: becomes a Celery worker (Flower sees it)."""
-    settings = cluster_settings(ctx, redis_url, namespace)
+    settings = cluster_settings(ctx, redis_url, namespace, log_format=log_format)
     location = load_location(file, module).name  # fail here, not at the first step
     options = ["-E"]  # task events, for Flower
     if concurrency is not None:
@@ -123,6 +128,7 @@ def worker_command(
         "OPGRID_SECRET": settings.secret.get_secret_value(),
         "OPGRID_LOCATIONS": location,
         "OPGRID_DEFAULT_QUEUE": settings.default_queue,
+        "OPGRID_LOG_FORMAT": settings.log_format,
     }
     return argv, env
 
@@ -130,32 +136,50 @@ def worker_command(
 # opgrid coordinator ----------------------------------------------------------------------
 @main.command(name="coordinator")
 @click.option("--id", "coordinator_id", metavar="NAME", help="Its name in logs; random by default.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Serve Prometheus /metrics and /healthz on this port; 0: off.  "
+    "[default: $OPGRID_METRICS_PORT or 0]",
+)
+@log_format_option
 @cluster_options
 @click.pass_context
 def coordinator(
-    ctx: click.Context, coordinator_id: str | None, redis_url: str | None, namespace: str | None
+    ctx: click.Context,
+    coordinator_id: str | None,
+    metrics_port: int | None,
+    log_format: str | None,
+    redis_url: str | None,
+    namespace: str | None,
 ) -> None:
     """Drive the cluster's runs (dispatch ready steps, finish runs) until SIGINT or SIGTERM."""
-    service_logging(ctx)
-    settings = cluster_settings(ctx, redis_url, namespace)
+    settings = cluster_settings(
+        ctx, redis_url, namespace, metrics_port=metrics_port, log_format=log_format
+    )
+    service_logging(ctx, settings.log_format)
     stop = threading.Event()
-    with cluster_errors(settings), open_store(settings) as store:
+    with cluster_errors(settings), open_store(settings) as store, contextlib.ExitStack() as stack:
         others = store.live_coordinators()  # also checks that Redis answers
         dispatcher = CeleryDispatcher(settings)
+        stack.callback(dispatcher.close)
         try:
-            driver = Coordinator(store, dispatcher, settings, coordinator_id)
-            logger.info(
-                "coordinator %s: namespace %r at %s, default queue %r, %d other(s) alive",
-                driver.id,
-                settings.namespace,
-                safe_url(settings.redis_url),
-                settings.default_queue,
-                len(others),
-            )
-            with stop_on_signals(stop):
-                driver.run(stop)
-        finally:
-            dispatcher.close()
+            metrics = stack.enter_context(served_metrics(store, settings))
+        except OpgridError as exc:  # the port is taken
+            raise UsageProblem(str(exc)) from exc
+        driver = Coordinator(store, dispatcher, settings, coordinator_id, metrics)
+        metrics.watch(driver)
+        logger.info(
+            "coordinator %s: namespace %r at %s, default queue %r, %d other(s) alive",
+            driver.id,
+            settings.namespace,
+            safe_url(settings.redis_url),
+            settings.default_queue,
+            len(others),
+        )
+        with stop_on_signals(stop):
+            driver.run(stop)
 
 
 @contextlib.contextmanager

@@ -60,6 +60,7 @@ from .cli_progress import Progress, print_summary
 from .coordinator import local_coordinator
 from .io_manager import io_manager_from_settings
 from .messages import QUEUE_TAG, RunEvent, RunRecord, RunStatus
+from .metrics import local_coordinator_with_metrics
 from .plan import compile_plan
 from .redis_server import RedisServer
 from .settings import Settings
@@ -198,6 +199,13 @@ class RunWatch:
 @run_options
 @click.option("--keep-running", is_flag=True, help="Keep the cluster up after the runs (Ctrl-C).")
 @click.option("-v", "--verbose", is_flag=True, help="Error stacks, outputs, worker logs.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Serve the coordinator's /metrics and /healthz on this port; 0: off.  "
+    "[default: $OPGRID_METRICS_PORT or 0]",
+)
 @cluster_options
 @click.pass_context
 def dev(
@@ -210,6 +218,7 @@ def dev(
     tags: dict[str, str],
     keep_running: bool,
     verbose: bool,
+    metrics_port: int | None,
     redis_url: str | None,
     namespace: str | None,
 ) -> None:
@@ -228,7 +237,7 @@ def dev(
         stack.callback(workers.stop)
         workers.start(worker_count)
         with cluster_errors(settings):
-            stack.enter_context(local_coordinator(settings))
+            _start_coordinator(stack, settings, metrics_port)
             code = _run_all(jobs, run_config, tags, location.name, settings, workers, verbose)
         if keep_running:
             _serve(settings, workers)
@@ -242,6 +251,22 @@ def dev(
         finally:
             _handle_signals(*previous)
     ctx.exit(code)
+
+
+def _start_coordinator(
+    stack: contextlib.ExitStack, settings: Settings, metrics_port: int | None
+) -> None:
+    """The coordinator thread; with a metrics port, its metrics are served there."""
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    if not port:
+        stack.enter_context(local_coordinator(settings))
+        return
+    try:
+        served = local_coordinator_with_metrics(settings.model_copy(update={"metrics_port": port}))
+        stack.enter_context(served)
+    except OpgridError as exc:  # the port is taken
+        raise UsageProblem(str(exc)) from exc
+    click.echo(f"coordinator metrics at http://127.0.0.1:{port}/metrics", err=True)
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:

@@ -137,6 +137,8 @@ class Coordinator:
             self.step(self.settings.block_s)
         except StorageError:
             logger.warning("coordinator %s: Redis unavailable, retrying", self.id, exc_info=True)
+            # workers could not send heartbeats either: give them time to resume
+            self._next_watch = time.monotonic() + self.settings.step_lost_after_s
             return False
         return True
 

@@ -22,7 +22,7 @@ import contextvars
 import datetime
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 #: What ``--log-format`` and ``OPGRID_LOG_FORMAT`` accept.
@@ -30,19 +30,21 @@ LOG_FORMATS = ("text", "json")
 #: The fields of a run's context, in the order lines show them.
 CONTEXT_FIELDS = ("run_id", "step_key")
 
-_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
-    "opgrid_log_context", default={}
+#: The fields of the enclosing ``log_context`` blocks, as (name, value) pairs.
+_context: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "opgrid_log_context", default=()
 )
 #: Attributes every ``LogRecord`` has; the others came from ``extra=``.
 _RECORD_FIELDS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__
-) | {"message", "asctime", "taskName"}
+    [*logging.LogRecord("", 0, "", 0, "", None, None).__dict__, "message", "asctime", "taskName"]
+)
 
 
 @contextlib.contextmanager
 def log_context(**fields: str | None) -> Iterator[None]:
     """Records logged inside the block carry ``fields`` (None values are left out)."""
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    merged = {**dict(_context.get()), **{k: v for k, v in fields.items() if v is not None}}
+    token = _context.set(tuple(merged.items()))
     try:
         yield
     finally:
@@ -63,7 +65,7 @@ class RunContextFilter(logging.Filter):
     """Sets ``run_id`` and ``step_key`` on each record from the enclosing ``log_context``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in _context.get().items():
+        for name, value in _context.get():
             if getattr(record, name, None) is None:
                 setattr(record, name, value)
         return True
@@ -118,9 +120,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
-def formatter(log_format: str, fmt: str | None = None, base: logging.Formatter | None = None) -> (
-    logging.Formatter
-):
+def formatter(
+    log_format: str, fmt: str | None = None, base: logging.Formatter | None = None
+) -> logging.Formatter:
     """The formatter of ``log_format``: JSON, or text in ``fmt`` (or ``base``'s format)."""
     if log_format == "json":
         return JsonFormatter()

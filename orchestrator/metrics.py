@@ -51,11 +51,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from opgrid.errors import StorageError
+from opgrid.errors import OpgridError, StorageError
 from opgrid.event_type import DagsterEventType as E
 
 from .dispatch import Delivery
-from .messages import RunEvent, RunRecord, RunStatus, StepStatus
+from .messages import FINAL_RUN_STATUSES, RunEvent, RunRecord, RunStatus, StepStatus
 from .redis_store import RedisRunStore, connect
 from .settings import Settings
 
@@ -77,7 +77,6 @@ _COUNT_TRIES = 3
 _STARTS = frozenset({E.STEP_START, E.STEP_RESTARTED})
 _ENDS = frozenset({E.STEP_SUCCESS, E.STEP_FAILURE, E.STEP_UP_FOR_RETRY})
 _STEP_KINDS = tuple(kind for kind in E if kind.name.startswith("STEP_"))
-_FINAL_RUN = (RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED)
 
 
 class CoordinatorMetrics:
@@ -156,7 +155,7 @@ class PrometheusMetrics(CoordinatorMetrics, Collector):
             buckets=QUEUE_WAIT_BUCKETS,
             registry=self.registry,
         )
-        for status in _FINAL_RUN:
+        for status in FINAL_RUN_STATUSES:
             self._runs_finished.labels(status=status.value)
         for kind in _STEP_KINDS:
             self._step_events.labels(kind=kind.name.lower())
@@ -243,7 +242,7 @@ class PrometheusMetrics(CoordinatorMetrics, Collector):
 
     def _owned(self) -> tuple[dict[str, int], dict[str, int]]:
         """Owned runs by status, and their steps by status."""
-        runs = {status.value: 0 for status in RunStatus if status not in _FINAL_RUN}
+        runs = {status.value: 0 for status in RunStatus if status not in FINAL_RUN_STATUSES}
         steps = {status.value: 0 for status in StepStatus}
         coordinator = self._coordinator
         if coordinator is None:
@@ -338,7 +337,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, b"not found: try /metrics or /healthz\n")
 
-    def _reply(self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+    def _reply(
+        self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -357,14 +358,21 @@ def served_metrics(store: RedisRunStore, settings: Settings) -> Iterator[Coordin
     ``watch(coordinator)`` once the coordinator exists.
 
     Raises:
-        OSError: the port cannot be bound (in use, or privileged).
+        OpgridError: the port cannot be bound (in use, or privileged).
     """
     if not settings.metrics_port:
         yield CoordinatorMetrics()
         return
     metrics = PrometheusMetrics(store, settings)
     try:
-        with MetricsServer(metrics, settings.metrics_port):
+        try:
+            server = MetricsServer(metrics, settings.metrics_port)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OpgridError(
+                f"cannot serve metrics on port {settings.metrics_port}: {reason}"
+            ) from exc
+        with server:
             yield metrics
     finally:
         metrics.close()

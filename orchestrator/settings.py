@@ -16,9 +16,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OPGRID_", frozen=True, extra="ignore")
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: may hold a password: kept out of repr (and every log line goes through ``safe_url``)
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", repr=False)
     #: the Celery broker; defaults to ``redis_url``
-    broker_url: str = ""
+    broker_url: str = Field(default="", repr=False)
     #: prefix of every Redis key, so clusters (and tests) can share one Redis
     namespace: str = "opgrid"
     #: HMAC key that signs stored outputs; every process of a cluster must share it

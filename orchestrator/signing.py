@@ -20,6 +20,8 @@ from .messages import StepRequest
 
 #: Domain prefix of a step request's signed text, so it can never pass for an output's.
 STEP_DOMAIN = b"opgrid.step\x00"
+#: One encoder for every signed text (``json.dumps`` with options builds one per call).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 #: Field problems named in one refusal line.
 _MAX_PROBLEMS = 5
 #: Characters of a sent name or identifier quoted in a refusal line.
@@ -28,7 +30,7 @@ _MAX_SHOWN = 80
 
 def sign(secret: bytes, message: bytes) -> bytes:
     """The HMAC-SHA256 of ``message`` keyed by ``secret`` (32 bytes)."""
-    return hmac.new(secret, message, hashlib.sha256).digest()
+    return hmac.digest(secret, message, hashlib.sha256)
 
 
 def verify(secret: bytes, message: bytes, signature: bytes) -> bool:
@@ -46,7 +48,7 @@ def _step_text(request: StepRequest) -> bytes:
         request.job_name,
         request.location,
     ]
-    return STEP_DOMAIN + json.dumps(fields, separators=(",", ":")).encode()
+    return STEP_DOMAIN + _COMPACT_JSON.encode(fields).encode()
 
 
 def sign_step(secret: bytes, request: StepRequest) -> StepRequest:

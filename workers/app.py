@@ -11,13 +11,17 @@ import logging
 from typing import Any
 
 from celery import Celery, signals
+from celery.utils.log import ColorFormatter
 
 from opgrid.errors import RunNotFound
+from opgrid.orchestrator.dispatch import broker_ssl
+from opgrid.orchestrator.logs import use_format
 from opgrid.orchestrator.messages import EXECUTE_STEP
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.signing import admit_step
 
 from .locations import LocationRegistry
+from .presence import WorkerPresence
 from .runtime import WorkerRuntime
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         task_send_sent_event=True,
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
+        broker_use_ssl=broker_ssl(settings.broker_url),  # rediss://: check the certificate
         # a message not acknowledged this long after delivery goes back to the queue;
         # steps that run longer keep their claim by heartbeats, so the copy is dropped
         broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
@@ -64,16 +69,17 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         reject_on_worker_lost=True,
         ignore_result=True,
     )
-    def execute_step(**fields: Any) -> None:
+    def execute_step(**fields: Any) -> str:
         request = admit_step(secret, fields)
         if isinstance(request, str):  # malformed or forged: logged, acked, never retried
             logger.error("refused an %s message: %s", EXECUTE_STEP, request)
-            return
+            return "refused: malformed or forged"
         try:
-            runtime().execute(request)
+            return runtime().execute(request)
         except RunNotFound as exc:  # signed, but its run is gone (pruned, expired) or never was
             extra = {"run_id": request.run_id, "step_key": request.step_key}
             logger.error("refused the step %s: %s", request.step_key, exc, extra=extra)
+            return f"refused: {exc}"
 
     @signals.worker_process_init.connect(weak=False)
     def _fresh_connections(**_: Any) -> None:
@@ -82,9 +88,32 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         holder.clear()
         in_pool_process[0] = True
 
+    presence: list[WorkerPresence] = []
+
+    @signals.worker_ready.connect(weak=False)
+    def _announce(sender: Any, **_: Any) -> None:
+        """The main process lists the worker in the cluster's live workers while it runs."""
+        if sender.app is app:
+            queues = list(app.amqp.queues.consume_from)
+            presence.append(WorkerPresence.start_for(settings, sender.hostname, queues))
+
+    @signals.worker_shutdown.connect(weak=False)
+    def _retire(sender: Any, **_: Any) -> None:
+        while presence and sender.app is app:
+            presence.pop().stop()
+
     app.opgrid_locations = registry  # type: ignore[attr-defined]
     app.opgrid_runtime = runtime  # type: ignore[attr-defined]
     return app
+
+
+@signals.after_setup_logger.connect(weak=False)
+@signals.after_setup_task_logger.connect(weak=False)
+def _log_format(**fields: Any) -> None:
+    """Celery's own handlers write ``OPGRID_LOG_FORMAT`` lines naming the run and step."""
+    for handler in fields["logger"].handlers:
+        if isinstance(handler.formatter, ColorFormatter):  # not one a test runner set up
+            use_format(handler, Settings().log_format, keep_base=True)
 
 
 app = make_app()

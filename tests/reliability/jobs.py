@@ -101,7 +101,7 @@ def stubborn() -> None:
     while time.monotonic() < deadline:
         try:
             sleep_in_steps(60)
-        except BaseException:  # noqa: BLE001 - the point of this op
+        except BaseException:  # noqa: PERF203 (ignoring interruptions is the point)
             mark("stubborn", "ignored")
 
 

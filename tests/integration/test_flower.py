@@ -1,0 +1,177 @@
+"""Flower watches an opgrid cluster unchanged: ``celery -A opgrid.workers.app flower``.
+
+A real worker (``opgrid worker``) and Flower run as subprocesses against the test
+redis-server; the coordinator runs in this process. Two runs of ``pipeline`` (the
+second with a failing step) must show up in Flower's HTTP API as one task per
+dispatched step, named the way the dispatcher labels it, on our worker, finished.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import opgrid
+from opgrid.orchestrator.redis_server import free_port
+from opgrid.orchestrator.settings import Settings
+from tests.integration.jobs_for_hosts import pipeline
+from tests.integration.subprocesses import environment, start, stop, wait_for_text
+
+pytestmark = pytest.mark.integration
+
+#: The code location, relative to the repository root, as the worker and submitter name it.
+JOBS = "tests/integration/jobs_for_hosts.py"
+BIN = Path(sys.executable).parent
+#: Flower's API refuses anonymous requests unless told otherwise; a deployment sets a login.
+LOGIN = "opgrid:flower-test"
+#: Longest a run, or Flower catching up with its events, may take here.
+TIMEOUT_S = 20.0
+
+
+def _cluster_env(settings: Settings) -> dict[str, str]:
+    return environment(
+        OPGRID_REDIS_URL=settings.redis_url,
+        OPGRID_NAMESPACE=settings.namespace,
+        OPGRID_SECRET=settings.secret.get_secret_value(),
+        OPGRID_DEFAULT_QUEUE=settings.default_queue,
+    )
+
+
+class Flower:
+    """Flower's HTTP API at ``base``, with the test login."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        token = base64.b64encode(LOGIN.encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}"}
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.base + path, headers=self.headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def json(self, path: str) -> Any:
+        status, body = self.get(path)
+        assert status == 200, (path, status, body)
+        return json.loads(body)
+
+
+@pytest.fixture
+def worker_name(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """``opgrid worker -f JOBS`` in a subprocess, task events on; yields its node name."""
+    name = f"flower-{settings.namespace}@localhost"
+    log = tmp_path / "worker.log"
+    command = [str(BIN / "opgrid"), "worker", "-f", JOBS, "--pool", "solo", "-n", name]
+    command += ["--", "--without-gossip", "--without-mingle"]  # heartbeats stay: Flower uses them
+    process = start(command, _cluster_env(settings), log)
+    try:
+        wait_for_text(log, "ready.", process)
+        yield name
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def flower(settings: Settings, tmp_path: Path) -> Iterator[Flower]:
+    """``celery -A opgrid.workers.app flower`` on a free loopback port, as a user starts it."""
+    port = free_port()
+    log = tmp_path / "flower.log"
+    command = [str(BIN / "celery"), "-A", "opgrid.workers.app", "flower"]
+    command += [f"--port={port}", "--address=127.0.0.1", f"--basic-auth={LOGIN}"]
+    process = start(command, _cluster_env(settings), log)
+    client = Flower(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while _health(client) != (200, b"OK"):
+            assert process.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+        yield client
+    finally:
+        stop(process)
+
+
+def _health(client: Flower) -> tuple[int, bytes] | None:
+    try:
+        return client.get("/healthcheck")
+    except OSError:  # not listening yet
+        return None
+
+
+def _poll(what: str, found: Any, timeout_s: float = TIMEOUT_S) -> Any:
+    """Call ``found()`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := found()):
+        assert time.monotonic() < deadline, f"Flower never showed {what}"
+        time.sleep(0.3)
+    return value
+
+
+@pytest.mark.timeout(60)
+def test_flower_shows_each_step_task_by_its_label_and_final_state(
+    settings: Settings, worker_name: str, flower: Flower
+) -> None:
+    # Flower learns of workers from their events (worker-online, heartbeats).
+    _poll("the worker online", lambda: flower.json("/api/workers?status=true").get(worker_name))
+
+    with opgrid.local_coordinator(settings):
+        good = opgrid.submit(pipeline, settings=settings, location=JOBS)
+        assert good.wait(timeout=TIMEOUT_S).success
+        bad = opgrid.submit(
+            pipeline,
+            run_config={"ops": {"transform": {"config": {"fail": True}}}},
+            settings=settings,
+            location=JOBS,
+        )
+        failed = bad.wait(timeout=TIMEOUT_S)
+    assert not failed.success
+    assert failed.get_failed_step_keys() == {"transform"}
+
+    # One task per dispatched step: `load` of the failed run was abandoned, never sent.
+    expected = {
+        f"run={good.run_id} job=pipeline step={step}" for step in ("extract", "transform", "load")
+    } | {f"run={bad.run_id} job=pipeline step={step}" for step in ("extract", "transform")}
+
+    def finished_tasks() -> dict[str, dict[str, Any]] | None:
+        tasks = flower.json("/api/tasks")
+        ours = {
+            task["name"]: task
+            for task in tasks.values()
+            if task.get("name") and (good.run_id in task["name"] or bad.run_id in task["name"])
+        }
+        final = all(task["state"] in ("SUCCESS", "FAILURE") for task in ours.values())
+        return ours if set(ours) == expected and final else None
+
+    tasks = _poll("the five step tasks finished", finished_tasks)
+
+    # The dispatcher's `shadow` is what the worker reports as the task's name, so Flower
+    # lists `run=... job=... step=...` rather than the one task name `opgrid.step`.
+    assert set(tasks) == expected
+    for label, task in tasks.items():
+        run_id, step = label.removeprefix("run=").split(" job=pipeline step=")
+        assert task["uuid"] == f"{run_id}:{step}:0", task  # the task id: run, step, attempt
+        assert task["worker"] == worker_name, task
+        assert task["kwargs"] == label, task  # kwargsrepr: the label, not the raw request
+        # Every task ends SUCCESS, the failing `transform` included: a step failure is user
+        # code raising inside the op, which opgrid's task records in Redis (STEP_FAILURE,
+        # the error, the run's failure) and then returns normally; the Celery task failed
+        # only if opgrid itself could not run the step. The run views show step failures.
+        assert task["state"] == "SUCCESS", task
+        assert task["exception"] is None, task
+
+    workers = flower.json("/api/workers?refresh=1")
+    assert "opgrid.step" in workers[worker_name]["registered"]
+    queues = [queue["name"] for queue in workers[worker_name]["active_queues"]]
+    assert queues == [settings.default_queue]

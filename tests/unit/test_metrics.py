@@ -1,0 +1,258 @@
+"""The coordinator's metrics fed synthetic events, its HTTP endpoints, and the worker registry
+(on fakeredis; ``tests/integration/test_metrics.py`` runs them on a real cluster)."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+
+import fakeredis
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from opgrid import job, op
+from opgrid.errors import OpgridError
+from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.coordinator import Coordinator
+from opgrid.orchestrator.dispatch import Delivery
+from opgrid.orchestrator.keys import Keys, queue_lists
+from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus, StepRequest
+from opgrid.orchestrator.metrics import (
+    CoordinatorMetrics,
+    MetricsServer,
+    PrometheusMetrics,
+    served_metrics,
+)
+from opgrid.orchestrator.plan import compile_plan
+from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.settings import Settings
+from opgrid.workers.presence import WorkerPresence
+
+RUN = "run-1"
+
+
+@op(tags={"opgrid/queue": "gpu"})
+def first() -> int:
+    return 1
+
+
+@op
+def second(x: int) -> int:
+    return x + 1
+
+
+@job
+def two_steps():
+    second(first())
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[Delivery] = []
+
+    def dispatch(self, deliveries: Sequence[Delivery]) -> None:
+        self.sent.extend(deliveries)
+
+    def revoke(self, task_ids: Sequence[str]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def client() -> Iterator[fakeredis.FakeRedis]:
+    redis_client = fakeredis.FakeRedis()
+    yield redis_client
+    redis_client.close()
+
+
+@pytest.fixture
+def store(client: fakeredis.FakeRedis) -> RedisRunStore:
+    return RedisRunStore(client, Keys(f"m-{uuid.uuid4().hex[:6]}"), run_ttl_s=60)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(default_queue="default", block_s=0.01, lease_s=0.2)
+
+
+@pytest.fixture
+def metrics(store: RedisRunStore, settings: Settings) -> PrometheusMetrics:
+    return PrometheusMetrics(store, settings, broker=store.client)
+
+
+def _record(status: RunStatus = RunStatus.STARTED) -> RunRecord:
+    return RunRecord(run_id=RUN, job_name="two_steps", status=status, created_at=time.time())
+
+
+def _event(kind: E, step: str | None, at: float) -> RunEvent:
+    return RunEvent(run_id=RUN, kind=kind, timestamp=at, step_key=step)
+
+
+def _delivery(step: str, queue: str, delay_s: float = 0.0) -> Delivery:
+    request = StepRequest(run_id=RUN, step_key=step, job_name="two_steps")
+    return Delivery(request, queue=queue, delay_s=delay_s)
+
+
+def _value(metrics: PrometheusMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_step_events_durations_and_queue_waits_come_from_the_events(metrics):
+    record, now = _record(), time.time()
+    metrics.dispatched([_delivery("first", "gpu"), _delivery("second", "default", delay_s=5)])
+    metrics.observe(record, _event(E.STEP_START, "first", now + 0.5))
+    metrics.observe(record, _event(E.STEP_OUTPUT, "first", now + 1.0))
+    metrics.observe(record, _event(E.STEP_SUCCESS, "first", now + 2.5))
+    metrics.observe(record, _event(E.LOG_MESSAGE, "first", now + 2.6))  # not a step event
+    metrics.observe(record, _event(E.RUN_START, None, now))
+    metrics.observe(record, _event(E.STEP_START, "second", now + 1.0))  # before its delay ran out
+    metrics.observe(record, _event(E.STEP_FAILURE, "second", now + 1.25))
+    metrics.observe(record, _event(E.STEP_SUCCESS, "second", now + 1.5))  # duplicate: not timed
+    metrics.finished(_record(RunStatus.FAILURE))
+
+    assert _value(metrics, "opgrid_step_events_total", kind="step_start") == 2
+    assert _value(metrics, "opgrid_step_events_total", kind="step_output") == 1
+    assert _value(metrics, "opgrid_step_events_total", kind="step_success") == 2
+    assert _value(metrics, "opgrid_step_events_total", kind="step_failure") == 1
+    assert _value(metrics, "opgrid_step_events_total", kind="step_skipped") == 0
+    assert _value(metrics, "opgrid_step_events_total", kind="log_message") is None
+    assert _value(metrics, "opgrid_step_duration_seconds_count") == 2
+    assert _value(metrics, "opgrid_step_duration_seconds_sum") == pytest.approx(2.25, abs=0.01)
+    assert _value(metrics, "opgrid_step_queue_wait_seconds_count") == 2
+    waited = _value(metrics, "opgrid_step_queue_wait_seconds_sum")
+    assert waited == pytest.approx(0.5, abs=0.1)  # the early start of "second" counts as 0
+    assert _value(metrics, "opgrid_runs_finished_total", status="failure") == 1
+    assert _value(metrics, "opgrid_runs_finished_total", status="success") == 0
+
+
+def test_gauges_count_the_owned_runs_steps_queues_and_live_workers(metrics, store, client):
+    coordinator = Coordinator(store, Recorder(), metrics.settings, metrics=metrics)
+    metrics.watch(coordinator)
+    plan = compile_plan(two_steps)
+    store.create_run(_record(RunStatus.QUEUED), plan)
+    assert coordinator.adopt(RUN)
+    client.rpush(queue_lists("gpu")[0], b"m1")
+    client.rpush(queue_lists("gpu")[3], b"m2")  # priority 9
+    store.worker_heartbeat("w1@host", ["default", "gpu"], ttl_s=30)
+    store.worker_heartbeat("gone@host", ["default"], ttl_s=-1)
+
+    assert _value(metrics, "opgrid_runs", status="started") == 1
+    assert _value(metrics, "opgrid_runs", status="queued") == 0
+    assert _value(metrics, "opgrid_steps", status="queued") == 1
+    assert _value(metrics, "opgrid_steps", status="pending") == 1
+    assert _value(metrics, "opgrid_steps", status="success") == 0
+    assert _value(metrics, "opgrid_queue_depth", queue="gpu") == 2
+    assert _value(metrics, "opgrid_queue_depth", queue="default") == 0
+    assert _value(metrics, "opgrid_workers_alive") == 1
+
+    for step in ("first", "second"):  # what workers would report
+        at = time.time()
+        output = RunEvent(
+            run_id=RUN, kind=E.STEP_OUTPUT, timestamp=at, step_key=step, output_name="result"
+        )
+        done = [_event(E.STEP_START, step, at), output, _event(E.STEP_SUCCESS, step, at)]
+        store.append_events(RUN, done)
+        for _ in range(3):
+            coordinator.step(0.01)
+    assert RUN not in coordinator.runs
+    assert _value(metrics, "opgrid_runs", status="started") == 0
+    assert _value(metrics, "opgrid_steps", status="queued") == 0
+    assert _value(metrics, "opgrid_runs_finished_total", status="success") == 1
+    assert _value(metrics, "opgrid_step_duration_seconds_count") == 2
+    assert _value(metrics, "opgrid_step_queue_wait_seconds_count") == 2
+
+
+def test_healthz_turns_503_when_the_loop_stops_turning_and_metrics_parse(metrics):
+    with MetricsServer(metrics, 0, host="127.0.0.1") as server:
+        base = f"http://127.0.0.1:{server.port}"
+        metrics.turned()
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as reply:
+            assert (reply.status, reply.read()) == (200, b"ok\n")
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+            assert reply.headers["Content-Type"].startswith("text/plain")
+        time.sleep(metrics.stale_after_s + 0.05)
+        with pytest.raises(urllib.error.HTTPError) as stale:
+            urllib.request.urlopen(f"{base}/healthz", timeout=5)
+        stale.value.close()
+        assert stale.value.code == 503
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{base}/other", timeout=5)
+        missing.value.close()
+        assert missing.value.code == 404
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {
+        "opgrid_runs",
+        "opgrid_runs_finished",
+        "opgrid_steps",
+        "opgrid_step_events",
+        "opgrid_step_duration_seconds",
+        "opgrid_step_queue_wait_seconds",
+        "opgrid_queue_depth",
+        "opgrid_workers_alive",
+    } <= names
+
+
+def test_the_default_metrics_record_nothing_and_stay_healthy():
+    metrics = CoordinatorMetrics()
+    metrics.observe(_record(), _event(E.STEP_START, "first", time.time()))
+    metrics.dispatched([_delivery("first", "gpu")])
+    metrics.finished(_record(RunStatus.SUCCESS))
+    metrics.turned()
+    assert metrics.healthy()
+
+
+def test_two_metrics_objects_in_one_process_do_not_share_a_registry(store, settings):
+    one = PrometheusMetrics(store, settings, broker=store.client)
+    two = PrometheusMetrics(store, settings, broker=store.client)
+    one.finished(_record(RunStatus.SUCCESS))
+    assert _value(one, "opgrid_runs_finished_total", status="success") == 1
+    assert _value(two, "opgrid_runs_finished_total", status="success") == 0
+
+
+def test_a_broker_that_is_not_redis_gives_no_queue_depths(store):
+    settings = Settings(broker_url="amqp://guest@localhost//", default_queue="default")
+    metrics = PrometheusMetrics(store, settings)
+    assert _value(metrics, "opgrid_queue_depth", queue="default") is None
+    assert _value(metrics, "opgrid_workers_alive") == 0
+
+
+def test_a_port_that_is_taken_is_a_clear_error(store):
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = Settings(metrics_port=port)
+        with pytest.raises(OpgridError, match=f"cannot serve metrics on port {port}: "):
+            with served_metrics(store, settings):
+                pass
+
+
+# The registry of live workers ----------------------------------------------------------------
+def test_live_workers_lists_hostnames_with_queues_until_they_lapse_or_leave(store):
+    store.worker_heartbeat("a@h", ["q1", "q2"], ttl_s=30)
+    store.worker_heartbeat("b@h", ["q1"], ttl_s=30)
+    store.worker_heartbeat("old@h", ["q1"], ttl_s=-1)
+
+    assert store.live_workers() == {"a@h": ["q1", "q2"], "b@h": ["q1"]}
+    store.forget_worker("a@h")
+    assert store.live_workers() == {"b@h": ["q1"]}
+    assert store.client.hkeys(store.keys.worker_queues()) == [b"b@h"]  # lapsed ones dropped
+
+
+def test_a_worker_presence_announces_until_stopped(store, client):
+    presence = WorkerPresence(store, "w@h", ["default"], every_s=0.05)
+    presence.start()
+    try:
+        assert store.live_workers() == {"w@h": ["default"]}
+        time.sleep(0.2)  # renewed meanwhile: its first entry would have lapsed after 0.15 s
+        assert store.live_workers() == {"w@h": ["default"]}
+    finally:
+        presence.stop()
+    assert store.live_workers() == {}
