@@ -26,7 +26,13 @@ from typing import Any
 import click
 
 from opgrid import JobDefinition
-from opgrid.errors import ConfigError, OpgridError, StorageError
+from opgrid.errors import (
+    ConfigError,
+    DagsterInvariantViolationError,
+    OpgridError,
+    RunNotFound,
+    StorageError,
+)
 from opgrid.event_type import DagsterEventType as E
 from opgrid.output import DEFAULT_OUTPUT
 
@@ -54,6 +60,7 @@ from .cli_cluster import (
     WATCH_BLOCK_S,
     log_line,
     open_store,
+    run_group,
     worker_command,
 )
 from .cli_progress import Progress, print_summary
@@ -63,6 +70,7 @@ from .messages import QUEUE_TAG, RunEvent, RunRecord, RunStatus
 from .metrics import local_coordinator_with_metrics
 from .plan import compile_plan
 from .redis_server import RedisServer
+from .reexecute import reexecute
 from .settings import Settings
 from .state import ValueRef
 from .submit import RunHandle
@@ -131,7 +139,7 @@ def submit_job(
             return
         click.echo(f"run {handle.run_id} of job {job.name!r} submitted")
         try:
-            record = follow_run(handle, settings, verbose, timeout_s)
+            record = follow_run(handle.run_id, job.name, settings, verbose, timeout_s)
         except KeyboardInterrupt:
             click.echo(f"\nstopped watching run {handle.run_id}; it goes on", err=True)
             ctx.exit(130)
@@ -141,7 +149,8 @@ def submit_job(
 
 
 def follow_run(
-    handle: RunHandle,
+    run_id: str,
+    job_name: str,
     settings: Settings,
     verbose: bool = False,
     timeout_s: float | None = None,
@@ -152,7 +161,7 @@ def follow_run(
     ``check`` is called about every second and raises if the run can no longer end;
     after ``timeout_s`` it raises ``RunProblem`` (exit 1) and the run goes on.
     """
-    watch = RunWatch(handle.job.name, verbose)
+    watch = RunWatch(job_name, verbose)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     cursor = "0-0"
     with open_store(settings) as store:
@@ -162,16 +171,70 @@ def follow_run(
             remaining = WATCH_BLOCK_S if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 raise RunProblem(
-                    f"run {handle.run_id} did not finish within {timeout_s:g}s; it goes on "
-                    f"(opgrid run show {handle.run_id})"
+                    f"run {run_id} did not finish within {timeout_s:g}s; it goes on "
+                    f"(opgrid run show {run_id})"
                 )
-            entries = store.wait_run(handle.run_id, cursor, min(remaining, WATCH_BLOCK_S))
+            entries = store.wait_run(run_id, cursor, min(remaining, WATCH_BLOCK_S))
             for cursor, event in entries:  # noqa: B007 (the cursor is kept for the next read)
                 watch(event)
             if any(event.kind in _TERMINAL for _, event in entries):
-                record = store.get_run(handle.run_id)
+                record = store.get_run(run_id)
                 if record.status in FINAL_RUN_STATUSES:
                     return record
+
+
+# opgrid run reexecute ---------------------------------------------------------------------
+@run_group.command(name="reexecute")
+@click.argument("run_id")
+@click.option(
+    "--from-failure",
+    is_flag=True,
+    help="Reuse the outputs of the steps that succeeded; run only what failed or never ran.",
+)
+@click.option("--wait", is_flag=True, help="Show each step as it ends; exit 0/1 on the outcome.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="S",
+    help="Stop waiting after S seconds, exit 1; the run goes on (--wait).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Print error stacks.")
+@cluster_options
+@click.pass_context
+def reexecute_run(
+    ctx: click.Context,
+    run_id: str,
+    from_failure: bool,
+    wait: bool,
+    timeout_s: float | None,
+    verbose: bool,
+    redis_url: str | None,
+    namespace: str | None,
+) -> None:
+    """Queue a new run of a finished run's plan and print its id (no code needed here)."""
+    settings = cluster_settings(ctx, redis_url, namespace)
+    with cluster_errors(settings), open_store(settings) as store:
+        try:
+            record = reexecute(store, run_id, from_failure=from_failure)
+        except (RunNotFound, DagsterInvariantViolationError) as exc:
+            raise UsageProblem(str(exc)) from exc
+        if not store.live_coordinators():
+            click.echo("warning: no coordinator is alive; the run waits for one", err=True)
+    if not (wait or timeout_s is not None):
+        click.echo(record.run_id)
+        return
+    reused = f", reusing {len(record.reused)} step(s)" if from_failure else ""
+    click.echo(f"run {record.run_id} re-executes run {run_id}{reused}")
+    with cluster_errors(settings):
+        try:
+            final = follow_run(record.run_id, record.job_name, settings, verbose, timeout_s)
+        except KeyboardInterrupt:
+            click.echo(f"\nstopped watching run {record.run_id}; it goes on", err=True)
+            ctx.exit(130)
+    click.echo(f"run {record.run_id}: {final.status.value}")
+    if final.status is not RunStatus.SUCCESS:
+        ctx.exit(EXIT_RUN_FAILED)
 
 
 class RunWatch:
@@ -184,9 +247,13 @@ class RunWatch:
     def __call__(self, event: RunEvent) -> None:
         if event.kind is E.LOG_MESSAGE:
             click.echo(log_line(event, self.job_name), err=True)
+        elif event.kind is E.RUN_CANCELING:
+            click.echo(click.style("  cancel requested", fg="yellow"))
         elif event.kind is E.RUN_CANCELED:
-            text = "  cancel requested" if event.message else "run canceled"
-            click.echo(click.style(text, fg="yellow"))
+            click.echo(click.style("run canceled", fg="yellow"))
+        elif event.kind is E.ENGINE_EVENT:
+            where = f"{event.step_key}: " if event.step_key else ""
+            click.echo(click.style(f"  {where}{event.message}", dim=True))
         elif event.kind is not E.RUN_START:  # the caller said which run it watches
             self.progress(event)
 
@@ -333,7 +400,7 @@ def _run_all(
         handle = submit_run(job, run_config, tags, None, location, settings)
         try:
             click.echo(f"run {handle.run_id} of job {job.name!r} submitted")
-            record = follow_run(handle, settings, verbose, check=workers.check)
+            record = follow_run(handle.run_id, job.name, settings, verbose, check=workers.check)
             print_summary(handle.result(), time.monotonic() - started)
             _echo_outputs(handle, settings)
         finally:

@@ -193,7 +193,7 @@ class Coordinator:
             return False
         log = self.store.read_events(run_id)
         state = RunState(plan)
-        commands = state.replay(event for _, event in log)
+        commands = state.replay((event for _, event in log), record.reused)
         owned = _OwnedRun(record, plan, state, log[-1][0] if log else "0-0", plan.step_named())
         for _, event in log:
             self._track(owned, event)

@@ -248,6 +248,14 @@ class InMemoryRunStore:
         run = self._runs.get(run_id)
         return [run.outputs.get(ref) if run else None for ref in refs]
 
+    def copy_outputs(self, from_run: str, to_run: str, refs: Sequence[ValueRef]) -> list[ValueRef]:
+        with self._changed:
+            source, target = self._run(from_run), self._run(to_run)
+            for ref in refs:
+                if ref in source.outputs:
+                    target.outputs[ref] = source.outputs[ref]
+            return [ref for ref in refs if ref not in source.outputs]
+
     def commit_step(
         self,
         run_id: str,

@@ -183,6 +183,11 @@ class RunRecord(BaseModel):
     created_at: float
     started_at: float | None = None
     finished_at: float | None = None
+    #: the run this one re-executes, if any
+    parent_run_id: str | None = None
+    #: for a re-execution: the parent's succeeded steps (in the order they succeeded)
+    #: whose outputs this run reuses -> output name -> mapping keys yielded
+    reused: dict[str, dict[str, list[str | None]]] = {}
 
 
 class StepInputs(BaseModel):

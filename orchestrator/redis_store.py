@@ -497,6 +497,18 @@ class RedisRunStore:
         return values
 
     @_translated
+    def copy_outputs(self, from_run: str, to_run: str, refs: Sequence[ValueRef]) -> list[ValueRef]:
+        """Copy stored values of one run to another (for a re-execution); returns the
+        refs that were not there to copy (expired)."""
+        values = self.load_outputs(from_run, refs)
+        with self._r.pipeline(transaction=True) as pipe:
+            for ref, data in zip(refs, values, strict=True):
+                if data is not None:
+                    pipe.set(self._output_key(to_run, ref), data, px=self.run_ttl_ms)
+            pipe.execute()
+        return [ref for ref, data in zip(refs, values, strict=True) if data is None]
+
+    @_translated
     def commit_step(
         self,
         run_id: str,

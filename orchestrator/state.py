@@ -80,6 +80,9 @@ class FinishRun:
 
 Command = DispatchStep | SkipStep | AbandonStep | FinishRun
 
+#: step key -> output name -> the mapping keys it yielded (None for a plain output)
+Reused = Mapping[str, Mapping[str, list[str | None]]]
+
 
 @dataclass(frozen=True, slots=True)
 class ValueRef:
@@ -212,14 +215,34 @@ class RunState:
         return refs
 
     # Events ----------------------------------------------------------------------
-    def start(self) -> list[Command]:
-        """The commands that begin the run (steps with no upstream)."""
+    def start(self, reused: Reused | None = None) -> list[Command]:
+        """The commands that begin the run (steps with no upstream).
+
+        Args:
+            reused: for a re-execution, the steps whose outputs an earlier run made,
+                in the order they succeeded there, with the outputs each yielded; each
+                counts as succeeded here the moment it would be dispatched.
+        """
         commands: list[Command] = []
         for step in list(self._steps.values()):
             if step.waiting <= 0:
                 self._decide(step, commands)
+        for key, yielded in (reused or {}).items():
+            step = self._steps.get(key)
+            if step is None or step.status is not S.QUEUED:
+                continue  # decided otherwise this time: it runs (or not) as decided
+            for output, mapping_keys in yielded.items():
+                for mapping_key in mapping_keys:
+                    step.pending_outputs[(output, mapping_key)] = None
+            self._succeed(step, 0, commands)
         self._check_finished(commands)
-        return commands
+        if not reused:
+            return commands
+        return [
+            c
+            for c in commands
+            if not isinstance(c, DispatchStep) or self._steps[c.step_key].status is S.QUEUED
+        ]
 
     def apply(self, event: RunEvent) -> list[Command]:
         """Advance by one event; returns what the executor must do now."""
@@ -236,10 +259,10 @@ class RunState:
         self._check_finished(commands)
         return commands
 
-    def replay(self, events: Iterable[RunEvent]) -> list[Command]:
+    def replay(self, events: Iterable[RunEvent], reused: Reused | None = None) -> list[Command]:
         """Rebuild from a run's event log; returns the commands still outstanding."""
         outstanding: dict[str, Command] = {}
-        for command in self.start():
+        for command in self.start(reused):
             outstanding[_command_key(command)] = command
         for event in events:
             for command in self.apply(event):
@@ -304,7 +327,10 @@ class RunState:
         step.pending_outputs[(output, event.mapping_key)] = None
 
     def _on_success(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
-        step.attempt = event.attempt
+        self._succeed(step, event.attempt, commands)
+
+    def _succeed(self, step: _Step, attempt: int, commands: list[Command]) -> None:
+        step.attempt = attempt
         self._move(step, S.SUCCESS)
         for output, mapping_key in step.pending_outputs:
             step.yielded.setdefault(output, []).append(mapping_key)

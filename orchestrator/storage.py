@@ -109,6 +109,9 @@ class RunStore(Protocol):
         expect: Sequence[str] = ("running",),
     ) -> bool: ...
     def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]: ...
+    def copy_outputs(
+        self, from_run: str, to_run: str, refs: Sequence[ValueRef]
+    ) -> list[ValueRef]: ...
     def commit_step(
         self,
         run_id: str,

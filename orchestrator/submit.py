@@ -162,9 +162,10 @@ class RunHandle:
     def result(self) -> ExecuteInProcessResult:
         """The run's result as it stands (complete once the run has ended)."""
         plan = self._store.get_plan(self.run_id)
+        reused = self._store.get_run(self.run_id).reused
         events = self.events()
         state = RunState(plan)
-        state.replay(events)
+        state.replay(events, reused)
         run = DagsterRun(self.run_id, self.job.name, dict(plan.tags), plan.run_config)
         outputs = RedisOutputStore(self._store, self._io)
         return ExecuteInProcessResult(self.job, plan, run, state, outputs, events)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from opgrid import In, Nothing, Out, job, op
+from opgrid import DynamicOut, DynamicOutput, In, Nothing, Out, job, op
 
 
 def mark(name: str, event: str) -> None:
@@ -154,3 +154,63 @@ def once() -> int:
 @job
 def single():
     once()
+
+
+def _fixed() -> bool:
+    """Whether the test has "fixed the bug" the flaky ops fail on (a file exists)."""
+    return os.path.exists(os.environ.get("FIXED", "/nonexistent"))
+
+
+@op
+def base() -> int:
+    mark("base", "start")
+    return 10
+
+
+@op
+def shaky(value: int) -> int:
+    mark("shaky", "start")
+    if not _fixed():
+        raise RuntimeError("shaky fails until fixed")
+    return value + 1
+
+
+@op
+def after_shaky(value: int) -> int:
+    mark("after_shaky", "start")
+    return value * 2
+
+
+@op
+def steady() -> str:
+    mark("steady", "start")
+    return "steady"
+
+
+@op(out=DynamicOut(int))
+def fan():
+    mark("fan", "start")
+    for i in range(3):
+        yield DynamicOutput(i, mapping_key=str(i))
+
+
+@op
+def piece(i: int) -> int:
+    mark(f"piece{i}", "start")
+    if i == 2 and not _fixed():
+        raise RuntimeError("piece 2 fails until fixed")
+    return i * 100
+
+
+@op
+def gather(pieces: list[int]) -> int:
+    mark("gather", "start")
+    return sum(pieces)
+
+
+@job
+def flaky_pipeline():
+    """base -> shaky -> after_shaky; steady; fan -> piece x3 -> gather."""
+    after_shaky(shaky(base()))
+    steady()
+    gather(fan().map(piece).collect())

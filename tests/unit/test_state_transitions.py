@@ -662,3 +662,41 @@ def test_replay_of_an_in_process_run_log_rebuilds_its_final_statuses() -> None:
     assert state.statuses()["after_dropped"] is S.SKIPPED
     assert state.statuses()["after_broken"] is S.ABANDONED
     assert FinishRun(RunStatus.FAILURE) in commands
+
+
+# Re-execution: steps reused from an earlier run -------------------------------------------------
+
+
+def test_reused_steps_count_as_succeeded_and_only_the_rest_is_dispatched() -> None:
+    chain3 = plan(
+        step("a"), step("b", from_step("x", "a.result")), step("c", from_step("y", "b.result"))
+    )
+    state = RunState(chain3)
+    commands = state.start(reused={"a": {"result": [None]}})
+    assert commands == [DispatchStep("b", 0)]
+    assert state.statuses() == {"a": S.SUCCESS, "b": S.QUEUED, "c": S.PENDING}
+    assert state.input_values("b") == {"x": [ValueRef("a", "result")]}
+
+
+def test_reused_dynamic_steps_expand_and_their_copies_are_reused_too() -> None:
+    fan = plan(
+        step("root", outputs=(PlanOutput(name="result", is_dynamic=True),)),
+        step("m", from_step("x", "root.result"), mapped_by=OutputRef(step="root", output="result")),
+        step("g", from_step("xs", "m.result", kind="collect")),
+    )
+    state = RunState(fan)
+    reused = {"root": {"result": ["0", "1"]}, "m[0]": {"result": [None]}}
+    assert state.start(reused=reused) == [DispatchStep("m[1]", 0)]
+    assert state.apply(ev(E.STEP_START, "m[1]")) == []
+    state.apply(ev(E.STEP_OUTPUT, "m[1]", output_name="result"))
+    assert state.apply(ev(E.STEP_SUCCESS, "m[1]")) == [DispatchStep("g", 0)]
+
+
+def test_a_reused_step_decided_otherwise_this_time_is_not_forced() -> None:
+    # "b" succeeded before, but "a" yields nothing now: "b" is skipped, not reused
+    state = RunState(CHAIN)
+    commands = state.start(reused={"a": {}, "b": {"result": [None]}})
+    assert commands == [
+        SkipStep("b", "input 'x' was not produced upstream"),
+        FinishRun(RunStatus.SUCCESS),
+    ]
