@@ -111,6 +111,10 @@ class CeleryDispatcher:
         label = f"run={request.run_id} job={request.job_name} step={request.step_key}"
         kwargs = sign_step(self._secret, request).model_dump(mode="json")
         logger.debug("dispatch %s attempt %d to %s", label, request.attempt, delivery.queue)
+        limits: dict[str, Any] = {}  # Celery takes float seconds (its stubs say int)
+        if delivery.time_limit_s is not None:
+            limits["soft_time_limit"] = delivery.time_limit_s
+            limits["time_limit"] = delivery.time_limit_s + self._hard_limit_grace_s
         self.app.send_task(
             EXECUTE_STEP,
             kwargs=kwargs,
@@ -118,12 +122,7 @@ class CeleryDispatcher:
             priority=delivery.priority,
             countdown=delivery.delay_s or None,
             task_id=task_id(request),
-            soft_time_limit=delivery.time_limit_s,
-            time_limit=(
-                delivery.time_limit_s + self._hard_limit_grace_s
-                if delivery.time_limit_s is not None
-                else None
-            ),
+            **limits,
             shadow=label,
             producer=producer,
             argsrepr="()",

@@ -392,7 +392,7 @@ class RedisRunStore:
             self.keys.events(run_id),
             self.keys.inputs(run_id),
         ]
-        args = [
+        args: list[Any] = [
             step_key,
             attempt,
             token,

@@ -228,13 +228,13 @@ class RunState:
             if step.waiting <= 0:
                 self._decide(step, commands)
         for key, yielded in (reused or {}).items():
-            step = self._steps.get(key)
-            if step is None or step.status is not S.QUEUED:
+            earlier = self._steps.get(key)
+            if earlier is None or earlier.status is not S.QUEUED:
                 continue  # decided otherwise this time: it runs (or not) as decided
             for output, mapping_keys in yielded.items():
                 for mapping_key in mapping_keys:
-                    step.pending_outputs[(output, mapping_key)] = None
-            self._succeed(step, 0, commands)
+                    earlier.pending_outputs[(output, mapping_key)] = None
+            self._succeed(earlier, 0, commands)
         self._check_finished(commands)
         if not reused:
             return commands
