@@ -1,6 +1,6 @@
 """While a step runs: keep its claim alive, and stop the op when it must stop.
 
-A ``StepWatch`` thread sends the attempt's heartbeat every ``step_heartbeat_s``
+A ``StepWatch`` sends the attempt's heartbeat every ``step_heartbeat_s``
 and reads back the step's status. When the run was canceled, or the coordinator
 gave the attempt to another worker (this one looked dead), it interrupts the op:
 
@@ -36,7 +36,12 @@ _CANCELED = StepStatus.CANCELED.value
 
 
 class StepWatch:
-    """``with StepWatch(...):`` around one step attempt, in the thread that runs it."""
+    """``with StepWatch(...):`` around one step attempt, in the thread that runs it.
+
+    Entering and leaving only register the watch with the process's one watcher
+    thread (starting a thread per step would cost more than the rest of the
+    worker's overhead).
+    """
 
     def __init__(
         self,
@@ -56,15 +61,14 @@ class StepWatch:
         #: why the op was interrupted: "canceled" or "superseded"; None while it was not
         self.reason: str | None = None
         self._target = threading.get_ident()
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._done = False
-        self._thread = threading.Thread(
-            target=self._watch, name=f"watch {run_id} {self.step_key}", daemon=True
-        )
+        self._next_beat = 0.0
+        self._interrupted_at: float | None = None
 
     def __enter__(self) -> StepWatch:
-        self._thread.start()
+        self._next_beat = time.monotonic() + self.interval_s
+        _watcher().add(self)
         return self
 
     def __exit__(
@@ -75,22 +79,27 @@ class StepWatch:
     ) -> None:
         with self._lock:
             self._done = True
+        _watcher().remove(self)
         if self.reason is not None and not _in_main_thread(self._target):
             _set_async_exc(self._target, None)  # drop an interrupt still pending
-        self._stop.set()
-        self._thread.join(timeout=self.interval_s + 5)
 
-    # The watching thread -----------------------------------------------------------------
-    def _watch(self) -> None:
-        interrupted_at: float | None = None
-        while not self._stop.wait(self.interval_s):
-            if interrupted_at is None:
-                reason = self._check()
-                if reason is not None and self._interrupt(reason):
-                    interrupted_at = time.monotonic()
-            elif time.monotonic() - interrupted_at >= self.grace_s:
-                self._give_up()
-                return
+    # Called by the watcher thread -----------------------------------------------------------
+    def due(self, now: float) -> float:
+        """When this watch next needs the watcher."""
+        if self._interrupted_at is not None:
+            return self._interrupted_at + self.grace_s
+        return self._next_beat
+
+    def tick(self, now: float) -> bool:
+        """Beat, interrupt or give up, as due; False once there is nothing left to do."""
+        if self._interrupted_at is not None:
+            self._give_up()
+            return False
+        self._next_beat = now + self.interval_s
+        reason = self._check()
+        if reason is not None and self._interrupt(reason):
+            self._interrupted_at = now
+        return True
 
     def _check(self) -> str | None:
         try:
@@ -139,6 +148,51 @@ class StepWatch:
                 self.grace_s,
             )
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _Watcher:
+    """The one thread of a process that serves every ``StepWatch`` in it."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._watches: set[StepWatch] = set()
+        self._changed = threading.Condition()
+        threading.Thread(target=self._run, name="opgrid step watcher", daemon=True).start()
+
+    def add(self, watch: StepWatch) -> None:
+        with self._changed:
+            self._watches.add(watch)
+            self._changed.notify()
+
+    def remove(self, watch: StepWatch) -> None:
+        with self._changed:
+            self._watches.discard(watch)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._watches:
+                    self._changed.wait()
+                now = time.monotonic()
+                due = [w for w in self._watches if w.due(now) <= now]
+                if not due:
+                    self._changed.wait(min(w.due(now) for w in self._watches) - now)
+                    continue
+            for watch in due:  # outside the lock: a beat is a Redis round trip
+                if not watch.tick(now):
+                    self.remove(watch)
+
+
+_WATCHER: list[_Watcher] = []
+_WATCHER_LOCK = threading.Lock()
+
+
+def _watcher() -> _Watcher:
+    """This process's watcher (a forked pool process starts its own)."""
+    with _WATCHER_LOCK:
+        if not _WATCHER or _WATCHER[0].pid != os.getpid():
+            _WATCHER[:] = [_Watcher()]
+        return _WATCHER[0]
 
 
 def _in_main_thread(ident: int) -> bool:

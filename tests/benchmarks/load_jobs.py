@@ -41,11 +41,10 @@ def combine(xs: list[int]) -> int:
 def _part(i: int) -> Any:
     """The op ``part_<i>``: its input plus ``i``."""
 
-    @op(name=f"part_{i}")
     def part(x: int) -> int:
         return x + i
 
-    return part
+    return op(part, name=f"part_{i}")
 
 
 def load_job(ops: int) -> JobDefinition:
