@@ -47,9 +47,7 @@ def test_a_running_step_keeps_sending_heartbeats() -> None:
         (lambda store: store.declare_lost("r", "s", 0, []), "superseded"),
     ],
 )
-def test_the_op_is_interrupted_when_its_run_is_canceled_or_its_attempt_taken(
-    stop, reason
-) -> None:
+def test_the_op_is_interrupted_when_its_run_is_canceled_or_its_attempt_taken(stop, reason) -> None:
     store = InMemoryRunStore()
     _running(store)
     began = time.monotonic()

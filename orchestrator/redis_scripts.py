@@ -1,0 +1,106 @@
+"""The Lua scripts ``RedisRunStore`` runs where a decision and its writes must be one
+atomic step: leases, and the claims of step attempts (the rule is
+``attempts.decide``; ``InMemoryRunStore`` runs it in Python).
+
+Every script touches only keys of one run (one hash slot), given as KEYS.
+"""
+
+from __future__ import annotations
+
+#: Extend a lease held by ARGV[1] to ARGV[2] ms. KEYS: lease.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+#: Drop a lease held by ARGV[1]. KEYS: lease.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+#: The claim rule of ``attempts.decide``, atomically with recording the start.
+#: KEYS: steps, claims, beats, events, inputs.
+#: ARGV: step, attempt, token, lost_after_s, take_over, start event, lost event, want inputs.
+BEGIN = """
+local step, attempt, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local status = redis.call('HGET', KEYS[1], step)
+if not status or status == 'pending' then return {'undispatched', ''} end
+if status == 'success' or status == 'failure' or status == 'skipped'
+    or status == 'abandoned' or status == 'canceled' then
+  return {'settled', status}
+end
+local verdict, holder = 'go', ''
+local claim = redis.call('HGET', KEYS[2], step)
+if claim then
+  local sep = string.find(claim, ':', 1, true)
+  local held = tonumber(string.sub(claim, 1, sep - 1))
+  holder = string.sub(claim, sep + 1)
+  if held > attempt then return {'stale', holder} end
+  if held == attempt and holder ~= token then
+    local beat = tonumber(redis.call('HGET', KEYS[3], step) or '0')
+    if holder ~= 'lost' and holder ~= ARGV[5] and beat > now - tonumber(ARGV[4]) then
+      return {'busy', holder}
+    end
+    verdict = 'taken_over'
+  end
+end
+redis.call('HSET', KEYS[2], step, attempt .. ':' .. token)
+redis.call('HSET', KEYS[3], step, tostring(now))
+redis.call('HSET', KEYS[1], step, 'running')
+if verdict == 'taken_over' then redis.call('XADD', KEYS[4], '*', 'e', ARGV[7]) end
+redis.call('XADD', KEYS[4], '*', 'e', ARGV[6])
+local inputs = false
+if ARGV[8] == '1' then inputs = redis.call('HGET', KEYS[5], step) end
+return {verdict, holder, inputs}
+"""
+#: A heartbeat, only while the claim is still ours; returns the step's status.
+#: KEYS: claims, beats, steps. ARGV: step, claim.
+BEAT = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return false end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[2], ARGV[1], tostring(tonumber(t[1]) + tonumber(t[2]) / 1000000))
+return redis.call('HGET', KEYS[3], ARGV[1]) or ''
+"""
+#: An attempt's end, only while the claim is ours and the step is not final.
+#: KEYS: steps, claims, beats, events, output keys...
+#: ARGV: step, claim, status, ttl ms, number of events, events..., output values...
+COMMIT = """
+local step, claim, status = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HGET', KEYS[2], step) ~= claim then return 0 end
+local current = redis.call('HGET', KEYS[1], step)
+if current == status then return 1 end
+if current == 'success' or current == 'failure' or current == 'skipped'
+    or current == 'abandoned' or current == 'canceled' then
+  return 0
+end
+redis.call('HSET', KEYS[1], step, status)
+redis.call('HDEL', KEYS[3], step)
+local n = tonumber(ARGV[5])
+for i = 1, n do redis.call('XADD', KEYS[4], '*', 'e', ARGV[5 + i]) end
+for i = 5, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1 + n + i], 'PX', ARGV[4])
+end
+return 1
+"""
+#: The coordinator takes an attempt from its worker, if the step's status is expected.
+#: KEYS: steps, claims, beats, events. ARGV: step, lost claim, new status or "",
+#: expected statuses (space-separated), events...
+DECLARE_LOST = """
+local step = ARGV[1]
+local current = redis.call('HGET', KEYS[1], step) or ''
+local expected = false
+for want in string.gmatch(ARGV[4], '%S+') do
+  if want == current then expected = true end
+end
+if not expected then return 0 end
+redis.call('HSET', KEYS[2], step, ARGV[2])
+redis.call('HDEL', KEYS[3], step)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], step, ARGV[3]) end
+for i = 5, #ARGV do redis.call('XADD', KEYS[4], '*', 'e', ARGV[i]) end
+return 1
+"""
