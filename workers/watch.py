@@ -157,12 +157,19 @@ class _Watcher:
         self.pid = os.getpid()
         self._watches: set[StepWatch] = set()
         self._changed = threading.Condition()
+        #: how often the thread looks for new watches while it has none
+        self._idle_s = 1.0
         threading.Thread(target=self._run, name="opgrid step watcher", daemon=True).start()
 
     def add(self, watch: StepWatch) -> None:
+        # No wake-up call per step (it would cost the step's thread the GIL): a new
+        # watch is first due an interval from now, and the thread looks at least that
+        # often. Only a shorter interval than any before wakes it.
         with self._changed:
             self._watches.add(watch)
-            self._changed.notify()
+            if watch.interval_s < self._idle_s:
+                self._idle_s = watch.interval_s
+                self._changed.notify()
 
     def remove(self, watch: StepWatch) -> None:
         with self._changed:
@@ -171,12 +178,15 @@ class _Watcher:
     def _run(self) -> None:
         while True:
             with self._changed:
-                while not self._watches:
-                    self._changed.wait()
+                if not self._watches:
+                    self._changed.wait(self._idle_s)
+                    continue
                 now = time.monotonic()
                 due = [w for w in self._watches if w.due(now) <= now]
                 if not due:
-                    self._changed.wait(min(w.due(now) for w in self._watches) - now)
+                    # a watch added meanwhile is due no sooner than an interval away
+                    next_due = min(w.due(now) for w in self._watches)
+                    self._changed.wait(min(next_due - now, self._idle_s))
                     continue
             for watch in due:  # outside the lock: a beat is a Redis round trip
                 if not watch.tick(now):
