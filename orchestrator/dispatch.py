@@ -63,7 +63,8 @@ def celery_client(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
-        task_send_sent_event=True,  # Flower shows a step as soon as it is queued
+        # Flower lists a step from the moment it is queued (costs a publish per step)
+        task_send_sent_event=settings.sent_events,
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
         broker_use_ssl=broker_ssl(settings.broker_url),

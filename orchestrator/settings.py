@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     cancel_grace_s: float = Field(default=10.0, ge=0)
     #: the broker hands an unacknowledged step message to another worker after this long
     visibility_timeout_s: float = Field(default=3600.0, gt=0)
+    #: publish a task-sent event per step, so Flower lists steps while they are queued
+    #: (one more Redis publish per step; without it Flower lists a step once a worker
+    #: receives it)
+    sent_events: bool = False
     #: how long a worker keeps retrying Redis while it is unreachable before giving up
     redis_retry_s: float = Field(default=60.0, ge=0)
     #: the port on which ``opgrid coordinator`` serves ``/metrics`` (Prometheus) and
