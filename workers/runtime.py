@@ -91,7 +91,6 @@ class WorkerRuntime:
             return self._execute(request)
 
     def _execute(self, request: StepRequest) -> str:
-        extra = {"run_id": request.run_id, "step_key": request.step_key}
         plan, steps = self._plan(request.run_id)  # RunNotFound before anything is written
         job = self.locations.find(request.location, request.job_name)
         if job is None:
@@ -100,7 +99,7 @@ class WorkerRuntime:
                 + (f" in code location {request.location!r}" if request.location else "")
                 + f" (it serves: {self.locations.describe()})"
             )
-            logger.error("%s", message, extra=extra)
+            logger.error("%s", message)
             self._fail(request, "JobNotFound", message)
             return f"failure: JobNotFound: {message}"
         template = request.step_key.split("[", 1)[0]
@@ -115,7 +114,6 @@ class WorkerRuntime:
                 request.attempt,
                 begun.verdict.value,
                 f", held by {begun.holder}" if begun.holder else "",
-                extra=extra,
             )
             return f"dropped: {begun.verdict.value}"
         claim = (request.step_key, claim_of(request.attempt, self.token))
@@ -148,7 +146,6 @@ class WorkerRuntime:
                 request.step_key,
                 request.attempt,
                 watch.reason,
-                extra=extra,
             )
             return f"stopped: {watch.reason}"
         if not committed:
@@ -156,7 +153,6 @@ class WorkerRuntime:
                 "step %s attempt %d: result refused (the step ended or was taken over meanwhile)",
                 request.step_key,
                 request.attempt,
-                extra=extra,
             )
             return f"refused: {outcome.status}"
         if outcome.error is not None:
