@@ -19,7 +19,7 @@ from opgrid.errors import BrokerError
 
 from .messages import EXECUTE_STEP, StepRequest
 from .settings import Settings
-from .signing import sign_step
+from .signing import step_signature
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ class CeleryDispatcher:
     def _send(self, producer: Any, delivery: Delivery) -> None:
         request = delivery.request
         label = f"run={request.run_id} job={request.job_name} step={request.step_key}"
-        kwargs = sign_step(self._secret, request).model_dump(mode="json")
+        kwargs = request.model_dump(mode="json")
+        kwargs["signature"] = step_signature(self._secret, request)
         logger.debug("dispatch %s attempt %d to %s", label, request.attempt, delivery.queue)
         limits: dict[str, Any] = {}  # Celery takes float seconds (its stubs say int)
         if delivery.time_limit_s is not None:

@@ -51,10 +51,14 @@ def _step_text(request: StepRequest) -> bytes:
     return STEP_DOMAIN + _COMPACT_JSON.encode(fields).encode()
 
 
+def step_signature(secret: bytes, request: StepRequest) -> str:
+    """The hex HMAC of ``request``'s identifiers (its ``signature`` field aside)."""
+    return sign(secret, _step_text(request)).hex()
+
+
 def sign_step(secret: bytes, request: StepRequest) -> StepRequest:
-    """``request`` with its ``signature`` set (hex HMAC of its identifiers)."""
-    signature = sign(secret, _step_text(request)).hex()
-    return request.model_copy(update={"signature": signature})
+    """``request`` with its ``signature`` set."""
+    return request.model_copy(update={"signature": step_signature(secret, request)})
 
 
 def step_signature_problem(secret: bytes, request: StepRequest) -> str | None:
