@@ -52,13 +52,25 @@ def log_context(**fields: str | None) -> Iterator[None]:
 
 
 def context_of(record: logging.LogRecord) -> dict[str, Any]:
-    """The run context of a record: ``extra=`` fields win over the enclosing block's."""
-    found: dict[str, Any] = dict(_context.get())
+    """The run context of a record: ``extra=`` fields win over the enclosing block's,
+    which win over what Celery's own task lines name (the task id)."""
+    found: dict[str, Any] = {**_celery_task_context(record), **dict(_context.get())}
     for name in CONTEXT_FIELDS:
         value = getattr(record, name, None)
         if value is not None:
             found[name] = value
     return found
+
+
+def _celery_task_context(record: logging.LogRecord) -> dict[str, str]:
+    """Celery logs ``Task <name>[<id>] received/succeeded`` with the id in its args; a
+    step's task id is ``<run id>:<step key>:<attempt>`` (``dispatch.task_id``)."""
+    args = record.args
+    task_id = args.get("id") if isinstance(args, dict) else None
+    if not isinstance(task_id, str) or task_id.count(":") < 2:
+        return {}
+    run_id, rest = task_id.split(":", 1)
+    return {"run_id": run_id, "step_key": rest.rsplit(":", 1)[0]}
 
 
 class RunContextFilter(logging.Filter):

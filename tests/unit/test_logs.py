@@ -165,3 +165,24 @@ def test_an_unknown_log_format_is_refused_by_name():
     result = CliRunner().invoke(main, ["coordinator", "--log-format", "xml"])
     assert result.exit_code == 2
     assert "'xml' is not one of 'text', 'json'" in result.output
+
+
+def test_celery_s_own_task_lines_name_the_run_and_step_from_the_task_id() -> None:
+    record = logging.LogRecord(
+        "celery.app.trace",
+        logging.INFO,
+        __file__,
+        1,
+        "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s",
+        (
+            {
+                "name": "run=r1 job=j step=outer.a[k]",
+                "id": "r1:outer.a[k]:2",
+                "runtime": 0.1,
+                "return_value": "'success'",
+            },
+        ),
+        None,
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["run_id"], line["step_key"]) == ("r1", "outer.a[k]")
