@@ -37,6 +37,7 @@ from opgrid.event_type import DagsterEventType as E
 from .dispatch import Delivery, Dispatcher, task_id
 from .logs import log_context
 from .messages import (
+    FINAL_RUN_STATUSES,
     PRIORITY_TAG,
     QUEUE_TAG,
     TIMEOUT_TAG,
@@ -52,13 +53,20 @@ from .metrics import CoordinatorMetrics
 from .plan import ExecutionPlan, PlanStep
 from .redis_store import RedisRunStore
 from .settings import Settings
-from .state import AbandonStep, Command, DispatchStep, FinishRun, RunState, SkipStep
+from .state import (
+    IN_FLIGHT,
+    AbandonStep,
+    Command,
+    DispatchStep,
+    FinishRun,
+    RunState,
+    SkipStep,
+)
 from .step_io import plan_refs
 from .storage import RunStore
 
 logger = logging.getLogger(__name__)
 
-_FINAL_RUN = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
 #: With at least this many steps in flight, events are read in batches...
 BATCH_IN_FLIGHT = 8
 #: ...gathered for at most this long.
@@ -67,8 +75,6 @@ BATCH_WINDOW_S = 0.005
 _WORKER_REPORTED = frozenset(
     {StepStatus.RUNNING, StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.UP_FOR_RETRY}
 )
-#: Statuses of steps sent and not ended.
-_IN_FLIGHT = frozenset({StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.UP_FOR_RETRY})
 _FINAL_EVENT = {
     RunStatus.SUCCESS: E.RUN_SUCCESS,
     RunStatus.FAILURE: E.RUN_FAILURE,
@@ -184,7 +190,7 @@ class Coordinator:
             return False
         try:
             record = self.store.get_run(run_id)
-            if record.status in _FINAL_RUN:
+            if record.status in FINAL_RUN_STATUSES:
                 self.store.release(run_id, self.id)
                 return False
             plan = self.store.get_plan(run_id)
@@ -367,7 +373,7 @@ class Coordinator:
         return [
             (key, state.current_attempt(key))
             for key, status in state.statuses().items()
-            if status in _IN_FLIGHT
+            if status in IN_FLIGHT
         ]
 
     # Watching workers ----------------------------------------------------------------------
@@ -400,12 +406,12 @@ class Coordinator:
             waiting = [
                 key
                 for key, sent in owned.sent_at.items()
-                if sent < due and statuses.get(key) in _IN_FLIGHT
+                if sent < due and statuses.get(key) in IN_FLIGHT
             ]
         if not running and not waiting:
             return
         now, beats = self.store.step_beats(owned.record.run_id, running + waiting)
-        for key, beat in zip(running, beats, strict=False):
+        for key, beat in zip(running, beats[: len(running)], strict=True):
             if beat is None or beat < now - settings.step_lost_after_s:
                 self._lost(owned, key, now - beat if beat is not None else None, now)
         for key, beat in zip(waiting, beats[len(running) :], strict=True):
@@ -417,7 +423,7 @@ class Coordinator:
         run_id, attempt = owned.record.run_id, owned.state.current_attempt(key)
         silence = f"no heartbeat for {silent_s:.0f} s" if silent_s is not None else "no heartbeat"
         limit = self._time_limit(owned, key)
-        started = owned.started_at.get(key)
+        started = owned.started_at.get(key)  # the worker's clock; ``now`` is Redis's
         if limit is not None and started is not None and now - started >= limit:
             reason = (
                 f"op {owned.state.step_plan(key).key!r} (step {key!r}) ran longer than its time "
@@ -437,8 +443,9 @@ class Coordinator:
             f"step {key!r} attempt {attempt}: its worker was lost ({silence}); "
             f"delivering it again ({done + 1} of {self.settings.max_redeliveries})"
         )
-        event = self._run_event(run_id, E.ENGINE_EVENT, step_key=key, attempt=attempt)
-        event = event.model_copy(update={"message": message})
+        event = self._run_event(
+            run_id, E.ENGINE_EVENT, step_key=key, attempt=attempt, message=message
+        )
         if not self.store.declare_lost(run_id, key, attempt, [event], expect=("running",)):
             return  # it ended meanwhile
         logger.warning("run %s: %s", run_id, message)

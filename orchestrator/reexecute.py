@@ -16,7 +16,14 @@ import uuid
 from opgrid.errors import DagsterInvariantViolationError
 from opgrid.event_type import DagsterEventType as E
 
-from .messages import RUN_INPUTS_STEP, RunEvent, RunRecord, RunStatus, StepStatus
+from .messages import (
+    FINAL_RUN_STATUSES,
+    RUN_INPUTS_STEP,
+    RunEvent,
+    RunRecord,
+    RunStatus,
+    StepStatus,
+)
 from .state import RunState, ValueRef
 from .storage import RunStore
 
@@ -25,7 +32,6 @@ PARENT_RUN_TAG = "dagster/parent_run_id"
 ROOT_RUN_TAG = "dagster/root_run_id"
 #: The outcomes a run can be re-executed from failure after.
 _RETRYABLE = frozenset({RunStatus.FAILURE, RunStatus.CANCELED})
-_FINISHED = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
 
 
 def reexecute(store: RunStore, parent_run_id: str, from_failure: bool = True) -> RunRecord:
@@ -37,7 +43,7 @@ def reexecute(store: RunStore, parent_run_id: str, from_failure: bool = True) ->
             it succeeded, or the outputs it would reuse have expired.
     """
     parent = store.get_run(parent_run_id)
-    if parent.status not in _FINISHED:
+    if parent.status not in FINAL_RUN_STATUSES:
         raise DagsterInvariantViolationError(
             f"run {parent_run_id} is {parent.status.value}: only a finished run can be re-executed"
         )

@@ -43,7 +43,7 @@ ALLOWED: Mapping[StepStatus, frozenset[StepStatus]] = {
 #: A cancel request, and (in logs from before requests had their own kind) the end.
 _CANCELS = frozenset({E.RUN_CANCELING, E.RUN_CANCELED})
 #: Statuses of a step that has been dispatched and has not ended.
-_IN_FLIGHT = frozenset({S.QUEUED, S.RUNNING, S.UP_FOR_RETRY})
+IN_FLIGHT = frozenset({S.QUEUED, S.RUNNING, S.UP_FOR_RETRY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +302,7 @@ class RunState:
             raise InvalidTransition(
                 f"step {step.key!r} cannot go from {step.status.value} to {target.value}"
             )
-        self._in_flight += (target in _IN_FLIGHT) - (step.status in _IN_FLIGHT)
+        self._in_flight += (target in IN_FLIGHT) - (step.status in IN_FLIGHT)
         step.status = target
         if target in FINAL_STEP_STATUSES:
             self._unsettled -= 1
