@@ -41,6 +41,7 @@ from .cli import (
     ClusterOptions,
     RunProblem,
     UsageProblem,
+    _Command,
     cluster_errors,
     cluster_options,
     cluster_settings,
@@ -87,22 +88,29 @@ _ROOT = "ignore:You're running the worker with superuser privileges"
 _TERMINAL = frozenset({E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED})
 
 
+def wait_options(command: _Command) -> _Command:
+    """``--wait`` and ``--timeout S``: follow the run to its end, or for S seconds."""
+    command = click.option(
+        "--timeout",
+        "timeout_s",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="S",
+        help="Stop waiting after S seconds, exit 1; the run goes on (--wait).",
+    )(command)
+    return click.option(
+        "--wait", is_flag=True, help="Show each step as it ends; exit 0/1 on the outcome."
+    )(command)
+
+
 # opgrid job submit -----------------------------------------------------------------------
 @job_group.command(name="submit")
 @location_options
 @click.option("-j", "--job", "job_name", metavar="JOB", help="The job; optional if only one.")
 @run_options
 @click.option("--partition", metavar="KEY", help="The partition to run, for a partitioned job.")
-@click.option("--wait", is_flag=True, help="Show each step as it ends; exit 0/1 on the outcome.")
+@wait_options
 @click.option(
     "--coordinate", is_flag=True, help="Run a coordinator in this process meanwhile (--wait)."
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="S",
-    help="Stop waiting after S seconds, exit 1; the run goes on (--wait).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Print error stacks and outputs produced.")
 @cluster_options
@@ -191,14 +199,7 @@ def follow_run(
     is_flag=True,
     help="Reuse the outputs of the steps that succeeded; run only what failed or never ran.",
 )
-@click.option("--wait", is_flag=True, help="Show each step as it ends; exit 0/1 on the outcome.")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="S",
-    help="Stop waiting after S seconds, exit 1; the run goes on (--wait).",
-)
+@wait_options
 @click.option("-v", "--verbose", is_flag=True, help="Print error stacks.")
 @cluster_options
 @click.pass_context
