@@ -1,4 +1,9 @@
-"""The coordinator on both run stores, with a dispatcher that records what it would send."""
+"""The coordinator on both run stores, with a dispatcher that records what it would send.
+
+Workers are played by the test, also in the second part: how the coordinator watches
+them (a silent running step is delivered again, then failed; a step nobody takes fails
+after the queue timeout; a cancel revokes what is in flight).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import pytest
 
 from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.attempts import Verdict
 from opgrid.orchestrator.coordinator import Coordinator
 from opgrid.orchestrator.dispatch import Delivery
 from opgrid.orchestrator.keys import Keys
@@ -40,9 +46,13 @@ def routed():
 class Recorder:
     def __init__(self) -> None:
         self.sent: list[Delivery] = []
+        self.revoked: list[str] = []
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         self.sent.extend(deliveries)
+
+    def revoke(self, task_ids: Sequence[str]) -> None:
+        self.revoked.extend(task_ids)
 
     def close(self) -> None:
         return None
@@ -113,3 +123,101 @@ def test_a_second_coordinator_cannot_take_an_owned_run_but_adopts_it_after_relea
     assert second.adopt(run_id)
     # the run is rebuilt from its log: the root step is dispatched again, as it never started
     assert [d.request.step_key for d in second_recorder.sent] == ["tagged"]
+
+
+# Watching workers --------------------------------------------------------------------------
+#: Heartbeats every 20 ms, lost after 60 ms: the test waits out silences quickly.
+QUICK = {"step_heartbeat_s": 0.02, "step_lost_after_s": 0.06, "block_s": 0.01}
+
+
+@op
+def solo() -> int:
+    return 1
+
+
+@op
+def after(x: int) -> int:
+    return x
+
+
+@job
+def pair():
+    after(solo())
+
+
+def _started(store: RunStore, recorder: Recorder, **settings: object) -> Coordinator:
+    coordinator = Coordinator(store, recorder, Settings(**{**QUICK, **settings}))
+    plan = compile_plan(pair)
+    store.create_run(RunRecord(run_id="r", job_name="pair", created_at=time.time()), plan)
+    assert coordinator.adopt("r")
+    assert [d.request.step_key for d in recorder.sent] == ["solo"]
+    return coordinator
+
+
+def _worker_starts(store: RunStore, worker: str) -> Verdict:
+    start = RunEvent(run_id="r", kind=E.STEP_START, timestamp=time.time(), step_key="solo")
+    note = start.model_copy(update={"kind": E.ENGINE_EVENT, "message": "taken over"})
+    return store.begin_attempt("r", "solo", 0, worker, (start, note), 0.06).verdict
+
+
+def _turns(coordinator: Coordinator, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        coordinator.step(block_s=0.01)
+
+
+def test_a_silent_step_is_delivered_again_then_failed_with_the_reason(store: RunStore) -> None:
+    recorder = Recorder()
+    coordinator = _started(store, recorder, max_redeliveries=1)
+    assert _worker_starts(store, "w1") is Verdict.GO
+    _turns(coordinator, 0.2)  # w1 never beats
+    assert [d.request.step_key for d in recorder.sent] == ["solo", "solo"]
+    assert recorder.sent[1].request.attempt == 0  # the same attempt, delivered again
+    assert _worker_starts(store, "w2") is Verdict.TAKEN_OVER
+    _turns(coordinator, 0.2)  # w2 goes silent too: no more redeliveries
+    assert len(recorder.sent) == 2
+    assert store.get_run("r").status is RunStatus.FAILURE
+    events = [event for _, event in store.read_events("r")]
+    notes = [e.message for e in events if e.kind is E.ENGINE_EVENT]
+    assert any("its worker was lost (no heartbeat" in note for note in notes)
+    (failure,) = [e for e in events if e.kind is E.STEP_FAILURE]
+    assert failure.error is not None and failure.error.cls_name == "StepLost"
+    assert "1 redelivery(ies) did not finish it" in failure.error.message
+    assert store.step_statuses("r")["after"] == "abandoned"
+
+
+def test_a_beating_step_is_left_alone(store: RunStore) -> None:
+    recorder = Recorder()
+    coordinator = _started(store, recorder)
+    _worker_starts(store, "w1")
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        assert store.beat("r", "solo", "0:w1") == "running"
+        coordinator.step(block_s=0.01)
+    assert len(recorder.sent) == 1
+    assert store.get_run("r").status is RunStatus.STARTED
+
+
+def test_a_step_no_worker_takes_fails_after_the_queue_timeout_and_is_revoked(
+    store: RunStore,
+) -> None:
+    recorder = Recorder()
+    coordinator = _started(store, recorder, queue_timeout_s=0.05)
+    _turns(coordinator, 0.2)
+    assert store.get_run("r").status is RunStatus.FAILURE
+    (failure,) = [e for _, e in store.read_events("r") if e.kind is E.STEP_FAILURE]
+    assert failure.error is not None and "no worker took it" in failure.error.message
+    assert recorder.revoked == ["r:solo:0"]
+    assert _worker_starts(store, "late") is Verdict.SETTLED  # a late delivery is dropped
+
+
+def test_a_cancel_revokes_the_steps_in_flight(store: RunStore) -> None:
+    recorder = Recorder()
+    coordinator = _started(store, recorder)
+    cancel = RunEvent(run_id="r", kind=E.RUN_CANCELING, timestamp=time.time())
+    store.append_events("r", [cancel])
+    _turns(coordinator, 0.05)
+    assert recorder.revoked == ["r:solo:0"]
+    assert store.get_run("r").status is RunStatus.CANCELED
+    assert set(store.step_statuses("r").values()) == {"canceled"}
+    assert _worker_starts(store, "late") is Verdict.SETTLED
