@@ -24,7 +24,7 @@ import opgrid
 from opgrid.orchestrator.redis_server import free_port
 from opgrid.orchestrator.settings import Settings
 from tests.integration.jobs_for_hosts import pipeline
-from tests.integration.subprocesses import environment, start, stop, wait_for_text
+from tests.processes import environment, start, stop, wait_for_text
 
 pytestmark = pytest.mark.integration
 

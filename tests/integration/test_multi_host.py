@@ -34,7 +34,7 @@ import opgrid
 from opgrid.orchestrator.redis_server import find_redis_server, free_port
 from opgrid.orchestrator.settings import Settings
 from tests.integration.jobs_for_hosts import NODE_ENV, PAUSE_S, spread_out
-from tests.integration.subprocesses import environment, start, stop, wait_for_text
+from tests.processes import environment, start, stop, wait_for_text
 
 pytestmark = pytest.mark.integration
 

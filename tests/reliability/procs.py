@@ -10,16 +10,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from opgrid.orchestrator.settings import Settings
+from tests.processes import OPGRID, cluster_env, start, stop
 
-ROOT = Path(__file__).resolve().parents[2]
-OPGRID = str(Path(sys.executable).parent / "opgrid")
 #: The jobs' code location, relative to ROOT (workers and submitters name it alike).
 JOBS = "tests/reliability/jobs.py"
 #: Settings that make faults show quickly.
@@ -61,16 +59,7 @@ class Proc:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL what is left after a few seconds."""
-        if self.alive():
-            with _gone():
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                pass
-        with _gone():
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
+        stop(self.process)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -84,31 +73,12 @@ class Processes:
         self.tmp_path = tmp_path
         self.marks = tmp_path / "marks.txt"
         self.marks.touch()
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("OPGRID_")},
-            **FAST,
-            "OPGRID_REDIS_URL": settings.redis_url,
-            "OPGRID_NAMESPACE": settings.namespace,
-            "OPGRID_SECRET": settings.secret.get_secret_value(),
-            "OPGRID_DEFAULT_QUEUE": settings.default_queue,
-            "MARKS": str(self.marks),
-            **env,
-        }
+        self.env = cluster_env(settings, **FAST, MARKS=str(self.marks), **env)
         self.started: list[Proc] = []
 
     def _start(self, name: str, argv: list[str]) -> Proc:
         log = self.tmp_path / f"{name}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                argv,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        proc = Proc(name, process, log)
+        proc = Proc(name, start(argv, self.env, log), log)
         self.started.append(proc)
         return proc
 

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,27 +20,12 @@ from typing import Any
 import kombu
 
 from opgrid.orchestrator.settings import Settings
+from tests.processes import OPGRID, cluster_env, start, stop
 
-ROOT = Path(__file__).resolve().parents[2]
 #: The code location, relative to ROOT: workers and submitters name it alike.
 JOBS = "tests/security/jobs_for_security.py"
-OPGRID = str(Path(sys.executable).parent / "opgrid")
 #: Longest a run may take here, worker start-up included.
 RUN_TIMEOUT_S = 20.0
-
-
-def cluster_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """This environment without ``OPGRID_*``, then the cluster's settings."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OPGRID_")}
-    env.update(
-        OPGRID_REDIS_URL=settings.redis_url,
-        OPGRID_BROKER_URL=settings.broker_url,
-        OPGRID_NAMESPACE=settings.namespace,
-        OPGRID_SECRET=settings.secret.get_secret_value(),
-        OPGRID_DEFAULT_QUEUE=settings.default_queue,
-        **extra,
-    )
-    return env
 
 
 @contextlib.contextmanager
@@ -52,43 +33,11 @@ def worker_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[b
     """``opgrid worker`` for ``settings`` (stdout and stderr to ``log``), stopped on exit."""
     command = [OPGRID, "worker", "-f", JOBS, "--pool", "solo", "-n", f"{settings.namespace}@%h"]
     command += ["--", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=cluster_env(settings),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start(command, cluster_env(settings), log)
     try:
         yield process
     finally:
         stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group, SIGKILL after 10 s."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def wait_for_text(log: Path, text: str, count: int = 1, timeout_s: float = 15.0) -> str:
-    """The log once ``text`` appears in it ``count`` times; fails after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        content = log.read_text(errors="replace")
-        if content.count(text) >= count:
-            return content
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} x{count} not logged within {timeout_s} s:\n{content}")
-        time.sleep(0.05)
 
 
 def protocol2_body(kwargs: Any, args: Any = ()) -> str:

@@ -26,13 +26,13 @@ from opgrid.orchestrator.messages import RunStatus, StepRequest
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.signing import sign_step
 from opgrid.orchestrator.submit import NoCoordinatorWarning
+from tests.processes import wait_for_text
 from tests.security import jobs_for_security as jobs
 from tests.security.processes import (
     JOBS,
     RUN_TIMEOUT_S,
     protocol2_body,
     publish_step,
-    wait_for_text,
     worker_process,
 )
 

@@ -33,17 +33,9 @@ from opgrid.orchestrator.dispatch import broker_ssl, celery_client
 from opgrid.orchestrator.redis_server import RedisServer, find_redis_server, free_port
 from opgrid.orchestrator.redis_store import connect, safe_url
 from opgrid.orchestrator.settings import Settings
+from tests.processes import OPGRID, ROOT, cluster_env, stop, wait_for_text
 from tests.security import jobs_for_security as jobs
-from tests.security.processes import (
-    JOBS,
-    OPGRID,
-    ROOT,
-    RUN_TIMEOUT_S,
-    cluster_env,
-    stop,
-    wait_for_text,
-    worker_process,
-)
+from tests.security.processes import JOBS, RUN_TIMEOUT_S, worker_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
