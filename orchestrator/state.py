@@ -321,9 +321,16 @@ class RunState:
             raise InvalidTransition(
                 f"step {step.key!r} produced an output while {step.status.value}"
             )
-        output = event.output_name or "result"
-        if output not in {o.name for o in step.plan.outputs}:
+        output = "result" if event.output_name is None else event.output_name
+        declared = next((o for o in step.plan.outputs if o.name == output), None)
+        if declared is None:
             raise InvalidTransition(f"step {step.key!r} has no output {output!r}")
+        if declared.is_dynamic != (event.mapping_key is not None):
+            raise InvalidTransition(
+                f"step {step.key!r}: output {output!r} "
+                + ("is dynamic and needs" if declared.is_dynamic else "takes no")
+                + " mapping key"
+            )
         step.pending_outputs[(output, event.mapping_key)] = None
 
     def _on_success(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:

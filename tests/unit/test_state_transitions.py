@@ -700,3 +700,21 @@ def test_a_reused_step_decided_otherwise_this_time_is_not_forced() -> None:
         SkipStep("b", "input 'x' was not produced upstream"),
         FinishRun(RunStatus.SUCCESS),
     ]
+
+
+@pytest.mark.parametrize(
+    ("step_key", "fields"),
+    [
+        ("root", {"output_name": "dyn"}),  # a dynamic output without its mapping key
+        ("a", {"output_name": "result", "mapping_key": "k"}),  # a plain one with one
+        ("a", {"output_name": ""}),  # no name is not the default name
+    ],
+)
+def test_an_output_that_does_not_fit_its_declaration_is_refused(
+    step_key: str, fields: dict[str, str]
+) -> None:
+    state = RunState(DYNAMIC if step_key == "root" else CHAIN)
+    state.start()
+    state.apply(ev(E.STEP_START, step_key))
+    with pytest.raises(InvalidTransition):
+        state.apply(ev(E.STEP_OUTPUT, step_key, **fields))
