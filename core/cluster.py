@@ -25,7 +25,7 @@ def submit(
     Returns:
         RunHandle: ``run_id``, ``status``, ``wait(timeout)``, ``cancel()``.
     """
-    from opgrid.orchestrator.submit import submit as submit_to_cluster  # the cluster's API
+    from opgrid.orchestrator.client.submit import submit as submit_to_cluster  # the cluster's API
 
     return submit_to_cluster(job, run_config, tags, partition_key, location, **options)
 
@@ -36,6 +36,6 @@ def local_coordinator(settings: Any = None) -> Any:
     ``with opgrid.local_coordinator(): opgrid.submit(job).wait()`` runs a job on a
     cluster that has workers but no ``opgrid coordinator`` daemon.
     """
-    from opgrid.orchestrator.coordinator import local_coordinator as coordinating
+    from opgrid.orchestrator.coordinator.local import local_coordinator as coordinating
 
     return coordinating(settings)

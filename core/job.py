@@ -192,7 +192,9 @@ class JobDefinition:
         Returns:
             ExecuteInProcessResult: success, outputs and events of the run.
         """
-        from opgrid.orchestrator.executor import execute_in_process  # the one allowed import
+        from opgrid.orchestrator.client.in_process import (
+            execute_in_process,  # the one allowed import
+        )
 
         job = self.with_resources(resources) if resources else self
         return execute_in_process(

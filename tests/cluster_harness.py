@@ -15,12 +15,13 @@ from typing import Any
 from celery.contrib.testing.worker import start_worker
 
 from opgrid import GraphDefinition, JobDefinition
-from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread
-from opgrid.orchestrator.dispatch import CeleryDispatcher
-from opgrid.orchestrator.redis_store import RedisRunStore
-from opgrid.orchestrator.result import ExecuteInProcessResult
+from opgrid.orchestrator.client.result import ExecuteInProcessResult
+from opgrid.orchestrator.client.submit import submit
+from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher
+from opgrid.orchestrator.coordinator.local import CoordinatorThread
+from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.submit import submit
+from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.workers.app import make_app
 
 #: Longest a test run may take on the cluster.

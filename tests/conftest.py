@@ -14,7 +14,7 @@ import fakeredis
 import pytest
 import redis
 
-from opgrid.orchestrator.redis_server import RedisServer
+from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
 from tests.cluster_harness import Cluster, running_cluster
 

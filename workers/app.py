@@ -14,11 +14,11 @@ from celery import Celery, signals
 from celery.utils.log import ColorFormatter
 
 from opgrid.errors import RunNotFound
-from opgrid.orchestrator.dispatch import broker_ssl
+from opgrid.orchestrator.coordinator.dispatch import broker_ssl
 from opgrid.orchestrator.logs import use_format
-from opgrid.orchestrator.messages import EXECUTE_STEP
+from opgrid.orchestrator.protocol.messages import EXECUTE_STEP
+from opgrid.orchestrator.protocol.signing import admit_step
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.signing import admit_step
 
 from .locations import LocationRegistry
 from .presence import WorkerPresence

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Sequence
 
 from opgrid.errors import StorageError
-from opgrid.orchestrator.redis_store import RedisRunStore
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.redis import RedisRunStore
 
 logger = logging.getLogger(__name__)
 

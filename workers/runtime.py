@@ -27,23 +27,23 @@ from opgrid.errors import (
 from opgrid.event_type import DagsterEventType as E
 from opgrid.handle import ResolvedOp, resolve_op
 from opgrid.job import JobDefinition
-from opgrid.orchestrator.attempts import Begun, Verdict, claim_of, died_here, worker_token
-from opgrid.orchestrator.io_manager import IOManager, io_manager_from_settings
 from opgrid.orchestrator.logs import log_context
-from opgrid.orchestrator.messages import (
-    ERROR_OUTPUT,
-    RUN_INPUTS_STEP,
-    TIMEOUT_TAG,
-    ErrorInfo,
-    RunEvent,
-    StepRequest,
-    StepStatus,
+from opgrid.orchestrator.planning.around_step import (
+    assemble_inputs,
+    outcome_events,
+    plan_refs,
+    raised_for,
 )
-from opgrid.orchestrator.plan import ExecutionPlan, PlanStep
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.attempts import Begun, Verdict, claim_of, died_here, worker_token
+from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
+from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, StepRequest
+from opgrid.orchestrator.protocol.status import StepStatus
+from opgrid.orchestrator.protocol.tags import TIMEOUT_TAG
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.state import ValueRef
-from opgrid.orchestrator.step_io import assemble_inputs, outcome_events, plan_refs, raised_for
+from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
+from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.resource import build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 

@@ -27,8 +27,8 @@ import time
 from types import TracebackType
 
 from opgrid.errors import DagsterExecutionInterruptedError, StorageError
-from opgrid.orchestrator.messages import StepStatus
-from opgrid.orchestrator.storage import RunStore
+from opgrid.orchestrator.protocol.status import StepStatus
+from opgrid.orchestrator.store.base import RunStore
 
 logger = logging.getLogger(__name__)
 

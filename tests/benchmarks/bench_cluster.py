@@ -66,13 +66,14 @@ import celery  # noqa: E402
 import redis  # noqa: E402
 
 from opgrid.event_type import DagsterEventType as E  # noqa: E402
-from opgrid.orchestrator import redis_store  # noqa: E402
-from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread  # noqa: E402
-from opgrid.orchestrator.dispatch import CeleryDispatcher  # noqa: E402
-from opgrid.orchestrator.redis_server import RedisServer  # noqa: E402
-from opgrid.orchestrator.redis_store import RedisRunStore  # noqa: E402
+from opgrid.orchestrator.cli.embedded_redis import RedisServer  # noqa: E402
+from opgrid.orchestrator.client.submit import submit  # noqa: E402
+from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher  # noqa: E402
+from opgrid.orchestrator.coordinator.local import CoordinatorThread  # noqa: E402
+from opgrid.orchestrator.coordinator.loop import Coordinator  # noqa: E402
 from opgrid.orchestrator.settings import Settings  # noqa: E402
-from opgrid.orchestrator.submit import submit  # noqa: E402
+from opgrid.orchestrator.store import redis as redis_store  # noqa: E402
+from opgrid.orchestrator.store.redis import RedisRunStore  # noqa: E402
 from tests.benchmarks import cluster_jobs  # noqa: E402
 from tests.benchmarks.raw_celery_app import make_app as make_raw_app  # noqa: E402
 

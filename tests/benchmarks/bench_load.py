@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:  # run as a file: make ``tests.benchmarks`` import
 
 import celery  # noqa: E402
 
-from opgrid.orchestrator.redis_server import RedisServer  # noqa: E402
+from opgrid.orchestrator.cli.embedded_redis import RedisServer  # noqa: E402
 from opgrid.orchestrator.settings import Settings  # noqa: E402
 from tests.benchmarks import load_jobs  # noqa: E402
 from tests.benchmarks.bench_cluster import table  # noqa: E402

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from opgrid import submit
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.messages import RunStatus
-from opgrid.orchestrator.redis_store import RedisRunStore
-from opgrid.orchestrator.result import ExecuteInProcessResult
+from opgrid.orchestrator.client.result import ExecuteInProcessResult
+from opgrid.orchestrator.client.submit import RunHandle, RunTimeout
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.submit import RunHandle, RunTimeout
+from opgrid.orchestrator.store.redis import RedisRunStore
 from tests.benchmarks import load_jobs
 from tests.reliability.procs import FAST, OPGRID, Proc, Processes, pool_children, wait_for
 

@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
-from opgrid.orchestrator.redis_server import free_port
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.cli.embedded_redis import free_port
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .manifests import (
     ENV_EXAMPLE,

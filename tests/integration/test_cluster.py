@@ -15,14 +15,16 @@ import pytest
 import redis
 
 from opgrid import ConfigError, In, Nothing, job, op, resource
-from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread
-from opgrid.orchestrator.dispatch import CeleryDispatcher, Delivery
-from opgrid.orchestrator.keys import Keys
-from opgrid.orchestrator.messages import RunStatus, StepRequest
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.client.submit import NoCoordinatorWarning, submit
+from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher, Delivery
+from opgrid.orchestrator.coordinator.local import CoordinatorThread
+from opgrid.orchestrator.coordinator.loop import Coordinator
+from opgrid.orchestrator.protocol.messages import StepRequest
+from opgrid.orchestrator.protocol.signing import sign_step
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.signing import sign_step
-from opgrid.orchestrator.submit import NoCoordinatorWarning, submit
+from opgrid.orchestrator.store.keys import Keys
+from opgrid.orchestrator.store.redis import RedisRunStore
 from tests.cluster_harness import running_cluster
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import opgrid
-from opgrid.orchestrator.redis_server import free_port
+from opgrid.orchestrator.cli.embedded_redis import free_port
 from opgrid.orchestrator.settings import Settings
 from tests.integration.jobs_for_hosts import pipeline
 from tests.processes import environment, start, stop, wait_for_text

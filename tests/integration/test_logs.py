@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from opgrid.orchestrator.messages import RunStatus
+from opgrid.orchestrator.client.submit import submit
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.submit import submit
 from tests.integration.jobs_for_logs import logged
 from tests.integration.test_cli_cluster import OPGRID, ROOT
 from tests.integration.test_metrics import (

@@ -18,14 +18,16 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from opgrid.orchestrator.coordinator import Coordinator, CoordinatorThread
-from opgrid.orchestrator.dispatch import CeleryDispatcher, Delivery
-from opgrid.orchestrator.keys import queue_lists
-from opgrid.orchestrator.messages import RunStatus, StepRequest
-from opgrid.orchestrator.metrics import MetricsServer, PrometheusMetrics
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.client.submit import submit
+from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher, Delivery
+from opgrid.orchestrator.coordinator.local import CoordinatorThread
+from opgrid.orchestrator.coordinator.loop import Coordinator
+from opgrid.orchestrator.coordinator.metrics import MetricsServer, PrometheusMetrics
+from opgrid.orchestrator.protocol.messages import StepRequest
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.submit import submit
+from opgrid.orchestrator.store.keys import queue_lists
+from opgrid.orchestrator.store.redis import RedisRunStore
 from tests.integration.jobs_for_cli import broken, greeting
 from tests.integration.test_cli_cluster import JOBS, OPGRID, ROOT, _cluster_env
 

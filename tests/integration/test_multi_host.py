@@ -31,7 +31,7 @@ import pytest
 import redis
 
 import opgrid
-from opgrid.orchestrator.redis_server import find_redis_server, free_port
+from opgrid.orchestrator.cli.embedded_redis import find_redis_server, free_port
 from opgrid.orchestrator.settings import Settings
 from tests.integration.jobs_for_hosts import NODE_ENV, PAUSE_S, spread_out
 from tests.processes import environment, start, stop, wait_for_text

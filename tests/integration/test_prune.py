@@ -19,13 +19,15 @@ from click.testing import CliRunner, Result
 from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli import main
-from opgrid.orchestrator.cli_cluster import parse_age
-from opgrid.orchestrator.keys import Keys
-from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus
-from opgrid.orchestrator.plan import compile_plan
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.cli.run import parse_age
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.state import ValueRef
+from opgrid.orchestrator.store.keys import Keys
+from opgrid.orchestrator.store.redis import RedisRunStore
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from opgrid.errors import StorageError
-from opgrid.orchestrator import redis_server as redis_server_module
-from opgrid.orchestrator.redis_server import RedisServer, find_redis_server
+from opgrid.orchestrator.cli import embedded_redis as redis_server_module
+from opgrid.orchestrator.cli.embedded_redis import RedisServer, find_redis_server
 
 pytestmark = pytest.mark.integration
 

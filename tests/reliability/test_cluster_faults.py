@@ -16,7 +16,7 @@ import pytest
 from opgrid import submit
 from opgrid.errors import StorageError
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.redis_server import RedisServer
+from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
 from tests.reliability import jobs
 from tests.reliability.procs import Processes, fast_settings, wait_for

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from opgrid import local_coordinator, submit
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli import main
-from opgrid.orchestrator.messages import RunStatus, StepStatus
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.redis import RedisRunStore
 from tests.reliability import jobs
 from tests.reliability.procs import Processes, fast_settings, pool_children, wait_for
 

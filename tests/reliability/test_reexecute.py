@@ -8,10 +8,10 @@ from click.testing import CliRunner
 from opgrid import local_coordinator, submit
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli import main
-from opgrid.orchestrator.io_manager import io_manager_from_settings
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.client.submit import RunHandle
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.submit import RunHandle
+from opgrid.orchestrator.store.envelopes import io_manager_from_settings
+from opgrid.orchestrator.store.redis import RedisRunStore
 from tests.reliability import jobs
 from tests.reliability.procs import Processes, fast_settings
 

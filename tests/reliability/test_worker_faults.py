@@ -13,8 +13,8 @@ import pytest
 
 from opgrid import local_coordinator, submit
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.dispatch import CeleryDispatcher, Delivery
-from opgrid.orchestrator.messages import StepRequest
+from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher, Delivery
+from opgrid.orchestrator.protocol.messages import StepRequest
 from opgrid.orchestrator.settings import Settings
 from tests.reliability import jobs
 from tests.reliability.procs import Processes, fast_settings, pool_children, wait_for

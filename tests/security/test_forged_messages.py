@@ -21,11 +21,12 @@ import pytest
 import redis
 
 import opgrid
-from opgrid.orchestrator.keys import Keys
-from opgrid.orchestrator.messages import RunStatus, StepRequest
+from opgrid.orchestrator.client.submit import NoCoordinatorWarning
+from opgrid.orchestrator.protocol.messages import StepRequest
+from opgrid.orchestrator.protocol.signing import sign_step
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.signing import sign_step
-from opgrid.orchestrator.submit import NoCoordinatorWarning
+from opgrid.orchestrator.store.keys import Keys
 from tests.processes import wait_for_text
 from tests.security import jobs_for_security as jobs
 from tests.security.processes import (

@@ -27,11 +27,12 @@ from pydantic import ValidationError
 import opgrid
 from opgrid.errors import ConfigError, InvalidTransition
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.messages import RunEvent, StepRequest
-from opgrid.orchestrator.plan import compile_plan
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.state import RunState
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import StepRequest
+from opgrid.orchestrator.protocol.signing import admit_step, sign_step
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.signing import admit_step, sign_step
-from opgrid.orchestrator.state import RunState
 from tests.security import fuzz_jobs
 
 SECRET = b"fuzz-secret-5b1c0e"

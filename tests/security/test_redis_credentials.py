@@ -29,10 +29,10 @@ from redis.retry import Retry
 import opgrid
 from opgrid.errors import StorageError
 from opgrid.orchestrator.cli import main
-from opgrid.orchestrator.dispatch import broker_ssl, celery_client
-from opgrid.orchestrator.redis_server import RedisServer, find_redis_server, free_port
-from opgrid.orchestrator.redis_store import connect, safe_url
+from opgrid.orchestrator.cli.embedded_redis import RedisServer, find_redis_server, free_port
+from opgrid.orchestrator.coordinator.dispatch import broker_ssl, celery_client
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.redis import connect, safe_url
 from tests.processes import OPGRID, ROOT, cluster_env, stop, wait_for_text
 from tests.security import jobs_for_security as jobs
 from tests.security.processes import JOBS, RUN_TIMEOUT_S, worker_process

@@ -20,9 +20,9 @@ import redis
 import opgrid
 from opgrid.errors import StorageError
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.io_manager import ENVELOPE_PREFIX
-from opgrid.orchestrator.keys import Keys
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.envelopes import ENVELOPE_PREFIX
+from opgrid.orchestrator.store.keys import Keys
 from tests.security import jobs_for_security as jobs
 from tests.security.processes import JOBS, RUN_TIMEOUT_S, worker_process
 

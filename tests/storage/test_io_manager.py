@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from opgrid.errors import ConfigError, OutputNotFound, StorageError
-from opgrid.orchestrator import io_manager as io_module
-from opgrid.orchestrator.io_manager import (
+from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store import envelopes as io_module
+from opgrid.orchestrator.store.envelopes import (
     FilesystemIOManager,
     IOManager,
     SignedPickleIOManager,
     io_manager_from_settings,
 )
-from opgrid.orchestrator.settings import Settings
 
 SECRET = b"cluster-secret"
 WHERE = 'output "result" of op "add_one"'

@@ -11,11 +11,11 @@ import pytest
 import redis
 
 from opgrid.errors import OutputNotFound
-from opgrid.orchestrator.io_manager import SignedPickleIOManager
-from opgrid.orchestrator.keys import Keys
-from opgrid.orchestrator.redis_store import RedisOutputStore, RedisRunStore
-from opgrid.orchestrator.state import ValueRef
-from opgrid.orchestrator.storage import InMemoryOutputStore, OutputStore
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.store.base import InMemoryOutputStore, OutputStore
+from opgrid.orchestrator.store.envelopes import SignedPickleIOManager
+from opgrid.orchestrator.store.keys import Keys
+from opgrid.orchestrator.store.redis import RedisOutputStore, RedisRunStore
 
 
 class Point:

@@ -17,14 +17,16 @@ import redis
 from opgrid import job, op
 from opgrid.errors import RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.attempts import Verdict
-from opgrid.orchestrator.keys import Keys
-from opgrid.orchestrator.memory_store import InMemoryRunStore
-from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus, StepInputs
-from opgrid.orchestrator.plan import compile_plan
-from opgrid.orchestrator.redis_store import RedisRunStore
-from opgrid.orchestrator.state import ValueRef
-from opgrid.orchestrator.storage import RunStore
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.attempts import Verdict
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs
+from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.store.base import RunStore
+from opgrid.orchestrator.store.keys import Keys
+from opgrid.orchestrator.store.memory import InMemoryRunStore
+from opgrid.orchestrator.store.redis import RedisRunStore
 
 
 @op

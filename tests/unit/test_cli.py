@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from opgrid.orchestrator.cli import main, parse_tags, read_run_config
+from opgrid.orchestrator.cli import main
+from opgrid.orchestrator.cli.options import parse_tags, read_run_config
 
 HERE = Path(__file__).resolve().parent
 JOBS = str(HERE / "cli_jobs.py")

@@ -16,16 +16,18 @@ import pytest
 
 from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.attempts import Verdict
-from opgrid.orchestrator.coordinator import Coordinator
-from opgrid.orchestrator.dispatch import Delivery
-from opgrid.orchestrator.keys import Keys
-from opgrid.orchestrator.memory_store import InMemoryRunStore
-from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus
-from opgrid.orchestrator.plan import compile_plan
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.coordinator.dispatch import Delivery
+from opgrid.orchestrator.coordinator.loop import Coordinator
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.protocol.attempts import Verdict
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.storage import RunStore
+from opgrid.orchestrator.store.base import RunStore
+from opgrid.orchestrator.store.keys import Keys
+from opgrid.orchestrator.store.memory import InMemoryRunStore
+from opgrid.orchestrator.store.redis import RedisRunStore
 
 
 @op(tags={"opgrid/queue": "gpu", "opgrid/priority": 7})

@@ -17,19 +17,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from opgrid import job, op
 from opgrid.errors import OpgridError
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.coordinator import Coordinator
-from opgrid.orchestrator.dispatch import Delivery
-from opgrid.orchestrator.keys import Keys, queue_lists
-from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus, StepRequest
-from opgrid.orchestrator.metrics import (
+from opgrid.orchestrator.coordinator.dispatch import Delivery
+from opgrid.orchestrator.coordinator.loop import Coordinator
+from opgrid.orchestrator.coordinator.metrics import (
     CoordinatorMetrics,
     MetricsServer,
     PrometheusMetrics,
     served_metrics,
 )
-from opgrid.orchestrator.plan import compile_plan
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord, StepRequest
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.keys import Keys, queue_lists
+from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.workers.presence import WorkerPresence
 
 RUN = "run-1"

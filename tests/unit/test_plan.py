@@ -18,7 +18,7 @@ from opgrid import (
     op,
     resource,
 )
-from opgrid.orchestrator.plan import ExecutionPlan, compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan, compile_plan
 
 
 @op

@@ -19,10 +19,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.messages import FINAL_STEP_STATUSES, RunEvent, RunStatus
-from opgrid.orchestrator.messages import StepStatus as S
-from opgrid.orchestrator.plan import ExecutionPlan, OutputRef, PlanInput, PlanOutput, PlanStep
-from opgrid.orchestrator.state import (
+from opgrid.orchestrator.planning.plan import (
+    ExecutionPlan,
+    OutputRef,
+    PlanInput,
+    PlanOutput,
+    PlanStep,
+)
+from opgrid.orchestrator.planning.state import (
     AbandonStep,
     Command,
     DispatchStep,
@@ -31,6 +35,9 @@ from opgrid.orchestrator.state import (
     SkipStep,
     ValueRef,
 )
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.status import FINAL_STEP_STATUSES, RunStatus
+from opgrid.orchestrator.protocol.status import StepStatus as S
 
 #: The mapping keys a dynamic root may yield.
 MAPPING_KEYS = ("a", "b", "c")

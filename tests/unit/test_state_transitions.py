@@ -14,10 +14,14 @@ import pytest
 from opgrid import DynamicOut, DynamicOutput, Out, Output, RetryPolicy, job, op
 from opgrid.errors import InvalidTransition
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.messages import FINAL_STEP_STATUSES, RunEvent, RunStatus
-from opgrid.orchestrator.messages import StepStatus as S
-from opgrid.orchestrator.plan import ExecutionPlan, OutputRef, PlanInput, PlanOutput, PlanStep
-from opgrid.orchestrator.state import (
+from opgrid.orchestrator.planning.plan import (
+    ExecutionPlan,
+    OutputRef,
+    PlanInput,
+    PlanOutput,
+    PlanStep,
+)
+from opgrid.orchestrator.planning.state import (
     ALLOWED,
     AbandonStep,
     Command,
@@ -27,6 +31,9 @@ from opgrid.orchestrator.state import (
     SkipStep,
     ValueRef,
 )
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.status import FINAL_STEP_STATUSES, RunStatus
+from opgrid.orchestrator.protocol.status import StepStatus as S
 
 # Plans ---------------------------------------------------------------------------------------
 

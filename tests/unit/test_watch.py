@@ -9,8 +9,8 @@ import pytest
 
 from opgrid.errors import DagsterExecutionInterruptedError
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.memory_store import InMemoryRunStore
-from opgrid.orchestrator.messages import RunEvent
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.store.memory import InMemoryRunStore
 from opgrid.workers.watch import StepWatch
 
 INTERVAL_S = 0.05

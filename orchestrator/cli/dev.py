@@ -19,7 +19,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
@@ -28,56 +28,45 @@ import click
 from opgrid import JobDefinition
 from opgrid.errors import (
     ConfigError,
-    DagsterInvariantViolationError,
     OpgridError,
-    RunNotFound,
     StorageError,
 )
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.client.submit import RunHandle
+from opgrid.orchestrator.coordinator.local import local_coordinator, local_coordinator_with_metrics
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.protocol.tags import QUEUE_TAG
+from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.envelopes import io_manager_from_settings
+from opgrid.orchestrator.store.redis import safe_url
 from opgrid.output import DEFAULT_OUTPUT
 
-from .cli import (
+from .embedded_redis import RedisServer
+from .job import submit_run
+from .options import (
+    EXIT_INTERRUPTED,
     EXIT_RUN_FAILED,
+    WATCH_BLOCK_S,
     ClusterOptions,
     RunProblem,
     UsageProblem,
-    _Command,
     cluster_errors,
     cluster_options,
     cluster_settings,
     describe_config_error,
-    job_group,
+    follow_run,
     load_location,
     location_options,
-    main,
+    open_store,
     read_run_config,
     run_options,
-    safe_url,
     select_job,
-    submit_run,
 )
-from .cli_cluster import (
-    FINAL_RUN_STATUSES,
-    WATCH_BLOCK_S,
-    log_line,
-    open_store,
-    run_group,
-    worker_command,
-)
-from .cli_progress import Progress, print_summary
-from .coordinator import local_coordinator
-from .io_manager import io_manager_from_settings
-from .messages import QUEUE_TAG, RunEvent, RunRecord, RunStatus
-from .metrics import local_coordinator_with_metrics
-from .plan import compile_plan
-from .redis_server import RedisServer
-from .reexecute import reexecute
-from .settings import Settings
-from .state import ValueRef
-from .submit import RunHandle
+from .render import print_summary
+from .services import worker_command
 
-#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
-EXIT_INTERRUPTED = 130
 #: Seconds ``opgrid dev`` gives its workers to finish a step after SIGTERM before SIGKILL.
 WORKER_STOP_GRACE_S = 5.0
 #: Longest value shown in a run's outputs summary.
@@ -85,182 +74,9 @@ PREVIEW_CHARS = 72
 #: A ``-W`` filter for the warning Celery gives every worker started as root.
 _ROOT = "ignore:You're running the worker with superuser privileges"
 
-_TERMINAL = frozenset({E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED})
-
-
-def wait_options(command: _Command) -> _Command:
-    """``--wait`` and ``--timeout S``: follow the run to its end, or for S seconds."""
-    command = click.option(
-        "--timeout",
-        "timeout_s",
-        type=click.FloatRange(min=0, min_open=True),
-        metavar="S",
-        help="Stop waiting after S seconds, exit 1; the run goes on (--wait).",
-    )(command)
-    return click.option(
-        "--wait", is_flag=True, help="Show each step as it ends; exit 0/1 on the outcome."
-    )(command)
-
-
-# opgrid job submit -----------------------------------------------------------------------
-@job_group.command(name="submit")
-@location_options
-@click.option("-j", "--job", "job_name", metavar="JOB", help="The job; optional if only one.")
-@run_options
-@click.option("--partition", metavar="KEY", help="The partition to run, for a partitioned job.")
-@wait_options
-@click.option(
-    "--coordinate", is_flag=True, help="Run a coordinator in this process meanwhile (--wait)."
-)
-@click.option("-v", "--verbose", is_flag=True, help="Print error stacks and outputs produced.")
-@cluster_options
-@click.pass_context
-def submit_job(
-    ctx: click.Context,
-    file: str | None,
-    module: str | None,
-    job_name: str | None,
-    config_files: tuple[str, ...],
-    tags: dict[str, str],
-    partition: str | None,
-    wait: bool,
-    coordinate: bool,
-    timeout_s: float | None,
-    verbose: bool,
-    redis_url: str | None,
-    namespace: str | None,
-) -> None:
-    """Queue a run on the cluster and print its id; --wait follows it to the end."""
-    location = load_location(file, module, verbose)
-    job = select_job(location, job_name)
-    run_config = read_run_config(config_files)
-    settings = cluster_settings(ctx, redis_url, namespace)
-    wait = wait or coordinate or timeout_s is not None
-    started = time.monotonic()
-    with cluster_errors(settings), contextlib.ExitStack() as stack:
-        if coordinate:
-            stack.enter_context(local_coordinator(settings))
-        handle = submit_run(job, run_config, tags, partition, location.name, settings)
-        stack.callback(handle.close)
-        if not wait:
-            click.echo(handle.run_id)
-            return
-        click.echo(f"run {handle.run_id} of job {job.name!r} submitted")
-        try:
-            record = follow_run(handle.run_id, job.name, settings, verbose, timeout_s)
-        except KeyboardInterrupt:
-            click.echo(f"\nstopped watching run {handle.run_id}; it goes on", err=True)
-            ctx.exit(130)
-        print_summary(handle.result(), time.monotonic() - started)
-    if record.status is not RunStatus.SUCCESS:
-        ctx.exit(EXIT_RUN_FAILED)
-
-
-def follow_run(
-    run_id: str,
-    job_name: str,
-    settings: Settings,
-    verbose: bool = False,
-    timeout_s: float | None = None,
-    check: Callable[[], None] | None = None,
-) -> RunRecord:
-    """Print a run's events as they arrive until it ends; its final record.
-
-    ``check`` is called about every second and raises if the run can no longer end;
-    after ``timeout_s`` it raises ``RunProblem`` (exit 1) and the run goes on.
-    """
-    watch = RunWatch(job_name, verbose)
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    cursor = "0-0"
-    with open_store(settings) as store:
-        while True:
-            if check is not None:
-                check()
-            remaining = WATCH_BLOCK_S if deadline is None else deadline - time.monotonic()
-            if remaining <= 0:
-                raise RunProblem(
-                    f"run {run_id} did not finish within {timeout_s:g}s; it goes on "
-                    f"(opgrid run show {run_id})"
-                )
-            entries = store.wait_run(run_id, cursor, min(remaining, WATCH_BLOCK_S))
-            for cursor, event in entries:  # noqa: B007 (the cursor is kept for the next read)
-                watch(event)
-            if any(event.kind in _TERMINAL for _, event in entries):
-                record = store.get_run(run_id)
-                if record.status in FINAL_RUN_STATUSES:
-                    return record
-
-
-# opgrid run reexecute ---------------------------------------------------------------------
-@run_group.command(name="reexecute")
-@click.argument("run_id")
-@click.option(
-    "--from-failure",
-    is_flag=True,
-    help="Reuse the outputs of the steps that succeeded; run only what failed or never ran.",
-)
-@wait_options
-@click.option("-v", "--verbose", is_flag=True, help="Print error stacks.")
-@cluster_options
-@click.pass_context
-def reexecute_run(
-    ctx: click.Context,
-    run_id: str,
-    from_failure: bool,
-    wait: bool,
-    timeout_s: float | None,
-    verbose: bool,
-    redis_url: str | None,
-    namespace: str | None,
-) -> None:
-    """Queue a new run of a finished run's plan and print its id (no code needed here)."""
-    settings = cluster_settings(ctx, redis_url, namespace)
-    with cluster_errors(settings), open_store(settings) as store:
-        try:
-            record = reexecute(store, run_id, from_failure=from_failure)
-        except (RunNotFound, DagsterInvariantViolationError) as exc:
-            raise UsageProblem(str(exc)) from exc
-        if not store.live_coordinators():
-            click.echo("warning: no coordinator is alive; the run waits for one", err=True)
-    if not (wait or timeout_s is not None):
-        click.echo(record.run_id)
-        return
-    reused = f", reusing {len(record.reused)} step(s)" if from_failure else ""
-    click.echo(f"run {record.run_id} re-executes run {run_id}{reused}")
-    with cluster_errors(settings):
-        try:
-            final = follow_run(record.run_id, record.job_name, settings, verbose, timeout_s)
-        except KeyboardInterrupt:
-            click.echo(f"\nstopped watching run {record.run_id}; it goes on", err=True)
-            ctx.exit(130)
-    click.echo(f"run {record.run_id}: {final.status.value}")
-    if final.status is not RunStatus.SUCCESS:
-        ctx.exit(EXIT_RUN_FAILED)
-
-
-class RunWatch:
-    """Prints a run's events: steps as ``job execute`` does, ``context.log`` lines on stderr."""
-
-    def __init__(self, job_name: str, verbose: bool = False) -> None:
-        self.job_name = job_name
-        self.progress = Progress(job_name, verbose)
-
-    def __call__(self, event: RunEvent) -> None:
-        if event.kind is E.LOG_MESSAGE:
-            click.echo(log_line(event, self.job_name), err=True)
-        elif event.kind is E.RUN_CANCELING:
-            click.echo(click.style("  cancel requested", fg="yellow"))
-        elif event.kind is E.RUN_CANCELED:
-            click.echo(click.style("run canceled", fg="yellow"))
-        elif event.kind is E.ENGINE_EVENT:
-            where = f"{event.step_key}: " if event.step_key else ""
-            click.echo(click.style(f"  {where}{event.message}", dim=True))
-        elif event.kind is not E.RUN_START:  # the caller said which run it watches
-            self.progress(event)
-
 
 # opgrid dev ------------------------------------------------------------------------------
-@main.command(name="dev")
+@click.command(name="dev")
 @location_options
 @click.option("-j", "--job", "job_name", metavar="JOB", help="The job; all in turn by default.")
 @click.option("--workers", "worker_count", type=click.IntRange(min=1), default=2, show_default=True)

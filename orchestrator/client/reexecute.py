@@ -15,17 +15,11 @@ import uuid
 
 from opgrid.errors import DagsterInvariantViolationError
 from opgrid.event_type import DagsterEventType as E
-
-from .messages import (
-    FINAL_RUN_STATUSES,
-    RUN_INPUTS_STEP,
-    RunEvent,
-    RunRecord,
-    RunStatus,
-    StepStatus,
-)
-from .state import RunState, ValueRef
-from .storage import RunStore
+from opgrid.orchestrator.planning.state import RunState, ValueRef
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RUN_INPUTS_STEP, RunRecord
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.store.base import RunStore
 
 #: Dagster's tags naming the run re-executed and the first run of the chain.
 PARENT_RUN_TAG = "dagster/parent_run_id"

@@ -21,14 +21,16 @@ from opgrid.errors import (
 )
 from opgrid.event_type import DagsterEventType as E
 from opgrid.job import JobDefinition
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.state import RunState, ValueRef
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunRecord
+from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
+from opgrid.orchestrator.store.redis import RedisOutputStore, RedisRunStore
 
-from .io_manager import IOManager, io_manager_from_settings
-from .messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunEvent, RunRecord, RunStatus
-from .plan import compile_plan
-from .redis_store import RedisOutputStore, RedisRunStore
 from .result import ExecuteInProcessResult
-from .settings import Settings
-from .state import RunState, ValueRef
 
 
 class NoCoordinatorWarning(UserWarning):

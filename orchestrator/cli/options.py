@@ -1,20 +1,4 @@
-"""The ``opgrid`` command line.
-
-    opgrid job list    -f FILE | -m MODULE
-    opgrid job execute -f FILE | -m MODULE [-j JOB] [-c config.yaml ...] [--tag k=v ...]
-                       [--partition KEY] [--verbose]
-    opgrid job submit  -f FILE | -m MODULE [-j JOB] ... [--wait] [--coordinate]  (cli_cluster)
-    opgrid worker | coordinator | run list|show|logs|cancel|prune                (cli_cluster)
-    opgrid dev -f FILE [-j JOB] [--workers N]                                     (cli_dev)
-
-Cluster commands read their settings from ``OPGRID_*`` variables; ``--redis-url``
-and ``--namespace``, given to ``opgrid`` or to the command, override them.
-
-Exit codes: 0 the run succeeded, 1 the run failed, 2 a usage, config or
-definition error, or a cluster that cannot be reached (also click's own usage
-errors). Those errors are one line on stderr (a config error lists every bad
-field), never a Python traceback.
-"""
+"""What every command shares: options, settings, exit codes, problems, following a run."""
 
 from __future__ import annotations
 
@@ -22,7 +6,6 @@ import contextlib
 import logging
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,26 +14,38 @@ import click
 import pydantic
 import yaml
 
-from opgrid import CodeLocation, GraphDefinition, JobDefinition, load_code_location
-from opgrid.errors import ConfigError, OpgridError, StorageError
+from opgrid import CodeLocation, JobDefinition, load_code_location
+from opgrid.errors import (
+    ConfigError,
+    OpgridError,
+    StorageError,
+)
+from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.logs import LOG_FORMATS, switch_format
+from opgrid.orchestrator.planning.run_config import deep_merge
+from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
+from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.redis import RedisRunStore, safe_url
 from opgrid.utils.yaml_utils import load_yaml_from_path
 
-from .cli_progress import Progress, print_summary
-from .executor import execute_in_process
-from .logs import LOG_FORMATS, stream_handler, switch_format
-from .redis_store import safe_url as safe_url  # the cluster commands import it from here
-from .run_config import deep_merge
-from .settings import Settings
-from .submit import RunHandle, submit
+from .render import RunWatch
 
 #: Exit code of a run that failed.
 EXIT_RUN_FAILED = 1
+
+
 #: Exit code of a usage, config or definition error (click's usage errors use it too).
 EXIT_USAGE = 2
+
+
 #: Levels ``--log-level`` accepts.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 #: Format of the log records of opgrid's own loggers (not of ``context.log`` lines).
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -75,40 +70,6 @@ class ClusterOptions:
     namespace: str | None = None
     #: whether ``--log-level`` was given (services log at INFO unless told otherwise)
     log_level_given: bool = False
-
-
-@click.group(name="opgrid", context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="opgrid")
-@click.option(
-    "--log-level",
-    type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    default=None,
-    help="Level of opgrid's own log records on stderr.  [default: WARNING; INFO for `coordinator`]",
-)
-@click.option(
-    "--redis-url",
-    metavar="URL",
-    help="The cluster's Redis, for cluster commands.  [default: $OPGRID_REDIS_URL]",
-)
-@click.option(
-    "--namespace",
-    metavar="NAME",
-    help="The cluster's key prefix, for cluster commands.  [default: $OPGRID_NAMESPACE]",
-)
-@click.pass_context
-def main(
-    ctx: click.Context, log_level: str | None, redis_url: str | None, namespace: str | None
-) -> None:
-    """Run Dagster-style jobs and graphs, in this process or on a Celery cluster."""
-    logging.basicConfig(
-        level=(log_level or "WARNING").upper(), handlers=[stream_handler("text", LOG_FORMAT)]
-    )
-    ctx.obj = ClusterOptions(redis_url, namespace, log_level is not None)
-
-
-@main.group(name="job")
-def job_group() -> None:
-    """List and run the jobs of a code location."""
 
 
 def location_options(command: _Command) -> _Command:
@@ -143,64 +104,6 @@ def run_options(command: _Command) -> _Command:
         help="A YAML run config file; several are deep-merged in order, later ones win.",
     )(command)
     return command
-
-
-@job_group.command(name="list")
-@location_options
-def list_jobs(file: str | None, module: str | None) -> None:
-    """One line per job: its name, how many ops it has, its description's first line."""
-    location = load_location(file, module)
-    width = max(len(name) for name in location.jobs)
-    for name in sorted(location.jobs):
-        job = location.jobs[name]
-        count = count_ops(job.graph)
-        ops = f"{count} op" + ("" if count == 1 else "s")
-        line = f"{name:<{width}}  {ops:>7}  {_first_line(job.description)}"
-        click.echo(line.rstrip())
-
-
-@job_group.command(name="execute")
-@location_options
-@click.option(
-    "-j", "--job", "job_name", metavar="JOB", help="The job to run; optional if only one."
-)
-@run_options
-@click.option("--partition", metavar="KEY", help="The partition to run, for a partitioned job.")
-@click.option("-v", "--verbose", is_flag=True, help="Print error stacks and outputs produced.")
-@click.pass_context
-def execute_job(
-    ctx: click.Context,
-    file: str | None,
-    module: str | None,
-    job_name: str | None,
-    config_files: tuple[str, ...],
-    tags: dict[str, str],
-    partition: str | None,
-    verbose: bool,
-) -> None:
-    """Run a job in this process, printing each step as it finishes."""
-    job = select_job(load_location(file, module, verbose), job_name)
-    run_config = read_run_config(config_files)
-    started = time.monotonic()
-    try:
-        result = execute_in_process(
-            job,
-            run_config=run_config,
-            raise_on_error=False,
-            tags=tags,
-            partition_key=partition,
-            on_event=Progress(job.name, verbose),
-        )
-    except ConfigError as exc:
-        raise UsageProblem(describe_config_error(job, exc)) from exc
-    except OpgridError as exc:  # the job cannot run as defined (definition, plan, partition)
-        raise UsageProblem(f"cannot run job {job.name!r}: {exc}") from exc
-    print_summary(result, time.monotonic() - started)
-    if not result.success:
-        ctx.exit(EXIT_RUN_FAILED)
-
-
-# Helpers -------------------------------------------------------------------------------
 
 
 def cluster_options(command: _Command) -> _Command:
@@ -269,14 +172,6 @@ def service_logging(ctx: click.Context, log_format: str = "text") -> None:
     switch_format(logging.getLogger(), log_format, LOG_FORMAT)
 
 
-def count_ops(graph_def: GraphDefinition) -> int:
-    """The ops of a graph, counted through its nested graphs."""
-    return sum(
-        count_ops(node.definition) if isinstance(node.definition, GraphDefinition) else 1
-        for node in graph_def.node_dict.values()
-    )
-
-
 def parse_tags(
     values: tuple[str, ...], ctx: click.Context | None = None, param: click.Parameter | None = None
 ) -> dict[str, str]:
@@ -306,30 +201,6 @@ def describe_config_error(job: JobDefinition, exc: ConfigError) -> str:
     lines = [f"invalid run config for job {job.name!r} ({count} error{'s' if count != 1 else ''}):"]
     lines += [f"  {path or '<root>'}: {message}" for path, message in exc.errors]
     return "\n".join(lines)
-
-
-def submit_run(
-    job: JobDefinition,
-    run_config: Any,
-    tags: dict[str, str],
-    partition: str | None,
-    location: str,
-    settings: Settings,
-) -> RunHandle:
-    """``submit`` with its errors and warnings as the CLI shows them."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            handle = submit(job, run_config, tags, partition, location, settings=settings)
-        except ConfigError as exc:
-            raise UsageProblem(describe_config_error(job, exc)) from exc
-        except StorageError:
-            raise
-        except OpgridError as exc:
-            raise UsageProblem(f"cannot run job {job.name!r}: {exc}") from exc
-    for warning in caught:
-        click.echo(f"warning: {warning.message}", err=True)
-    return handle
 
 
 def _read_yaml_mapping(path: str) -> Mapping[str, Any]:
@@ -395,10 +266,71 @@ def select_job(location: CodeLocation, name: str | None) -> JobDefinition:
     )
 
 
-def _first_line(text: str | None) -> str:
-    lines = (text or "").strip().splitlines()
-    return lines[0].strip() if lines else ""
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
-# The cluster commands register themselves on ``main`` and ``job_group`` when imported.
-from . import cli_cluster, cli_dev  # noqa: E402, F401
+def wait_options(command: _Command) -> _Command:
+    """``--wait`` and ``--timeout S``: follow the run to its end, or for S seconds."""
+    command = click.option(
+        "--timeout",
+        "timeout_s",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="S",
+        help="Stop waiting after S seconds, exit 1; the run goes on (--wait).",
+    )(command)
+    return click.option(
+        "--wait", is_flag=True, help="Show each step as it ends; exit 0/1 on the outcome."
+    )(command)
+
+
+def follow_run(
+    run_id: str,
+    job_name: str,
+    settings: Settings,
+    verbose: bool = False,
+    timeout_s: float | None = None,
+    check: Callable[[], None] | None = None,
+) -> RunRecord:
+    """Print a run's events as they arrive until it ends; its final record.
+
+    ``check`` is called about every second and raises if the run can no longer end;
+    after ``timeout_s`` it raises ``RunProblem`` (exit 1) and the run goes on.
+    """
+    watch = RunWatch(job_name, verbose)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    cursor = "0-0"
+    with open_store(settings) as store:
+        while True:
+            if check is not None:
+                check()
+            remaining = WATCH_BLOCK_S if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunProblem(
+                    f"run {run_id} did not finish within {timeout_s:g}s; it goes on "
+                    f"(opgrid run show {run_id})"
+                )
+            entries = store.wait_run(run_id, cursor, min(remaining, WATCH_BLOCK_S))
+            for cursor, event in entries:  # noqa: B007 (the cursor is kept for the next read)
+                watch(event)
+            if any(event.kind in _TERMINAL for _, event in entries):
+                record = store.get_run(run_id)
+                if record.status in FINAL_RUN_STATUSES:
+                    return record
+
+
+@contextlib.contextmanager
+def open_store(settings: Settings) -> Iterator[RedisRunStore]:
+    """The cluster's run store; its connections are closed on exit."""
+    store = RedisRunStore.from_settings(settings)
+    try:
+        yield store
+    finally:
+        store.client.close()
+
+
+#: Longest a watcher blocks on a run's stream before it checks on its helpers.
+WATCH_BLOCK_S = 1.0
+
+
+_TERMINAL = frozenset({E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED})

@@ -14,11 +14,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from opgrid.errors import RunNotFound
-
-from .attempts import FINAL_VALUES, LOST, Begun, Verdict, claim_of, decide
-from .messages import RunEvent, RunRecord, StepInputs, StepStatus
-from .plan import ExecutionPlan
-from .state import ValueRef
+from opgrid.orchestrator.planning.plan import ExecutionPlan
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.attempts import (
+    FINAL_VALUES,
+    LOST,
+    Begun,
+    Verdict,
+    claim_of,
+    decide,
+)
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs
+from opgrid.orchestrator.protocol.status import StepStatus
 
 _FINAL_KINDS = frozenset({"PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED"})
 

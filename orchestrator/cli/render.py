@@ -7,15 +7,16 @@ in-process executor already writes them to stderr (Dagster's console logger).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 
 import click
 
 from opgrid.event_type import DagsterEventType as E
-
-from .messages import ErrorInfo, RunEvent, StepStatus
-from .result import ExecuteInProcessResult
+from opgrid.orchestrator.client.result import ExecuteInProcessResult
+from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
+from opgrid.orchestrator.protocol.status import StepStatus
 
 #: Width of the status column of a step line.
 _LABEL_WIDTH = 8
@@ -138,3 +139,56 @@ def _one_error(error: ErrorInfo) -> str:
 
 def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
+
+
+class RunWatch:
+    """Prints a run's events: steps as ``job execute`` does, ``context.log`` lines on stderr."""
+
+    def __init__(self, job_name: str, verbose: bool = False) -> None:
+        self.job_name = job_name
+        self.progress = Progress(job_name, verbose)
+
+    def __call__(self, event: RunEvent) -> None:
+        if event.kind is E.LOG_MESSAGE:
+            click.echo(log_line(event, self.job_name), err=True)
+        elif event.kind is E.RUN_CANCELING:
+            click.echo(click.style("  cancel requested", fg="yellow"))
+        elif event.kind is E.RUN_CANCELED:
+            click.echo(click.style("run canceled", fg="yellow"))
+        elif event.kind is E.ENGINE_EVENT:
+            where = f"{event.step_key}: " if event.step_key else ""
+            click.echo(click.style(f"  {where}{event.message}", dim=True))
+        elif event.kind is not E.RUN_START:  # the caller said which run it watches
+            self.progress(event)
+
+
+def log_line(event: RunEvent, job_name: str) -> str:
+    """A ``context.log`` line as Dagster's console logger writes it."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(event.timestamp))
+    return (
+        f"{stamp} - opgrid - {event.level or 'INFO'} - {job_name} - {event.run_id} - "
+        f"{event.step_key} - {event.message}"
+    )
+
+
+def event_line(event: RunEvent) -> str:
+    seconds = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.timestamp))
+    stamp = f"{seconds}.{int(event.timestamp % 1 * 1000):03d}"
+    if event.kind is E.LOG_MESSAGE:
+        label, detail = f"LOG {event.level or 'INFO'}", event.message
+    else:
+        label, detail = event.kind.name, event_detail(event)
+    line = f"{stamp}  {label:<17} {event.step_key or '-'}  {detail}".rstrip()
+    return line.replace("\n", "\\n")
+
+
+def event_detail(event: RunEvent) -> str:
+    parts = [f"attempt {event.attempt}"] if event.attempt else []
+    if event.output_name:
+        mapping = f"[{event.mapping_key}]" if event.mapping_key is not None else ""
+        parts.append(f"output {event.output_name}{mapping}")
+    if event.error:
+        parts.append(f"{event.error.cls_name}: {event.error.message}")
+    if event.message:
+        parts.append(event.message)
+    return "  ".join(parts)

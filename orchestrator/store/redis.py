@@ -19,15 +19,17 @@ import redis
 
 from opgrid.errors import OutputNotFound, RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.planning.plan import ExecutionPlan
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.attempts import LOST, Begun, Verdict, claim_of
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
+from opgrid.orchestrator.settings import Settings
 
-from .attempts import LOST, Begun, Verdict, claim_of
-from .io_manager import IOManager
+from .envelopes import IOManager
 from .keys import Keys, queue_lists
-from .messages import FINAL_RUN_STATUSES, RunEvent, RunRecord, StepInputs
-from .plan import ExecutionPlan
-from .redis_scripts import BEAT, BEGIN, COMMIT, DECLARE_LOST, RELEASE, RENEW
-from .settings import Settings
-from .state import ValueRef
+from .scripts import BEAT, BEGIN, COMMIT, DECLARE_LOST, RELEASE, RENEW
 
 logger = logging.getLogger(__name__)
 

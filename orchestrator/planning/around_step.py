@@ -12,9 +12,9 @@ from typing import Any
 from opgrid.errors import DagsterMaxRetriesExceededError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.op import OpDefinition
+from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
 from opgrid.step_runner import StepOutcome
 
-from .messages import ErrorInfo, RunEvent
 from .plan import PlanStep
 from .state import ValueRef
 

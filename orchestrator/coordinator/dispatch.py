@@ -16,10 +16,9 @@ from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from opgrid.errors import BrokerError
-
-from .messages import EXECUTE_STEP, StepRequest
-from .settings import Settings
-from .signing import step_signature
+from opgrid.orchestrator.protocol.messages import EXECUTE_STEP, StepRequest, task_id
+from opgrid.orchestrator.protocol.signing import step_signature
+from opgrid.orchestrator.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +33,6 @@ class Delivery:
     delay_s: float = 0.0
     #: seconds the step may run (Celery's soft limit); None: no limit
     time_limit_s: float | None = None
-
-
-def task_id(request: StepRequest) -> str:
-    """The Celery task id of a step attempt: the same for every delivery of it, so a
-    revoke reaches them all."""
-    return f"{request.run_id}:{request.step_key}:{request.attempt}"
 
 
 class Dispatcher(Protocol):

@@ -14,213 +14,38 @@ the workers (STYLE.md §1).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
-import signal
-import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from types import FrameType
 
 import click
 
-from opgrid.errors import OpgridError, RunNotFound
+from opgrid.errors import DagsterInvariantViolationError, RunNotFound
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.client.reexecute import reexecute
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.store.redis import RedisRunStore
 
-from .cli import (
+from .options import (
+    EXIT_RUN_FAILED,
+    WATCH_BLOCK_S,
     UsageProblem,
     cluster_errors,
     cluster_options,
     cluster_settings,
-    load_location,
-    location_options,
-    log_format_option,
-    main,
-    safe_url,
-    service_logging,
+    follow_run,
+    open_store,
+    wait_options,
 )
-from .cli_progress import format_duration
-from .coordinator import Coordinator
-from .dispatch import CeleryDispatcher
-from .messages import FINAL_RUN_STATUSES as FINAL_RUN_STATUSES  # cli_dev imports it from here
-from .messages import RunEvent, RunRecord, StepStatus
-from .metrics import served_metrics
-from .redis_store import RedisRunStore
-from .settings import Settings
+from .render import event_line, format_duration
 
 logger = logging.getLogger(__name__)
 
-#: The Celery app a worker process runs (``celery -A``).
-WORKER_APP = "opgrid.workers.app"
-#: Celery pools ``opgrid worker --pool`` accepts.
-POOLS = ("prefork", "solo", "threads")
-#: Longest a watcher blocks on a run's stream before it checks on its helpers.
-WATCH_BLOCK_S = 1.0
-
-
-# opgrid worker ---------------------------------------------------------------------------
-@main.command(name="worker", context_settings={"ignore_unknown_options": True})
-@location_options
-@click.option(
-    "-Q",
-    "--queues",
-    metavar="QUEUE[,QUEUE]",
-    help="Queues to consume.  [default: the default queue]",
-)
-@click.option(
-    "-c", "--concurrency", type=click.IntRange(min=1), help="Pool size.  [default: one per CPU]"
-)
-@click.option("--pool", type=click.Choice(POOLS), default="prefork", show_default=True)
-@click.option("-n", "--hostname", metavar="NAME", help="Celery node name, e.g. w1@%h.")
-@log_format_option
-@cluster_options
-@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- CELERY ARGS]")
-@click.pass_context
-def worker(
-    ctx: click.Context,
-    file: str | None,
-    module: str | None,
-    queues: str | None,
-    concurrency: int | None,
-    pool: str,
-    hostname: str | None,
-    log_format: str | None,
-    redis_url: str | None,
-    namespace: str | None,
-    celery_args: tuple[str, ...],
-) -> None:
-    """Run the steps of a code location's jobs: becomes a Celery worker (Flower sees it)."""
-    settings = cluster_settings(ctx, redis_url, namespace, log_format=log_format)
-    location = load_location(file, module).name  # fail here, not at the first step
-    options = ["-E"]  # task events, for Flower
-    if concurrency is not None:
-        options += ["-c", str(concurrency)]
-    if hostname is not None:
-        options += ["-n", hostname]
-    argv, env = worker_command(
-        settings, location, queues or settings.default_queue, pool, "INFO", [*options, *celery_args]
-    )
-    logger.info("exec %s", " ".join(argv))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execvpe(argv[0], argv, env)
-
-
-def worker_command(
-    settings: Settings,
-    location: str,
-    queues: str,
-    pool: str,
-    loglevel: str,
-    options: Sequence[str] = (),
-) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment of a Celery worker serving ``location``."""
-    argv = [sys.executable, "-m", "celery", "-A", WORKER_APP, "worker"]
-    argv += ["-Q", queues, "--pool", pool, "--loglevel", loglevel, *options]
-    env = {
-        **os.environ,
-        "OPGRID_REDIS_URL": settings.redis_url,
-        "OPGRID_BROKER_URL": settings.broker_url,
-        "OPGRID_NAMESPACE": settings.namespace,
-        "OPGRID_SECRET": settings.secret.get_secret_value(),
-        "OPGRID_LOCATIONS": location,
-        "OPGRID_DEFAULT_QUEUE": settings.default_queue,
-        "OPGRID_LOG_FORMAT": settings.log_format,
-    }
-    return argv, env
-
-
-# opgrid coordinator ----------------------------------------------------------------------
-@main.command(name="coordinator")
-@click.option("--id", "coordinator_id", metavar="NAME", help="Its name in logs; random by default.")
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    metavar="PORT",
-    help="Serve Prometheus /metrics and /healthz on this port; 0: off.  "
-    "[default: $OPGRID_METRICS_PORT or 0]",
-)
-@log_format_option
-@cluster_options
-@click.pass_context
-def coordinator(
-    ctx: click.Context,
-    coordinator_id: str | None,
-    metrics_port: int | None,
-    log_format: str | None,
-    redis_url: str | None,
-    namespace: str | None,
-) -> None:
-    """Drive the cluster's runs (dispatch ready steps, finish runs) until SIGINT or SIGTERM."""
-    settings = cluster_settings(
-        ctx, redis_url, namespace, metrics_port=metrics_port, log_format=log_format
-    )
-    service_logging(ctx, settings.log_format)
-    stop = threading.Event()
-    with cluster_errors(settings), open_store(settings) as store, contextlib.ExitStack() as stack:
-        others = store.live_coordinators()  # also checks that Redis answers
-        dispatcher = CeleryDispatcher(settings)
-        stack.callback(dispatcher.close)
-        try:
-            metrics = stack.enter_context(served_metrics(store, settings))
-        except OpgridError as exc:  # the port is taken
-            raise UsageProblem(str(exc)) from exc
-        driver = Coordinator(store, dispatcher, settings, coordinator_id, metrics)
-        metrics.watch(driver)
-        logger.info(
-            "coordinator %s: namespace %r at %s, default queue %r, %d other(s) alive",
-            driver.id,
-            settings.namespace,
-            safe_url(settings.redis_url),
-            settings.default_queue,
-            len(others),
-        )
-        with stop_on_signals(stop):
-            driver.run(stop)
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``stop``; a second one interrupts at once."""
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        logger.info("%s received, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@contextlib.contextmanager
-def open_store(settings: Settings) -> Iterator[RedisRunStore]:
-    """The cluster's run store; its connections are closed on exit."""
-    store = RedisRunStore.from_settings(settings)
-    try:
-        yield store
-    finally:
-        store.client.close()
-
-
-def log_line(event: RunEvent, job_name: str) -> str:
-    """A ``context.log`` line as Dagster's console logger writes it."""
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(event.timestamp))
-    return (
-        f"{stamp} - opgrid - {event.level or 'INFO'} - {job_name} - {event.run_id} - "
-        f"{event.step_key} - {event.message}"
-    )
-
 
 # opgrid run ... --------------------------------------------------------------------------
-@main.group(name="run")
+@click.group(name="run")
 def run_group() -> None:
     """Look at the cluster's runs, and cancel them."""
 
@@ -307,7 +132,7 @@ def run_logs(
             finished = not follow or record.status in FINAL_RUN_STATUSES  # read before events
             entries = store.read_events(run_id, cursor)
             for _, event in entries:
-                click.echo(_event_line(event))
+                click.echo(event_line(event))
             cursor = entries[-1][0] if entries else cursor
             if finished:
                 return
@@ -462,24 +287,48 @@ def _echo_errors(events: list[RunEvent], verbose: bool) -> None:
             click.echo("\n".join("      " + line for line in error.stack.rstrip().splitlines()))
 
 
-def _event_line(event: RunEvent) -> str:
-    seconds = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.timestamp))
-    stamp = f"{seconds}.{int(event.timestamp % 1 * 1000):03d}"
-    if event.kind is E.LOG_MESSAGE:
-        label, detail = f"LOG {event.level or 'INFO'}", event.message
-    else:
-        label, detail = event.kind.name, _event_detail(event)
-    line = f"{stamp}  {label:<17} {event.step_key or '-'}  {detail}".rstrip()
-    return line.replace("\n", "\\n")
-
-
-def _event_detail(event: RunEvent) -> str:
-    parts = [f"attempt {event.attempt}"] if event.attempt else []
-    if event.output_name:
-        mapping = f"[{event.mapping_key}]" if event.mapping_key is not None else ""
-        parts.append(f"output {event.output_name}{mapping}")
-    if event.error:
-        parts.append(f"{event.error.cls_name}: {event.error.message}")
-    if event.message:
-        parts.append(event.message)
-    return "  ".join(parts)
+# opgrid run reexecute ---------------------------------------------------------------------
+@run_group.command(name="reexecute")
+@click.argument("run_id")
+@click.option(
+    "--from-failure",
+    is_flag=True,
+    help="Reuse the outputs of the steps that succeeded; run only what failed or never ran.",
+)
+@wait_options
+@click.option("-v", "--verbose", is_flag=True, help="Print error stacks.")
+@cluster_options
+@click.pass_context
+def reexecute_run(
+    ctx: click.Context,
+    run_id: str,
+    from_failure: bool,
+    wait: bool,
+    timeout_s: float | None,
+    verbose: bool,
+    redis_url: str | None,
+    namespace: str | None,
+) -> None:
+    """Queue a new run of a finished run's plan and print its id (no code needed here)."""
+    settings = cluster_settings(ctx, redis_url, namespace)
+    with cluster_errors(settings), open_store(settings) as store:
+        try:
+            record = reexecute(store, run_id, from_failure=from_failure)
+        except (RunNotFound, DagsterInvariantViolationError) as exc:
+            raise UsageProblem(str(exc)) from exc
+        if not store.live_coordinators():
+            click.echo("warning: no coordinator is alive; the run waits for one", err=True)
+    if not (wait or timeout_s is not None):
+        click.echo(record.run_id)
+        return
+    reused = f", reusing {len(record.reused)} step(s)" if from_failure else ""
+    click.echo(f"run {record.run_id} re-executes run {run_id}{reused}")
+    with cluster_errors(settings):
+        try:
+            final = follow_run(record.run_id, record.job_name, settings, verbose, timeout_s)
+        except KeyboardInterrupt:
+            click.echo(f"\nstopped watching run {record.run_id}; it goes on", err=True)
+            ctx.exit(130)
+    click.echo(f"run {record.run_id}: {final.status.value}")
+    if final.status is not RunStatus.SUCCESS:
+        ctx.exit(EXIT_RUN_FAILED)

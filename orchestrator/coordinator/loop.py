@@ -22,39 +22,20 @@ the CPU to the workers. A chain, with one step in flight, never waits.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from opgrid.errors import BrokerError, InvalidTransition, RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
-
-from .dispatch import Delivery, Dispatcher, task_id
-from .logs import log_context
-from .messages import (
-    FINAL_RUN_STATUSES,
-    PRIORITY_TAG,
-    QUEUE_TAG,
-    TIMEOUT_TAG,
-    ErrorInfo,
-    RunEvent,
-    RunRecord,
-    RunStatus,
-    StepInputs,
-    StepRequest,
-    StepStatus,
-)
-from .metrics import CoordinatorMetrics
-from .plan import ExecutionPlan, PlanStep
-from .redis_store import RedisRunStore
-from .settings import Settings
-from .state import (
-    IN_FLIGHT,
+from opgrid.orchestrator.logs import log_context
+from opgrid.orchestrator.planning.around_step import plan_refs
+from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep
+from opgrid.orchestrator.planning.state import (
     AbandonStep,
     Command,
     DispatchStep,
@@ -62,8 +43,15 @@ from .state import (
     RunState,
     SkipStep,
 )
-from .step_io import plan_refs
-from .storage import RunStore
+from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs, StepRequest, task_id
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, IN_FLIGHT, RunStatus, StepStatus
+from opgrid.orchestrator.protocol.tags import PRIORITY_TAG, QUEUE_TAG, TIMEOUT_TAG
+from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.base import RunStore
+
+from .dispatch import Delivery, Dispatcher
+from .metrics import CoordinatorMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -499,44 +487,3 @@ class Coordinator:
     @staticmethod
     def _run_event(run_id: str, kind: E, **fields: Any) -> RunEvent:
         return RunEvent(run_id=run_id, kind=kind, timestamp=time.time(), **fields)
-
-
-class CoordinatorThread:
-    """A coordinator running in a background thread of this process (``with`` it)."""
-
-    def __init__(self, coordinator: Coordinator) -> None:
-        self.coordinator = coordinator
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=coordinator.run, args=(self._stop,), name=coordinator.id, daemon=True
-        )
-
-    def __enter__(self) -> Coordinator:
-        self.coordinator.heartbeat()  # alive before the first submission
-        self._thread.start()
-        return self.coordinator
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.coordinator.settings.block_s + 5)
-
-
-@contextlib.contextmanager
-def local_coordinator(settings: Settings | None = None) -> Iterator[Coordinator]:
-    """Coordinate runs from this process while the block runs (``with local_coordinator():``).
-
-    For scripts and notebooks that submit runs to a cluster that has workers but no
-    coordinator daemon; runs still owned when the block exits are released, so a
-    coordinator elsewhere can adopt them.
-    """
-    from .dispatch import CeleryDispatcher
-
-    settings = settings or Settings()
-    store = RedisRunStore.from_settings(settings)
-    dispatcher = CeleryDispatcher(settings)
-    try:
-        with CoordinatorThread(Coordinator(store, dispatcher, settings)) as coordinator:
-            yield coordinator
-    finally:
-        dispatcher.close()
-        store.client.close()

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 from opgrid.errors import InvalidTransition
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.status import FINAL_STEP_STATUSES, RunStatus, StepStatus
 
-from .messages import FINAL_STEP_STATUSES, RunEvent, RunStatus, StepStatus
 from .plan import ExecutionPlan, OutputRef, PlanInput, PlanStep
 
 S = StepStatus

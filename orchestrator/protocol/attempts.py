@@ -30,7 +30,8 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum
 
-from .messages import FINAL_STEP_STATUSES, StepInputs, StepStatus
+from .messages import StepInputs
+from .status import FINAL_STEP_STATUSES, StepStatus
 
 #: The holder a coordinator writes into a claim when it gives up on that worker.
 LOST = "lost"

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from opgrid.errors import ConfigError, OutputNotFound, StorageError
-
-from .settings import Settings
-from .signing import sign as _sign
-from .signing import verify
+from opgrid.orchestrator.protocol.signing import sign as _sign
+from opgrid.orchestrator.protocol.signing import verify
+from opgrid.orchestrator.settings import Settings
 
 #: Version prefix of a signed envelope.
 ENVELOPE_PREFIX = b"opg1"

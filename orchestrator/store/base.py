@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from opgrid.errors import OutputNotFound
-
-from .attempts import Begun
-from .messages import RunEvent, RunRecord, StepInputs
-from .plan import ExecutionPlan
-from .state import ValueRef
+from opgrid.orchestrator.planning.plan import ExecutionPlan
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.attempts import Begun
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs
 
 
 class OutputStore(Protocol):

@@ -18,15 +18,23 @@ from opgrid.errors import ResourceError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.handle import ResolvedOp, resolve_op
 from opgrid.job import JobDefinition
+from opgrid.orchestrator.planning.around_step import assemble_inputs, outcome_events, raised_for
+from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep, compile_plan
+from opgrid.orchestrator.planning.state import (
+    AbandonStep,
+    Command,
+    DispatchStep,
+    FinishRun,
+    RunState,
+    SkipStep,
+    ValueRef,
+)
+from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
+from opgrid.orchestrator.store.base import InMemoryOutputStore, OutputStore
 from opgrid.resource import Resources, build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 
-from .messages import ErrorInfo, RunEvent
-from .plan import ExecutionPlan, PlanStep, compile_plan
 from .result import ExecuteInProcessResult
-from .state import AbandonStep, Command, DispatchStep, FinishRun, RunState, SkipStep, ValueRef
-from .step_io import assemble_inputs, outcome_events, raised_for
-from .storage import InMemoryOutputStore, OutputStore
 
 #: Called with every event as it happens (the CLI prints them).
 EventCallback = Callable[[RunEvent], None]

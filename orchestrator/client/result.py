@@ -9,12 +9,12 @@ from opgrid.errors import DagsterInvariantViolationError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.graph import GraphDefinition
 from opgrid.job import JobDefinition
+from opgrid.orchestrator.planning.plan import ExecutionPlan
+from opgrid.orchestrator.planning.state import RunState, ValueRef
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
+from opgrid.orchestrator.store.base import OutputStore
 from opgrid.output import DEFAULT_OUTPUT
-
-from .messages import RunEvent, RunStatus, StepStatus
-from .plan import ExecutionPlan
-from .state import RunState, ValueRef
-from .storage import OutputStore
 
 S = StepStatus
 

@@ -22,9 +22,9 @@ from opgrid.graph import GraphDefinition
 from opgrid.handle import resolve_op
 from opgrid.job import JobDefinition
 from opgrid.op import OpDefinition
+from opgrid.orchestrator.protocol.tags import check_cluster_tags
 from opgrid.types import NO_VALUE
 
-from .messages import PRIORITY_TAG, TIMEOUT_TAG
 from .run_config import check_top_level, effective_run_config, resolve_resources
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -188,30 +188,6 @@ def compile_plan(
         tags=run_tags,
         partition_key=partition_key,
     )
-
-
-def check_cluster_tags(owner: str, tags: Mapping[str, Any]) -> None:
-    """The tags that steer the cluster must make sense before anything is queued.
-
-    Raises:
-        DagsterInvalidDefinitionError: naming the owner, the tag and the bad value.
-    """
-    if TIMEOUT_TAG in tags:
-        value = tags[TIMEOUT_TAG]
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            seconds = -1.0
-        if not seconds > 0 or seconds == float("inf"):
-            raise DagsterInvalidDefinitionError(
-                f"{owner}: tag {TIMEOUT_TAG} must be a positive number of seconds, got {value!r}"
-            )
-    if PRIORITY_TAG in tags:
-        value = tags[PRIORITY_TAG]
-        if str(value).strip() not in {str(n) for n in range(10)}:
-            raise DagsterInvalidDefinitionError(
-                f"{owner}: tag {PRIORITY_TAG} must be an integer from 0 to 9, got {value!r}"
-            )
 
 
 def _section(parent: Any, key: str, path: str, problems: list[tuple[str, str]]) -> dict[str, Any]:

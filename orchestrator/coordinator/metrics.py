@@ -53,14 +53,16 @@ from prometheus_client.registry import Collector
 
 from opgrid.errors import OpgridError, StorageError
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.redis import RedisRunStore, connect
 
 from .dispatch import Delivery
-from .messages import FINAL_RUN_STATUSES, RunEvent, RunRecord, RunStatus, StepStatus
-from .redis_store import RedisRunStore, connect
-from .settings import Settings
 
 if TYPE_CHECKING:
-    from .coordinator import Coordinator
+    from .loop import Coordinator
 
 logger = logging.getLogger(__name__)
 
@@ -376,22 +378,3 @@ def served_metrics(store: RedisRunStore, settings: Settings) -> Iterator[Coordin
             yield metrics
     finally:
         metrics.close()
-
-
-@contextlib.contextmanager
-def local_coordinator_with_metrics(settings: Settings) -> Iterator[Coordinator]:
-    """``coordinator.local_coordinator``, its metrics served on ``settings.metrics_port``."""
-    from .coordinator import Coordinator, CoordinatorThread
-    from .dispatch import CeleryDispatcher
-
-    store = RedisRunStore.from_settings(settings)
-    dispatcher = CeleryDispatcher(settings)
-    try:
-        with served_metrics(store, settings) as metrics:
-            coordinator = Coordinator(store, dispatcher, settings, metrics=metrics)
-            metrics.watch(coordinator)
-            with CoordinatorThread(coordinator):
-                yield coordinator
-    finally:
-        dispatcher.close()
-        store.client.close()
