@@ -13,6 +13,7 @@ both names, so catching either works.
     ├── ResourceError (DagsterResourceFunctionError)      a resource failed to initialise
     ├── DagsterUnknownResourceError                       an op used an undeclared resource
     ├── PlanError / RunNotFound
+    ├── RunTimeout                                        waiting for a run gave up first
     ├── InvalidTransition                                 the run state machine refused an event
     ├── StorageError
     │   └── OutputNotFound
@@ -22,6 +23,8 @@ both names, so catching either works.
     ├── DagsterMaxRetriesExceededError                    a step failed on its last retry
     ├── Failure                                           raised by an op to fail with a description
     └── RetryRequested                                    raised by an op to ask for a retry
+
+    NoCoordinatorWarning (UserWarning)                    a run was queued with no coordinator
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ class PlanError(OpgridError):
 
 class RunNotFound(OpgridError):
     """No run with the given id exists."""
+
+
+class RunTimeout(OpgridError):
+    """``RunHandle.wait`` gave up before the run finished."""
 
 
 class InvalidTransition(OpgridError):
@@ -185,3 +192,7 @@ DagsterInvalidDefinitionError = DefinitionError
 DagsterInvalidConfigError = ConfigError
 DagsterResourceFunctionError = ResourceError
 DagsterExecutionStepExecutionError = StepExecutionError
+
+
+class NoCoordinatorWarning(UserWarning):
+    """A run was submitted while no coordinator is alive to run it."""

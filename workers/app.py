@@ -14,11 +14,13 @@ from celery import Celery, signals
 from celery.utils.log import ColorFormatter
 
 from opgrid.errors import RunNotFound
-from opgrid.orchestrator.coordinator.dispatch import broker_ssl
 from opgrid.orchestrator.logs import use_format
 from opgrid.orchestrator.protocol.messages import EXECUTE_STEP
 from opgrid.orchestrator.protocol.signing import admit_step
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.connect import broker_ssl
+from opgrid.orchestrator.store.envelopes import io_manager_from_settings
+from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .locations import LocationRegistry
 from .presence import WorkerPresence
@@ -59,7 +61,10 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
 
     def runtime() -> WorkerRuntime:
         if "runtime" not in holder:
-            holder["runtime"] = WorkerRuntime(settings, registry, in_pool_process[0])
+            # the stores are built here, at the entry point (a test passes in-memory ones)
+            store = RedisRunStore.from_settings(settings)
+            io = io_manager_from_settings(settings)
+            holder["runtime"] = WorkerRuntime(settings, registry, store, io, in_pool_process[0])
         return holder["runtime"]
 
     @app.task(

@@ -42,8 +42,8 @@ from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP,
 from opgrid.orchestrator.protocol.status import StepStatus
 from opgrid.orchestrator.protocol.tags import TIMEOUT_TAG
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
-from opgrid.orchestrator.store.redis import RedisRunStore
+from opgrid.orchestrator.store.base import StepStore
+from opgrid.orchestrator.store.envelopes import IOManager
 from opgrid.resource import build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 
@@ -68,21 +68,23 @@ class WorkerRuntime:
     """The per-process state of a worker: Redis, the IO manager, code locations, plans."""
 
     def __init__(
-        self, settings: Settings, locations: LocationRegistry, may_kill_process: bool = False
+        self,
+        settings: Settings,
+        locations: LocationRegistry,
+        store: StepStore,
+        io: IOManager,
+        may_kill_process: bool = False,
     ) -> None:
         self.settings = settings
         self.locations = locations
+        self.store = store
+        self.io = io
         #: whether this process runs steps for a pool and may be killed to stop one
         self.may_kill_process = may_kill_process
         #: this process's name in the claims of the attempts it runs
         self.token = worker_token()
-        self.store = RedisRunStore.from_settings(settings)
-        self.io: IOManager = io_manager_from_settings(settings)
         self._plans: OrderedDict[str, tuple[ExecutionPlan, dict[str, PlanStep]]] = OrderedDict()
         self._ops: dict[tuple[int, str], ResolvedOp] = {}
-
-    def close(self) -> None:
-        self.store.client.close()
 
     def execute(self, request: StepRequest) -> str:
         """Run one delivery of a step attempt (unless another worker has it) and record

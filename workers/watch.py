@@ -28,7 +28,7 @@ from types import TracebackType
 
 from opgrid.errors import DagsterExecutionInterruptedError, StorageError
 from opgrid.orchestrator.protocol.status import StepStatus
-from opgrid.orchestrator.store.base import RunStore
+from opgrid.orchestrator.store.base import Attempts
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class StepWatch:
 
     def __init__(
         self,
-        store: RunStore,
+        store: Attempts,
         run_id: str,
         claim: tuple[str, str],
         interval_s: float,

@@ -39,8 +39,8 @@ from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.protocol.tags import QUEUE_TAG
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.connect import safe_url
 from opgrid.orchestrator.store.envelopes import io_manager_from_settings
-from opgrid.orchestrator.store.redis import safe_url
 from opgrid.output import DEFAULT_OUTPUT
 
 from .embedded_redis import RedisServer

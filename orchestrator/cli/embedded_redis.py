@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from opgrid.errors import StorageError
-from opgrid.orchestrator.store.redis import safe_url
+from opgrid.orchestrator.store.connect import safe_url
 
 logger = logging.getLogger(__name__)
 

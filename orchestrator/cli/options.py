@@ -26,7 +26,8 @@ from opgrid.orchestrator.planning.run_config import deep_merge
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.redis import RedisRunStore, safe_url
+from opgrid.orchestrator.store.connect import safe_url
+from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.utils.yaml_utils import load_yaml_from_path
 
 from .render import RunWatch

@@ -20,7 +20,7 @@ from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher
 from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.coordinator.metrics import served_metrics
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.redis import safe_url
+from opgrid.orchestrator.store.connect import safe_url
 
 from .options import (
     UsageProblem,

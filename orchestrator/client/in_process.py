@@ -30,7 +30,8 @@ from opgrid.orchestrator.planning.state import (
     ValueRef,
 )
 from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
-from opgrid.orchestrator.store.base import InMemoryOutputStore, OutputStore
+from opgrid.orchestrator.store.base import OutputStore
+from opgrid.orchestrator.store.memory import InMemoryOutputStore
 from opgrid.resource import Resources, build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 

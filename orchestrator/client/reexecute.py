@@ -92,7 +92,17 @@ def reexecute(store: RunStore, parent_run_id: str, from_failure: bool = True) ->
 
 
 def _succeeded_steps(store: RunStore, parent: RunRecord) -> dict[str, dict[str, list[str | None]]]:
-    """The parent's succeeded steps in the order they succeeded, with what they yielded."""
+    """The parent's succeeded steps in the order they succeeded, with what they yielded.
+
+    Read from the parent's summary; a run that ended before summaries is replayed.
+    """
+    summary = store.get_summary(parent.run_id)
+    if summary is not None:
+        return {
+            key: {output: list(keys) for output, keys in summary.yielded.get(key, {}).items()}
+            for key in dict.fromkeys([*parent.reused, *summary.succeeded])
+            if summary.steps.get(key) is StepStatus.SUCCESS
+        }
     plan = store.get_plan(parent.run_id)
     events = [event for _, event in store.read_events(parent.run_id)]
     state = RunState(plan)

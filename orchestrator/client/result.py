@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from opgrid.context import DagsterRun
@@ -10,7 +11,8 @@ from opgrid.event_type import DagsterEventType as E
 from opgrid.graph import GraphDefinition
 from opgrid.job import JobDefinition
 from opgrid.orchestrator.planning.plan import ExecutionPlan
-from opgrid.orchestrator.planning.state import RunState, ValueRef
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.planning.summary import Outcomes
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 from opgrid.orchestrator.store.base import OutputStore
@@ -20,23 +22,35 @@ S = StepStatus
 
 
 class ExecuteInProcessResult:
-    """What a finished run produced: its status, step outcomes, outputs and events."""
+    """What a finished run produced: its status, step outcomes, outputs and events.
+
+    ``state`` answers for the steps (the run state, or a finished run's summary);
+    ``events`` is the event log, or a function that reads it when first asked for.
+    """
 
     def __init__(
         self,
         job: JobDefinition,
         plan: ExecutionPlan,
         run: DagsterRun,
-        state: RunState,
+        state: Outcomes,
         store: OutputStore,
-        events: list[RunEvent],
+        events: list[RunEvent] | Callable[[], list[RunEvent]],
     ) -> None:
         self.job_def = job
         self.plan = plan
         self.dagster_run = run
         self._state = state
         self._store = store
-        self._events = events
+        self._read_events = events if callable(events) else None
+        self._loaded: list[RunEvent] | None = None if callable(events) else events
+
+    @property
+    def _events(self) -> list[RunEvent]:
+        if self._loaded is None:
+            assert self._read_events is not None
+            self._loaded = self._read_events()
+        return self._loaded
 
     # The run ---------------------------------------------------------------------
     @property

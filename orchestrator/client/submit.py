@@ -16,13 +16,15 @@ from typing import Any
 
 from opgrid.context import DagsterRun
 from opgrid.errors import (
-    OpgridError,
+    NoCoordinatorWarning,
+    RunTimeout,
     StepExecutionError,
 )
 from opgrid.event_type import DagsterEventType as E
 from opgrid.job import JobDefinition
 from opgrid.orchestrator.planning.plan import compile_plan
 from opgrid.orchestrator.planning.state import RunState, ValueRef
+from opgrid.orchestrator.planning.summary import SummaryOutcomes
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunRecord
 from opgrid.orchestrator.protocol.status import RunStatus
@@ -31,14 +33,6 @@ from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_setti
 from opgrid.orchestrator.store.redis import RedisOutputStore, RedisRunStore
 
 from .result import ExecuteInProcessResult
-
-
-class NoCoordinatorWarning(UserWarning):
-    """A run was submitted while no coordinator is alive to run it."""
-
-
-class RunTimeout(OpgridError):
-    """``RunHandle.wait`` gave up before the run finished."""
 
 
 def submit(
@@ -164,12 +158,16 @@ class RunHandle:
     def result(self) -> ExecuteInProcessResult:
         """The run's result as it stands (complete once the run has ended)."""
         plan = self._store.get_plan(self.run_id)
+        run = DagsterRun(self.run_id, self.job.name, dict(plan.tags), plan.run_config)
+        outputs = RedisOutputStore(self._store, self._io)
+        summary = self._store.get_summary(self.run_id)
+        if summary is not None:  # finished: its summary, and the events read if asked for
+            outcomes = SummaryOutcomes(summary)
+            return ExecuteInProcessResult(self.job, plan, run, outcomes, outputs, self.events)
         reused = self._store.get_run(self.run_id).reused
         events = self.events()
         state = RunState(plan)
         state.replay(events, reused)
-        run = DagsterRun(self.run_id, self.job.name, dict(plan.tags), plan.run_config)
-        outputs = RedisOutputStore(self._store, self._io)
         return ExecuteInProcessResult(self.job, plan, run, state, outputs, events)
 
     def close(self) -> None:

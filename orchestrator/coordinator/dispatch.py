@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +18,7 @@ from opgrid.errors import BrokerError
 from opgrid.orchestrator.protocol.messages import EXECUTE_STEP, StepRequest, task_id
 from opgrid.orchestrator.protocol.signing import step_signature
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.connect import broker_ssl
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +63,6 @@ def celery_client(settings: Settings) -> Celery:
         broker_use_ssl=broker_ssl(settings.broker_url),
     )
     return app
-
-
-def broker_ssl(broker_url: str) -> dict[str, Any] | None:
-    """Celery's ``broker_use_ssl`` for a broker URL: for ``rediss://``, verify the server's
-    certificate (against the system's CAs unless the URL's ``ssl_ca_certs`` names a file),
-    as redis-py does for storage; kombu alone would connect without checking it. The
-    URL's own ``ssl_*`` query parameters win over this."""
-    if not broker_url.lower().startswith("rediss://"):
-        return None
-    return {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 
 
 class CeleryDispatcher:

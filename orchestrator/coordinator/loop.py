@@ -43,7 +43,8 @@ from opgrid.orchestrator.planning.state import (
     RunState,
     SkipStep,
 )
-from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
+from opgrid.orchestrator.planning.summary import summarize
+from opgrid.orchestrator.protocol.events import FINAL_RUN_EVENTS, ErrorInfo, RunEvent, run_event
 from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs, StepRequest, task_id
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, IN_FLIGHT, RunStatus, StepStatus
 from opgrid.orchestrator.protocol.tags import PRIORITY_TAG, QUEUE_TAG, TIMEOUT_TAG
@@ -63,11 +64,6 @@ BATCH_WINDOW_S = 0.005
 _WORKER_REPORTED = frozenset(
     {StepStatus.RUNNING, StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.UP_FOR_RETRY}
 )
-_FINAL_EVENT = {
-    RunStatus.SUCCESS: E.RUN_SUCCESS,
-    RunStatus.FAILURE: E.RUN_FAILURE,
-    RunStatus.CANCELED: E.RUN_CANCELED,
-}
 
 
 @dataclass
@@ -478,7 +474,8 @@ class Coordinator:
         run_id = owned.record.run_id
         record = owned.record.model_copy(update={"status": status, "finished_at": time.time()})
         statuses = {key: value.value for key, value in owned.state.statuses().items()}
-        self.store.finish_run(record, [self._run_event(run_id, _FINAL_EVENT[status])], statuses)
+        final = [run_event(run_id, FINAL_RUN_EVENTS[status])]
+        self.store.finish_run(record, final, statuses, summarize(owned.state))
         self.metrics.finished(record)
         self.store.release(run_id, self.id)
         del self.runs[run_id]

@@ -57,7 +57,8 @@ from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.redis import RedisRunStore, connect
+from opgrid.orchestrator.store.connect import connect
+from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .dispatch import Delivery
 

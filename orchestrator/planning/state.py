@@ -123,6 +123,8 @@ class RunState:
         self._instances: dict[str, list[str]] = {}
         self._unsettled = 0
         self._in_flight = 0
+        #: steps in the order they succeeded (reused ones first)
+        self._succeeded: list[str] = []
         self._handlers = {
             E.STEP_START: self._on_start,
             E.STEP_RESTARTED: self._on_start,
@@ -200,6 +202,10 @@ class RunState:
     def yielded(self, step_key: str) -> dict[str, list[str | None]]:
         """The outputs a successful step produced, with their mapping keys."""
         return self._get(step_key).yielded
+
+    def succeeded(self) -> list[str]:
+        """The steps that succeeded, in the order they did (reused ones first)."""
+        return list(self._succeeded)
 
     def input_values(self, step_key: str) -> dict[str, list[ValueRef]]:
         """For each data input fed by steps: the stored values to read, in order."""
@@ -340,6 +346,7 @@ class RunState:
     def _succeed(self, step: _Step, attempt: int, commands: list[Command]) -> None:
         step.attempt = attempt
         self._move(step, S.SUCCESS)
+        self._succeeded.append(step.key)
         for output, mapping_key in step.pending_outputs:
             step.yielded.setdefault(output, []).append(mapping_key)
         step.pending_outputs = {}

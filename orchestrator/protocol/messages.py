@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .status import RunStatus
+from .status import RunStatus, StepStatus
 
 #: Longest run id or job name a step request may carry.
 MAX_ID_CHARS = 256
@@ -57,6 +57,25 @@ class RunRecord(BaseModel):
     #: for a re-execution: the parent's succeeded steps (in the order they succeeded)
     #: whose outputs this run reuses -> output name -> mapping keys yielded
     reused: dict[str, dict[str, list[str | None]]] = {}
+
+
+class RunSummary(BaseModel):
+    """What a run ended with, written with its final record by the coordinator.
+
+    Waiters, results and re-executions read it instead of replaying the event log
+    (replay stays the recovery path, for a run that has not finished).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    status: RunStatus
+    #: every step, mapped copies included -> its final status
+    steps: dict[str, StepStatus]
+    #: step key -> output name -> mapping keys yielded, for the steps that yielded any
+    yielded: dict[str, dict[str, list[str | None]]] = {}
+    #: the steps that succeeded, in the order they did (reused ones first)
+    succeeded: list[str] = []
 
 
 class StepInputs(BaseModel):

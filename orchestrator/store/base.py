@@ -1,16 +1,41 @@
-"""The storage interfaces: ``OutputStore`` (with its in-memory form) and ``RunStore``."""
+"""The storage protocols, sized by who uses them.
+
+Each process sees only the part of run storage it needs:
+
+============== ================================================ =========================
+protocol       what                                             used by
+============== ================================================ =========================
+``RunLog``     run records, plans, event logs, step statuses,   submitters, the CLI,
+               final summaries; blocking reads of one run        re-execution, the UI
+``Outputs``    stored output values (bytes, signed by the IO    workers, results,
+               manager), copied between runs                     re-execution
+``Progress``   new submissions and owned runs' events in one    the coordinator
+               blocking read; statuses, input refs and events
+               it decides; leases and coordinator heartbeats;
+               taking an attempt from a lost worker; the end
+``Attempts``   claiming, beating and committing step attempts   workers
+``Registry``   live workers and their queues, queue depths      workers, metrics, CLI
+``Pruning``    deleting finished runs                            the CLI
+``StepStore``  ``Attempts`` and ``Outputs``, and the run's plan   a worker running a step
+============== ================================================ =========================
+
+``RunStore`` is all of them at once: ``RedisRunStore`` (the cluster's) and
+``InMemoryRunStore`` (its in-process twin for tests) implement it, and one contract
+suite per protocol runs against both (``tests/storage/``). Stream ids are strings
+that order like Redis stream ids. ``OutputStore`` is the value-level view a result
+reads through (``InMemoryOutputStore`` in process, ``RedisOutputStore`` on the cluster).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from opgrid.errors import OutputNotFound
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import Begun
 from opgrid.orchestrator.protocol.events import RunEvent
-from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs
+from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
 
 
 class OutputStore(Protocol):
@@ -26,56 +51,131 @@ class OutputStore(Protocol):
         """Whether a value is stored."""
 
 
-class InMemoryOutputStore:
-    """Output values kept in this process, for in-process runs and tests."""
+class RunLog(Protocol):
+    """A run as everyone reads it: record, plan, events, step statuses, summary."""
 
-    def __init__(self) -> None:
-        self._values: dict[tuple[str, ValueRef], Any] = {}
+    def create_run(self, record: RunRecord, plan: ExecutionPlan) -> None:
+        """Store a new run and announce it to coordinators."""
 
-    def put(self, run_id: str, ref: ValueRef, value: Any) -> None:
-        self._values[(run_id, ref)] = value
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run's record; raises ``RunNotFound``."""
 
-    def get(self, run_id: str, ref: ValueRef) -> Any:
-        try:
-            return self._values[(run_id, ref)]
-        except KeyError:
-            where = f"{ref.step_key}.{ref.output}" + (
-                f"[{ref.mapping_key}]" if ref.mapping_key else ""
-            )
-            raise OutputNotFound(f"run {run_id}: no stored value for output {where}") from None
+    def save_run(self, record: RunRecord) -> None:
+        """Replace the run's record."""
 
-    def has(self, run_id: str, ref: ValueRef) -> bool:
-        return (run_id, ref) in self._values
+    def get_plan(self, run_id: str) -> ExecutionPlan:
+        """The run's plan; raises ``RunNotFound``."""
+
+    def get_summary(self, run_id: str) -> RunSummary | None:
+        """What the run ended with, written when it finished; None before that."""
+
+    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first."""
+
+    def append_events(self, run_id: str, events: Sequence[RunEvent]) -> None:
+        """Add events to the run's log (a cancel request, a note)."""
+
+    def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]:
+        """Every event of the run after stream id ``after``."""
+
+    def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]:
+        """Block up to ``block_s`` for events of one run after ``after``."""
+
+    def wait_run_end(self, run_id: str, after: str, block_s: float) -> tuple[str, bool]:
+        """Block up to ``block_s`` for the run's final event: (new cursor, whether it came)."""
+
+    def step_statuses(self, run_id: str) -> dict[str, str]:
+        """Step key -> stored status value."""
+
+    def live_coordinators(self) -> list[str]:
+        """The coordinators whose heartbeat has not lapsed."""
 
 
-class RunStore(Protocol):
-    """Runs as the coordinator, workers and submitters share them.
+class Outputs(Protocol):
+    """Stored output values as bytes, as the IO manager wrote them."""
 
-    ``RedisRunStore`` is the cluster's; ``InMemoryRunStore`` is its in-process twin
-    for tests. Stream ids are strings that order like Redis stream ids.
-    """
+    def has_output(self, run_id: str, ref: ValueRef) -> bool:
+        """Whether a value is stored (without fetching it)."""
 
-    def create_run(self, record: RunRecord, plan: ExecutionPlan) -> None: ...
-    def get_run(self, run_id: str) -> RunRecord: ...
-    def save_run(self, record: RunRecord) -> None: ...
-    def get_plan(self, run_id: str) -> ExecutionPlan: ...
-    def list_runs(self, limit: int = 50) -> list[RunRecord]: ...
-    def active_runs(self) -> list[str]: ...
-    def append_events(self, run_id: str, events: Sequence[RunEvent]) -> None: ...
-    def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]: ...
+    def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]:
+        """The stored bytes of each ref, None where there is none."""
+
+    def copy_outputs(self, from_run: str, to_run: str, refs: Sequence[ValueRef]) -> list[ValueRef]:
+        """Copy values of one run to another; the refs that were not there to copy."""
+
+    def commit_step(
+        self,
+        run_id: str,
+        outputs: Iterable[tuple[ValueRef, bytes]],
+        events: Sequence[RunEvent],
+        status: tuple[str, str] | None = None,
+    ) -> None:
+        """Outputs, events and (step key, status) at once, with no claim (run inputs,
+        in-process steps)."""
+
+
+class Progress(Protocol):
+    """What the coordinator reads and decides, and the leases that keep runs its own."""
+
     def wait(
         self, submissions_after: str, cursors: Mapping[str, str], block_s: float, count: int = 1000
-    ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, RunEvent]]]]: ...
-    def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]: ...
-    def wait_run_end(self, run_id: str, after: str, block_s: float) -> tuple[str, bool]: ...
+    ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, RunEvent]]]]:
+        """Block for new submissions and new events of the given runs."""
+
+    def active_runs(self) -> list[str]:
+        """Runs submitted and not finished."""
+
     def save_progress(
         self,
         run_id: str,
         statuses: Mapping[str, str],
         inputs: Mapping[str, StepInputs],
         events: Sequence[RunEvent],
-    ) -> None: ...
-    def step_statuses(self, run_id: str) -> dict[str, str]: ...
+    ) -> None:
+        """Step statuses, input refs of dispatched steps and coordinator events, at once."""
+
+    def step_beats(self, run_id: str, step_keys: Sequence[str]) -> tuple[float, list[float | None]]:
+        """The store's clock now, and each step's last heartbeat."""
+
+    def declare_lost(
+        self,
+        run_id: str,
+        step_key: str,
+        attempt: int,
+        events: Sequence[RunEvent],
+        status: str | None = None,
+        expect: Sequence[str] = ("running",),
+    ) -> bool:
+        """Take an attempt from its worker while its status is one of ``expect``."""
+
+    def finish_run(
+        self,
+        record: RunRecord,
+        events: Sequence[RunEvent],
+        statuses: Mapping[str, str],
+        summary: RunSummary | None = None,
+    ) -> None:
+        """Final record, events, statuses and summary; the run's keys start to expire."""
+
+    def claim(self, run_id: str, owner: str, lease_s: float) -> bool:
+        """Take the run's lease if nobody holds it."""
+
+    def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
+        """Extend the lease ``owner`` holds; False if it lapsed or another holds it."""
+
+    def release(self, run_id: str, owner: str) -> None:
+        """Give the lease back (if ``owner`` holds it)."""
+
+    def heartbeat(self, coordinator_id: str, ttl_s: float) -> None:
+        """The coordinator is alive for ``ttl_s`` more seconds."""
+
+    def forget_coordinator(self, coordinator_id: str) -> None:
+        """The coordinator stopped."""
+
+
+class Attempts(Protocol):
+    """Claims on step attempts: begin, beat, commit (``protocol.attempts`` has the rule)."""
+
     def begin_attempt(
         self,
         run_id: str,
@@ -86,8 +186,12 @@ class RunStore(Protocol):
         lost_after_s: float,
         refs: Sequence[ValueRef] | None = None,
         take_over: str = "",
-    ) -> Begun: ...
-    def beat(self, run_id: str, step_key: str, claim: str) -> str | None: ...
+    ) -> Begun:
+        """Claim an attempt, record its start and read what it needs, at once."""
+
+    def beat(self, run_id: str, step_key: str, claim: str) -> str | None:
+        """Keep a claim alive; the step's status, or None if the claim was lost."""
+
     def commit_attempt(
         self,
         run_id: str,
@@ -95,36 +199,36 @@ class RunStore(Protocol):
         outputs: Sequence[tuple[ValueRef, bytes]],
         events: Sequence[RunEvent],
         status: str,
-    ) -> bool: ...
-    def step_beats(
-        self, run_id: str, step_keys: Sequence[str]
-    ) -> tuple[float, list[float | None]]: ...
-    def declare_lost(
-        self,
-        run_id: str,
-        step_key: str,
-        attempt: int,
-        events: Sequence[RunEvent],
-        status: str | None = None,
-        expect: Sequence[str] = ("running",),
-    ) -> bool: ...
-    def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]: ...
-    def copy_outputs(
-        self, from_run: str, to_run: str, refs: Sequence[ValueRef]
-    ) -> list[ValueRef]: ...
-    def commit_step(
-        self,
-        run_id: str,
-        outputs: Iterable[tuple[ValueRef, bytes]],
-        events: Sequence[RunEvent],
-        status: tuple[str, str] | None = None,
-    ) -> None: ...
-    def finish_run(
-        self, record: RunRecord, events: Sequence[RunEvent], statuses: Mapping[str, str]
-    ) -> None: ...
-    def claim(self, run_id: str, owner: str, lease_s: float) -> bool: ...
-    def renew(self, run_id: str, owner: str, lease_s: float) -> bool: ...
-    def release(self, run_id: str, owner: str) -> None: ...
-    def heartbeat(self, coordinator_id: str, ttl_s: float) -> None: ...
-    def forget_coordinator(self, coordinator_id: str) -> None: ...
-    def live_coordinators(self) -> list[str]: ...
+    ) -> bool:
+        """An attempt's outputs, events and status while its claim holds."""
+
+
+class Registry(Protocol):
+    """The workers alive, the queues they consume, how deep the queues are."""
+
+    def worker_heartbeat(self, hostname: str, queues: Sequence[str], ttl_s: float) -> None:
+        """A worker consuming ``queues`` is alive for ``ttl_s`` more seconds."""
+
+    def forget_worker(self, hostname: str) -> None:
+        """The worker stopped."""
+
+    def live_workers(self) -> dict[str, list[str]]:
+        """Hostname -> queues of each live worker."""
+
+
+class Pruning(Protocol):
+    """Deleting finished runs."""
+
+    def prune_runs(self, finished_before: float, dry_run: bool = False) -> list[str]:
+        """Delete the runs that ended before ``finished_before``; their ids."""
+
+
+class StepStore(Attempts, Outputs, Protocol):
+    """What a worker needs to run a step: its attempt's claim, the values, the plan."""
+
+    def get_plan(self, run_id: str) -> ExecutionPlan:
+        """The run's plan; raises ``RunNotFound``."""
+
+
+class RunStore(RunLog, Outputs, Progress, Attempts, Registry, Pruning, Protocol):
+    """Every storage protocol at once: what a store backend implements."""

@@ -5,12 +5,15 @@ so a run's multi-key transactions work on a cluster too.
 
 Per run (``<ns>:{<run>}:...``; all expire ``run_ttl_s`` after the run ends):
 
-- ``run``     HASH     the RunRecord JSON; written by the submitter, then the coordinator
+- ``run``     HASH     field ``record``: the RunRecord JSON; written by the submitter, then
+                       the coordinator; field ``summary``: the RunSummary JSON, written by
+                       the coordinator when the run ends
 - ``plan``    STRING   the ExecutionPlan JSON; written once by the submitter
 - ``steps``   HASH     step key -> status; written by the coordinator
 - ``inputs``  HASH     step key -> StepInputs JSON; written by the coordinator at dispatch,
                        read by the worker that runs the step
-- ``events``  STREAM   RunEvent JSON; appended by workers and the coordinator
+- ``events``  STREAM   RunEvent JSON in field ``e``; appended by workers, the coordinator
+                       and (cancel requests) submitters
 - ``out:<step>:<output>[:<mapping key>]``  STRING  a signed output; written by workers
 - ``lease``   STRING   the id of the coordinator that owns the run; ``lease_s``, renewed
 - ``claims``  HASH     step key -> "<attempt>:<worker token>": who runs the attempt;
@@ -40,6 +43,9 @@ part of a multi-key transaction with a run's own keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: The field of an events stream entry that holds the event's JSON.
+EVENT_FIELD = b"e"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +148,8 @@ def queue_lists(queue: str) -> list[str]:
     return [
         f"{queue}{_KOMBU_PRIORITY_SEP}{step}" if step else queue for step in _KOMBU_PRIORITY_STEPS
     ]
+
+
+def run_of(key: str) -> str:
+    """The run id of one of a run's keys (the text inside its hash tag)."""
+    return key[key.index("{") + 1 : key.index("}")]

@@ -1,9 +1,11 @@
-"""A run store in this process's memory: the in-memory twin of ``RedisRunStore``.
+"""Stores in this process's memory: the in-memory twins of ``RedisRunStore`` and of
+``RedisOutputStore``.
 
-Same methods, same meaning (one contract test suite runs over both), for unit
-tests and for driving a coordinator without Redis. Event ids count up like a
-stream's (``"<n>-0"``); blocking reads wait on a condition variable; leases and
-heartbeats expire by the monotonic clock. Nothing expires after a run ends.
+Same methods, same meaning (one contract suite per protocol runs over both), for
+unit tests, for in-process runs and for driving a coordinator or a worker without
+Redis. Event ids count up like a stream's (``"<n>-0"``); blocking reads wait on a
+condition variable; leases and heartbeats expire by the monotonic clock. Nothing
+expires after a run ends.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from opgrid.errors import RunNotFound
+from opgrid.errors import OutputNotFound, RunNotFound
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import (
@@ -24,17 +27,17 @@ from opgrid.orchestrator.protocol.attempts import (
     claim_of,
     decide,
 )
-from opgrid.orchestrator.protocol.events import RunEvent
-from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs
-from opgrid.orchestrator.protocol.status import StepStatus
-
-_FINAL_KINDS = frozenset({"PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED"})
+from opgrid.orchestrator.protocol.events import FINAL_RUN_KINDS, RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, StepStatus
+from opgrid.orchestrator.protocol.step_keys import output_label
 
 
 @dataclass
 class _Run:
     record: RunRecord | None = None
     plan: ExecutionPlan | None = None
+    summary: RunSummary | None = None
     events: list[tuple[int, RunEvent]] = field(default_factory=list)
     steps: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, StepInputs] = field(default_factory=dict)
@@ -56,6 +59,7 @@ class InMemoryRunStore:
         self._active: set[str] = set()
         self._leases: dict[str, tuple[str, float]] = {}
         self._coordinators: dict[str, float] = {}
+        self._workers: dict[str, tuple[float, list[str]]] = {}
         self._next = 0
         self._changed = threading.Condition()
 
@@ -90,6 +94,10 @@ class InMemoryRunStore:
         if run is None or run.plan is None:
             raise RunNotFound(f"no plan for run {run_id!r} in memory")
         return run.plan
+
+    def get_summary(self, run_id: str) -> RunSummary | None:
+        run = self._runs.get(run_id)
+        return run.summary if run is not None else None
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
         records = [r.record for r in self._runs.values() if r.record is not None]
@@ -141,7 +149,7 @@ class InMemoryRunStore:
     def wait_run_end(self, run_id: str, after: str, block_s: float) -> tuple[str, bool]:
         entries = self.wait_run(run_id, after, block_s)
         cursor = entries[-1][0] if entries else after
-        return cursor, any(e.kind.value in _FINAL_KINDS for _, e in entries)
+        return cursor, any(e.kind.value in FINAL_RUN_KINDS for _, e in entries)
 
     # Steps -----------------------------------------------------------------------------------
     def save_progress(
@@ -252,6 +260,10 @@ class InMemoryRunStore:
             self._append(run_id, events)
             return True
 
+    def has_output(self, run_id: str, ref: ValueRef) -> bool:
+        run = self._runs.get(run_id)
+        return run is not None and ref in run.outputs
+
     def load_outputs(self, run_id: str, refs: Sequence[ValueRef]) -> list[bytes | None]:
         run = self._runs.get(run_id)
         return [run.outputs.get(ref) if run else None for ref in refs]
@@ -279,11 +291,16 @@ class InMemoryRunStore:
             self._append(run_id, events)
 
     def finish_run(
-        self, record: RunRecord, events: Sequence[RunEvent], statuses: Mapping[str, str]
+        self,
+        record: RunRecord,
+        events: Sequence[RunEvent],
+        statuses: Mapping[str, str],
+        summary: RunSummary | None = None,
     ) -> None:
         with self._changed:
             run = self._run(record.run_id)
             run.record = record
+            run.summary = summary or run.summary
             run.steps.update(statuses)
             self._append(record.run_id, events)
             self._active.discard(record.run_id)
@@ -320,3 +337,62 @@ class InMemoryRunStore:
     def live_coordinators(self) -> list[str]:
         now = time.monotonic()
         return sorted(c for c, until in self._coordinators.items() if until > now)
+
+    # Workers ------------------------------------------------------------------------------
+    def worker_heartbeat(self, hostname: str, queues: Sequence[str], ttl_s: float) -> None:
+        self._workers[hostname] = (time.monotonic() + ttl_s, list(queues))
+
+    def forget_worker(self, hostname: str) -> None:
+        self._workers.pop(hostname, None)
+
+    def live_workers(self) -> dict[str, list[str]]:
+        now = time.monotonic()
+        return {
+            host: list(queues)
+            for host, (until, queues) in sorted(self._workers.items())
+            if until > now
+        }
+
+    # Pruning ------------------------------------------------------------------------------
+    def prune_runs(self, finished_before: float, dry_run: bool = False) -> list[str]:
+        with self._changed:
+            doomed = [
+                run_id
+                for run_id, run in sorted(self._runs.items(), key=lambda item: _created(item[1]))
+                if run_id not in self._active and _ended_before(run.record, finished_before)
+            ]
+            if not dry_run:
+                for run_id in doomed:
+                    del self._runs[run_id]
+            return doomed
+
+
+def _created(run: _Run) -> float:
+    return run.record.created_at if run.record is not None else 0.0
+
+
+def _ended_before(record: RunRecord | None, cutoff: float) -> bool:
+    if record is None:
+        return True
+    ended = record.finished_at if record.finished_at is not None else record.created_at
+    return record.status in FINAL_RUN_STATUSES and ended < cutoff
+
+
+class InMemoryOutputStore:
+    """Output values kept in this process, for in-process runs and tests."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, ValueRef], Any] = {}
+
+    def put(self, run_id: str, ref: ValueRef, value: Any) -> None:
+        self._values[(run_id, ref)] = value
+
+    def get(self, run_id: str, ref: ValueRef) -> Any:
+        try:
+            return self._values[(run_id, ref)]
+        except KeyError:
+            where = output_label(ref.step_key, ref.output, ref.mapping_key)
+            raise OutputNotFound(f"run {run_id}: no stored value for output {where}") from None
+
+    def has(self, run_id: str, ref: ValueRef) -> bool:
+        return (run_id, ref) in self._values

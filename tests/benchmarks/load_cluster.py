@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opgrid import submit
+from opgrid.errors import RunTimeout
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.client.result import ExecuteInProcessResult
-from opgrid.orchestrator.client.submit import RunHandle, RunTimeout
+from opgrid.orchestrator.client.submit import RunHandle
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore

@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from opgrid import ConfigError, In, Nothing, job, op, resource
-from opgrid.orchestrator.client.submit import NoCoordinatorWarning, submit
+from opgrid.errors import NoCoordinatorWarning
+from opgrid.orchestrator.client.submit import submit
 from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher, Delivery
 from opgrid.orchestrator.coordinator.local import CoordinatorThread
 from opgrid.orchestrator.coordinator.loop import Coordinator

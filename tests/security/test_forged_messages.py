@@ -21,7 +21,7 @@ import pytest
 import redis
 
 import opgrid
-from opgrid.orchestrator.client.submit import NoCoordinatorWarning
+from opgrid.errors import NoCoordinatorWarning
 from opgrid.orchestrator.protocol.messages import StepRequest
 from opgrid.orchestrator.protocol.signing import sign_step
 from opgrid.orchestrator.protocol.status import RunStatus

@@ -30,9 +30,9 @@ import opgrid
 from opgrid.errors import StorageError
 from opgrid.orchestrator.cli import main
 from opgrid.orchestrator.cli.embedded_redis import RedisServer, find_redis_server, free_port
-from opgrid.orchestrator.coordinator.dispatch import broker_ssl, celery_client
+from opgrid.orchestrator.coordinator.dispatch import celery_client
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.redis import connect, safe_url
+from opgrid.orchestrator.store.connect import broker_ssl, connect, safe_url
 from tests.processes import OPGRID, ROOT, cluster_env, stop, wait_for_text
 from tests.security import jobs_for_security as jobs
 from tests.security.processes import JOBS, RUN_TIMEOUT_S, worker_process

@@ -12,9 +12,10 @@ import redis
 
 from opgrid.errors import OutputNotFound
 from opgrid.orchestrator.planning.state import ValueRef
-from opgrid.orchestrator.store.base import InMemoryOutputStore, OutputStore
+from opgrid.orchestrator.store.base import OutputStore
 from opgrid.orchestrator.store.envelopes import SignedPickleIOManager
 from opgrid.orchestrator.store.keys import Keys
+from opgrid.orchestrator.store.memory import InMemoryOutputStore
 from opgrid.orchestrator.store.redis import RedisOutputStore, RedisRunStore
 
 

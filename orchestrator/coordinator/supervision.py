@@ -1,0 +1,158 @@
+"""Watching the workers, as pure decisions: no Redis, Celery, clock or logging.
+
+Every ``step_heartbeat_s`` the loop asks ``to_watch`` which steps of an owned run need
+their heartbeats read: the running ones, and (with ``queue_timeout_s``) the ones sent
+longer ago than that which no worker started. It reads those beats, with Redis' clock,
+and ``decide`` answers what to do about each step, in order:
+
+- a running step whose beat is fresh: nothing;
+- a running step whose beat is missing or older than ``step_lost_after_s``: when it
+  started longer ago than its time limit (``opgrid/timeout_s``), ``FailStep`` with
+  ``StepTimeLimitExceeded`` (its process was killed); else, while redeliveries are
+  left (``max_redeliveries``), ``Redeliver`` the same attempt; else ``FailStep`` with
+  ``StepLost``;
+- a step no worker took within the queue timeout and without a beat: ``FailStep``
+  with ``StepLost``, revoking the attempt (with a beat, a worker just started it).
+
+The loop performs the decisions: it writes their events only if the step is still in a
+status ``expect`` names (the step may have ended meanwhile), then sends or revokes.
+A redelivered step waits for a worker like a queued one (in ``sent_at`` until a worker
+starts it), so it is watched by the queue timeout, not as a running step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opgrid.errors import OpgridError, StepLost, StepTimeLimitExceeded
+from opgrid.orchestrator.protocol.status import IN_FLIGHT, StepStatus
+from opgrid.orchestrator.protocol.tags import TIMEOUT_TAG
+from opgrid.orchestrator.settings import Settings
+
+from .owned import OwnedRun
+
+#: Statuses in which a step failed for having gone silent may be failed.
+_RUNNING = ("running",)
+#: Statuses in which a step no worker took may be failed.
+_NOT_TAKEN = ("queued", "up_for_retry", "running")
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """The steps of one run whose heartbeats to read, running ones first."""
+
+    running: tuple[str, ...] = ()
+    #: sent longer than ``queue_timeout_s`` ago, and no worker started them
+    waiting: tuple[str, ...] = ()
+
+    @property
+    def step_keys(self) -> list[str]:
+        return [*self.running, *self.waiting]
+
+
+@dataclass(frozen=True, slots=True)
+class Redeliver:
+    """Take the attempt from its silent worker and send it again."""
+
+    step_key: str
+    attempt: int
+    #: the engine event's message (and the warning logged)
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailStep:
+    """End the attempt as failed, on the coordinator's own authority."""
+
+    step_key: str
+    attempt: int
+    error_cls: type[OpgridError]
+    reason: str
+    #: only from these step statuses (else it ended meanwhile and is left alone)
+    expect: tuple[str, ...]
+    #: whether to revoke the attempt once failed (it may still sit in a queue)
+    revoke: bool = False
+
+
+Decision = Redeliver | FailStep
+
+
+def to_watch(owned: OwnedRun, monotonic_now: float, settings: Settings) -> Watch:
+    """The steps of ``owned`` whose heartbeats ``decide`` needs, at ``monotonic_now``."""
+    statuses = owned.state.statuses()
+    running = tuple(
+        key
+        for key, status in statuses.items()
+        if status is StepStatus.RUNNING and key not in owned.sent_at
+    )
+    waiting: tuple[str, ...] = ()
+    if settings.queue_timeout_s:
+        due = monotonic_now - settings.queue_timeout_s
+        waiting = tuple(
+            key
+            for key, sent in owned.sent_at.items()
+            if sent < due and statuses.get(key) in IN_FLIGHT
+        )
+    return Watch(running, waiting)
+
+
+def decide(
+    owned: OwnedRun,
+    watch: Watch,
+    redis_now: float,
+    beats: Sequence[float | None],
+    settings: Settings,
+) -> list[Decision]:
+    """What to do about the watched steps, given their last beats (``None``: none) in the
+    order of ``watch.step_keys`` and Redis' clock ``redis_now``."""
+    if len(beats) != len(watch.running) + len(watch.waiting):
+        raise ValueError(f"{len(beats)} beat(s) for {len(watch.step_keys)} step(s)")
+    decisions: list[Decision] = []
+    for key, beat in zip(watch.running, beats[: len(watch.running)], strict=True):
+        if beat is None or beat < redis_now - settings.step_lost_after_s:
+            silent_s = redis_now - beat if beat is not None else None
+            decisions.append(_lost(owned, key, silent_s, redis_now, settings))
+    for key, beat in zip(watch.waiting, beats[len(watch.running) :], strict=True):
+        if beat is None:  # else a worker started it a moment ago
+            decisions.append(_not_taken(owned, key, settings))
+    return decisions
+
+
+def _lost(
+    owned: OwnedRun, key: str, silent_s: float | None, redis_now: float, settings: Settings
+) -> Decision:
+    """A running step's worker went silent: deliver the attempt again, or fail it."""
+    attempt = owned.state.current_attempt(key)
+    silence = f"no heartbeat for {silent_s:.0f} s" if silent_s is not None else "no heartbeat"
+    limit = owned.time_limit_s(key)
+    started = owned.started_at.get(key)  # the worker's clock; ``redis_now`` is Redis's
+    if limit is not None and started is not None and redis_now - started >= limit:
+        reason = (
+            f"op {owned.state.step_plan(key).key!r} (step {key!r}) ran longer than its time "
+            f"limit of {limit:g} s (tag {TIMEOUT_TAG}); its process was killed"
+        )
+        return FailStep(key, attempt, StepTimeLimitExceeded, reason, _RUNNING)
+    done = owned.redelivered.get(key, 0)
+    if done >= settings.max_redeliveries:
+        reason = (
+            f"step {key!r} attempt {attempt}: its worker was lost ({silence}) and "
+            f"{done} redelivery(ies) did not finish it"
+        )
+        return FailStep(key, attempt, StepLost, reason, _RUNNING)
+    message = (
+        f"step {key!r} attempt {attempt}: its worker was lost ({silence}); "
+        f"delivering it again ({done + 1} of {settings.max_redeliveries})"
+    )
+    return Redeliver(key, attempt, message)
+
+
+def _not_taken(owned: OwnedRun, key: str, settings: Settings) -> FailStep:
+    """No worker started a queued step within ``queue_timeout_s``: it fails."""
+    attempt = owned.state.current_attempt(key)
+    queue = owned.queue(key, settings.default_queue)
+    reason = (
+        f"step {key!r} was not started within {settings.queue_timeout_s:g} s of "
+        f"being queued on {queue!r}: no worker took it (does a worker consume {queue!r}?)"
+    )
+    return FailStep(key, attempt, StepLost, reason, _NOT_TAKEN, revoke=True)

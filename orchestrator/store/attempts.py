@@ -1,0 +1,133 @@
+"""Step attempts in Redis: claimed, kept alive and committed by the worker running them.
+
+``RedisAttempts`` is the part of ``RedisRunStore`` that workers use
+(``base.Attempts``); the rule a claim follows is ``protocol.attempts.decide``, run
+here as the ``BEGIN`` script, and a commit is refused once the claim is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.attempts import Begun, Verdict
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import StepInputs
+
+from .connect import translated
+from .keys import Keys
+from .scripts import BEGIN
+
+
+class RedisAttempts:
+    """Claims, heartbeats and commits of step attempts (mixed into ``RedisRunStore``)."""
+
+    _r: Any
+    keys: Keys
+    run_ttl_ms: int
+    _begin: Any
+    _beat: Any
+    _commit: Any
+
+    def _output_key(self, run_id: str, ref: ValueRef) -> str:
+        return self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
+
+    # Steps (worker side) --------------------------------------------------------------
+    @translated
+    def begin_attempt(
+        self,
+        run_id: str,
+        step_key: str,
+        attempt: int,
+        token: str,
+        events: tuple[RunEvent, RunEvent],
+        lost_after_s: float,
+        refs: Sequence[ValueRef] | None = None,
+        take_over: str = "",
+    ) -> Begun:
+        """Claim an attempt and record its start, and read what the step needs: one trip.
+
+        Args:
+            events: the start event, and the event that reports a lost holder (written
+                before the start only when one is taken over).
+            refs: the stored values to read; None reads the step's input refs instead.
+            take_over: a holder known to be dead, replaced even if it looks alive.
+        """
+        start, lost = events
+        keys = [
+            self.keys.steps(run_id),
+            self.keys.claims(run_id),
+            self.keys.beats(run_id),
+            self.keys.events(run_id),
+            self.keys.inputs(run_id),
+        ]
+        args: list[Any] = [
+            step_key,
+            attempt,
+            token,
+            lost_after_s,
+            take_over,
+            start.model_dump_json(),
+            lost.model_dump_json(),
+            "0" if refs is not None else "1",
+        ]
+        output_keys = [self._output_key(run_id, ref) for ref in refs or ()]
+        try:
+            replies = self._begin_trip(keys, args, output_keys)
+        except redis.exceptions.NoScriptError:  # a restarted Redis: load the script once
+            self._r.script_load(BEGIN)
+            replies = self._begin_trip(keys, args, output_keys)
+        verdict, holder, *rest = replies[0]
+        inputs = rest[0] if rest else None
+        return Begun(
+            Verdict(verdict.decode()),
+            holder.decode(),
+            StepInputs.model_validate_json(inputs) if inputs is not None else None,
+            replies[1] if refs else [],
+        )
+
+    def _begin_trip(self, keys: list[str], args: list[Any], output_keys: list[str]) -> Any:
+        """EVALSHA of the claim script and the MGET of the values, in one round trip.
+
+        (A script run through a redis-py pipeline costs a SCRIPT EXISTS round trip per
+        execution; EVALSHA straight, with a reload on NOSCRIPT, does not.)
+        """
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.execute_command("EVALSHA", self._begin.sha, len(keys), *keys, *args)
+            if output_keys:
+                pipe.mget(output_keys)
+            return pipe.execute()
+
+    @translated
+    def beat(self, run_id: str, step_key: str, claim: str) -> str | None:
+        """Keep a running attempt alive; the step's status, or None if the claim was lost."""
+        keys = [self.keys.claims(run_id), self.keys.beats(run_id), self.keys.steps(run_id)]
+        status = self._beat(keys=keys, args=[step_key, claim])
+        return status.decode() if status is not None else None
+
+    @translated
+    def commit_attempt(
+        self,
+        run_id: str,
+        claim: tuple[str, str],
+        outputs: Sequence[tuple[ValueRef, bytes]],
+        events: Sequence[RunEvent],
+        status: str,
+    ) -> bool:
+        """An attempt's outputs, events and final status, if ``claim`` (step key, claim)
+        still holds and the step is not final; False when the report was refused."""
+        step_key, held = claim
+        keys = [
+            self.keys.steps(run_id),
+            self.keys.claims(run_id),
+            self.keys.beats(run_id),
+            self.keys.events(run_id),
+            *(self._output_key(run_id, ref) for ref, _ in outputs),
+        ]
+        args: list[Any] = [step_key, held, status, self.run_ttl_ms, len(events)]
+        args += [event.model_dump_json() for event in events]
+        args += [data for _, data in outputs]
+        return bool(self._commit(keys=keys, args=args))

@@ -1,0 +1,84 @@
+"""Connections to Redis: clients, URLs safe to print, and errors translated once.
+
+``redis.RedisError`` becomes ``StorageError`` at this boundary (``translated``) and
+nowhere else, keeping the cause.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import ssl
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+
+from opgrid.errors import StorageError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Socket timeout of every client; every blocking read asks for far less (see BLOCK_LIMIT_S).
+SOCKET_TIMEOUT_S = 30.0
+#: Longest single blocking read (XREAD BLOCK), well inside the socket timeout.
+BLOCK_LIMIT_S = 5.0
+#: ``scheme://user:`` then the password up to the last ``@`` of the authority.
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:).*@(?=[^@]*$)")
+#: ``?password=...`` or ``&password=...`` in a query.
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def translated(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn ``redis.RedisError`` into ``StorageError``, keeping the cause."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StorageError(f"Redis failed during {method.__name__}: {exc}") from exc
+
+    return wrapper
+
+
+def block_ms(block_s: float) -> int:
+    """A blocking read's timeout in milliseconds, at most ``BLOCK_LIMIT_S``."""
+    return max(1, int(min(block_s, BLOCK_LIMIT_S) * 1000))
+
+
+def connect(url: str, **options: Any) -> redis.Redis:
+    """A client for ``url`` (``redis://`` or ``rediss://``), bytes in and out.
+
+    Raises:
+        StorageError: ``url`` is not a Redis URL (the message shows it without password).
+    """
+    options.setdefault("socket_timeout", SOCKET_TIMEOUT_S)
+    options.setdefault("socket_connect_timeout", 10.0)
+    try:
+        return redis.Redis.from_url(
+            url, decode_responses=False, health_check_interval=30, **options
+        )
+    except ValueError as exc:
+        raise StorageError(f"invalid Redis URL {safe_url(url)}: {exc}") from exc
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password masked, for messages and logs.
+
+    ``redis://:secret@host:6379/0`` -> ``redis://:***@host:6379/0``; the user name
+    stays, and so does the rest (a ``password=`` query parameter is masked too). Works
+    on URLs that do not parse, masking more rather than less.
+    """
+    masked = _URL_PASSWORD.sub(r"\g<head>***@", url)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", masked)
+
+
+def broker_ssl(broker_url: str) -> dict[str, Any] | None:
+    """Celery's ``broker_use_ssl`` for a broker URL: for ``rediss://``, verify the server's
+    certificate (against the system's CAs unless the URL's ``ssl_ca_certs`` names a file),
+    as redis-py does for storage; kombu alone would connect without checking it. The
+    URL's own ``ssl_*`` query parameters win over this."""
+    if not broker_url.lower().startswith("rediss://"):
+        return None
+    return {"ssl_cert_reqs": ssl.CERT_REQUIRED}

@@ -1,0 +1,80 @@
+"""The cluster's registry in Redis: live workers, the queues they consume, queue depths.
+
+``RedisRegistry`` is mixed into ``RedisRunStore`` (``base.Registry``). Workers
+announce themselves with a TTL; the coordinator's metrics, ``submit`` and the CLI
+read who is alive and how deep each Celery queue is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+
+from .connect import translated
+from .keys import Keys, queue_lists
+
+
+class RedisRegistry:
+    """Live workers and queue depths (mixed into ``RedisRunStore``)."""
+
+    _r: Any
+    keys: Keys
+
+    # Workers and queues (read by the coordinator's metrics) ----------------------------------
+    @translated
+    def worker_heartbeat(self, hostname: str, queues: Sequence[str], ttl_s: float) -> None:
+        """A Celery worker, consuming ``queues``, is alive until ``ttl_s`` from now."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.workers(), {hostname: time.time() + ttl_s})
+            pipe.hset(self.keys.worker_queues(), hostname, ",".join(queues))
+            pipe.execute()
+
+    @translated
+    def forget_worker(self, hostname: str) -> None:
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrem(self.keys.workers(), hostname)
+            pipe.hdel(self.keys.worker_queues(), hostname)
+            pipe.execute()
+
+    @translated
+    def live_workers(self) -> dict[str, list[str]]:
+        """Hostname -> queues of each worker whose announcement has not lapsed.
+
+        Lapsed entries are dropped on the way (the queues of a worker that announced
+        itself again in that very moment are missing until its next announcement).
+        """
+        now = time.time()
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(self.keys.workers(), "-inf", now)
+            pipe.zremrangebyscore(self.keys.workers(), "-inf", now)
+            pipe.zrangebyscore(self.keys.workers(), now, "+inf")
+            pipe.hgetall(self.keys.worker_queues())
+            lapsed, _, alive, queues = pipe.execute()
+        if lapsed:
+            self._r.hdel(self.keys.worker_queues(), *lapsed)
+        return {
+            member.decode(): [q for q in queues.get(member, b"").decode().split(",") if q]
+            for member in sorted(alive)
+        }
+
+    @translated
+    def queue_depths(
+        self, queues: Iterable[str], broker: redis.Redis | None = None
+    ) -> dict[str, int]:
+        """Messages waiting in each Celery queue, read from the broker's lists (``LLEN``).
+
+        Args:
+            queues: queue names.
+            broker: a client of the broker when it is not this store's Redis.
+        """
+        lists = {name: queue_lists(name) for name in sorted(set(queues))}
+        client: Any = broker if broker is not None else self._r
+        with client.pipeline(transaction=False) as pipe:
+            for keys in lists.values():
+                for key in keys:
+                    pipe.llen(key)
+            lengths = iter(pipe.execute())
+        return {name: sum(next(lengths) for _ in keys) for name, keys in lists.items()}
