@@ -57,6 +57,8 @@ from .errors import (
     RunNotFound,
     RunTimeout,
     StepExecutionError,
+    StepLost,
+    StepTimeLimitExceeded,
     StorageError,
 )
 from .event_type import DagsterEventType
@@ -183,5 +185,7 @@ __all__ = [
     "RunNotFound",
     "RunTimeout",
     "StepExecutionError",
+    "StepLost",
+    "StepTimeLimitExceeded",
     "StorageError",
 ]

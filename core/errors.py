@@ -18,6 +18,8 @@ both names, so catching either works.
     ├── StorageError
     │   └── OutputNotFound
     ├── StepExecutionError (DagsterExecutionStepExecutionError)   user code raised in a step
+    ├── StepTimeLimitExceeded                             a step ran past its opgrid/timeout_s
+    ├── StepLost                                          a step's worker was lost, or none took it
     ├── DagsterTypeCheckDidNotPass                        a value failed its type check
     ├── DagsterStepOutputNotFoundError                    a required output was not produced
     ├── DagsterMaxRetriesExceededError                    a step failed on its last retry

@@ -40,6 +40,7 @@ from opgrid.orchestrator.protocol.attempts import Begun, Verdict, claim_of, died
 from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
 from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, StepRequest
 from opgrid.orchestrator.protocol.status import StepStatus
+from opgrid.orchestrator.protocol.step_keys import template_of
 from opgrid.orchestrator.protocol.tags import TIMEOUT_TAG
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import StepStore
@@ -104,7 +105,7 @@ class WorkerRuntime:
             logger.error("%s", message)
             self._fail(request, "JobNotFound", message)
             return f"failure: JobNotFound: {message}"
-        template = request.step_key.split("[", 1)[0]
+        template = template_of(request.step_key)
         plan_step = steps[template]
         resolved = self._resolved(job, template)
         known = plan_refs(plan_step, steps)

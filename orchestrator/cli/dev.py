@@ -37,6 +37,7 @@ from opgrid.orchestrator.coordinator.local import local_coordinator, local_coord
 from opgrid.orchestrator.planning.plan import compile_plan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.protocol.step_keys import mapping_suffix
 from opgrid.orchestrator.protocol.tags import QUEUE_TAG
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import safe_url
@@ -253,7 +254,7 @@ def _echo_outputs(handle: RunHandle, settings: Settings) -> None:
     names = [
         ref.step_key
         + ("" if ref.output == DEFAULT_OUTPUT else f".{ref.output}")
-        + ("" if ref.mapping_key is None else f"[{ref.mapping_key}]")
+        + mapping_suffix(ref.mapping_key)
         for ref in refs
     ]
     width = max(len(name) for name in names)

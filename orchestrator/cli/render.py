@@ -17,6 +17,7 @@ from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.client.result import ExecuteInProcessResult
 from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
 from opgrid.orchestrator.protocol.status import StepStatus
+from opgrid.orchestrator.protocol.step_keys import mapping_suffix
 
 #: Width of the status column of a step line.
 _LABEL_WIDTH = 8
@@ -91,7 +92,7 @@ class Progress:
 
     def _step_output(self, event: RunEvent) -> None:
         if self.verbose:
-            mapping = f"[{event.mapping_key}]" if event.mapping_key is not None else ""
+            mapping = mapping_suffix(event.mapping_key)
             _step_line("output", event, f"{event.output_name}{mapping}")
 
     def _hook_errored(self, event: RunEvent) -> None:
@@ -185,7 +186,7 @@ def event_line(event: RunEvent) -> str:
 def event_detail(event: RunEvent) -> str:
     parts = [f"attempt {event.attempt}"] if event.attempt else []
     if event.output_name:
-        mapping = f"[{event.mapping_key}]" if event.mapping_key is not None else ""
+        mapping = mapping_suffix(event.mapping_key)
         parts.append(f"output {event.output_name}{mapping}")
     if event.error:
         parts.append(f"{event.error.cls_name}: {event.error.message}")

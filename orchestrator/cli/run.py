@@ -26,6 +26,7 @@ from opgrid.orchestrator.client.reexecute import reexecute
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.protocol.step_keys import is_copy_of
 from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .options import (
@@ -250,7 +251,7 @@ def _step_rows(plan_keys: list[str], statuses: dict[str, str]) -> list[tuple[str
     """Steps in plan order, each mapped copy after its template; never seen: pending."""
     rows: list[tuple[str, str]] = []
     for key in plan_keys:
-        copies = sorted(k for k in statuses if k.startswith(key + "["))
+        copies = sorted(k for k in statuses if is_copy_of(k, key))
         if key in statuses or not copies:
             rows.append((key, statuses.get(key, StepStatus.PENDING.value)))
         rows += [(copy, statuses[copy]) for copy in copies]

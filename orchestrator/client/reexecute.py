@@ -19,11 +19,9 @@ from opgrid.orchestrator.planning.state import RunState, ValueRef
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RUN_INPUTS_STEP, RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.protocol.tags import PARENT_RUN_TAG, ROOT_RUN_TAG
 from opgrid.orchestrator.store.base import RunStore
 
-#: Dagster's tags naming the run re-executed and the first run of the chain.
-PARENT_RUN_TAG = "dagster/parent_run_id"
-ROOT_RUN_TAG = "dagster/root_run_id"
 #: The outcomes a run can be re-executed from failure after.
 _RETRYABLE = frozenset({RunStatus.FAILURE, RunStatus.CANCELED})
 

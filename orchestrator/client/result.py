@@ -15,6 +15,7 @@ from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.planning.summary import Outcomes
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
+from opgrid.orchestrator.protocol.step_keys import is_copy_of
 from opgrid.orchestrator.store.base import OutputStore
 from opgrid.output import DEFAULT_OUTPUT
 
@@ -183,7 +184,7 @@ class ExecuteInProcessResult:
         return [
             key
             for key in statuses
-            if key == node_str or key.startswith(prefix) or key.startswith(node_str + "[")
+            if key == node_str or key.startswith(prefix) or is_copy_of(key, node_str)
         ]
 
     def _node_statuses(self, node_str: str) -> list[StepStatus]:

@@ -13,7 +13,7 @@ Hooks must be quick: the coordinator's loop waits for them.
 ``after_finish(record)``             a run ended; ``record`` is its final record
 ``after_count(counts)``              the owned runs and their steps, counted again: after a
                                      run is adopted or given up, and at most every
-                                     ``loop.COUNT_EVERY_S`` while their steps change
+                                     ``owned.COUNT_EVERY_S`` while their steps change
 ``after_turn()``                     a turn of the loop ended
 =================================== =====================================================
 """
@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 
-from .dispatch import Delivery
+if TYPE_CHECKING:  # not at run time: dispatch imports Celery, and supervision imports this
+    from .dispatch import Delivery
 
 
 @dataclass(frozen=True, slots=True)

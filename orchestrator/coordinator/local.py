@@ -63,8 +63,7 @@ def local_coordinator_with_metrics(settings: Settings) -> Iterator[Coordinator]:
     dispatcher = CeleryDispatcher(settings)
     try:
         with served_metrics(store, settings) as metrics:
-            coordinator = Coordinator(store, dispatcher, settings, metrics=metrics)
-            metrics.watch(coordinator)
+            coordinator = Coordinator(store, dispatcher, settings, hooks=metrics)
             with CoordinatorThread(coordinator):
                 yield coordinator
     finally:

@@ -11,8 +11,12 @@ event log.
 Every ``step_heartbeat_s`` it also watches the workers: a running step whose
 worker stopped sending heartbeats is taken from it and delivered again (at most
 ``max_redeliveries`` times, then it fails, saying why); a step past its time limit
-fails; with ``queue_timeout_s``, a step no worker picked up in time fails. A cancel
+fails; with ``queue_timeout_s``, a step no worker picked up in time fails. What to do
+is decided by ``supervision`` (pure); the loop reads the beats and performs it. A cancel
 revokes the run's queued steps; workers stop running ones (see ``workers.watch``).
+
+It tells its ``hooks`` (``hooks.Hooks``, e.g. ``metrics.PrometheusMetrics``) what happens,
+the counts of its runs and their steps included (kept by ``owned.Tally``).
 
 When many steps are in flight (``BATCH_IN_FLIGHT``), so the workers have queued
 work anyway, the coordinator lets reports gather for ``BATCH_WINDOW_S`` before
@@ -27,14 +31,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from opgrid.errors import BrokerError, InvalidTransition, RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.logs import log_context
 from opgrid.orchestrator.planning.around_step import plan_refs
-from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep
 from opgrid.orchestrator.planning.state import (
     AbandonStep,
     Command,
@@ -45,14 +46,21 @@ from opgrid.orchestrator.planning.state import (
 )
 from opgrid.orchestrator.planning.summary import summarize
 from opgrid.orchestrator.protocol.events import FINAL_RUN_EVENTS, ErrorInfo, RunEvent, run_event
-from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs, StepRequest, task_id
-from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, IN_FLIGHT, RunStatus, StepStatus
-from opgrid.orchestrator.protocol.tags import PRIORITY_TAG, QUEUE_TAG, TIMEOUT_TAG
+from opgrid.orchestrator.protocol.messages import StepInputs, task_id
+from opgrid.orchestrator.protocol.status import (
+    FINAL_RUN_STATUSES,
+    WORKER_REPORTED,
+    RunStatus,
+    StepStatus,
+)
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
 
+from . import supervision
 from .dispatch import Delivery, Dispatcher
-from .metrics import CoordinatorMetrics
+from .hooks import Hooks
+from .owned import OwnedRun, Tally
+from .supervision import FailStep, Redeliver
 
 logger = logging.getLogger(__name__)
 
@@ -60,25 +68,6 @@ logger = logging.getLogger(__name__)
 BATCH_IN_FLIGHT = 8
 #: ...gathered for at most this long.
 BATCH_WINDOW_S = 0.005
-#: Statuses a worker records itself when it reports them.
-_WORKER_REPORTED = frozenset(
-    {StepStatus.RUNNING, StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.UP_FOR_RETRY}
-)
-
-
-@dataclass
-class _OwnedRun:
-    record: RunRecord
-    plan: ExecutionPlan
-    state: RunState
-    cursor: str
-    steps: dict[str, PlanStep] = field(default_factory=dict)
-    #: step key -> when (monotonic) its attempt was sent, while no worker started it
-    sent_at: dict[str, float] = field(default_factory=dict)
-    #: step key -> when (event time) its current attempt started
-    started_at: dict[str, float] = field(default_factory=dict)
-    #: step key -> how often its attempt was delivered again after its worker was lost
-    redelivered: dict[str, int] = field(default_factory=dict)
 
 
 class Coordinator:
@@ -89,7 +78,7 @@ class Coordinator:
         dispatcher: sends steps to workers.
         settings: lease length, blocking time and default queue.
         coordinator_id: a name for this coordinator; a random one by default.
-        metrics: told what happens (``metrics.PrometheusMetrics``); none by default.
+        hooks: told what happens (``metrics.PrometheusMetrics``); nothing by default.
     """
 
     def __init__(
@@ -98,19 +87,20 @@ class Coordinator:
         dispatcher: Dispatcher,
         settings: Settings,
         coordinator_id: str | None = None,
-        metrics: CoordinatorMetrics | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.settings = settings
         self.id = coordinator_id or f"coordinator-{uuid.uuid4().hex[:8]}"
-        self.runs: dict[str, _OwnedRun] = {}
+        self.runs: dict[str, OwnedRun] = {}
         self._submissions_cursor = "0-0"
         self._next_housekeeping = 0.0
         self._next_watch = 0.0
         #: deliveries the broker did not take yet; sent again each turn
         self._undelivered: list[Delivery] = []
-        self.metrics = metrics or CoordinatorMetrics()
+        self.hooks = hooks or Hooks()
+        self._tally = Tally()
 
     # The loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -165,7 +155,9 @@ class Coordinator:
             if owned is not None:
                 with log_context(run_id=run_id):
                     self._advance(owned, entries)
-        self.metrics.turned()
+        if self._tally.recount(self.runs, time.monotonic()):
+            self.hooks.after_count(self._tally.counts())
+        self.hooks.after_turn()
 
     # Owning runs --------------------------------------------------------------------------
     def adopt(self, run_id: str) -> bool:
@@ -184,9 +176,9 @@ class Coordinator:
         log = self.store.read_events(run_id)
         state = RunState(plan)
         commands = state.replay((event for _, event in log), record.reused)
-        owned = _OwnedRun(record, plan, state, log[-1][0] if log else "0-0", plan.step_named())
+        owned = OwnedRun(record, plan, state, log[-1][0] if log else "0-0", plan.step_named())
         for _, event in log:
-            self._track(owned, event)
+            owned.track(event)
         self.runs[run_id] = owned
         logger.info("coordinator %s owns run %s (%d events replayed)", self.id, run_id, len(log))
         started: list[RunEvent] = []
@@ -195,8 +187,11 @@ class Coordinator:
                 update={"status": RunStatus.STARTED, "started_at": time.time()}
             )
             self.store.save_run(owned.record)
-            started.append(self._run_event(run_id, E.RUN_START))
+            started.append(run_event(run_id, E.RUN_START))
         self._execute(owned, commands, set(state.statuses()), started)
+        if run_id in self.runs:  # else it finished at once
+            self._tally.count(owned)
+            self.hooks.after_count(self._tally.counts())
         return True
 
     def heartbeat(self) -> None:
@@ -208,20 +203,26 @@ class Coordinator:
         for run_id in list(self.runs):
             if not self.store.renew(run_id, self.id, self.settings.lease_s):
                 logger.warning("coordinator %s lost the lease of run %s", self.id, run_id)
-                del self.runs[run_id]
+                self._disown(run_id)
         for run_id in self.store.active_runs():
             if run_id not in self.runs:
                 self.adopt(run_id)
 
+    def _disown(self, run_id: str) -> None:
+        del self.runs[run_id]
+        self._tally.drop(run_id)
+        self.hooks.after_count(self._tally.counts())
+
     # Events in, commands out -------------------------------------------------------------
-    def _advance(self, owned: _OwnedRun, entries: Iterable[tuple[str, RunEvent]]) -> None:
+    def _advance(self, owned: OwnedRun, entries: Iterable[tuple[str, RunEvent]]) -> None:
         commands: list[Command] = []
         touched: set[str] = set()
+        self._tally.changed(owned.run_id)
         for entry_id, event in entries:
             owned.cursor = entry_id
-            self._track(owned, event)
+            owned.track(event)
             if event.kind is E.RUN_CANCELING:
-                self._revoke(owned, self._in_flight(owned.state))
+                self._revoke(owned, owned.in_flight())
             try:
                 commands.extend(owned.state.apply(event))
             except InvalidTransition:
@@ -232,7 +233,7 @@ class Coordinator:
                     exc_info=True,
                 )
                 continue
-            self.metrics.observe(owned.record, event)
+            self.hooks.after_event(owned.record, event)
             if event.step_key is not None:
                 touched.add(event.step_key)
             elif event.kind is E.RUN_CANCELING:
@@ -241,7 +242,7 @@ class Coordinator:
 
     def _execute(
         self,
-        owned: _OwnedRun,
+        owned: OwnedRun,
         commands: list[Command],
         touched: set[str],
         events: list[RunEvent],
@@ -252,7 +253,7 @@ class Coordinator:
         statuses = {
             key: status.value
             for key in touched
-            if (status := state.status_of(key)) not in _WORKER_REPORTED
+            if (status := state.status_of(key)) not in WORKER_REPORTED
         }
         inputs: dict[str, StepInputs] = {}
         dispatches: list[DispatchStep] = []
@@ -261,11 +262,11 @@ class Coordinator:
             if isinstance(command, DispatchStep):
                 plan_step = state.step_plan(command.step_key)
                 if plan_refs(plan_step, owned.steps) is None:  # else the worker knows them
-                    inputs[command.step_key] = self._step_inputs(state, command.step_key)
+                    inputs[command.step_key] = owned.step_inputs(command.step_key)
                 dispatches.append(command)
             elif isinstance(command, SkipStep):
                 events.append(
-                    self._run_event(
+                    run_event(
                         run_id, E.STEP_SKIPPED, step_key=command.step_key, message=command.reason
                     )
                 )
@@ -279,51 +280,20 @@ class Coordinator:
         for command in dispatches:
             owned.sent_at[command.step_key] = sent + command.delay_s
         deliveries = [self._delivery(owned, command) for command in dispatches]
-        self.metrics.dispatched(deliveries)
+        self.hooks.before_dispatch(deliveries)
         self._send(deliveries)
         if finish is not None:
             self._finish(owned, finish)
 
-    @staticmethod
-    def _step_inputs(state: RunState, step_key: str) -> StepInputs:
-        refs = state.input_values(step_key)
-        return StepInputs(
-            refs={
-                name: [(r.step_key, r.output, r.mapping_key) for r in values]
-                for name, values in refs.items()
-            }
-        )
-
-    def _delivery(self, owned: _OwnedRun, command: DispatchStep) -> Delivery:
-        step = owned.state.step_plan(command.step_key)
-        tags = owned.record.tags
-        queue = step.tags.get(QUEUE_TAG) or tags.get(QUEUE_TAG) or self.settings.default_queue
-        priority = step.tags.get(PRIORITY_TAG, tags.get(PRIORITY_TAG))
-        limit = self._time_limit(owned, command.step_key)
+    def _delivery(self, owned: OwnedRun, command: DispatchStep) -> Delivery:
+        key = command.step_key
         return Delivery(
-            self._request(owned, command.step_key, command.attempt),
-            queue=str(queue),
-            priority=int(priority) if priority is not None else None,
+            owned.request(key, command.attempt),
+            queue=owned.queue(key, self.settings.default_queue),
+            priority=owned.priority(key),
             delay_s=command.delay_s,
-            time_limit_s=limit,
+            time_limit_s=owned.time_limit_s(key),
         )
-
-    @staticmethod
-    def _request(owned: _OwnedRun, step_key: str, attempt: int) -> StepRequest:
-        return StepRequest(
-            run_id=owned.record.run_id,
-            step_key=step_key,
-            attempt=attempt,
-            job_name=owned.record.job_name,
-            location=owned.record.location,
-        )
-
-    @staticmethod
-    def _time_limit(owned: _OwnedRun, step_key: str) -> float | None:
-        """The step's ``opgrid/timeout_s`` (op tag, else run tag; checked at submit)."""
-        step = owned.state.step_plan(step_key)
-        limit = step.tags.get(TIMEOUT_TAG, owned.record.tags.get(TIMEOUT_TAG))
-        return float(limit) if limit is not None else None
 
     def _send(self, deliveries: list[Delivery]) -> None:
         """Send steps; what the broker does not take now is sent again next turn."""
@@ -342,145 +312,77 @@ class Coordinator:
             return
         self._undelivered = []
 
-    def _revoke(self, owned: _OwnedRun, steps: list[tuple[str, int]]) -> None:
+    def _revoke(self, owned: OwnedRun, steps: list[tuple[str, int]]) -> None:
         """Ask the workers to drop these step attempts (best effort: a worker that gets
         one anyway finds the step final and drops it)."""
-        ids = [task_id(self._request(owned, key, attempt)) for key, attempt in steps]
+        ids = [task_id(owned.request(key, attempt)) for key, attempt in steps]
         try:
             self.dispatcher.revoke(ids)
         except BrokerError:
             logger.warning("run %s: could not revoke %d step(s)", owned.record.run_id, len(ids))
 
-    @staticmethod
-    def _in_flight(state: RunState) -> list[tuple[str, int]]:
-        """(step key, current attempt) of every step sent and not ended."""
-        return [
-            (key, state.current_attempt(key))
-            for key, status in state.statuses().items()
-            if status in IN_FLIGHT
-        ]
-
     # Watching workers ----------------------------------------------------------------------
-    @staticmethod
-    def _track(owned: _OwnedRun, event: RunEvent) -> None:
-        """Note when steps start, for the queue timeout and time limits."""
-        if event.step_key is not None and event.kind in (E.STEP_START, E.STEP_RESTARTED):
-            owned.sent_at.pop(event.step_key, None)
-            owned.started_at[event.step_key] = event.timestamp
-
     def _watch_steps(self) -> None:
         """Find running steps whose worker went silent, and queued steps no worker took."""
         for owned in list(self.runs.values()):
             if owned.state.in_flight:
                 self._watch_run(owned)
 
-    def _watch_run(self, owned: _OwnedRun) -> None:
-        state, settings = owned.state, self.settings
-        statuses = state.statuses()
-        # a step delivered again after its worker was lost waits for a worker like a
-        # queued one (in ``sent_at`` until a worker starts it)
-        running = [
-            key
-            for key, status in statuses.items()
-            if status is StepStatus.RUNNING and key not in owned.sent_at
-        ]
-        waiting: list[str] = []
-        if settings.queue_timeout_s:
-            due = time.monotonic() - settings.queue_timeout_s
-            waiting = [
-                key
-                for key, sent in owned.sent_at.items()
-                if sent < due and statuses.get(key) in IN_FLIGHT
-            ]
-        if not running and not waiting:
+    def _watch_run(self, owned: OwnedRun) -> None:
+        watch = supervision.to_watch(owned, time.monotonic(), self.settings)
+        if not watch.running and not watch.waiting:
             return
-        now, beats = self.store.step_beats(owned.record.run_id, running + waiting)
-        for key, beat in zip(running, beats[: len(running)], strict=True):
-            if beat is None or beat < now - settings.step_lost_after_s:
-                self._lost(owned, key, now - beat if beat is not None else None, now)
-        for key, beat in zip(waiting, beats[len(running) :], strict=True):
-            if beat is None:  # else a worker started it a moment ago
-                self._not_taken(owned, key)
+        now, beats = self.store.step_beats(owned.run_id, watch.step_keys)
+        for decision in supervision.decide(owned, watch, now, beats, self.settings):
+            if isinstance(decision, Redeliver):
+                self._redeliver(owned, decision)
+            elif self._fail_step(owned, decision) and decision.revoke:
+                self._revoke(owned, [(decision.step_key, decision.attempt)])
 
-    def _lost(self, owned: _OwnedRun, key: str, silent_s: float | None, now: float) -> None:
-        """A running step's worker went silent: deliver the attempt again, or fail it."""
-        run_id, attempt = owned.record.run_id, owned.state.current_attempt(key)
-        silence = f"no heartbeat for {silent_s:.0f} s" if silent_s is not None else "no heartbeat"
-        limit = self._time_limit(owned, key)
-        started = owned.started_at.get(key)  # the worker's clock; ``now`` is Redis's
-        if limit is not None and started is not None and now - started >= limit:
-            reason = (
-                f"op {owned.state.step_plan(key).key!r} (step {key!r}) ran longer than its time "
-                f"limit of {limit:g} s (tag {TIMEOUT_TAG}); its process was killed"
-            )
-            self._fail_step(owned, key, attempt, "StepTimeLimitExceeded", reason, "running")
-            return
-        done = owned.redelivered.get(key, 0)
-        if done >= self.settings.max_redeliveries:
-            reason = (
-                f"step {key!r} attempt {attempt}: its worker was lost ({silence}) and "
-                f"{done} redelivery(ies) did not finish it"
-            )
-            self._fail_step(owned, key, attempt, "StepLost", reason, "running")
-            return
-        message = (
-            f"step {key!r} attempt {attempt}: its worker was lost ({silence}); "
-            f"delivering it again ({done + 1} of {self.settings.max_redeliveries})"
-        )
-        event = self._run_event(
-            run_id, E.ENGINE_EVENT, step_key=key, attempt=attempt, message=message
+    def _redeliver(self, owned: OwnedRun, decision: Redeliver) -> None:
+        """Take a running step from its silent worker and send the same attempt again."""
+        run_id, key, attempt = owned.run_id, decision.step_key, decision.attempt
+        event = run_event(
+            run_id, E.ENGINE_EVENT, step_key=key, attempt=attempt, message=decision.message
         )
         if not self.store.declare_lost(run_id, key, attempt, [event], expect=("running",)):
             return  # it ended meanwhile
-        logger.warning("run %s: %s", run_id, message)
-        owned.redelivered[key] = done + 1
+        logger.warning("run %s: %s", run_id, decision.message)
+        owned.redelivered[key] = owned.redelivered.get(key, 0) + 1
         owned.sent_at[key] = time.monotonic()
         self._send([self._delivery(owned, DispatchStep(key, attempt))])
 
-    def _not_taken(self, owned: _OwnedRun, key: str) -> None:
-        """No worker started a queued step within ``queue_timeout_s``: it fails."""
-        attempt = owned.state.current_attempt(key)
-        queue = self._delivery(owned, DispatchStep(key, attempt)).queue
-        reason = (
-            f"step {key!r} was not started within {self.settings.queue_timeout_s:g} s of "
-            f"being queued on {queue!r}: no worker took it (does a worker consume {queue!r}?)"
-        )
-        expect = ("queued", "up_for_retry", "running")
-        if self._fail_step(owned, key, attempt, "StepLost", reason, *expect):
-            self._revoke(owned, [(key, attempt)])
-
-    def _fail_step(
-        self, owned: _OwnedRun, key: str, attempt: int, cls_name: str, reason: str, *expect: str
-    ) -> bool:
+    def _fail_step(self, owned: OwnedRun, decision: FailStep) -> bool:
         """End a step as failed on the coordinator's own authority (the event comes back
         through the run's stream like a worker's)."""
-        run_id = owned.record.run_id
-        event = self._run_event(
+        run_id, key = owned.run_id, decision.step_key
+        event = run_event(
             run_id,
             E.STEP_FAILURE,
             step_key=key,
-            attempt=attempt,
-            error=ErrorInfo(cls_name=cls_name, message=reason),
+            attempt=decision.attempt,
+            error=ErrorInfo(cls_name=decision.error_cls.__name__, message=decision.reason),
         )
         failed = self.store.declare_lost(
-            run_id, key, attempt, [event], status=StepStatus.FAILURE.value, expect=expect
+            run_id,
+            key,
+            decision.attempt,
+            [event],
+            status=StepStatus.FAILURE.value,
+            expect=decision.expect,
         )
         if failed:
             owned.sent_at.pop(key, None)
-            logger.error("run %s: %s", run_id, reason)
+            logger.error("run %s: %s", run_id, decision.reason)
         return failed
 
-    def _finish(self, owned: _OwnedRun, status: RunStatus) -> None:
+    def _finish(self, owned: OwnedRun, status: RunStatus) -> None:
         run_id = owned.record.run_id
         record = owned.record.model_copy(update={"status": status, "finished_at": time.time()})
         statuses = {key: value.value for key, value in owned.state.statuses().items()}
         final = [run_event(run_id, FINAL_RUN_EVENTS[status])]
         self.store.finish_run(record, final, statuses, summarize(owned.state))
-        self.metrics.finished(record)
         self.store.release(run_id, self.id)
-        del self.runs[run_id]
+        self._disown(run_id)  # counted out before it counts as finished
+        self.hooks.after_finish(record)
         logger.info("run %s finished: %s", run_id, status.value)
-
-    @staticmethod
-    def _run_event(run_id: str, kind: E, **fields: Any) -> RunEvent:
-        return RunEvent(run_id=run_id, kind=kind, timestamp=time.time(), **fields)

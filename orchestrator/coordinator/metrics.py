@@ -1,11 +1,11 @@
 """The coordinator's metrics, for Prometheus: runs, steps, queues and live workers.
 
-The coordinator calls four hooks: ``observe`` for each event its run states accept,
-``dispatched`` for each batch of steps it sends, ``finished`` for each run it ends and
-``turned`` after each turn of its loop. ``CoordinatorMetrics`` records nothing;
-``PrometheusMetrics`` counts into a registry of its own (never the global one: one
-process may run several coordinators) and reads its gauges when scraped.
-``MetricsServer`` serves them over HTTP from a daemon thread:
+``PrometheusMetrics`` is the coordinator's ``hooks.Hooks``: it learns only from the hooks'
+arguments (the events its runs accept, the steps it sends, the runs it ends, the counts
+it hands over after its turns) and never reads the coordinator itself. It counts into a
+registry of its own (never the global one: one process may run several coordinators);
+the gauges of owned runs and steps show the last ``Counts`` handed over, kept under a
+lock for the scrapes. ``MetricsServer`` serves them over HTTP from a daemon thread:
 
 - ``GET /metrics``: Prometheus' text format;
 - ``GET /healthz``: 200 ``ok`` while the coordinator's loop turns, 503 once it has not
@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
@@ -61,9 +61,7 @@ from opgrid.orchestrator.store.connect import connect
 from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .dispatch import Delivery
-
-if TYPE_CHECKING:
-    from .loop import Coordinator
+from .hooks import Counts, Hooks
 
 logger = logging.getLogger(__name__)
 
@@ -74,38 +72,13 @@ QUEUE_WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 #: Runs whose dispatch and start times are kept at once (the oldest are dropped first;
 #: a run another coordinator takes over never finishes here).
 TRACKED_RUNS = 10_000
-#: How often a scrape tries to count the owned runs' steps while the coordinator changes them.
-_COUNT_TRIES = 3
 
 _STARTS = frozenset({E.STEP_START, E.STEP_RESTARTED})
 _ENDS = frozenset({E.STEP_SUCCESS, E.STEP_FAILURE, E.STEP_UP_FOR_RETRY})
 _STEP_KINDS = tuple(kind for kind in E if kind.name.startswith("STEP_"))
 
 
-class CoordinatorMetrics:
-    """The hooks a coordinator calls as it works; this one records nothing."""
-
-    def watch(self, coordinator: Coordinator) -> None:
-        """Read the runs ``coordinator`` owns when scraped."""
-
-    def observe(self, record: RunRecord, event: RunEvent) -> None:
-        """The state of ``record``'s run accepted ``event``."""
-
-    def dispatched(self, deliveries: Sequence[Delivery]) -> None:
-        """These step attempts are being sent now."""
-
-    def finished(self, record: RunRecord) -> None:
-        """A run ended; ``record`` is its final record."""
-
-    def turned(self) -> None:
-        """A turn of the coordinator's loop ended."""
-
-    def healthy(self) -> bool:
-        """Whether the coordinator's loop turned lately."""
-        return True
-
-
-class PrometheusMetrics(CoordinatorMetrics, Collector):
+class PrometheusMetrics(Hooks, Collector):
     """A coordinator's metrics in a ``CollectorRegistry`` of its own (``.registry``).
 
     Args:
@@ -127,9 +100,10 @@ class PrometheusMetrics(CoordinatorMetrics, Collector):
         self.stale_after_s = max(3 * settings.block_s, settings.lease_s)
         self.registry = CollectorRegistry()
         self._broker, self._own_broker = _broker_client(store, settings, broker)
-        self._coordinator: Coordinator | None = None
         self._last_turn = time.monotonic()
         self._queues: set[str] = {settings.default_queue}
+        #: the last counts handed over (the coordinator's thread writes, scrapes read)
+        self._counts = Counts(runs={}, steps={})
         self._lock = threading.Lock()
         # run id -> step key -> wall-clock time (dispatched: when it may start; started)
         self._ready: dict[str, dict[str, float]] = {}
@@ -170,10 +144,7 @@ class PrometheusMetrics(CoordinatorMetrics, Collector):
             self._broker.close()
 
     # Hooks (the coordinator's thread) ---------------------------------------------------
-    def watch(self, coordinator: Coordinator) -> None:
-        self._coordinator = coordinator
-
-    def observe(self, record: RunRecord, event: RunEvent) -> None:
+    def after_event(self, record: RunRecord, event: RunEvent) -> None:
         step_key = event.step_key
         if step_key is None or event.kind not in _STEP_KINDS:
             return
@@ -189,7 +160,7 @@ class PrometheusMetrics(CoordinatorMetrics, Collector):
             if started is not None:
                 self._durations.observe(max(0.0, event.timestamp - started))
 
-    def dispatched(self, deliveries: Sequence[Delivery]) -> None:
+    def before_dispatch(self, deliveries: Sequence[Delivery]) -> None:
         now = time.time()
         queues: set[str] = set()
         for delivery in deliveries:
@@ -200,18 +171,23 @@ class PrometheusMetrics(CoordinatorMetrics, Collector):
             with self._lock:
                 self._queues |= queues
 
-    def finished(self, record: RunRecord) -> None:
+    def after_finish(self, record: RunRecord) -> None:
         self._runs_finished.labels(status=record.status.value).inc()
         self._ready.pop(record.run_id, None)
         self._started.pop(record.run_id, None)
 
-    def turned(self) -> None:
+    def after_count(self, counts: Counts) -> None:
+        with self._lock:
+            self._counts = counts
+
+    def after_turn(self) -> None:
         self._last_turn = time.monotonic()
 
+    # Scrapes (the HTTP server's threads) ------------------------------------------------
     def healthy(self) -> bool:
+        """Whether the coordinator's loop turned lately."""
         return time.monotonic() - self._last_turn <= self.stale_after_s
 
-    # Scrapes (the HTTP server's threads) ------------------------------------------------
     def describe(self) -> Iterable[Metric]:
         return [
             GaugeMetricFamily("opgrid_runs", "", labels=["status"]),
@@ -221,11 +197,14 @@ class PrometheusMetrics(CoordinatorMetrics, Collector):
         ]
 
     def collect(self) -> Iterable[Metric]:
-        runs, steps = self._owned()
+        with self._lock:
+            counts, queues = self._counts, sorted(self._queues)
+        runs = {status.value: 0 for status in RunStatus if status not in FINAL_RUN_STATUSES}
+        runs.update((status.value, n) for status, n in counts.runs.items())
+        steps = {status.value: 0 for status in StepStatus}
+        steps.update((status.value, n) for status, n in counts.steps.items())
         yield _by_label("opgrid_runs", "Runs this coordinator owns, by status.", "status", runs)
         yield _by_label("opgrid_steps", "Steps of the runs it owns, by status.", "status", steps)
-        with self._lock:
-            queues = sorted(self._queues)
         if self._broker is not None:
             try:
                 depths = self.store.queue_depths(queues, self._broker)
@@ -242,28 +221,6 @@ class PrometheusMetrics(CoordinatorMetrics, Collector):
             yield GaugeMetricFamily(
                 "opgrid_workers_alive", "Workers whose announcement has not lapsed.", alive
             )
-
-    def _owned(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Owned runs by status, and their steps by status."""
-        runs = {status.value: 0 for status in RunStatus if status not in FINAL_RUN_STATUSES}
-        steps = {status.value: 0 for status in StepStatus}
-        coordinator = self._coordinator
-        if coordinator is None:
-            return runs, steps
-        owned = list(coordinator.runs.values())
-        for _ in range(_COUNT_TRIES):
-            try:  # the coordinator's thread may change a run's steps meanwhile: read again
-                statuses = [list(run.state.statuses().values()) for run in owned]
-                break
-            except RuntimeError:
-                continue
-        else:
-            statuses = []
-        for run in owned:
-            runs[run.record.status.value] = runs.get(run.record.status.value, 0) + 1
-        for status in (status for of_run in statuses for status in of_run):
-            steps[status.value] += 1
-        return runs, steps
 
 
 def _tracked(table: dict[str, dict[str, float]], run_id: str) -> dict[str, float]:
@@ -304,7 +261,7 @@ class MetricsServer:
     Port 0 takes a free port; ``.port`` says which.
     """
 
-    def __init__(self, metrics: CoordinatorMetrics, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(self, metrics: PrometheusMetrics, port: int, host: str = "0.0.0.0") -> None:
         handler = functools.partial(_Handler, metrics)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -326,13 +283,13 @@ class MetricsServer:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def __init__(self, metrics: CoordinatorMetrics, *args: Any) -> None:
+    def __init__(self, metrics: PrometheusMetrics, *args: Any) -> None:
         self.metrics = metrics
         super().__init__(*args)
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
-        if path == "/metrics" and isinstance(self.metrics, PrometheusMetrics):
+        if path == "/metrics":
             self._reply(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
         elif path == "/healthz":
             healthy = self.metrics.healthy()
@@ -354,17 +311,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def served_metrics(store: RedisRunStore, settings: Settings) -> Iterator[CoordinatorMetrics]:
-    """A coordinator's metrics, served on ``settings.metrics_port`` while the block runs.
+def served_metrics(store: RedisRunStore, settings: Settings) -> Iterator[Hooks]:
+    """A coordinator's metrics, served on ``settings.metrics_port`` while the block runs:
+    the hooks to give the coordinator.
 
-    With port 0 the metrics record nothing and nothing is served. Call the metrics'
-    ``watch(coordinator)`` once the coordinator exists.
+    With port 0 the hooks record nothing and nothing is served.
 
     Raises:
         OpgridError: the port cannot be bound (in use, or privileged).
     """
     if not settings.metrics_port:
-        yield CoordinatorMetrics()
+        yield Hooks()
         return
     metrics = PrometheusMetrics(store, settings)
     try:

@@ -10,18 +10,21 @@ and their steps by status as runs come, change and go, so that handing the hooks
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep
 from opgrid.orchestrator.planning.state import RunState
 from opgrid.orchestrator.protocol.events import RunEvent
-from opgrid.orchestrator.protocol.messages import RunRecord, StepRequest
-from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
+from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs, StepRequest
+from opgrid.orchestrator.protocol.status import IN_FLIGHT, RunStatus, StepStatus
 from opgrid.orchestrator.protocol.tags import PRIORITY_TAG, QUEUE_TAG, TIMEOUT_TAG
 
 from .hooks import Counts
 
+#: While their steps change, the owned runs are counted again at most this often.
+COUNT_EVERY_S = 0.5
 #: Events after which a worker runs the step (its attempt left the queue).
 _STARTS = frozenset({E.STEP_START, E.STEP_RESTARTED})
 
@@ -53,6 +56,24 @@ class OwnedRun:
             self.sent_at.pop(event.step_key, None)
             self.started_at[event.step_key] = event.timestamp
 
+    def in_flight(self) -> list[tuple[str, int]]:
+        """(step key, current attempt) of every step sent and not ended."""
+        return [
+            (key, self.state.current_attempt(key))
+            for key, status in self.state.statuses().items()
+            if status in IN_FLIGHT
+        ]
+
+    def step_inputs(self, step_key: str) -> StepInputs:
+        """Where the step's input values are stored, for a worker that cannot tell."""
+        refs = self.state.input_values(step_key)
+        return StepInputs(
+            refs={
+                name: [(r.step_key, r.output, r.mapping_key) for r in values]
+                for name, values in refs.items()
+            }
+        )
+
     def request(self, step_key: str, attempt: int) -> StepRequest:
         """What a worker is sent to run ``attempt`` of ``step_key``."""
         return StepRequest(
@@ -82,17 +103,38 @@ class OwnedRun:
 
 
 class Tally:
-    """The owned runs by status and their steps by status, as last counted."""
+    """The owned runs by status and their steps by status, as last counted.
+
+    A run is counted when adopted and counted out when given up; one whose steps
+    changed is counted again by ``recount``, at most every ``COUNT_EVERY_S``.
+    """
 
     def __init__(self) -> None:
         self._runs: Counter[RunStatus] = Counter()
         self._steps: Counter[StepStatus] = Counter()
         #: run id -> (its status, its steps by status) as counted in the totals
         self._of: dict[str, tuple[RunStatus, Counter[StepStatus]]] = {}
+        #: owned runs whose steps changed since they were last counted
+        self._changed: set[str] = set()
+        self._next_recount = 0.0
+
+    def changed(self, run_id: str) -> None:
+        """The run's steps changed (or may have): count it again when due."""
+        self._changed.add(run_id)
+
+    def recount(self, runs: Mapping[str, OwnedRun], monotonic_now: float) -> bool:
+        """Count the changed runs again if due; whether the totals were refreshed."""
+        if not self._changed or monotonic_now < self._next_recount:
+            return False
+        changed, self._changed = self._changed, set()
+        for run_id in changed:
+            self.count(runs[run_id])
+        self._next_recount = monotonic_now + COUNT_EVERY_S
+        return True
 
     def count(self, owned: OwnedRun) -> None:
         """Count one run again (a pass over its steps)."""
-        self.drop(owned.run_id)
+        self._uncount(owned.run_id)
         steps = Counter(owned.state.statuses().values())
         self._of[owned.run_id] = (owned.record.status, steps)
         self._runs[owned.record.status] += 1
@@ -100,6 +142,10 @@ class Tally:
 
     def drop(self, run_id: str) -> None:
         """Stop counting a run (no longer owned)."""
+        self._changed.discard(run_id)
+        self._uncount(run_id)
+
+    def _uncount(self, run_id: str) -> None:
         counted = self._of.pop(run_id, None)
         if counted is not None:
             self._runs[counted[0]] -= 1

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from opgrid.errors import InvalidTransition
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.protocol.events import RunEvent
-from opgrid.orchestrator.protocol.status import FINAL_STEP_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.protocol.status import (
+    FINAL_STEP_STATUSES,
+    IN_FLIGHT,
+    RunStatus,
+    StepStatus,
+)
+from opgrid.orchestrator.protocol.step_keys import mapped_key
 
 from .plan import ExecutionPlan, OutputRef, PlanInput, PlanStep
 
@@ -43,8 +49,6 @@ ALLOWED: Mapping[StepStatus, frozenset[StepStatus]] = {
 
 #: A cancel request, and (in logs from before requests had their own kind) the end.
 _CANCELS = frozenset({E.RUN_CANCELING, E.RUN_CANCELED})
-#: Statuses of a step that has been dispatched and has not ended.
-IN_FLIGHT = frozenset({S.QUEUED, S.RUNNING, S.UP_FOR_RETRY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +396,7 @@ class RunState:
         if step.mapping_key is not None:
             # a mapped copy: its siblings downstream in the same region, and collectors
             for child in self._downstream.get(template, ()):
-                sibling = self._steps.get(f"{child}[{step.mapping_key}]")
+                sibling = self._steps.get(mapped_key(child, step.mapping_key))
                 if sibling is not None:
                     self._decide(sibling, commands)
                 elif child not in self._templates:
@@ -428,7 +432,7 @@ class RunState:
             self._instances[template_key] = []
         for mapping_key in keys:
             for template_key in templates:
-                copy_key = f"{template_key}[{mapping_key}]"
+                copy_key = mapped_key(template_key, mapping_key)
                 self._steps[copy_key] = _Step(self._templates[template_key], copy_key, mapping_key)
                 self._instances[template_key].append(copy_key)
                 self._unsettled += 1
@@ -514,7 +518,7 @@ class RunState:
         if source.step not in self._templates:
             return [source.step]
         if step.mapping_key is not None and plan_input.kind != "collect":
-            return [f"{source.step}[{step.mapping_key}]"]
+            return [mapped_key(source.step, step.mapping_key)]
         if source.step not in self._instances:
             return None
         mapped_by = self._templates[source.step].mapped_by
@@ -527,7 +531,7 @@ class RunState:
         mapped_by = step.plan.mapped_by
         if source.step in self._templates:
             if step.mapping_key is not None and plan_input.kind != "collect":
-                return [ValueRef(f"{source.step}[{step.mapping_key}]", source.output)]
+                return [ValueRef(mapped_key(source.step, step.mapping_key), source.output)]
             return [ValueRef(key, source.output) for key in self._instances.get(source.step, ())]
         upstream = self._steps[source.step]
         is_dynamic = any(o.name == source.output and o.is_dynamic for o in upstream.plan.outputs)

@@ -22,6 +22,7 @@ from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import LOST, claim_of
 from opgrid.orchestrator.protocol.events import FINAL_RUN_KINDS, RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
+from opgrid.orchestrator.protocol.step_keys import mapping_suffix
 from opgrid.orchestrator.settings import Settings
 
 from .attempts import RedisAttempts
@@ -384,8 +385,7 @@ class RedisOutputStore:
 
 
 def _where(ref: ValueRef) -> str:
-    key = f"[{ref.mapping_key}]" if ref.mapping_key is not None else ""
-    return f'output "{ref.output}" of step "{ref.step_key}{key}"'
+    return f'output "{ref.output}" of step "{ref.step_key}{mapping_suffix(ref.mapping_key)}"'
 
 
 def _event(fields: Mapping[bytes, bytes]) -> RunEvent:

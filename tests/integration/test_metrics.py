@@ -122,8 +122,7 @@ def test_a_scrape_counts_the_runs_steps_queues_and_workers_of_a_real_cluster(
     worker = start_worker(settings, JOBS, tmp_path / "worker.log")
     dispatcher = CeleryDispatcher(settings)
     metrics = PrometheusMetrics(store, settings)
-    coordinator = Coordinator(store, dispatcher, settings, metrics=metrics)
-    metrics.watch(coordinator)
+    coordinator = Coordinator(store, dispatcher, settings, hooks=metrics)
     try:
         with MetricsServer(metrics, 0, host="127.0.0.1") as server, CoordinatorThread(coordinator):
             statuses = []

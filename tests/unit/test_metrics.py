@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import ast
 import socket
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import fakeredis
 import pytest
@@ -17,10 +19,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from opgrid import job, op
 from opgrid.errors import OpgridError
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.coordinator import loop as coordinator_loop
+from opgrid.orchestrator.coordinator import metrics as metrics_module
 from opgrid.orchestrator.coordinator.dispatch import Delivery
+from opgrid.orchestrator.coordinator.hooks import Counts, Hooks
 from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.coordinator.metrics import (
-    CoordinatorMetrics,
     MetricsServer,
     PrometheusMetrics,
     served_metrics,
@@ -28,7 +32,7 @@ from opgrid.orchestrator.coordinator.metrics import (
 from opgrid.orchestrator.planning.plan import compile_plan
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, StepRequest
-from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.keys import Keys, queue_lists
 from opgrid.orchestrator.store.redis import RedisRunStore
@@ -107,16 +111,16 @@ def _value(metrics: PrometheusMetrics, name: str, **labels: str) -> float | None
 
 def test_step_events_durations_and_queue_waits_come_from_the_events(metrics):
     record, now = _record(), time.time()
-    metrics.dispatched([_delivery("first", "gpu"), _delivery("second", "default", delay_s=5)])
-    metrics.observe(record, _event(E.STEP_START, "first", now + 0.5))
-    metrics.observe(record, _event(E.STEP_OUTPUT, "first", now + 1.0))
-    metrics.observe(record, _event(E.STEP_SUCCESS, "first", now + 2.5))
-    metrics.observe(record, _event(E.LOG_MESSAGE, "first", now + 2.6))  # not a step event
-    metrics.observe(record, _event(E.RUN_START, None, now))
-    metrics.observe(record, _event(E.STEP_START, "second", now + 1.0))  # before its delay ran out
-    metrics.observe(record, _event(E.STEP_FAILURE, "second", now + 1.25))
-    metrics.observe(record, _event(E.STEP_SUCCESS, "second", now + 1.5))  # duplicate: not timed
-    metrics.finished(_record(RunStatus.FAILURE))
+    metrics.before_dispatch([_delivery("first", "gpu"), _delivery("second", "default", delay_s=5)])
+    metrics.after_event(record, _event(E.STEP_START, "first", now + 0.5))
+    metrics.after_event(record, _event(E.STEP_OUTPUT, "first", now + 1.0))
+    metrics.after_event(record, _event(E.STEP_SUCCESS, "first", now + 2.5))
+    metrics.after_event(record, _event(E.LOG_MESSAGE, "first", now + 2.6))  # not a step event
+    metrics.after_event(record, _event(E.RUN_START, None, now))
+    metrics.after_event(record, _event(E.STEP_START, "second", now + 1.0))  # within its 5 s delay
+    metrics.after_event(record, _event(E.STEP_FAILURE, "second", now + 1.25))
+    metrics.after_event(record, _event(E.STEP_SUCCESS, "second", now + 1.5))  # duplicate: not timed
+    metrics.after_finish(_record(RunStatus.FAILURE))
 
     assert _value(metrics, "opgrid_step_events_total", kind="step_start") == 2
     assert _value(metrics, "opgrid_step_events_total", kind="step_output") == 1
@@ -134,8 +138,7 @@ def test_step_events_durations_and_queue_waits_come_from_the_events(metrics):
 
 
 def test_gauges_count_the_owned_runs_steps_queues_and_live_workers(metrics, store, client):
-    coordinator = Coordinator(store, Recorder(), metrics.settings, metrics=metrics)
-    metrics.watch(coordinator)
+    coordinator = Coordinator(store, Recorder(), metrics.settings, hooks=metrics)
     plan = compile_plan(two_steps)
     store.create_run(_record(RunStatus.QUEUED), plan)
     assert coordinator.adopt(RUN)
@@ -173,7 +176,7 @@ def test_gauges_count_the_owned_runs_steps_queues_and_live_workers(metrics, stor
 def test_healthz_turns_503_when_the_loop_stops_turning_and_metrics_parse(metrics):
     with MetricsServer(metrics, 0, host="127.0.0.1") as server:
         base = f"http://127.0.0.1:{server.port}"
-        metrics.turned()
+        metrics.after_turn()
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as reply:
             assert (reply.status, reply.read()) == (200, b"ok\n")
         with urllib.request.urlopen(f"{base}/metrics", timeout=5) as reply:
@@ -201,19 +204,50 @@ def test_healthz_turns_503_when_the_loop_stops_turning_and_metrics_parse(metrics
     } <= names
 
 
-def test_the_default_metrics_record_nothing_and_stay_healthy():
-    metrics = CoordinatorMetrics()
-    metrics.observe(_record(), _event(E.STEP_START, "first", time.time()))
-    metrics.dispatched([_delivery("first", "gpu")])
-    metrics.finished(_record(RunStatus.SUCCESS))
-    metrics.turned()
-    assert metrics.healthy()
+def test_the_default_hooks_do_nothing():
+    hooks = Hooks()
+    hooks.after_event(_record(), _event(E.STEP_START, "first", time.time()))
+    hooks.before_dispatch([_delivery("first", "gpu")])
+    hooks.after_finish(_record(RunStatus.SUCCESS))
+    hooks.after_count(Counts(runs={RunStatus.STARTED: 1}, steps={}))
+    hooks.after_turn()
+    hooks.watch(object())  # kept for callers that still call it; reads nothing
+
+
+def test_the_gauges_show_the_last_counts_handed_over_and_zero_for_the_rest(metrics):
+    assert _value(metrics, "opgrid_runs", status="started") == 0  # nothing handed over yet
+    metrics.after_count(
+        Counts(
+            runs={RunStatus.STARTED: 2},
+            steps={StepStatus.RUNNING: 3, StepStatus.SUCCESS: 1},
+        )
+    )
+    assert _value(metrics, "opgrid_runs", status="started") == 2
+    assert _value(metrics, "opgrid_runs", status="queued") == 0
+    assert _value(metrics, "opgrid_steps", status="running") == 3
+    assert _value(metrics, "opgrid_steps", status="success") == 1
+    assert _value(metrics, "opgrid_steps", status="pending") == 0
+    metrics.after_count(Counts(runs={}, steps={}))
+    assert _value(metrics, "opgrid_runs", status="started") == 0
+    assert _value(metrics, "opgrid_steps", status="running") == 0
+
+
+def test_the_metrics_never_see_the_coordinator_and_the_loop_sees_only_the_hooks():
+    source = Path(metrics_module.__file__).read_text()
+    assert "Coordinator" not in source
+    assert "watch" not in source
+    loop_imports = {
+        node.module
+        for node in ast.walk(ast.parse(Path(coordinator_loop.__file__).read_text()))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert "metrics" not in loop_imports and "hooks" in loop_imports
 
 
 def test_two_metrics_objects_in_one_process_do_not_share_a_registry(store, settings):
     one = PrometheusMetrics(store, settings, broker=store.client)
     two = PrometheusMetrics(store, settings, broker=store.client)
-    one.finished(_record(RunStatus.SUCCESS))
+    one.after_finish(_record(RunStatus.SUCCESS))
     assert _value(one, "opgrid_runs_finished_total", status="success") == 1
     assert _value(two, "opgrid_runs_finished_total", status="success") == 0
 

@@ -1,0 +1,33 @@
+"""The one place that talks to Redis: run storage behind role-sized protocols.
+
+``base`` (the protocols), ``keys`` (every key, and the schema), ``scripts`` (the
+Lua), ``connect`` (clients, safe URLs, error translation), ``redis`` with
+``attempts``, ``registry`` and ``prune`` (the Redis store), ``memory`` (the
+in-memory twins), ``envelopes`` (signed output envelopes). Stores are built at
+the entry points and passed in. Names load on first use (``..exports``).
+"""
+
+from opgrid.orchestrator.exports import lazy_exports
+
+_EXPORTS = {
+    "Attempts": "base",
+    "OutputStore": "base",
+    "Outputs": "base",
+    "Progress": "base",
+    "Pruning": "base",
+    "Registry": "base",
+    "RunLog": "base",
+    "RunStore": "base",
+    "StepStore": "base",
+    "Keys": "keys",
+    "connect": "connect",
+    "safe_url": "connect",
+    "RedisOutputStore": "redis",
+    "RedisRunStore": "redis",
+    "InMemoryOutputStore": "memory",
+    "InMemoryRunStore": "memory",
+    "IOManager": "envelopes",
+    "io_manager_from_settings": "envelopes",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,69 @@
+"""The Attempts contract (claims, heartbeats and commits of step attempts), on every run store."""
+
+from __future__ import annotations
+
+import time
+
+from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.attempts import Verdict
+from opgrid.orchestrator.store.base import RunStore
+
+from .runs import begin, event
+
+
+def test_one_worker_claims_an_attempt_and_a_duplicate_delivery_is_dropped(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    assert begin(store, "w1").verdict is Verdict.GO
+    busy = begin(store, "w2")
+    assert (busy.verdict, busy.holder) == (Verdict.BUSY, "w1")
+    assert begin(store, "w1").verdict is Verdict.GO  # the holder itself, asking again
+    assert store.step_statuses("r1") == {"one": "running"}
+    assert store.commit_attempt(
+        "r1", ("one", "0:w1"), [], [event(E.STEP_SUCCESS, "one")], "success"
+    )
+    assert begin(store, "w2").verdict is Verdict.SETTLED
+    kinds = [e.kind for _, e in store.read_events("r1")]
+    assert kinds == [E.STEP_START, E.STEP_START, E.STEP_SUCCESS]
+
+
+def test_steps_never_sent_and_earlier_attempts_are_not_run(store: RunStore) -> None:
+    assert begin(store, "w1").verdict is Verdict.UNDISPATCHED
+    store.save_progress("r1", {"one": "up_for_retry"}, {}, [])
+    assert begin(store, "w1", attempt=1).verdict is Verdict.GO
+    assert begin(store, "w2", attempt=0).verdict is Verdict.STALE
+
+
+def test_a_silent_holder_is_taken_over_and_its_report_refused(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    begin(store, "w1", lost_after_s=0.05)
+    time.sleep(0.1)
+    taken = begin(store, "w2", lost_after_s=0.05)
+    assert (taken.verdict, taken.holder) == (Verdict.TAKEN_OVER, "w1")
+    ref = ValueRef("one", "result")
+    assert not store.commit_attempt("r1", ("one", "0:w1"), [(ref, b"zombie")], [], "success")
+    assert store.commit_attempt("r1", ("one", "0:w2"), [(ref, b"fresh")], [], "success")
+    assert store.load_outputs("r1", [ref]) == [b"fresh"]
+    kinds = [e.kind for _, e in store.read_events("r1")]
+    assert kinds == [E.STEP_START, E.ENGINE_EVENT, E.STEP_START]
+
+
+def test_a_holder_known_dead_is_taken_over_at_once(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    begin(store, "w1")
+    assert begin(store, "w2", take_over="w1").verdict is Verdict.TAKEN_OVER
+
+
+def test_heartbeats_keep_a_claim_and_report_a_cancel(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    begin(store, "w1", lost_after_s=0.3)
+    for _ in range(3):
+        time.sleep(0.15)
+        assert store.beat("r1", "one", "0:w1") == "running"
+    assert begin(store, "w2", lost_after_s=0.3).verdict is Verdict.BUSY
+    now, (beat,) = store.step_beats("r1", ["one"])
+    assert beat is not None and now - 1 < beat <= now + 0.01
+    store.save_progress("r1", {"one": "canceled"}, {}, [])
+    assert store.beat("r1", "one", "0:w1") == "canceled"
+    assert not store.commit_attempt("r1", ("one", "0:w1"), [], [], "success")
+    assert store.step_statuses("r1") == {"one": "canceled"}

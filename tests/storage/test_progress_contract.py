@@ -1,0 +1,73 @@
+"""The Progress contract (statuses, leases, heartbeats, the end), on every run store."""
+
+from __future__ import annotations
+
+from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.attempts import Verdict
+from opgrid.orchestrator.protocol.messages import StepInputs
+from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.store.base import RunStore
+
+from .runs import PLAN, begin, event, record, start_and_lost
+
+
+def test_progress_and_step_commits_are_stored_together(store: RunStore) -> None:
+    inputs = StepInputs(refs={"x": [("one", "result", None)]})
+    store.save_progress("r1", {"one": "queued"}, {"two": inputs}, [event(E.STEP_SKIPPED, "s")])
+    assert store.step_statuses("r1") == {"one": "queued"}
+    store.save_progress("r1", {"two": "queued"}, {}, [])
+    begun = store.begin_attempt("r1", "two", 0, "w1", start_and_lost("two"), 10.0)
+    assert begun.verdict is Verdict.GO
+    assert begun.inputs == inputs
+    store.commit_step("r1", [(ValueRef("one", "result"), b"data")], [event(E.STEP_SUCCESS, "one")])
+    assert store.load_outputs("r1", [ValueRef("one", "result"), ValueRef("x", "y")]) == [
+        b"data",
+        None,
+    ]
+    kinds = [e.kind for _, e in store.read_events("r1")]
+    assert kinds == [E.STEP_SKIPPED, E.STEP_START, E.STEP_SUCCESS]
+
+
+def test_finishing_a_run_records_it_and_leaves_the_active_set(store: RunStore) -> None:
+    store.create_run(record("r1"), PLAN)
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    done = record("r1").model_copy(update={"status": RunStatus.SUCCESS})
+    store.finish_run(done, [event(E.RUN_SUCCESS)], {"one": "success"})
+    assert store.step_statuses("r1") == {"one": "success"}
+    assert store.get_run("r1").status is RunStatus.SUCCESS
+    assert store.active_runs() == []
+    _, ended = store.wait_run_end("r1", "0-0", block_s=0.01)
+    assert ended
+
+
+def test_a_lease_has_one_owner_until_released(store: RunStore) -> None:
+    assert store.claim("r1", "a", lease_s=5)
+    assert not store.claim("r1", "b", lease_s=5)
+    assert store.renew("r1", "a", lease_s=5)
+    assert not store.renew("r1", "b", lease_s=5)
+    store.release("r1", "b")  # not the owner: no effect
+    assert not store.claim("r1", "b", lease_s=5)
+    store.release("r1", "a")
+    assert store.claim("r1", "b", lease_s=5)
+
+
+def test_coordinator_heartbeats_are_listed(store: RunStore) -> None:
+    store.heartbeat("c1", ttl_s=5)
+    assert store.live_coordinators() == ["c1"]
+
+
+def test_a_lost_declaration_takes_the_claim_only_while_the_status_is_expected(
+    store: RunStore,
+) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    begin(store, "w1")
+    note = event(E.ENGINE_EVENT, "one")
+    assert not store.declare_lost("r1", "one", 0, [note], expect=("queued",))
+    assert store.declare_lost("r1", "one", 0, [note])
+    assert store.beat("r1", "one", "0:w1") is None  # the old holder learns it lost the claim
+    assert begin(store, "w2").verdict is Verdict.TAKEN_OVER
+    failure = event(E.STEP_FAILURE, "one")
+    assert store.declare_lost("r1", "one", 0, [failure], status="failure")
+    assert store.step_statuses("r1") == {"one": "failure"}
+    assert not store.commit_attempt("r1", ("one", "0:w2"), [], [], "success")

@@ -1,0 +1,52 @@
+"""What only the Redis store has: key TTLs, error translation, Lua on a real server."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+
+from opgrid.errors import StorageError
+from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.store.keys import Keys
+from opgrid.orchestrator.store.redis import RedisRunStore
+
+from .runs import PLAN, event, record
+
+
+def test_finishing_a_run_in_redis_sets_ttls_on_its_keys(redis_store: RedisRunStore) -> None:
+    store = redis_store
+    store.create_run(record("r1"), PLAN)
+    store.save_progress("r1", {"one": "success"}, {}, [])
+    done = record("r1").model_copy(update={"status": RunStatus.SUCCESS})
+    store.finish_run(done, [event(E.RUN_SUCCESS)], {"one": "success"})
+    ttls = {key: store.client.pttl(key) for key in store.keys.run_keys("r1")}
+    existing = {key: ttl for key, ttl in ttls.items() if ttl != -2}  # -2: never written
+    assert len(existing) == 4  # record, plan, steps, events (no step was dispatched)
+    assert all(0 < ttl <= 100_000 for ttl in existing.values()), existing
+
+
+def test_redis_errors_become_storage_errors_with_the_cause_kept() -> None:
+    client = redis.Redis(port=1, socket_connect_timeout=0.2)  # nothing listens there
+    store = RedisRunStore(client, Keys("t"), run_ttl_s=1)
+    with pytest.raises(StorageError, match="get_run") as exc:
+        store.get_run("r1")
+    assert isinstance(exc.value.__cause__, redis.RedisError)
+    client.close()
+
+
+@pytest.mark.integration
+def test_lease_scripts_work_on_a_real_redis_server(redis_server) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    store = RedisRunStore(client, Keys(f"t-{uuid.uuid4().hex[:6]}"), run_ttl_s=1)
+    try:
+        assert store.claim("r1", "a", lease_s=5)
+        assert store.renew("r1", "a", lease_s=5)
+        assert not store.renew("r1", "b", lease_s=5)
+        store.release("r1", "a")
+        assert store.claim("r1", "b", lease_s=5)
+        store.release("r1", "b")
+    finally:
+        client.close()

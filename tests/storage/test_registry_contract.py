@@ -1,0 +1,28 @@
+"""The Registry contract (live workers and their queues), on every run store."""
+
+from __future__ import annotations
+
+import time
+
+from opgrid.orchestrator.store.base import RunStore
+
+
+def test_announced_workers_are_listed_with_their_queues(store: RunStore) -> None:
+    store.worker_heartbeat("w2@host", ["gpu", "default"], ttl_s=30)
+    store.worker_heartbeat("w1@host", ["default"], ttl_s=30)
+    assert store.live_workers() == {"w1@host": ["default"], "w2@host": ["gpu", "default"]}
+
+
+def test_a_forgotten_or_lapsed_worker_is_not_listed(store: RunStore) -> None:
+    store.worker_heartbeat("w1@host", ["default"], ttl_s=30)
+    store.worker_heartbeat("w2@host", ["default"], ttl_s=0.05)
+    store.forget_worker("w1@host")
+    time.sleep(0.1)
+    assert store.live_workers() == {}
+
+
+def test_an_announcement_renews_a_worker_and_replaces_its_queues(store: RunStore) -> None:
+    store.worker_heartbeat("w1@host", ["default"], ttl_s=0.05)
+    store.worker_heartbeat("w1@host", ["gpu"], ttl_s=30)
+    time.sleep(0.1)
+    assert store.live_workers() == {"w1@host": ["gpu"]}
