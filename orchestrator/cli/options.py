@@ -20,9 +20,9 @@ from opgrid.errors import (
     OpgridError,
     StorageError,
 )
-from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.logs import LOG_FORMATS, switch_format
 from opgrid.orchestrator.planning.run_config import deep_merge
+from opgrid.orchestrator.protocol.events import FINAL_RUN_KINDS
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
 from opgrid.orchestrator.settings import Settings
@@ -314,7 +314,7 @@ def follow_run(
             entries = store.wait_run(run_id, cursor, min(remaining, WATCH_BLOCK_S))
             for cursor, event in entries:  # noqa: B007 (the cursor is kept for the next read)
                 watch(event)
-            if any(event.kind in _TERMINAL for _, event in entries):
+            if any(event.kind in FINAL_RUN_KINDS for _, event in entries):
                 record = store.get_run(run_id)
                 if record.status in FINAL_RUN_STATUSES:
                     return record
@@ -332,6 +332,3 @@ def open_store(settings: Settings) -> Iterator[RedisRunStore]:
 
 #: Longest a watcher blocks on a run's stream before it checks on its helpers.
 WATCH_BLOCK_S = 1.0
-
-
-_TERMINAL = frozenset({E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED})

@@ -59,7 +59,7 @@ class Progress:
 
     def _run_failure(self, event: RunEvent) -> None:
         if event.error is not None:  # the run itself failed, not one of its steps
-            click.echo(click.style(f"run failed: {_one_error(event.error)}", fg="red"))
+            click.echo(click.style(f"run failed: {event.error.line()}", fg="red"))
             self._stack(event.error)
 
     def _step_start(self, event: RunEvent) -> None:
@@ -80,13 +80,13 @@ class Progress:
 
     def _step_failure(self, event: RunEvent) -> None:
         assert event.error is not None
-        _step_line("failure", event, _one_error(event.error), "red")
+        _step_line("failure", event, event.error.line(), "red")
         self._stack(event.error)
 
     def _step_retry(self, event: RunEvent) -> None:
         assert event.error is not None
         delay = f"{event.retry_delay_s or 0.0:g}s"
-        detail = f"{_one_error(event.error)} (retry {event.attempt + 1} in {delay})"
+        detail = f"{event.error.line()} (retry {event.attempt + 1} in {delay})"
         _step_line("retry", event, detail, "yellow")
         self._stack(event.error)
 
@@ -97,7 +97,7 @@ class Progress:
 
     def _hook_errored(self, event: RunEvent) -> None:
         assert event.error is not None
-        _step_line("hook", event, f"{event.message} raised {_one_error(event.error)}", "yellow")
+        _step_line("hook", event, f"{event.message} raised {event.error.line()}", "yellow")
         self._stack(event.error)
 
     def _stack(self, error: ErrorInfo) -> None:
@@ -132,10 +132,6 @@ def _step_line(label: str, event: RunEvent, detail: str = "", color: str | None 
     if detail:
         text += "  " + _indent(detail, " " * (_LABEL_WIDTH + 4)).lstrip()
     click.echo(click.style(text, fg=color) if color else text)
-
-
-def _one_error(error: ErrorInfo) -> str:
-    return f"{error.cls_name}: {error.message}" if error.message else error.cls_name
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -189,7 +185,7 @@ def event_detail(event: RunEvent) -> str:
         mapping = mapping_suffix(event.mapping_key)
         parts.append(f"output {event.output_name}{mapping}")
     if event.error:
-        parts.append(f"{event.error.cls_name}: {event.error.message}")
+        parts.append(event.error.line())
     if event.message:
         parts.append(event.message)
     return "  ".join(parts)

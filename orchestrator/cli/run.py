@@ -282,7 +282,7 @@ def _echo_errors(events: list[RunEvent], verbose: bool) -> None:
         return
     click.echo("errors")
     for where, error in failures.items():
-        text = f"{error.cls_name}: {error.message}" if error.message else error.cls_name
+        text = error.line()
         click.echo(click.style(f"  {where}  {text}", fg="red"))
         if verbose and error.stack:
             click.echo("\n".join("      " + line for line in error.stack.rstrip().splitlines()))

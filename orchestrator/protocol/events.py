@@ -29,6 +29,10 @@ class ErrorInfo(BaseModel):
     message: str
     stack: str = ""
 
+    def line(self) -> str:
+        """``ValueError: bad input`` (or just the class name when there is no message)."""
+        return f"{self.cls_name}: {self.message}" if self.message else self.cls_name
+
     @staticmethod
     def from_exception(exc: BaseException) -> ErrorInfo:
         stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -102,7 +106,7 @@ class RunEvent(BaseModel):
         if self.output_name:
             parts.append(f"output={self.output_name}")
         if self.error:
-            parts.append(f"{self.error.cls_name}: {self.error.message}")
+            parts.append(self.error.line())
         if self.message:
             parts.append(self.message)
         return " ".join(parts)
