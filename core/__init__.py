@@ -5,7 +5,7 @@ Port a Dagster job by changing ``from dagster import ...`` to
 Celery.
 """
 
-from .cluster import local_coordinator, submit
+from .cluster import get_run, list_runs, local_coordinator, submit
 from .code_location import CodeLocation, load_code_location
 from .composition import PendingNodeInvocation
 from .config import (
@@ -32,6 +32,7 @@ from .dependency import (
     OutputMapping,
 )
 from .errors import (
+    AmbiguousRunId,
     ConfigError,
     DagsterError,
     DagsterExecutionInterruptedError,
@@ -106,6 +107,8 @@ __all__ = [
     "in_process_executor",
     "job",
     "multiprocess_executor",
+    "get_run",
+    "list_runs",
     "local_coordinator",
     "op",
     "submit",
@@ -160,6 +163,7 @@ __all__ = [
     # Events
     "DagsterEventType",
     # Errors
+    "AmbiguousRunId",
     "ConfigError",
     "DagsterError",
     "DagsterExecutionInterruptedError",

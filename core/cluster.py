@@ -39,3 +39,28 @@ def local_coordinator(settings: Any = None) -> Any:
     from opgrid.orchestrator.coordinator.local import local_coordinator as coordinating
 
     return coordinating(settings)
+
+
+def get_run(run_id: str, job: JobDefinition | None = None, settings: Any = None) -> Any:
+    """A handle on a run submitted anywhere (a unique prefix of its id will do).
+
+    Returns:
+        RunHandle: ``status``, ``events()``, ``wait(timeout)``, ``cancel()``; with ``job``,
+        ``wait()`` and ``result()`` read its outputs by node too.
+    """
+    from opgrid.orchestrator.client.submit import RunHandle  # the cluster's API
+
+    return RunHandle.attach(run_id, job, settings)
+
+
+def list_runs(
+    job: str | None = None,
+    status: Any = None,
+    tags: Mapping[str, str] | None = None,
+    limit: int = 20,
+    settings: Any = None,
+) -> list[Any]:
+    """The cluster's newest runs (their records), filtered by job name, status and tags."""
+    from opgrid.orchestrator.client.runs import list_runs as listed  # the cluster's API
+
+    return listed(job, status, tags, limit, settings)

@@ -13,6 +13,7 @@ both names, so catching either works.
     ├── ResourceError (DagsterResourceFunctionError)      a resource failed to initialise
     ├── DagsterUnknownResourceError                       an op used an undeclared resource
     ├── PlanError / RunNotFound
+    │                 └── AmbiguousRunId                  a short run id matches several runs
     ├── RunTimeout                                        waiting for a run gave up first
     ├── InvalidTransition                                 the run state machine refused an event
     ├── StorageError
@@ -80,6 +81,10 @@ class PlanError(OpgridError):
 
 class RunNotFound(OpgridError):
     """No run with the given id exists."""
+
+
+class AmbiguousRunId(RunNotFound):
+    """A short run id matches more than one run; the message lists the matches."""
 
 
 class RunTimeout(OpgridError):

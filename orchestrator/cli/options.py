@@ -271,6 +271,13 @@ def select_job(location: CodeLocation, name: str | None) -> JobDefinition:
 EXIT_INTERRUPTED = 130
 
 
+def json_option(command: _Command) -> _Command:
+    """``--json``: print stable JSON instead of text, for scripts."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON (stable field names) instead."
+    )(command)
+
+
 def wait_options(command: _Command) -> _Command:
     """``--wait`` and ``--timeout S``: follow the run to its end, or for S seconds."""
     command = click.option(

@@ -14,6 +14,7 @@ the workers (STYLE.md §1).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -23,7 +24,8 @@ import click
 from opgrid.errors import DagsterInvariantViolationError, RunNotFound
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.client.reexecute import reexecute
-from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.client.runs import RunFilter, find_runs, record_json, resolve_run_id
+from opgrid.orchestrator.protocol.events import RunEvent, run_event
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
 from opgrid.orchestrator.protocol.step_keys import is_copy_of
@@ -37,7 +39,9 @@ from .options import (
     cluster_options,
     cluster_settings,
     follow_run,
+    json_option,
     open_store,
+    parse_tags,
     wait_options,
 )
 from .render import event_line, format_duration
@@ -52,16 +56,55 @@ def run_group() -> None:
 
 
 @run_group.command(name="list")
+@click.option("--job", "job_name", metavar="JOB", help="Only runs of this job.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([status.value for status in RunStatus]),
+    help="Only runs with this status; repeat for several.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=lambda ctx, param, values: parse_tags(values, ctx, param),
+    help="Only runs with this tag; repeat for several (all must match).",
+)
+@click.option(
+    "--since",
+    "since_s",
+    metavar="AGE",
+    callback=lambda ctx, param, value: None if value is None else _age_option(ctx, param, value),
+    help="Only runs created less than AGE ago: 30s, 15m, 12h, 7d, 2w.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@json_option
 @cluster_options
 @click.pass_context
-def list_runs(ctx: click.Context, limit: int, redis_url: str | None, namespace: str | None) -> None:
+def list_runs(
+    ctx: click.Context,
+    job_name: str | None,
+    statuses: tuple[str, ...],
+    tags: dict[str, str],
+    since_s: float | None,
+    limit: int,
+    as_json: bool,
+    redis_url: str | None,
+    namespace: str | None,
+) -> None:
     """The newest runs: id, job, status, created, duration."""
     settings = cluster_settings(ctx, redis_url, namespace)
+    since = None if since_s is None else time.time() - since_s
+    where = RunFilter(job_name, frozenset(RunStatus(s) for s in statuses), tags, since)
     with cluster_errors(settings), open_store(settings) as store:
-        records = store.list_runs(limit)
+        records = find_runs(store, where, limit)
+    if as_json:
+        click.echo(json.dumps([record_json(r) for r in records], indent=2))
+        return
     if not records:
-        click.echo(f"no runs in namespace {settings.namespace!r}", err=True)
+        click.echo(f"no runs in namespace {settings.namespace!r} match", err=True)
         return
     header = ("RUN ID", "JOB", "STATUS", "CREATED", "DURATION")
     rows = [
@@ -79,18 +122,33 @@ def list_runs(ctx: click.Context, limit: int, redis_url: str | None, namespace: 
 @run_group.command(name="show")
 @click.argument("run_id")
 @click.option("-v", "--verbose", is_flag=True, help="Print the stack of each error.")
+@json_option
 @cluster_options
 @click.pass_context
 def show_run(
-    ctx: click.Context, run_id: str, verbose: bool, redis_url: str | None, namespace: str | None
+    ctx: click.Context,
+    run_id: str,
+    verbose: bool,
+    as_json: bool,
+    redis_url: str | None,
+    namespace: str | None,
 ) -> None:
-    """A run's record, the status of each step, and the errors of failed steps."""
+    """A run's record, the status of each step, and the errors of failed steps.
+
+    RUN_ID may be a unique prefix of the run's id.
+    """
     settings = cluster_settings(ctx, redis_url, namespace)
     with cluster_errors(settings), open_store(settings) as store:
         record = _record(store, run_id)
-        plan = store.get_plan(run_id)
-        statuses = store.step_statuses(run_id)
-        events = [event for _, event in store.read_events(run_id)]
+        plan = store.get_plan(record.run_id)
+        statuses = store.step_statuses(record.run_id)
+        events = [event for _, event in store.read_events(record.run_id)]
+    rows = _step_rows([step.key for step in plan.steps], statuses)
+    if as_json:
+        steps = [{"step_key": key, "status": status} for key, status in rows]
+        errors = [e.model_dump(mode="json") for e in events if e.error is not None]
+        click.echo(json.dumps({**record_json(record), "steps": steps, "errors": errors}, indent=2))
+        return
     fields = {
         "run": record.run_id,
         "job": record.job_name,
@@ -107,7 +165,6 @@ def show_run(
         if value:
             click.echo(f"{name:<10}{value}")
     took = _step_durations(events)
-    rows = _step_rows([step.key for step in plan.steps], statuses)
     click.echo(f"steps ({len(rows)})")
     width = max((len(key) for key, _ in rows), default=0)
     for key, status in rows:
@@ -119,26 +176,51 @@ def show_run(
 @run_group.command(name="logs")
 @click.argument("run_id")
 @click.option("-F", "--follow", is_flag=True, help="Keep printing events until the run ends.")
+@click.option(
+    "--step",
+    "step_keys",
+    multiple=True,
+    metavar="KEY",
+    help="Only this step's events (its mapped copies too); repeat for several.",
+)
+@json_option
 @cluster_options
 @click.pass_context
 def run_logs(
-    ctx: click.Context, run_id: str, follow: bool, redis_url: str | None, namespace: str | None
+    ctx: click.Context,
+    run_id: str,
+    follow: bool,
+    step_keys: tuple[str, ...],
+    as_json: bool,
+    redis_url: str | None,
+    namespace: str | None,
 ) -> None:
-    """Every event of a run, ``context.log`` lines included, one line each."""
+    """Every event of a run in time order, ``context.log`` lines included, one line each.
+
+    RUN_ID may be a unique prefix of the run's id. With --json, one JSON object per line.
+    """
     settings = cluster_settings(ctx, redis_url, namespace)
     with cluster_errors(settings), open_store(settings) as store:
         record = _record(store, run_id)
         cursor = "0-0"
         while True:
             finished = not follow or record.status in FINAL_RUN_STATUSES  # read before events
-            entries = store.read_events(run_id, cursor)
+            entries = store.read_events(record.run_id, cursor)
             for _, event in entries:
-                click.echo(event_line(event))
+                if step_keys and not _of_steps(event.step_key, step_keys):
+                    continue
+                click.echo(event.model_dump_json() if as_json else event_line(event))
             cursor = entries[-1][0] if entries else cursor
             if finished:
                 return
-            store.wait_run(run_id, cursor, WATCH_BLOCK_S)  # returns early when more arrive
-            record = store.get_run(run_id)
+            store.wait_run(record.run_id, cursor, WATCH_BLOCK_S)  # returns when more arrive
+            record = store.get_run(record.run_id)
+
+
+def _of_steps(step_key: str | None, wanted: tuple[str, ...]) -> bool:
+    return step_key is not None and any(
+        step_key == key or is_copy_of(step_key, key) for key in wanted
+    )
 
 
 @run_group.command(name="cancel")
@@ -152,11 +234,10 @@ def cancel_run(
     settings = cluster_settings(ctx, redis_url, namespace)
     with cluster_errors(settings), open_store(settings) as store:
         record = _record(store, run_id)
+        run_id = record.run_id
         if record.status in FINAL_RUN_STATUSES:
             raise UsageProblem(f"run {run_id} has already finished ({record.status.value})")
-        event = RunEvent(
-            run_id=run_id, kind=E.RUN_CANCELING, timestamp=time.time(), message="requested"
-        )
+        event = run_event(run_id, E.RUN_CANCELING, message="requested")
         store.append_events(run_id, [event])
         alive = store.live_coordinators()
     click.echo(f"cancel requested for run {run_id}")
@@ -227,9 +308,10 @@ _STATUS_COLORS = {"success": "green", "failure": "red", "canceled": "yellow", "s
 
 
 def _record(store: RedisRunStore, run_id: str) -> RunRecord:
+    """The record of the run ``run_id`` names (a unique prefix will do)."""
     try:
-        return store.get_run(run_id)
-    except RunNotFound as exc:
+        return store.get_run(resolve_run_id(store, run_id))
+    except RunNotFound as exc:  # AmbiguousRunId too: its message lists the matches
         raise UsageProblem(str(exc)) from exc
 
 
@@ -314,6 +396,7 @@ def reexecute_run(
     settings = cluster_settings(ctx, redis_url, namespace)
     with cluster_errors(settings), open_store(settings) as store:
         try:
+            run_id = _record(store, run_id).run_id
             record = reexecute(store, run_id, from_failure=from_failure)
         except (RunNotFound, DagsterInvariantViolationError) as exc:
             raise UsageProblem(str(exc)) from exc

@@ -16,6 +16,7 @@ from typing import Any
 
 from opgrid.context import DagsterRun
 from opgrid.errors import (
+    DagsterInvariantViolationError,
     NoCoordinatorWarning,
     RunTimeout,
     StepExecutionError,
@@ -33,6 +34,7 @@ from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_setti
 from opgrid.orchestrator.store.redis import RedisOutputStore, RedisRunStore
 
 from .result import ExecuteInProcessResult
+from .runs import resolve_run_id
 
 
 def submit(
@@ -95,13 +97,41 @@ def submit(
 
 
 class RunHandle:
-    """A submitted run: its status, its events, its result."""
+    """A submitted run: its status, its events, its result.
 
-    def __init__(self, job: JobDefinition, run_id: str, store: RedisRunStore, io: IOManager):
+    ``RunHandle.attach(run_id)`` (or ``opgrid.get_run``) follows a run submitted
+    anywhere; give it the job to read outputs by node from its result.
+    """
+
+    def __init__(self, job: JobDefinition | None, run_id: str, store: RedisRunStore, io: IOManager):
         self.job = job
         self.run_id = run_id
         self._store = store
         self._io = io
+
+    @classmethod
+    def attach(
+        cls, run_id: str, job: JobDefinition | None = None, settings: Settings | None = None
+    ) -> RunHandle:
+        """A handle on a run already submitted; a unique prefix of its id will do.
+
+        Raises:
+            RunNotFound: no run has that id (``AmbiguousRunId``: several start with it).
+        """
+        settings = settings or Settings()
+        store = RedisRunStore.from_settings(settings)
+        try:
+            full_id = resolve_run_id(store, run_id)
+            record = store.get_run(full_id)
+        except BaseException:
+            store.client.close()
+            raise
+        if job is not None and job.name != record.job_name:
+            store.client.close()
+            raise DagsterInvariantViolationError(
+                f"run {full_id} is of job {record.job_name!r}, not {job.name!r}"
+            )
+        return cls(job, full_id, store, io_manager_from_settings(settings))
 
     @property
     def status(self) -> RunStatus:
@@ -157,6 +187,10 @@ class RunHandle:
 
     def result(self) -> ExecuteInProcessResult:
         """The run's result as it stands (complete once the run has ended)."""
+        if self.job is None:
+            raise DagsterInvariantViolationError(
+                f"run {self.run_id}: attach with job= to read its result (outputs by node)"
+            )
         plan = self._store.get_plan(self.run_id)
         run = DagsterRun(self.run_id, self.job.name, dict(plan.tags), plan.run_config)
         outputs = RedisOutputStore(self._store, self._io)

@@ -69,8 +69,11 @@ class RunLog(Protocol):
     def get_summary(self, run_id: str) -> RunSummary | None:
         """What the run ended with, written when it finished; None before that."""
 
-    def list_runs(self, limit: int = 50) -> list[RunRecord]:
-        """The newest runs first."""
+    def list_runs(self, limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        """The newest runs first, skipping the ``offset`` newest."""
+
+    def find_run_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of stored runs that start with ``prefix`` (at most ``limit``), sorted."""
 
     def append_events(self, run_id: str, events: Sequence[RunEvent]) -> None:
         """Add events to the run's log (a cancel request, a note)."""

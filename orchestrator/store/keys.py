@@ -103,8 +103,8 @@ class Keys:
 
         Glob characters in the names are escaped, so the pattern matches that run only.
         """
-        run = "*" if run_id is None else _glob_escaped(run_id)
-        return f"{_glob_escaped(self.namespace)}:{{{run}}}:*"
+        run = "*" if run_id is None else glob_escaped(run_id)
+        return f"{glob_escaped(self.namespace)}:{{{run}}}:*"
 
     def runs_index(self) -> str:
         return f"{self.namespace}:runs"
@@ -129,7 +129,7 @@ class Keys:
 _GLOB_CHARS = frozenset("*?[]\\")
 
 
-def _glob_escaped(text: str) -> str:
+def glob_escaped(text: str) -> str:
     """``text`` as a Redis glob that matches exactly it."""
     return "".join(f"\\{char}" if char in _GLOB_CHARS else char for char in text)
 

@@ -99,9 +99,13 @@ class InMemoryRunStore:
         run = self._runs.get(run_id)
         return run.summary if run is not None else None
 
-    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+    def list_runs(self, limit: int = 50, offset: int = 0) -> list[RunRecord]:
         records = [r.record for r in self._runs.values() if r.record is not None]
-        return sorted(records, key=lambda r: r.created_at, reverse=True)[:limit]
+        return sorted(records, key=lambda r: r.created_at, reverse=True)[offset : offset + limit]
+
+    def find_run_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        found = (r.record.run_id for r in self._runs.values() if r.record is not None)
+        return sorted(run_id for run_id in found if run_id.startswith(prefix))[:limit]
 
     def active_runs(self) -> list[str]:
         return sorted(self._active)

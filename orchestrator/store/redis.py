@@ -28,7 +28,7 @@ from opgrid.orchestrator.settings import Settings
 from .attempts import RedisAttempts
 from .connect import block_ms, connect, translated
 from .envelopes import IOManager
-from .keys import EVENT_FIELD, Keys, run_of
+from .keys import EVENT_FIELD, Keys, glob_escaped, run_of
 from .prune import RedisPruning
 from .registry import RedisRegistry
 from .scripts import BEAT, BEGIN, COMMIT, DECLARE_LOST, RELEASE, RENEW
@@ -110,14 +110,25 @@ class RedisRunStore(RedisAttempts, RedisRegistry, RedisPruning):
         return RunSummary.model_validate_json(raw) if raw is not None else None
 
     @translated
-    def list_runs(self, limit: int = 50) -> list[RunRecord]:
-        """The newest runs first."""
-        ids = self._r.zrevrange(self.keys.runs_index(), 0, limit - 1)
+    def list_runs(self, limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        """The newest runs first, skipping the ``offset`` newest."""
+        ids = self._r.zrevrange(self.keys.runs_index(), offset, offset + limit - 1)
         with self._r.pipeline(transaction=False) as pipe:
             for run_id in ids:
                 pipe.hget(self.keys.run(run_id.decode()), "record")
             raws = pipe.execute()
         return [RunRecord.model_validate_json(raw) for raw in raws if raw is not None]
+
+    @translated
+    def find_run_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of stored runs that start with ``prefix`` (at most ``limit``), sorted."""
+        found: set[str] = set()
+        pattern = glob_escaped(prefix) + "*"
+        for member, _score in self._r.zscan_iter(self.keys.runs_index(), match=pattern):
+            found.add(member.decode())
+            if len(found) >= limit:
+                break
+        return sorted(found)
 
     @translated
     def active_runs(self) -> list[str]:

@@ -1,0 +1,165 @@
+"""``opgrid run list|show|logs|cancel`` find runs as people name them: filters, short
+ids, JSON for scripts; on a real redis-server holding runs written as the cluster writes
+them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+
+from opgrid import job, op
+from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.cli import main
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.protocol.events import run_event
+from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.redis import RedisRunStore
+
+pytestmark = pytest.mark.integration
+
+
+@op
+def fetch() -> int:
+    return 1
+
+
+@job
+def nightly():
+    fetch()
+
+
+PLAN = compile_plan(nightly)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[RedisRunStore]:
+    store = RedisRunStore.from_settings(settings)
+    yield store
+    store.client.close()
+
+
+@pytest.fixture
+def opgrid(settings: Settings):
+    env = {
+        "OPGRID_REDIS_URL": settings.redis_url,
+        "OPGRID_NAMESPACE": settings.namespace,
+        "OPGRID_SECRET": settings.secret.get_secret_value(),
+    }
+
+    def run(*args: str) -> Result:
+        result = CliRunner().invoke(main, list(args), env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return run
+
+
+def _run(
+    store: RedisRunStore,
+    run_id: str,
+    job_name: str = "nightly",
+    status: RunStatus = RunStatus.SUCCESS,
+    age_s: float = 10.0,
+    **tags: str,
+) -> RunRecord:
+    created = time.time() - age_s
+    record = RunRecord(run_id=run_id, job_name=job_name, tags=tags, created_at=created)
+    store.create_run(record, PLAN)
+    if status is not RunStatus.QUEUED:
+        done = record.model_copy(update={"status": status, "finished_at": created + 1})
+        store.finish_run(done, [run_event(run_id, E.RUN_SUCCESS)], {"fetch": "success"})
+        return done
+    return record
+
+
+def test_run_list_filters_by_job_status_tag_and_age(opgrid, store) -> None:
+    _run(store, "aaaa1111", team="data")
+    _run(store, "aaaa2222", status=RunStatus.FAILURE, age_s=20, team="data")
+    _run(store, "bbbb3333", job_name="weekly", age_s=30, team="web")
+    _run(store, "cccc4444", age_s=3 * 86400, team="data")
+
+    def ids(*args: str) -> list[str]:
+        result = opgrid("run", "list", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [row["run_id"] for row in json.loads(result.output)]
+
+    assert ids() == ["aaaa1111", "aaaa2222", "bbbb3333", "cccc4444"]
+    assert ids("--job", "nightly") == ["aaaa1111", "aaaa2222", "cccc4444"]
+    assert ids("--status", "failure") == ["aaaa2222"]
+    assert ids("--status", "failure", "--status", "success", "--job", "weekly") == ["bbbb3333"]
+    assert ids("--tag", "team=data", "--since", "1d") == ["aaaa1111", "aaaa2222"]
+    assert ids("--limit", "1") == ["aaaa1111"]
+    text = opgrid("run", "list", "--job", "nobody")
+    assert text.exit_code == 0 and "match" in text.output
+
+
+def test_run_list_json_has_stable_fields(opgrid, store) -> None:
+    _run(store, "dddd5555", team="data")
+    (row,) = json.loads(opgrid("run", "list", "--json").output)
+    assert set(row) >= {"run_id", "job_name", "status", "tags", "created_at", "finished_at"}
+    assert (row["status"], row["tags"]) == ("success", {"team": "data"})
+
+
+def test_a_unique_prefix_names_a_run_and_an_ambiguous_one_lists_the_matches(opgrid, store):
+    _run(store, "eeee1111-aaaa")
+    _run(store, "eeee2222-bbbb", age_s=20)
+    shown = opgrid("run", "show", "eeee1")
+    assert shown.exit_code == 0, shown.output
+    assert "eeee1111-aaaa" in shown.output
+    ambiguous = opgrid("run", "show", "eeee")
+    assert ambiguous.exit_code == 2
+    assert "eeee1111-aaaa" in ambiguous.output and "eeee2222-bbbb" in ambiguous.output
+    assert "Traceback" not in ambiguous.output
+    missing = opgrid("run", "logs", "ffff")
+    assert missing.exit_code == 2 and "ffff" in missing.output
+
+
+def test_run_show_json_lists_steps_and_errors(opgrid, store) -> None:
+    _run(store, "gggg1111")
+    data = json.loads(opgrid("run", "show", "gggg", "--json").output)
+    assert data["run_id"] == "gggg1111"
+    assert data["steps"] == [{"step_key": "fetch", "status": "success"}]
+    assert data["errors"] == []
+
+
+def test_run_logs_by_step_in_time_order_and_as_json_lines(opgrid, store) -> None:
+    _run(store, "hhhh1111", status=RunStatus.QUEUED)
+    store.append_events(
+        "hhhh1111",
+        [
+            run_event("hhhh1111", E.STEP_START, step_key="fetch"),
+            run_event("hhhh1111", E.LOG_MESSAGE, step_key="fetch", message="got 1", level="INFO"),
+            run_event("hhhh1111", E.STEP_START, step_key="other"),
+            run_event("hhhh1111", E.STEP_SUCCESS, step_key="fetch"),
+        ],
+    )
+    lines = opgrid("run", "logs", "hhhh", "--step", "fetch").output.splitlines()
+    assert [line.split()[2] for line in lines] == ["STEP_START", "LOG", "STEP_SUCCESS"]
+    assert "got 1" in lines[1]
+    rows = [
+        json.loads(line) for line in opgrid("run", "logs", "hhhh", "--json").output.splitlines()
+    ]
+    assert [row["kind"] for row in rows] == [
+        "STEP_START",
+        "LOG_MESSAGE",
+        "STEP_START",
+        "STEP_SUCCESS",
+    ]
+    stamps = [row["timestamp"] for row in rows]
+    assert stamps == sorted(stamps)
+
+
+def test_cancel_takes_a_prefix(opgrid, store) -> None:
+    _run(store, "iiii1111", status=RunStatus.QUEUED)
+    result = opgrid("run", "cancel", "iiii")
+    assert result.exit_code == 0, result.output
+    assert "iiii1111" in result.output
+    kinds = [event.kind for _, event in store.read_events("iiii1111")]
+    assert kinds == [E.RUN_CANCELING]
