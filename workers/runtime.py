@@ -166,7 +166,8 @@ class WorkerRuntime:
     def _claim(self, request: StepRequest, known: dict[str, list[ValueRef]] | None) -> Begun:
         """Claim the attempt and record its start; read the values the plan says it reads."""
         refs = None if known is None else [ref for items in known.values() for ref in items]
-        start = self._event(request, E.STEP_RESTARTED if request.attempt else E.STEP_START)
+        kind = E.STEP_RESTARTED if request.attempt else E.STEP_START
+        start = self._event(request, kind, worker=self.token.rsplit("/", 1)[0])
         lost = self._event(
             request,
             E.ENGINE_EVENT,

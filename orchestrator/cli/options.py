@@ -30,6 +30,7 @@ from opgrid.orchestrator.store.connect import safe_url
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.utils.yaml_utils import load_yaml_from_path
 
+from .live import live_steps
 from .render import RunWatch
 
 #: Exit code of a run that failed.
@@ -305,10 +306,13 @@ def follow_run(
     ``check`` is called about every second and raises if the run can no longer end;
     after ``timeout_s`` it raises ``RunProblem`` (exit 1) and the run goes on.
     """
-    watch = RunWatch(job_name, verbose)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     cursor = "0-0"
-    with open_store(settings) as store:
+    with open_store(settings) as store, live_steps(job_name) as view:
+        if view is None:
+            watch = RunWatch(job_name, verbose)
+        else:
+            watch = RunWatch(job_name, verbose, view.steps, view.echo)
         while True:
             if check is not None:
                 check()

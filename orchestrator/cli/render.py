@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import click
 
@@ -19,6 +19,8 @@ from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
 from opgrid.orchestrator.protocol.status import StepStatus
 from opgrid.orchestrator.protocol.step_keys import mapping_suffix
 
+#: Prints one line: ``click.echo``'s signature (``err=True`` for stderr).
+Echo = Callable[..., None]
 #: Width of the status column of a step line.
 _LABEL_WIDTH = 8
 
@@ -31,9 +33,10 @@ class Progress:
         verbose: also print the stack of every error, and each output produced.
     """
 
-    def __init__(self, job_name: str, verbose: bool = False) -> None:
+    def __init__(self, job_name: str, verbose: bool = False, echo: Echo = click.echo) -> None:
         self.job_name = job_name
         self.verbose = verbose
+        self.echo = echo
         self._started: dict[str, float] = {}
         self._printers: dict[E, Callable[[RunEvent], None]] = {
             E.RUN_START: self._run_start,
@@ -55,65 +58,83 @@ class Progress:
 
     # Events ------------------------------------------------------------------------
     def _run_start(self, event: RunEvent) -> None:
-        click.echo(f"run {event.run_id} of job {self.job_name!r}")
+        self.echo(f"run {event.run_id} of job {self.job_name!r}")
 
     def _run_failure(self, event: RunEvent) -> None:
         if event.error is not None:  # the run itself failed, not one of its steps
-            click.echo(click.style(f"run failed: {event.error.line()}", fg="red"))
+            self.echo(click.style(f"run failed: {event.error.line()}", fg="red"))
             self._stack(event.error)
 
     def _step_start(self, event: RunEvent) -> None:
         assert event.step_key is not None
         self._started[event.step_key] = event.timestamp
         if event.kind is E.STEP_RESTARTED:
-            _step_line("restart", event, f"retry {event.attempt}")
+            self._line("restart", event, f"retry {event.attempt}")
         else:
-            _step_line("start", event)
+            self._line("start", event)
 
     def _step_success(self, event: RunEvent) -> None:
         assert event.step_key is not None
         started = self._started.get(event.step_key, event.timestamp)
-        _step_line("success", event, format_duration(event.timestamp - started), "green")
+        self._line("success", event, format_duration(event.timestamp - started), "green")
 
     def _step_skipped(self, event: RunEvent) -> None:
-        _step_line("skipped", event, event.message, "yellow")
+        self._line("skipped", event, event.message, "yellow")
 
     def _step_failure(self, event: RunEvent) -> None:
         assert event.error is not None
-        _step_line("failure", event, event.error.line(), "red")
+        self._line("failure", event, event.error.line(), "red")
         self._stack(event.error)
 
     def _step_retry(self, event: RunEvent) -> None:
         assert event.error is not None
         delay = f"{event.retry_delay_s or 0.0:g}s"
         detail = f"{event.error.line()} (retry {event.attempt + 1} in {delay})"
-        _step_line("retry", event, detail, "yellow")
+        self._line("retry", event, detail, "yellow")
         self._stack(event.error)
 
     def _step_output(self, event: RunEvent) -> None:
         if self.verbose:
             mapping = mapping_suffix(event.mapping_key)
-            _step_line("output", event, f"{event.output_name}{mapping}")
+            self._line("output", event, f"{event.output_name}{mapping}")
 
     def _hook_errored(self, event: RunEvent) -> None:
         assert event.error is not None
-        _step_line("hook", event, f"{event.message} raised {event.error.line()}", "yellow")
+        self._line("hook", event, f"{event.message} raised {event.error.line()}", "yellow")
         self._stack(event.error)
+
+    def _line(
+        self, label: str, event: RunEvent, detail: str = "", color: str | None = None
+    ) -> None:
+        self.echo(_step_text(label, event, detail, color))
 
     def _stack(self, error: ErrorInfo) -> None:
         if self.verbose and error.stack:
-            click.echo(_indent(error.stack.rstrip("\n"), " " * 4))
+            self.echo(_indent(error.stack.rstrip("\n"), " " * 4))
 
 
 def print_summary(result: ExecuteInProcessResult, wall_time_s: float) -> None:
-    """The closing block: run id, status, steps by status, wall time."""
-    counts = Counter(result.step_statuses().values())
+    """The closing block of a run that produced ``result``."""
+    print_run_summary(
+        result.run_id, result.job_name, result.success, result.step_statuses(), wall_time_s
+    )
+
+
+def print_run_summary(
+    run_id: str,
+    job_name: str,
+    success: bool,
+    step_statuses: Mapping[str, StepStatus],
+    wall_time_s: float,
+) -> None:
+    """The closing block: run id, job, status, steps by status, wall time."""
+    counts = Counter(step_statuses.values())
     steps = ", ".join(f"{counts[status]} {status.value}" for status in StepStatus if counts[status])
-    status = "success" if result.success else "failure"
+    status = "success" if success else "failure"
     click.echo("summary")
-    click.echo(f"  run id  {result.run_id}")
-    click.echo(f"  job     {result.job_name}")
-    click.echo("  status  " + click.style(status, fg="green" if result.success else "red"))
+    click.echo(f"  run id  {run_id}")
+    click.echo(f"  job     {job_name}")
+    click.echo("  status  " + click.style(status, fg="green" if success else "red"))
     click.echo(f"  steps   {steps or 'none'}")
     click.echo(f"  time    {format_duration(wall_time_s)}")
 
@@ -127,11 +148,11 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:.2f}s"
 
 
-def _step_line(label: str, event: RunEvent, detail: str = "", color: str | None = None) -> None:
+def _step_text(label: str, event: RunEvent, detail: str = "", color: str | None = None) -> str:
     text = f"  {label:<{_LABEL_WIDTH}} {event.step_key}"
     if detail:
         text += "  " + _indent(detail, " " * (_LABEL_WIDTH + 4)).lstrip()
-    click.echo(click.style(text, fg=color) if color else text)
+    return click.style(text, fg=color) if color else text
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -141,20 +162,31 @@ def _indent(text: str, prefix: str) -> str:
 class RunWatch:
     """Prints a run's events: steps as ``job execute`` does, ``context.log`` lines on stderr."""
 
-    def __init__(self, job_name: str, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        job_name: str,
+        verbose: bool = False,
+        running: Callable[[RunEvent], None] | None = None,
+        echo: Echo = click.echo,
+    ) -> None:
         self.job_name = job_name
-        self.progress = Progress(job_name, verbose)
+        self.progress = Progress(job_name, verbose, echo)
+        self.echo = echo
+        #: told every event too: the live view of running steps, on a terminal
+        self.running = running
 
     def __call__(self, event: RunEvent) -> None:
+        if self.running is not None:
+            self.running(event)
         if event.kind is E.LOG_MESSAGE:
-            click.echo(log_line(event, self.job_name), err=True)
+            self.echo(log_line(event, self.job_name), err=True)
         elif event.kind is E.RUN_CANCELING:
-            click.echo(click.style("  cancel requested", fg="yellow"))
+            self.echo(click.style("  cancel requested", fg="yellow"))
         elif event.kind is E.RUN_CANCELED:
-            click.echo(click.style("run canceled", fg="yellow"))
+            self.echo(click.style("run canceled", fg="yellow"))
         elif event.kind is E.ENGINE_EVENT:
             where = f"{event.step_key}: " if event.step_key else ""
-            click.echo(click.style(f"  {where}{event.message}", dim=True))
+            self.echo(click.style(f"  {where}{event.message}", dim=True))
         elif event.kind is not E.RUN_START:  # the caller said which run it watches
             self.progress(event)
 

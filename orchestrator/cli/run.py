@@ -44,7 +44,7 @@ from .options import (
     parse_tags,
     wait_options,
 )
-from .render import event_line, format_duration
+from .render import event_line, format_duration, print_run_summary
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def run_logs(
     redis_url: str | None,
     namespace: str | None,
 ) -> None:
-    """Every event of a run in time order, ``context.log`` lines included, one line each.
+    """Every event of a run in time order, context.log lines included, one line each.
 
     RUN_ID may be a unique prefix of the run's id. With --json, one JSON object per line.
     """
@@ -405,6 +405,7 @@ def reexecute_run(
     if not (wait or timeout_s is not None):
         click.echo(record.run_id)
         return
+    started = time.monotonic()
     reused = f", reusing {len(record.reused)} step(s)" if from_failure else ""
     click.echo(f"run {record.run_id} re-executes run {run_id}{reused}")
     with cluster_errors(settings):
@@ -413,6 +414,10 @@ def reexecute_run(
         except KeyboardInterrupt:
             click.echo(f"\nstopped watching run {record.run_id}; it goes on", err=True)
             ctx.exit(130)
-    click.echo(f"run {record.run_id}: {final.status.value}")
+    with cluster_errors(settings), open_store(settings) as store:
+        summary = store.get_summary(record.run_id)
+    steps = summary.steps if summary is not None else {}
+    success = final.status is RunStatus.SUCCESS
+    print_run_summary(record.run_id, record.job_name, success, steps, time.monotonic() - started)
     if final.status is not RunStatus.SUCCESS:
         ctx.exit(EXIT_RUN_FAILED)

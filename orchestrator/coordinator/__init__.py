@@ -14,6 +14,8 @@ _EXPORTS = {
     "CeleryDispatcher": "dispatch",
     "Delivery": "dispatch",
     "Dispatcher": "dispatch",
+    "Counts": "hooks",
+    "Hooks": "hooks",
     "CoordinatorThread": "local",
     "local_coordinator": "local",
     "local_coordinator_with_metrics": "local",

@@ -56,6 +56,8 @@ class RunEvent(BaseModel):
     retry_delay_s: float | None = None
     message: str = ""
     level: str | None = None
+    #: on a step's start: the worker running it (``host/pid``)
+    worker: str | None = None
 
     # Dagster's accessors ---------------------------------------------------------
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -41,6 +43,9 @@ def test_reexecution_from_failure_runs_only_what_failed_or_never_ran(
     assert done.exit_code == 0, done.output
     child_id = done.output.split()[1]
     assert f"re-executes run {parent.run_id}, reusing 5 step(s)" in done.output
+    assert re.search(
+        r"summary\n  run id  \S+\n  job     flaky_pipeline\n  status  success", done.output
+    )
 
     for op_name in RAN_ONCE:
         assert len(procs.marks_of(op_name, "start")) == 1, op_name
