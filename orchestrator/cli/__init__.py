@@ -33,13 +33,42 @@ from .run import run_group
 from .services import coordinator, worker
 
 
-@click.group(name="opgrid", context_settings={"help_option_names": ["-h", "--help"]})
+class _RootGroup(click.Group):
+    """The root group; ``--log-level`` may also come after the subcommand's name."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _log_level_first(args))
+
+
+def _log_level_first(args: list[str]) -> list[str]:
+    """``job execute --log-level debug ...`` -> ``--log-level debug job execute ...``
+    (never past a ``--``, after which the arguments belong to another program)."""
+    head: list[str] = []
+    rest: list[str] = []
+    items = iter(args)
+    for arg in items:
+        if arg == "--":
+            rest += [arg, *items]
+            break
+        if arg == "--log-level":
+            head += [arg, next(items, "")]
+        elif arg.startswith("--log-level="):
+            head.append(arg)
+        else:
+            rest.append(arg)
+    return head + rest
+
+
+@click.group(
+    name="opgrid", cls=_RootGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(package_name="opgrid")
 @click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
     default=None,
-    help="Level of opgrid's own log records on stderr.  [default: WARNING; INFO for `coordinator`]",
+    help="Level of opgrid's own log records on stderr; may follow any subcommand too.  "
+    "[default: WARNING; INFO for services]",
 )
 @click.option(
     "--redis-url",

@@ -306,6 +306,24 @@ def follow_run(
     ``check`` is called about every second and raises if the run can no longer end;
     after ``timeout_s`` it raises ``RunProblem`` (exit 1) and the run goes on.
     """
+    try:
+        return _follow(run_id, job_name, settings, verbose, timeout_s, check)
+    except StorageError as exc:
+        cause = exc.__cause__ or exc
+        raise RunProblem(
+            f"lost the cluster's Redis while watching run {run_id} ({cause}); the run goes on "
+            f"without this watcher: follow it again with `opgrid run logs --follow {run_id}`"
+        ) from exc
+
+
+def _follow(
+    run_id: str,
+    job_name: str,
+    settings: Settings,
+    verbose: bool,
+    timeout_s: float | None,
+    check: Callable[[], None] | None,
+) -> RunRecord:
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     cursor = "0-0"
     with open_store(settings) as store, live_steps(job_name) as view:

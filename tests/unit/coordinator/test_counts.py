@@ -99,7 +99,7 @@ class Calls(Hooks):
         self.calls.append(("turn", None))
 
     def counts(self) -> list[Counts]:
-        return [c for name, c in self.calls if name == "count"]  # type: ignore[misc]
+        return [c for name, c in self.calls if name == "count" and isinstance(c, Counts)]
 
 
 def _owned(run_id: str, status: RunStatus = R.STARTED) -> OwnedRun:
