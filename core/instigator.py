@@ -89,7 +89,7 @@ def direct_call(
     if not takes_context(fn):
         return fn()
     param = next(iter(inspect.signature(fn).parameters))
-    given = list(args) + [kwargs[key] for key in (param, "context") if key in kwargs]
+    given = list(args) + [kwargs[key] for key in dict.fromkeys((param, "context")) if key in kwargs]
     if not given:
         raise DagsterInvalidInvocationError(
             f"{kind} evaluation function expected context argument, but no context argument "

@@ -151,7 +151,7 @@ class ScheduleDefinition:
         should_execute: Callable[..., bool] | None = None,
         environment_vars: Mapping[str, str] | None = None,
         execution_timezone: str | None = None,
-        execution_fn: Callable[..., Any] | None = None,
+        execution_fn: Callable[..., Any] | DecoratedScheduleFunction | None = None,
         description: str | None = None,
         job: Any = None,
         default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
@@ -257,7 +257,9 @@ class ScheduleDefinition:
         return (self._call(self._tags_fn, context) or {}) if self._tags_fn else self.tags
 
     @staticmethod
-    def _call(fn: Callable[..., Any], context: ScheduleEvaluationContext) -> Any:
+    def _call(
+        fn: Callable[..., Any] | DecoratedScheduleFunction, context: ScheduleEvaluationContext
+    ) -> Any:
         if isinstance(fn, DecoratedScheduleFunction):
             fn = fn.decorated_fn
         return fn(context) if takes_context(fn) else fn()

@@ -168,7 +168,7 @@ class SensorDefinition:
         self,
         name: str | None = None,
         *,
-        evaluation_fn: Callable[..., Any] | None = None,
+        evaluation_fn: Callable[..., Any] | DecoratedSensorFunction | None = None,
         job_name: str | None = None,
         minimum_interval_seconds: int | None = None,
         description: str | None = None,
@@ -184,7 +184,6 @@ class SensorDefinition:
     ) -> None:
         if evaluation_fn is None:
             raise DagsterInvalidDefinitionError(f"sensor {name!r} needs an evaluation_fn")
-        self.name = check_valid_name(name or getattr(evaluation_fn, "__name__", ""))
         job = job if job is not None else target
         given = [p for p in (job, jobs, job_name, asset_selection) if p is not None]
         if len(given) > 1:
@@ -192,6 +191,7 @@ class SensorDefinition:
                 "Attempted to provide more than one of 'job', 'jobs', 'job_name', and "
                 "'asset_selection' params to SensorDefinition. Must provide only one."
             )
+        self.name = check_valid_name(name or str(getattr(evaluation_fn, "__name__", "")))
         if asset_selection is not None:
             raise DagsterInvalidDefinitionError(
                 f"sensor {self.name!r}: asset_selection needs assets, which opgrid does not have"
