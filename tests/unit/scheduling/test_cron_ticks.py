@@ -4,7 +4,7 @@ yields (``dagster._utils.schedules.cron_string_iterator``), DST changes included
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from itertools import islice
+from itertools import islice, pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -151,7 +151,7 @@ def test_several_cron_strings_merge_into_one_ordered_stream():
 )
 def test_the_latest_tick_before_a_moment_agrees_with_walking_forward(cron, tz, day):
     ticks = [t.astimezone(timezone.utc) for t in islice(cron_ticks(cron, tz, _day(tz, *day)), 150)]
-    for earlier, later in zip(ticks, ticks[1:]):
+    for earlier, later in pairwise(ticks):
         between = earlier + (later - earlier) / 2  # in UTC: real elapsed time
         assert latest_tick_at_or_before(cron, tz, between).isoformat() == (
             earlier.astimezone(ZoneInfo(tz)).isoformat()

@@ -246,7 +246,7 @@ def test_the_scheduled_time_is_required_only_when_read():
     bare = build_schedule_context()
     assert isinstance(bare, ScheduleEvaluationContext)
     with pytest.raises(DagsterInvariantViolationError, match="no scheduled_execution_time"):
-        bare.scheduled_execution_time
+        _ = bare.scheduled_execution_time
     naive = build_schedule_context(scheduled_execution_time=datetime(2024, 1, 1))
     assert naive.scheduled_execution_time == datetime(2024, 1, 1)
 

@@ -167,7 +167,7 @@ def test_a_multi_job_sensor_requests_runs_by_job_name():
     assert request.job_name == "other_job"
     assert fan.jobs == [files_job, other_job]
     with pytest.raises(DagsterInvalidDefinitionError) as caught:
-        fan.job_name
+        _ = fan.job_name
     assert str(caught.value) == (
         "job_name property not available when SensorDefinition has multiple jobs."
     )
