@@ -43,8 +43,10 @@ class SchedulesAndSensors:
         schedules: Iterable[ScheduleDefinition], sensors: Iterable[SensorDefinition]
     ) -> list[JobDefinition]:
         """The jobs the schedules and sensors run (those they hold, not only name)."""
-        jobs = [s.job for s in schedules if s.has_job()]
-        return jobs + [job for sensor_def in sensors for job in sensor_def.jobs]
+        jobs = [s.job for s in schedules if isinstance(s, ScheduleDefinition) and s.has_job()]
+        for sensor_def in sensors:
+            jobs += sensor_def.jobs if isinstance(sensor_def, SensorDefinition) else []
+        return jobs
 
     @staticmethod
     def with_target_jobs(
