@@ -38,19 +38,10 @@ def build_schedule_from_partitioned_job(
 
     Args:
         job: a job with partitioned config.
-        description: shown in tooling.
-        name: defaults to ``<job name>_schedule``.
-        minute_of_hour: for daily partitions, the tick's minute (default: the partitions'
-            minute offset).
-        hour_of_day: for daily partitions, the tick's hour (default: their hour offset).
-        day_of_week: not allowed with daily partitions.
-        day_of_month: not allowed with daily partitions.
-        default_status: whether the schedule runs before anyone turns it on.
-        tags: tags of every run.
-        cron_schedule: required for static partitions, refused for daily ones.
-        execution_timezone: the timezone of ``cron_schedule`` (static partitions only).
-        metadata: kept on the schedule.
-        owners: kept on the schedule.
+        minute_of_hour: daily partitions: the tick's minute (default: their minute offset);
+            ``hour_of_day`` likewise. ``day_of_week``/``day_of_month`` are refused for them.
+        cron_schedule: required for static partitions, refused for daily ones (as is
+            ``execution_timezone``). The other arguments are kept on the schedule.
 
     Raises:
         DagsterInvalidDefinitionError: the job is not partitioned, or the timing arguments
@@ -62,24 +53,10 @@ def build_schedule_from_partitioned_job(
         raise DagsterInvalidDefinitionError(
             f"build_schedule_from_partitioned_job: job {job.name!r} is not partitioned"
         )
-    if isinstance(partitions_def, DailyPartitionsDefinition):
-        if cron_schedule is not None or execution_timezone is not None:
-            raise DagsterInvalidDefinitionError(
-                "Cannot provide cron_schedule or execution_timezone to "
-                "build_schedule_from_partitioned_job for a time-partitioned job."
-            )
-        for value, what in ((day_of_week, "day of week"), (day_of_month, "day of month")):
-            if value is not None:
-                raise DagsterInvalidDefinitionError(
-                    f"Cannot set {what} parameter with daily partitions."
-                )
-        minute, hour = _daily_time(partitions_def, minute_of_hour, hour_of_day)
-        cron_schedule = f"{minute} {hour} * * *"
-        execution_timezone = "UTC"
-    elif cron_schedule is None:
-        raise DagsterInvalidDefinitionError(
-            "Creating a schedule from a static partitions definition requires a cron schedule"
-        )
+    day = (minute_of_hour, hour_of_day, day_of_week, day_of_month)
+    cron_schedule, execution_timezone = _timing(
+        partitions_def, cron_schedule, execution_timezone, day
+    )
     return ScheduleDefinition(
         name=name or f"{job.name}_schedule",
         cron_schedule=cron_schedule,
@@ -93,14 +70,44 @@ def build_schedule_from_partitioned_job(
     )
 
 
-def _daily_time(
-    days: DailyPartitionsDefinition, minute: int | None, hour: int | None
-) -> tuple[int, int]:
+def _timing(
+    partitions_def: PartitionsDefinition,
+    cron_schedule: str | None,
+    execution_timezone: str | None,
+    day: tuple[int | None, int | None, int | None, int | None],
+) -> tuple[str, str | None]:
+    """The schedule's cron string and timezone."""
+    if isinstance(partitions_def, DailyPartitionsDefinition):
+        if cron_schedule is not None or execution_timezone is not None:
+            raise DagsterInvalidDefinitionError(
+                "Cannot provide cron_schedule or execution_timezone to "
+                "build_schedule_from_partitioned_job for a time-partitioned job."
+            )
+        return _daily_cron(partitions_def, *day), "UTC"
+    if cron_schedule is None:
+        raise DagsterInvalidDefinitionError(
+            "Creating a schedule from a static partitions definition requires a cron schedule"
+        )
+    return cron_schedule, execution_timezone
+
+
+def _daily_cron(
+    days: DailyPartitionsDefinition,
+    minute: int | None,
+    hour: int | None,
+    day_of_week: int | None,
+    day_of_month: int | None,
+) -> str:
+    """Once a day, at the given time or else at the partitions' offset."""
+    for value, what in ((day_of_week, "day of week"), (day_of_month, "day of month")):
+        if value is not None:
+            raise DagsterInvalidDefinitionError(
+                f"Cannot set {what} parameter with daily partitions."
+            )
     offset_minutes = int(days.offset.total_seconds() // 60)
-    return (
-        minute if minute is not None else offset_minutes % 60,
-        hour if hour is not None else offset_minutes // 60,
-    )
+    minute = minute if minute is not None else offset_minutes % 60
+    hour = hour if hour is not None else offset_minutes // 60
+    return f"{minute} {hour} * * *"
 
 
 class _PartitionRuns:

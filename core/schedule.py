@@ -171,16 +171,8 @@ class ScheduleDefinition:
             raise DagsterInvalidDefinitionError(f"schedule {self.name!r} needs a cron_schedule")
         check_cron_schedule(cron_schedule, name)
         check_timezone(execution_timezone, name)
-        if run_config is not None and run_config_fn is not None:
-            raise DagsterInvalidDefinitionError(
-                "Attempted to provide both run_config_fn and run_config as arguments to "
-                "ScheduleDefinition. Must provide only one of the two."
-            )
-        if tags is not None and tags_fn is not None:
-            raise DagsterInvalidDefinitionError(
-                "Attempted to provide both tags_fn and tags as arguments to "
-                "ScheduleDefinition. Must provide only one of the two."
-            )
+        _one_of("run_config", run_config, "run_config_fn", run_config_fn)
+        _one_of("tags", tags, "tags_fn", tags_fn)
         self.cron_schedule = cron_schedule
         self.execution_timezone = execution_timezone
         self.description = description
@@ -282,6 +274,14 @@ class ScheduleDefinition:
             request = resolve_partition(item, self._job, f"schedule {self.name!r}")
             requests.append(request.with_tags({SCHEDULE_NAME_TAG: self.name}))
         return ScheduleExecutionData(run_requests=requests)
+
+
+def _one_of(name: str, value: Any, fn_name: str, fn: Any) -> None:
+    if value is not None and fn is not None:
+        raise DagsterInvalidDefinitionError(
+            f"Attempted to provide both {fn_name} and {name} as arguments to "
+            "ScheduleDefinition. Must provide only one of the two."
+        )
 
 
 def schedule(

@@ -197,18 +197,9 @@ class SensorDefinition:
                 f"sensor {self.name!r}: asset_selection needs assets, which opgrid does not have"
             )
         targets = [job] if job is not None else list(jobs or ())
-        owner = f"sensor {self.name!r}"
-        self._jobs: list[JobDefinition] = [as_job(t, owner) for t in targets]
+        self._jobs: list[JobDefinition] = [as_job(t, f"sensor {self.name!r}") for t in targets]
         self._job_names = [j.name for j in self._jobs] or ([job_name] if job_name else [])
-        if minimum_interval_seconds is not None and minimum_interval_seconds < 0:
-            raise DagsterInvalidDefinitionError(
-                f"sensor {self.name!r}: minimum_interval_seconds must not be negative"
-            )
-        self.minimum_interval_seconds = (
-            DEFAULT_SENSOR_INTERVAL_S
-            if minimum_interval_seconds is None
-            else minimum_interval_seconds
-        )
+        self.minimum_interval_seconds = _interval(self.name, minimum_interval_seconds)
         self.description = description
         self.default_status = default_status
         self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
@@ -332,6 +323,16 @@ class SensorDefinition:
             )
         wanted = request.job_name or names[0]
         return next((job for job in self._jobs if job.name == wanted), None)
+
+
+def _interval(name: str, minimum_interval_seconds: int | None) -> int:
+    if minimum_interval_seconds is None:
+        return DEFAULT_SENSOR_INTERVAL_S
+    if minimum_interval_seconds < 0:
+        raise DagsterInvalidDefinitionError(
+            f"sensor {name!r}: minimum_interval_seconds must not be negative"
+        )
+    return minimum_interval_seconds
 
 
 def sensor(
