@@ -45,6 +45,7 @@ from .errors import (
     DagsterResourceFunctionError,
     DagsterStepOutputNotFoundError,
     DagsterTypeCheckDidNotPass,
+    DagsterUnknownPartitionError,
     DagsterUnknownResourceError,
     DefinitionError,
     Failure,
@@ -57,6 +58,8 @@ from .errors import (
     RetryRequested,
     RunNotFound,
     RunTimeout,
+    ScheduleExecutionError,
+    SensorExecutionError,
     StepExecutionError,
     StepLost,
     StepTimeLimitExceeded,
@@ -66,6 +69,7 @@ from .event_type import DagsterEventType
 from .graph import GraphDefinition, graph
 from .hook import HookContext, HookDefinition, failure_hook, success_hook
 from .input import GraphIn, In
+from .instigator import DefaultScheduleStatus, DefaultSensorStatus
 from .invocation import build_op_context
 from .job import (
     ExecutorDefinition,
@@ -83,9 +87,27 @@ from .partition import (
     daily_partitioned_config,
     static_partitioned_config,
 )
+from .partitioned_schedule import build_schedule_from_partitioned_job
 from .repository import Definitions, RepositoryDefinition, repository
 from .resource import InitResourceContext, ResourceDefinition, resource
 from .retry import Backoff, Jitter, RetryPolicy
+from .run_request import RunRequest, SensorResult, SkipReason
+from .run_status_sensor import (
+    DagsterRunStatus,
+    RunFailureSensorContext,
+    RunStatusSensorContext,
+    RunStatusSensorDefinition,
+    build_run_status_sensor_context,
+    run_failure_sensor,
+    run_status_sensor,
+)
+from .schedule import (
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    build_schedule_context,
+    schedule,
+)
+from .sensor import SensorDefinition, SensorEvaluationContext, build_sensor_context, sensor
 from .types import Nothing
 
 __version__ = "0.1.0"
@@ -154,6 +176,28 @@ __all__ = [
     "failure_hook",
     "resource",
     "success_hook",
+    # Schedules and sensors
+    "DagsterRunStatus",
+    "DefaultScheduleStatus",
+    "DefaultSensorStatus",
+    "RunFailureSensorContext",
+    "RunRequest",
+    "RunStatusSensorContext",
+    "RunStatusSensorDefinition",
+    "ScheduleDefinition",
+    "ScheduleEvaluationContext",
+    "SensorDefinition",
+    "SensorEvaluationContext",
+    "SensorResult",
+    "SkipReason",
+    "build_run_status_sensor_context",
+    "build_schedule_context",
+    "build_schedule_from_partitioned_job",
+    "build_sensor_context",
+    "run_failure_sensor",
+    "run_status_sensor",
+    "schedule",
+    "sensor",
     # Code locations
     "CodeLocation",
     "Definitions",
@@ -176,6 +220,7 @@ __all__ = [
     "DagsterResourceFunctionError",
     "DagsterStepOutputNotFoundError",
     "DagsterTypeCheckDidNotPass",
+    "DagsterUnknownPartitionError",
     "DagsterUnknownResourceError",
     "DefinitionError",
     "Failure",
@@ -188,6 +233,8 @@ __all__ = [
     "RetryRequested",
     "RunNotFound",
     "RunTimeout",
+    "ScheduleExecutionError",
+    "SensorExecutionError",
     "StepExecutionError",
     "StepLost",
     "StepTimeLimitExceeded",

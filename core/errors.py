@@ -25,7 +25,9 @@ both names, so catching either works.
     ├── DagsterStepOutputNotFoundError                    a required output was not produced
     ├── DagsterMaxRetriesExceededError                    a step failed on its last retry
     ├── Failure                                           raised by an op to fail with a description
-    └── RetryRequested                                    raised by an op to ask for a retry
+    ├── RetryRequested                                    raised by an op to ask for a retry
+    ├── ScheduleExecutionError / SensorExecutionError     a schedule's or sensor's function raised
+    └── DagsterUnknownPartitionError                      a partition key the job does not have
 
     NoCoordinatorWarning (UserWarning)                    a run was queued with no coordinator
 """
@@ -191,6 +193,19 @@ class RetryRequested(OpgridError):
         super().__init__(f"retry requested (max_retries={max_retries})")
         self.max_retries = max_retries
         self.seconds_to_wait = seconds_to_wait
+
+
+class ScheduleExecutionError(OpgridError):
+    """A schedule's function (or its run config, tags or should_execute function) raised;
+    the user's exception is chained as ``__cause__``."""
+
+
+class SensorExecutionError(OpgridError):
+    """A sensor's function raised; the user's exception is chained as ``__cause__``."""
+
+
+class DagsterUnknownPartitionError(OpgridError):
+    """A partition key that the partitions definition does not have."""
 
 
 # Dagster's names for the same concepts: one class each, two names.

@@ -8,12 +8,22 @@ from typing import Any
 from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .graph import GraphDefinition
 from .job import JobDefinition
+from .schedule import ScheduleDefinition
+from .schedules_and_sensors import SchedulesAndSensors, split_definitions
+from .sensor import SensorDefinition
 
 
-class RepositoryDefinition:
-    """A named set of jobs, looked up by name."""
+class RepositoryDefinition(SchedulesAndSensors):
+    """A named set of jobs, schedules and sensors, looked up by name."""
 
-    def __init__(self, name: str, jobs: Iterable[JobDefinition], description: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        jobs: Iterable[JobDefinition],
+        description: str | None = None,
+        schedules: Iterable[ScheduleDefinition] = (),
+        sensors: Iterable[SensorDefinition] = (),
+    ):
         self.name = name
         self.description = description
         self._jobs: dict[str, JobDefinition] = {}
@@ -23,6 +33,10 @@ class RepositoryDefinition:
                     f"repository {name!r} has two different jobs named {job_def.name!r}"
                 )
             self._jobs[job_def.name] = job_def
+        schedules, sensors = list(schedules), list(sensors)
+        for job_def in self.target_jobs(schedules, sensors):
+            self._jobs.setdefault(job_def.name, job_def)
+        super().__init__(schedules, sensors)
 
     @property
     def job_names(self) -> list[str]:
@@ -66,8 +80,9 @@ def repository(
         items = body()
         if isinstance(items, Mapping):
             items = [value for group in items.values() for value in _values(group)]
-        jobs = [_as_job(item, f"repository {repo_name!r}") for item in items]
-        return RepositoryDefinition(repo_name, jobs, description)
+        others, schedules, sensors = split_definitions(items)
+        jobs = [_as_job(item, f"repository {repo_name!r}") for item in others]
+        return RepositoryDefinition(repo_name, jobs, description, schedules, sensors)
 
     return wrap(fn) if fn is not None else wrap
 
@@ -93,13 +108,12 @@ class Definitions:
         sensors: Any = None,
         executor: Any = None,
     ) -> None:
-        if assets or schedules or sensors:
-            raise DagsterInvalidDefinitionError(
-                "Definitions: assets, schedules and sensors are not supported by opgrid"
-            )
+        if assets:
+            raise DagsterInvalidDefinitionError("Definitions: assets are not supported by opgrid")
         self.resources = dict(resources or {})
+        schedule_defs, sensor_defs = list(schedules or ()), list(sensors or ())
         bound = []
-        for item in jobs or ():
+        for item in SchedulesAndSensors.with_target_jobs(jobs or (), schedule_defs, sensor_defs):
             job_def = _as_job(item, "Definitions")
             if self.resources:
                 job_def = job_def.with_top_level_resources(self.resources)
@@ -110,7 +124,9 @@ class Definitions:
                     "Definitions(resources=...) provide"
                 )
             bound.append(job_def)
-        self._repository = RepositoryDefinition("__repository__", bound)
+        self._repository = RepositoryDefinition(
+            "__repository__", bound, None, schedule_defs, sensor_defs
+        )
 
     def get_job_def(self, name: str) -> JobDefinition:
         return self._repository.get_job(name)
@@ -123,3 +139,9 @@ class Definitions:
 
     def has_job(self, name: str) -> bool:
         return self._repository.has_job(name)
+
+    def get_schedule_def(self, name: str) -> ScheduleDefinition:
+        return self._repository.get_schedule_def(name)
+
+    def get_sensor_def(self, name: str) -> SensorDefinition:
+        return self._repository.get_sensor_def(name)
