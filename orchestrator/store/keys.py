@@ -20,6 +20,8 @@ Per run (``<ns>:{<run>}:...``; all expire ``run_ttl_s`` after the run ends):
                        written by the worker that starts it ("lost" when the
                        coordinator gave up on that worker)
 - ``beats``   HASH     step key -> Redis time of the running attempt's last heartbeat
+- ``ended``   STREAM   one entry (field ``status``) when the run ends, written with its final
+                       record by the coordinator: waiters block on it, woken once per run
 
 Cluster-wide:
 
@@ -72,6 +74,9 @@ class Keys:
     def events(self, run_id: str) -> str:
         return self._run(run_id, "events")
 
+    def ended(self, run_id: str) -> str:
+        return self._run(run_id, "ended")
+
     def lease(self, run_id: str) -> str:
         return self._run(run_id, "lease")
 
@@ -95,6 +100,7 @@ class Keys:
             self.events(run_id),
             self.claims(run_id),
             self.beats(run_id),
+            self.ended(run_id),
         ]
 
     def run_pattern(self, run_id: str | None = None) -> str:
