@@ -151,8 +151,7 @@ def coordinator(
             metrics = stack.enter_context(served_metrics(store, settings))
         except OpgridError as exc:  # the port is taken
             raise UsageProblem(str(exc)) from exc
-        driver = Coordinator(store, dispatcher, settings, coordinator_id, metrics)
-        metrics.watch(driver)
+        driver = Coordinator(store, dispatcher, settings, coordinator_id, hooks=metrics)
         logger.info(
             "coordinator %s: namespace %r at %s, default queue %r, %d other(s) alive",
             driver.id,

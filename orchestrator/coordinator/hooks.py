@@ -57,7 +57,3 @@ class Hooks:
 
     def after_turn(self) -> None:
         """A turn of the coordinator's loop ended."""
-
-    def watch(self, coordinator: object) -> None:
-        """Does nothing: hooks learn from their arguments only. Kept for callers that
-        still call it (``opgrid coordinator``) until they stop; do not call it."""

@@ -211,7 +211,6 @@ def test_the_default_hooks_do_nothing():
     hooks.after_finish(_record(RunStatus.SUCCESS))
     hooks.after_count(Counts(runs={RunStatus.STARTED: 1}, steps={}))
     hooks.after_turn()
-    hooks.watch(object())  # kept for callers that still call it; reads nothing
 
 
 def test_the_gauges_show_the_last_counts_handed_over_and_zero_for_the_rest(metrics):
