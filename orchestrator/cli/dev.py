@@ -151,7 +151,7 @@ def _start_coordinator(
         stack.enter_context(served)
     except OpgridError as exc:  # the port is taken
         raise UsageProblem(str(exc)) from exc
-    click.echo(f"coordinator metrics at http://127.0.0.1:{port}/metrics", err=True)
+    click.echo(f"coordinator metrics at http://{settings.metrics_host}:{port}/metrics", err=True)
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:

@@ -143,17 +143,26 @@ def test_a_scrape_counts_the_runs_steps_queues_and_workers_of_a_real_cluster(
     assert statuses == [RunStatus.SUCCESS, RunStatus.FAILURE], (tmp_path / "worker.err").read_text()
     assert health == (200, "ok\n")
     found = samples(text)
-    assert value(found, "opgrid_runs_finished_total", status="success") == 1
-    assert value(found, "opgrid_runs_finished_total", status="failure") == 1
-    assert value(found, "opgrid_runs_finished_total", status="canceled") == 0
+    # the run counters are by job: "job broken failed" is a query on /metrics alone
+    assert value(found, "opgrid_runs_finished_total", job="greeting", status="success") == 1
+    assert value(found, "opgrid_runs_finished_total", job="greeting", status="failure") == 0
+    assert value(found, "opgrid_runs_finished_total", job="broken", status="failure") == 1
+    assert value(found, "opgrid_runs_finished_total", job="broken", status="canceled") == 0
+    assert value(found, "opgrid_run_duration_seconds_count", job="broken", status="failure") == 1
     # greeting: greet and count_letters succeed; broken: explode fails, never_runs is abandoned
-    assert value(found, "opgrid_step_events_total", kind="step_start") == 3
-    assert value(found, "opgrid_step_events_total", kind="step_success") == 2
-    assert value(found, "opgrid_step_events_total", kind="step_failure") == 1
-    assert value(found, "opgrid_step_events_total", kind="step_output") == 2
-    assert value(found, "opgrid_step_duration_seconds_count") == 3
-    assert value(found, "opgrid_step_queue_wait_seconds_count") == 3
-    assert 0 < value(found, "opgrid_step_queue_wait_seconds_sum") < RUN_TIMEOUT_S
+    assert value(found, "opgrid_steps_finished_total", job="greeting", status="success") == 2
+    assert value(found, "opgrid_steps_finished_total", job="broken", status="failure") == 1
+    assert value(found, "opgrid_steps_finished_total", job="broken", status="abandoned") == 1
+    assert value(found, "opgrid_step_events_total", job="greeting", kind="step_start") == 2
+    assert value(found, "opgrid_step_events_total", job="broken", kind="step_start") == 1
+    assert value(found, "opgrid_step_events_total", job="greeting", kind="step_success") == 2
+    assert value(found, "opgrid_step_events_total", job="broken", kind="step_failure") == 1
+    assert value(found, "opgrid_step_events_total", job="greeting", kind="step_output") == 2
+    assert value(found, "opgrid_step_duration_seconds_count", job="greeting") == 2
+    assert value(found, "opgrid_step_queue_wait_seconds_count", job="broken") == 1
+    assert 0 < value(found, "opgrid_step_queue_wait_seconds_sum", job="greeting") < RUN_TIMEOUT_S
+    assert value(found, "process_resident_memory_bytes") > 0
+    assert any(name.startswith("python_info") for name, _ in found)
     assert value(found, "opgrid_queue_depth", queue=settings.default_queue) == 0
     assert value(found, "opgrid_workers_alive") == 1
     assert value(found, "opgrid_runs", status="started") == 0  # both ended: none owned
