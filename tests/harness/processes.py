@@ -234,9 +234,11 @@ class Processes:
         self.started.append(proc)
         return proc
 
-    def worker(self, name: str, concurrency: int = 1, pool: str = "prefork") -> Proc:
-        """``opgrid worker`` serving JOBS; waits until it consumes."""
-        argv = [OPGRID, "worker", "-f", JOBS, "--pool", pool, "-c", str(concurrency)]
+    def worker(
+        self, name: str, concurrency: int = 1, pool: str = "prefork", location: str = JOBS
+    ) -> Proc:
+        """``opgrid worker`` serving ``location``; waits until it consumes."""
+        argv = [OPGRID, "worker", "-f", location, "--pool", pool, "-c", str(concurrency)]
         argv += ["-n", f"{name}@%h", "--", "--without-gossip", "--without-mingle"]
         proc = self._start(name, argv)
         wait_for(lambda: "ready." in proc.text() or not proc.alive(), 20, proc.text)
