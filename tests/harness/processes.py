@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.redis import RedisRunStore
 
 #: The repository root: worker processes run there, so code locations are relative to it.
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,6 +179,28 @@ def wait_for_text(
         time.sleep(0.05)
 
 
+def wait_for_coordinator(
+    settings: Settings,
+    describe: Callable[[], str],
+    name: str | None = None,
+    process: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Until coordinator ``name`` (or any) has sent its first heartbeat, from when on
+    submitters count on it (it logs its banner before); fails if ``process`` exits."""
+    store = RedisRunStore.from_settings(settings)
+
+    def ready() -> bool:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"{process.args!r} exited ({process.returncode}):\n{describe()}")
+        live = store.live_coordinators()
+        return name in live if name is not None else bool(live)
+
+    try:
+        wait_for(ready, 20, describe)
+    finally:
+        store.client.close()
+
+
 def pool_children(pid: int) -> list[int]:
     """The child processes of ``pid`` (a prefork worker's pool)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
@@ -246,9 +269,9 @@ class Processes:
         return proc
 
     def coordinator(self, name: str) -> Proc:
+        """``opgrid coordinator --id name``; waits until it has sent its first heartbeat."""
         proc = self._start(name, [OPGRID, "coordinator", "--id", name])
-        wait_for(lambda: name in proc.text() or not proc.alive(), 20, proc.text)
-        assert proc.alive(), proc.text()
+        wait_for_coordinator(self.settings, proc.text, name, proc.process)
         return proc
 
     def stop_all(self) -> None:

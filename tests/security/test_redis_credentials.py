@@ -40,7 +40,7 @@ from tests.harness.processes import (
     running,
     start,
     stop,
-    wait_for_text,
+    wait_for_coordinator,
     worker_process,
 )
 from tests.jobs import security_jobs as jobs
@@ -113,7 +113,7 @@ def test_a_job_runs_with_a_password_that_no_output_event_or_view_shows(
         worker_process(secured_settings, worker_log, JOBS),
         _coordinator_process(secured_settings, coordinator_log),
     ):
-        wait_for_text(coordinator_log, "coordinator ")
+        wait_for_coordinator(secured_settings, coordinator_log.read_text)
         handle = opgrid.submit(jobs.greeting, location=JOBS, settings=secured_settings)
         result = handle.wait(timeout=RUN_TIMEOUT_S)
         events = "\n".join(event.model_dump_json() for event in handle.events())
