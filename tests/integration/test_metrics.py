@@ -7,8 +7,6 @@ Celery's ``worker_ready``, so it would not announce itself as live).
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 import urllib.request
@@ -28,8 +26,9 @@ from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.keys import queue_lists
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.integration.jobs_for_cli import broken, greeting
-from tests.integration.test_cli_cluster import JOBS, OPGRID, ROOT, _cluster_env
+from tests.harness.processes import OPGRID, ROOT, cluster_env, start, stop
+from tests.integration.test_cli_cluster import JOBS
+from tests.jobs.cli_cluster_jobs import broken, greeting
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +38,9 @@ RUN_TIMEOUT_S = 20.0
 
 def worker_env(settings: Settings) -> dict[str, str]:
     """The cluster's settings for a worker process, the test's own queue included."""
-    env = _cluster_env(settings)
-    env["OPGRID_DEFAULT_QUEUE"] = settings.default_queue
-    env["PYTHONWARNINGS"] = "ignore:You're running the worker with superuser privileges"
-    return env
+    return cluster_env(
+        settings, PYTHONWARNINGS="ignore:You're running the worker with superuser privileges"
+    )
 
 
 def start_worker(
@@ -52,26 +50,7 @@ def start_worker(
     ``log``, its stderr (the log lines) to ``log`` with the suffix ``.err``."""
     command = [OPGRID, "worker", "-f", jobs, "--pool", "solo", "-n", f"{settings.namespace}@%h"]
     command += [*options, "--", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    with log.open("wb") as out, log.with_suffix(".err").open("wb") as err:
-        return subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=worker_env(settings),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM the process's group (a warm shutdown), SIGKILL after 10 s; its exit code."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        return process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        return process.wait()
+    return start(command, worker_env(settings), log, stderr=log.with_suffix(".err"))
 
 
 def scrape(port: int, path: str = "/metrics") -> tuple[int, str]:
