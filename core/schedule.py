@@ -64,6 +64,12 @@ class ScheduleEvaluationContext:
         self.instance = None
         self.instance_ref = instance_ref
 
+    def __enter__(self) -> ScheduleEvaluationContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
     @property
     def scheduled_execution_time(self) -> datetime:
         """The time the tick is for; raises when the context was built without one."""

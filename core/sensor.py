@@ -75,6 +75,12 @@ class SensorEvaluationContext:
         self.log = logger
         self.log_key = list(log_key) if log_key else None
 
+    def __enter__(self) -> SensorEvaluationContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
     @property
     def cursor(self) -> str | None:
         """The cursor: whatever string the sensor last stored with ``update_cursor``."""

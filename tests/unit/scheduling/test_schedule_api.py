@@ -306,3 +306,23 @@ def test_the_execution_timezone_and_status_are_kept():
     assert sched.cron_schedule == ["0 1 * * *", "0 2 * * *"]
     assert sched.default_status is DefaultScheduleStatus.RUNNING
     assert sched.description == "twice"
+
+
+def test_contexts_can_be_used_as_context_managers():
+    with build_schedule_context(scheduled_execution_time=NEW_YEAR) as context:
+        assert config_schedule(context)["ops"]["emit"]["config"]["at"].startswith("2024-01-01")
+
+
+def test_a_partition_needs_a_partitioned_job_held_by_the_schedule(context):
+    @schedule(cron_schedule="0 * * * *", job=nightly)
+    def unpartitioned(context):
+        return RunRequest(partition_key="us")
+
+    @schedule(cron_schedule="0 * * * *", job_name="regional")
+    def by_name_only(context):
+        return RunRequest(partition_key="us")
+
+    with pytest.raises(DagsterInvariantViolationError, match="which is not partitioned"):
+        unpartitioned.evaluate_tick(context)
+    with pytest.raises(DagsterInvariantViolationError, match="names its job only by name"):
+        by_name_only.evaluate_tick(context)

@@ -334,3 +334,11 @@ def test_partitioned_requests_resolve_against_the_target_job():
     }
     with pytest.raises(DagsterUnknownPartitionError, match="Could not find a partition with key"):
         bad_partition.evaluate_tick(build_sensor_context())
+
+
+def test_contexts_can_be_used_as_context_managers():
+    with build_sensor_context(cursor="3") as context:
+        assert [r.run_key for r in counter.evaluate_tick(context).run_requests] == [
+            "file_3",
+            "file_4",
+        ]
