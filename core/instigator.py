@@ -114,7 +114,7 @@ def flatten(result: Any) -> list[Any]:
         return []
     if isinstance(result, Iterator) or inspect.isgenerator(result):
         return list(result)
-    if isinstance(result, list | tuple):
+    if isinstance(result, list):
         return list(result)
     return [result]
 

@@ -27,7 +27,7 @@ from .instigator import (
 )
 from .job import JobDefinition
 from .resource import Resources
-from .run_request import RunRequest, SkipReason
+from .run_request import RunRequest, SkipReason, tag_value
 
 logger = logging.getLogger("opgrid.schedule")
 
@@ -183,7 +183,7 @@ class ScheduleDefinition:
         self.execution_timezone = execution_timezone
         self.description = description
         self.default_status = default_status
-        self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.tags: dict[str, str] = {str(k): tag_value(v) for k, v in (tags or {}).items()}
         self.metadata = dict(metadata or {})
         self.environment_vars = dict(environment_vars or {})
         self.required_resource_keys = frozenset(required_resource_keys or ())

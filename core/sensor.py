@@ -20,7 +20,7 @@ from .instigator import (
 )
 from .job import JobDefinition
 from .resource import Resources
-from .run_request import RunRequest, SensorResult, SkipReason
+from .run_request import RunRequest, SensorResult, SkipReason, tag_value
 
 logger = logging.getLogger("opgrid.sensor")
 
@@ -208,7 +208,7 @@ class SensorDefinition:
         self.minimum_interval_seconds = _interval(self.name, minimum_interval_seconds)
         self.description = description
         self.default_status = default_status
-        self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.tags: dict[str, str] = {str(k): tag_value(v) for k, v in (tags or {}).items()}
         self.metadata = dict(metadata or {})
         self.required_resource_keys = frozenset(required_resource_keys or ())
         self.owners = list(owners or ())
@@ -270,6 +270,11 @@ class SensorDefinition:
     def collect(self, items: list[Any], context: SensorEvaluationContext) -> SensorExecutionData:
         """Turn what the function returned into run requests, a skip message and a cursor."""
         cursor = context.cursor
+        if len(items) > 1 and any(isinstance(item, SensorResult) for item in items):
+            raise DagsterInvariantViolationError(
+                "When a SensorResult is returned from a sensor, it must be the only object "
+                "returned."
+            )
         if len(items) == 1 and isinstance(items[0], SensorResult):
             result = items[0]
             if result.cursor is not None and context.cursor_updated:

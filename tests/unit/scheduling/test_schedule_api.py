@@ -287,7 +287,11 @@ def test_run_request_fields_and_coercions_match_dagster():
         None,
         None,
     )
-    assert RunRequest(tags={"a": 1}).tags == {"a": "1"}
+    assert RunRequest(tags={"a": 1, "b": None, "c": True}).tags == {
+        "a": "1",
+        "b": "null",
+        "c": "true",
+    }
     with pytest.raises(DagsterInvariantViolationError, match="run_config must be a dict"):
         RunRequest(run_config=5)
     assert SkipReason("nope").skip_message == "nope"
@@ -326,3 +330,12 @@ def test_a_partition_needs_a_partitioned_job_held_by_the_schedule(context):
         unpartitioned.evaluate_tick(context)
     with pytest.raises(DagsterInvariantViolationError, match="names its job only by name"):
         by_name_only.evaluate_tick(context)
+
+
+def test_a_tuple_is_not_a_list_of_run_requests(context):
+    @schedule(cron_schedule="0 * * * *", job=nightly)
+    def as_tuple(context):
+        return (RunRequest(run_key="1"),)
+
+    with pytest.raises(DagsterInvariantViolationError, match="of type tuple"):
+        as_tuple.evaluate_tick(context)

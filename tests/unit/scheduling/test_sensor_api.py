@@ -342,3 +342,16 @@ def test_contexts_can_be_used_as_context_managers():
             "file_3",
             "file_4",
         ]
+
+
+def test_a_sensor_result_must_come_alone():
+    @sensor(job=files_job)
+    def crowded(context):
+        yield RunRequest(run_key="a")
+        yield SensorResult(run_requests=[RunRequest(run_key="b")])
+
+    with pytest.raises(DagsterInvariantViolationError) as caught:
+        crowded.evaluate_tick(build_sensor_context())
+    assert str(caught.value) == (
+        "When a SensorResult is returned from a sensor, it must be the only object returned."
+    )
