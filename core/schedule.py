@@ -186,7 +186,7 @@ class ScheduleDefinition:
         self.tags: dict[str, str] = {str(k): tag_value(v) for k, v in (tags or {}).items()}
         self.metadata = dict(metadata or {})
         self.environment_vars = dict(environment_vars or {})
-        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self.required_resource_keys = set(required_resource_keys or ())
         self.owners = list(owners or ())
         self._run_config = dict(run_config or {})
         self._run_config_fn = run_config_fn
@@ -323,7 +323,7 @@ def schedule(
             environment_vars=environment_vars,
             execution_timezone=execution_timezone,
             execution_fn=DecoratedScheduleFunction(fn),
-            description=description or fn.__doc__,
+            description=description,
             job=job,
             default_status=default_status,
             required_resource_keys=required_resource_keys,

@@ -210,7 +210,7 @@ class SensorDefinition:
         self.default_status = default_status
         self.tags: dict[str, str] = {str(k): tag_value(v) for k, v in (tags or {}).items()}
         self.metadata = dict(metadata or {})
-        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self.required_resource_keys = set(required_resource_keys or ())
         self.owners = list(owners or ())
         self._evaluation_fn = evaluation_fn
 
@@ -371,7 +371,7 @@ def sensor(
             evaluation_fn=DecoratedSensorFunction(fn),
             job_name=job_name,
             minimum_interval_seconds=minimum_interval_seconds,
-            description=description or fn.__doc__,
+            description=description,
             job=job,
             jobs=jobs,
             default_status=default_status,
