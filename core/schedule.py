@@ -127,6 +127,9 @@ class ScheduleExecutionData:
 class ScheduleDefinition:
     """A job run on a cron schedule.
 
+    After downtime the scheduler evaluates only the latest missed tick
+    (``max_catchup_ticks`` is 1); schedules of partitioned jobs catch up on more.
+
     Args:
         name: defaults to ``<job name>_schedule``.
         cron_schedule: a five-field cron string, an ``@daily``-style alias, or several.
@@ -142,6 +145,9 @@ class ScheduleDefinition:
         job: the job (or graph) the schedule runs.
         default_status: whether the schedule runs before anyone turns it on.
     """
+
+    #: How many missed ticks the scheduler evaluates after downtime.
+    max_catchup_ticks = 1
 
     def __init__(
         self,
