@@ -65,7 +65,10 @@ def _schedule(location: str, schedule_def: ScheduleDefinition) -> InstigatorInfo
 
 
 def _sensor(location: str, sensor_def: SensorDefinition) -> InstigatorInfo:
-    watching = isinstance(sensor_def, RunStatusSensorDefinition)
+    run_status, monitored = None, []
+    if isinstance(sensor_def, RunStatusSensorDefinition):
+        run_status = sensor_def.run_status.value
+        monitored = sorted(sensor_def.monitored_job_names)
     return InstigatorInfo(
         location=location,
         name=sensor_def.name,
@@ -74,6 +77,6 @@ def _sensor(location: str, sensor_def: SensorDefinition) -> InstigatorInfo:
         running_by_default=sensor_def.default_status.value == "RUNNING",
         description=sensor_def.description,
         minimum_interval_seconds=sensor_def.minimum_interval_seconds,
-        run_status=sensor_def.run_status.value if watching else None,
-        monitored_job_names=sorted(sensor_def.monitored_job_names) if watching else [],
+        run_status=run_status,
+        monitored_job_names=monitored,
     )
