@@ -207,7 +207,7 @@ def _run_status_tick(
         skips.append(
             f"no run of a monitored job reached {sensor_def.run_status.value} since the cursor"
         )
-    return _outcome(request, runs, "; ".join(skips) or None, cursor)
+    return _outcome(request, runs, "; ".join(dict.fromkeys(skips)) or None, cursor)
 
 
 def _watched(
