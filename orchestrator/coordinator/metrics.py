@@ -125,6 +125,8 @@ class PrometheusMetrics(Hooks, Collector):
         self.registry = CollectorRegistry()
         self._broker, self._own_broker = _broker_client(store, settings, broker)
         self._last_turn = time.monotonic()
+        #: every queue to report the depth of: the default one, those steps were sent to
+        #: (by any coordinator, before a restart too), those live workers consume
         self._queues: set[str] = {settings.default_queue}
         #: the last counts handed over (the coordinator's thread writes, scrapes read)
         self._counts = Counts(runs={}, steps={})
@@ -185,6 +187,15 @@ class PrometheusMetrics(Hooks, Collector):
             self._broker.close()
 
     # Hooks (the coordinator's thread) ---------------------------------------------------
+    def _queues_known_elsewhere(self) -> set[str]:
+        """The queues recorded in Redis and those live workers consume (a scrape's thread)."""
+        try:
+            consumed = {q for queues in self.store.live_workers().values() for q in queues}
+            return consumed | set(self.store.known_queues())
+        except StorageError:
+            logger.warning("metrics: cannot read the known queues", exc_info=True)
+            return set()
+
     def _see(self, job: str) -> None:
         """A job's first appearance: its counters start at 0 for every label value, so
         ``increase(...)`` over a window that holds its first failure sees the rise."""
@@ -223,6 +234,10 @@ class PrometheusMetrics(Hooks, Collector):
             _tracked(self._ready, request.run_id)[request.step_key] = now + delivery.delay_s
             queues.add(delivery.queue)
         if not queues <= self._queues:
+            try:
+                self.store.remember_queues(queues - self._queues)
+            except StorageError:  # the next new queue tries again; the gauge has it meanwhile
+                logger.warning("metrics: cannot record the queues sent to", exc_info=True)
             with self._lock:
                 self._queues |= queues
 
@@ -261,7 +276,8 @@ class PrometheusMetrics(Hooks, Collector):
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            counts, queues = self._counts, sorted(self._queues)
+            counts, queues = self._counts, set(self._queues)
+        queues = sorted(queues | self._queues_known_elsewhere())
         runs = {status.value: 0 for status in RunStatus if status not in FINAL_RUN_STATUSES}
         runs.update((status.value, n) for status, n in counts.runs.items())
         steps = {status.value: 0 for status in StepStatus}

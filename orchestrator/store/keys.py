@@ -32,6 +32,9 @@ Cluster-wide:
 - ``<ns>:workers``             ZSET    Celery worker hostnames scored by when their announcement
                                       lapses; written by each worker's main process
 - ``<ns>:worker_queues``       HASH    worker hostname -> the queues it consumes, comma-separated
+- ``<ns>:queues``              SET     every queue steps were sent to; added to by the
+                                      coordinators' metrics, so a restarted one still reports
+                                      each queue's depth
 
 Celery's, on the broker (kombu's Redis transport; not under the namespace):
 
@@ -129,6 +132,9 @@ class Keys:
 
     def worker_queues(self) -> str:
         return f"{self.namespace}:worker_queues"
+
+    def queues(self) -> str:
+        return f"{self.namespace}:queues"
 
 
 #: Characters that ``SCAN MATCH`` (Redis glob) gives a meaning.

@@ -60,6 +60,7 @@ class InMemoryRunStore:
         self._leases: dict[str, tuple[str, float]] = {}
         self._coordinators: dict[str, float] = {}
         self._workers: dict[str, tuple[float, list[str]]] = {}
+        self._queues: set[str] = set()
         self._next = 0
         self._changed = threading.Condition()
 
@@ -363,6 +364,12 @@ class InMemoryRunStore:
             for host, (until, queues) in sorted(self._workers.items())
             if until > now
         }
+
+    def remember_queues(self, queues: Iterable[str]) -> None:
+        self._queues.update(queues)
+
+    def known_queues(self) -> list[str]:
+        return sorted(self._queues)
 
     # Pruning ------------------------------------------------------------------------------
     def prune_runs(self, finished_before: float, dry_run: bool = False) -> list[str]:

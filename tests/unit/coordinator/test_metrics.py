@@ -293,3 +293,14 @@ def test_a_worker_presence_announces_until_stopped(store, client):
     finally:
         presence.stop()
     assert store.live_workers() == {}
+
+
+def test_a_restarted_coordinator_still_reports_the_queues_steps_were_sent_to(store, settings):
+    before = PrometheusMetrics(store, settings, broker=store.client)
+    before.before_dispatch([_delivery("first", "gpu")])
+    before.close()
+    after = PrometheusMetrics(store, settings, broker=store.client)  # knows nothing itself
+    store.worker_heartbeat("w1@host", ["reports"], ttl_s=30)
+    assert _value(after, "opgrid_queue_depth", queue="gpu") == 0
+    assert _value(after, "opgrid_queue_depth", queue="reports") == 0  # a live worker's queue
+    after.close()
