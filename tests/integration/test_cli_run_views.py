@@ -188,3 +188,16 @@ def test_submit_warns_of_a_queue_no_live_worker_consumes_and_strict_refuses(
     consumed = opgrid(*hello, "--strict")
     assert consumed.exit_code == 0, consumed.output
     assert "no live worker" not in consumed.stderr
+
+
+def test_run_show_says_which_queue_a_queued_step_waits_on_and_if_anyone_consumes_it(
+    opgrid, store, settings
+) -> None:
+    _run(store, "jjjj1111", status=RunStatus.QUEUED)
+    store.save_progress("jjjj1111", {"fetch": "queued"}, {}, [])
+    shown = opgrid("run", "show", "jjjj")
+    assert f"fetch  on queue '{settings.default_queue}': no live worker consumes it" in shown.output
+    store.worker_heartbeat("w1@host", [settings.default_queue], ttl_s=30)
+    shown = opgrid("run", "show", "jjjj")
+    assert f"fetch  on queue '{settings.default_queue}'" in shown.output
+    assert "no live worker" not in shown.output
