@@ -1,0 +1,148 @@
+"""Runs newest first, filtered and paginated on the server.
+
+The store lists only the newest N runs, so filtering is done here on top of its
+index (``Keys.runs_index``: run ids scored by creation time) and its run records
+(``Keys.run``), read in batches through one pipeline per batch. A cheap test on the
+raw JSON skips most records a filter rejects before they are parsed.
+
+Pages are keyset-paginated: the cursor names the last run shown (creation time and
+id), so a page stays right while new runs arrive above it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cluster import ClusterHandle, RunRecord
+
+#: Run ids read from the index per round trip.
+BATCH = 400
+#: Most runs one page may hold.
+MAX_PAGE = 500
+#: Most index entries one query reads before it gives up looking for matches.
+MAX_SCANNED = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs to show; every condition given must hold."""
+
+    job: str | None = None
+    statuses: frozenset[str] = frozenset()
+    tags: tuple[tuple[str, str], ...] = ()
+    created_after: float | None = None
+    created_before: float | None = None
+    run_ids: frozenset[str] = frozenset()
+
+    def needles(self) -> list[bytes]:
+        """Byte strings a matching record's JSON must contain (a necessary condition)."""
+        found = []
+        if self.job is not None:
+            found.append(b'"job_name":' + json.dumps(self.job).encode())
+        if len(self.statuses) == 1:
+            found.append(b'"status":' + json.dumps(next(iter(self.statuses))).encode())
+        found += [json.dumps(key).encode() for key, _ in self.tags]
+        return found
+
+    def matches(self, record: RunRecord) -> bool:
+        if self.job is not None and record.job_name != self.job:
+            return False
+        if self.statuses and record.status.value not in self.statuses:
+            return False
+        if self.run_ids and record.run_id not in self.run_ids:
+            return False
+        return all(str(record.tags.get(key)) == value for key, value in self.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    """One page of runs and the cursor of the next (None on the last page)."""
+
+    runs: list[RunRecord]
+    next_cursor: str | None
+    scanned: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_cursor(record: RunRecord) -> str:
+    return f"{record.created_at!r}|{record.run_id}"
+
+
+def _decode_cursor(cursor: str | None) -> tuple[float, str] | None:
+    if not cursor:
+        return None
+    score, _, run_id = cursor.partition("|")
+    try:
+        return float(score), run_id
+    except ValueError:
+        return None
+
+
+def list_runs(
+    cluster: ClusterHandle, flt: RunFilter, limit: int = 50, cursor: str | None = None
+) -> RunPage:
+    """The runs ``flt`` accepts, newest first, after ``cursor``."""
+    limit = max(1, min(limit, MAX_PAGE))
+    if flt.run_ids:
+        return _by_ids(cluster, flt, limit)
+    found: list[RunRecord] = []
+    scanned = 0
+    needles = flt.needles()
+    for run_id, raw in _index_entries(cluster, flt, _decode_cursor(cursor)):
+        scanned += 1
+        if raw is None or not all(needle in raw for needle in needles):
+            continue
+        record = RunRecord.model_validate_json(raw)
+        if flt.matches(record):
+            found.append(record)
+            if len(found) > limit:
+                break
+        if scanned >= MAX_SCANNED:
+            break
+    more = len(found) > limit
+    page = found[:limit]
+    return RunPage(page, encode_cursor(page[-1]) if more and page else None, scanned)
+
+
+def _index_entries(
+    cluster: ClusterHandle, flt: RunFilter, after: tuple[float, str] | None
+) -> Iterator[tuple[str, bytes | None]]:
+    """(run id, raw record) newest first, from the index, starting after ``after``."""
+    redis, keys = cluster.redis, cluster.keys
+    top: Any = after[0] if after else (flt.created_before or "+inf")
+    bottom: Any = flt.created_after if flt.created_after is not None else "-inf"
+    offset = 0
+    while True:
+        entries = redis.zrevrangebyscore(
+            keys.runs_index(), top, bottom, start=offset, num=BATCH, withscores=True
+        )
+        if not entries:
+            return
+        offset += len(entries)
+        ids = [
+            member.decode()
+            for member, score in entries
+            if after is None or score < after[0] or member.decode() < after[1]
+        ]
+        with redis.pipeline(transaction=False) as pipe:
+            for run_id in ids:
+                pipe.hget(keys.run(run_id), "record")
+            raws = pipe.execute()
+        yield from zip(ids, raws)
+        if len(entries) < BATCH:
+            return
+
+
+def _by_ids(cluster: ClusterHandle, flt: RunFilter, limit: int) -> RunPage:
+    ids = sorted(flt.run_ids)[:limit]
+    with cluster.redis.pipeline(transaction=False) as pipe:
+        for run_id in ids:
+            pipe.hget(cluster.keys.run(run_id), "record")
+        raws = pipe.execute()
+    records = [RunRecord.model_validate_json(raw) for raw in raws if raw is not None]
+    records = [r for r in records if flt.matches(r)]
+    records.sort(key=lambda r: r.created_at, reverse=True)
+    return RunPage(records, None, len(ids))

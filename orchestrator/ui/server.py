@@ -1,0 +1,126 @@
+"""The UI's web server: pages, JSON actions, live streams and ``/graphql`` in one app.
+
+``create_app`` builds the ASGI app for a cluster and some code locations; ``serve``
+runs it with uvicorn until stopped (``opgrid ui`` calls it, and so can ``opgrid dev``).
+The process keeps no run state of its own: several can serve one cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from strawberry.asgi import GraphQL
+
+from . import actions, live, pages
+from .auth import AuthMiddleware, AuthPolicy
+from .catalog import Catalog, LocationSource
+from .cluster import ClusterHandle, Settings
+from .gql import schema
+from .state import UIState
+
+logger = logging.getLogger(__name__)
+
+#: Where the CSS and JS of the pages live (package data).
+STATIC_DIR = Path(__file__).with_name("static")
+#: The environment variable holding the UI's token.
+TOKEN_ENV = "OPGRID_UI_TOKEN"
+
+
+class _GraphQL(GraphQL[dict[str, Any], None]):
+    """Strawberry's ASGI app with the UI's state as context; no GraphiQL (it loads its
+    scripts from a CDN, which the UI never does)."""
+
+    def __init__(self, state: UIState) -> None:
+        super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
+        self.state = state
+
+    async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
+        return {"ui": self.state, "request": request, "response": response}
+
+
+def create_app(
+    settings: Settings,
+    sources: Sequence[LocationSource],
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    no_auth: bool = False,
+) -> Starlette:
+    """The ASGI app serving one cluster.
+
+    Args:
+        settings: the cluster's settings.
+        sources: the code locations to load (files or modules).
+        host: the address the server binds; beyond loopback a token is required.
+        token: the token clients must show; ``OPGRID_UI_TOKEN`` when None.
+        no_auth: serve without a token even beyond loopback.
+
+    Raises:
+        DagsterInvariantViolationError: bound beyond loopback without a token or ``no_auth``.
+    """
+    token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+    policy = AuthPolicy.build(host, token, no_auth, settings.secret.get_secret_value())
+    state = UIState(ClusterHandle.open(settings), Catalog(list(sources)), policy)
+    graphql = _GraphQL(state)
+    routes = [
+        Route("/", lambda request: RedirectResponse("/runs", 303)),
+        Route("/healthz", _healthz),
+        Route("/login", pages.login_page, methods=["GET", "POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/jobs", pages.jobs_page),
+        Route("/jobs/{job}", pages.job_page),
+        Route("/runs", pages.runs_page),
+        Route("/runs/{run_id}", pages.run_page),
+        Route("/launchpad/{job}", pages.launchpad_page),
+        Route("/cluster", pages.cluster_page),
+        Route("/api/runs", actions.runs_json),
+        Route("/api/launch", actions.launch_run, methods=["POST"]),
+        Route("/api/validate", actions.validate_config, methods=["POST"]),
+        Route("/api/runs/{run_id}/cancel", actions.cancel_run, methods=["POST"]),
+        Route("/api/runs/{run_id}/reexecute", actions.reexecute_run, methods=["POST"]),
+        Route("/live/runs", live.runs_stream),
+        Route("/live/runs/{run_id}", live.run_stream),
+        Route("/live/cluster", live.cluster_stream),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.cluster.close()
+
+    app = Starlette(
+        routes=routes, middleware=[Middleware(AuthMiddleware, policy=policy)], lifespan=lifespan
+    )
+    app.state.ui = state
+    return app
+
+
+async def _healthz(request: Request) -> Response:
+    return PlainTextResponse("ok\n")
+
+
+def serve(
+    settings: Settings,
+    sources: Sequence[LocationSource],
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    token: str | None = None,
+    no_auth: bool = False,
+) -> None:
+    """Serve the UI and API until interrupted (blocking); see ``create_app``."""
+    import uvicorn
+
+    app = create_app(settings, sources, host, token, no_auth)
+    logger.info("opgrid UI on http://%s:%d", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
