@@ -74,10 +74,11 @@ def layout(
     row: dict[str, float] = {}
     for layer in sorted(columns):
         column = columns[layer]
+        first = {key: float(index) for index, key in enumerate(column)}
 
-        def weight(key: str, _column: list[str] = column) -> float:
+        def weight(key: str, _first: dict[str, float] = first) -> float:
             ups = [row[u] for u in upstream[key] if u in row]
-            return sum(ups) / len(ups) if ups else float(_column.index(key))
+            return sum(ups) / len(ups) if ups else _first[key]
 
         column.sort(key=weight)
         for index, key in enumerate(column):

@@ -198,18 +198,11 @@ class Query:
 
     @strawberry.field
     def pipeline_run_or_error(self, info: Info[Any, Any], run_id: strawberry.ID) -> t.RunOrError:
-        return self.run_or_error(info, run_id)
+        return _run_or_error(_ui(info), str(run_id))
 
     @strawberry.field
     def run_or_error(self, info: Info[Any, Any], run_id: strawberry.ID) -> t.RunOrError:
-        state = _ui(info)
-        try:
-            return run_of(state, state.cluster.store.get_run(str(run_id)))
-        except RunNotFound:
-            return t.RunNotFoundError(run_id=str(run_id),
-                                      message=f"Run {run_id} could not be found.")
-        except StorageError as exc:
-            return python_error(exc)
+        return _run_or_error(_ui(info), str(run_id))
 
     @strawberry.field
     def runs_or_error(
@@ -238,6 +231,15 @@ class Query:
     @strawberry.field
     def coordinators(self, info: Info[Any, Any]) -> list[t.Coordinator]:
         return [t.Coordinator(id=c) for c in _ui(info).cluster.live_coordinators()]
+
+
+def _run_or_error(state: UIState, run_id: str) -> Any:
+    try:
+        return run_of(state, state.cluster.store.get_run(run_id))
+    except RunNotFound:
+        return t.RunNotFoundError(run_id=run_id, message=f"Run {run_id} could not be found.")
+    except StorageError as exc:
+        return python_error(exc)
 
 
 def _filter(given: t.RunsFilter | None) -> RunFilter:
@@ -331,4 +333,7 @@ class Mutation:
                                         location_or_load_error=_location(state, name))
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation)
+#: Types reached only through an interface, which the schema must list itself.
+_IMPLEMENTERS = [t.FieldNotDefinedConfigError, t.MissingFieldConfigError, t.RuntimeMismatchConfigError]
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, types=_IMPLEMENTERS)
