@@ -43,7 +43,8 @@ class UICluster:
     logs: Path
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10.0, **kwargs)  # type: ignore[arg-type]
+        options: dict = {"timeout": 10.0, **kwargs}
+        return httpx.Client(base_url=self.url, **options)
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         with self.client() as http:

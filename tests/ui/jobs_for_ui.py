@@ -133,3 +133,19 @@ def region_op(config: RegionConfig) -> str:
 @job(config=region_config)
 def regional():
     region_op()
+
+
+class VaultConfig(Config):
+    api_token: str
+    dsn: str
+    label: str = "plain"
+
+
+@op
+def use_vault(config: VaultConfig) -> str:
+    return config.label
+
+
+@job(description="Takes secrets in its config.")
+def secretive():
+    use_vault()
