@@ -70,11 +70,10 @@ def run_row(record: Any) -> dict[str, Any]:
 async def runs_json(request: Request) -> Response:
     state = ui_state(request)
     limit = int(request.query_params.get("limit") or 50)
-    page = list_runs(state.cluster, run_filter(request.query_params), limit,
-                     request.query_params.get("cursor"))
-    return JSONResponse(
-        {"runs": [run_row(r) for r in page.runs], "next_cursor": page.next_cursor}
+    page = list_runs(
+        state.cluster, run_filter(request.query_params), limit, request.query_params.get("cursor")
     )
+    return JSONResponse({"runs": [run_row(r) for r in page.runs], "next_cursor": page.next_cursor})
 
 
 def _problem(message: str, status: int = 400, **extra: Any) -> JSONResponse:
@@ -107,11 +106,15 @@ async def validate_config(request: Request) -> Response:
     config, errors = parse_config(str(body.get("config", "")))
     if errors:
         return JSONResponse({"ok": False, "errors": errors})
-    problems = validate(ui_state(request), str(body.get("job", "")), body.get("location") or None,
-                        config, body.get("partition") or None)
+    problems = validate(
+        ui_state(request),
+        str(body.get("job", "")),
+        body.get("location") or None,
+        config,
+        body.get("partition") or None,
+    )
     return JSONResponse(
-        {"ok": not problems,
-         "errors": [{"path": p or "<root>", "message": m} for p, m in problems]}
+        {"ok": not problems, "errors": [{"path": p or "<root>", "message": m} for p, m in problems]}
     )
 
 
@@ -124,8 +127,12 @@ async def launch_run(request: Request) -> Response:
     if not isinstance(tags, dict):
         return _problem("tags must be a mapping of names to values")
     outcome = launch(
-        ui_state(request), str(body.get("job", "")), body.get("location") or None, config,
-        {str(k): str(v) for k, v in tags.items()}, body.get("partition") or None,
+        ui_state(request),
+        str(body.get("job", "")),
+        body.get("location") or None,
+        config,
+        {str(k): str(v) for k, v in tags.items()},
+        body.get("partition") or None,
     )
     if isinstance(outcome, Launched):
         run_id = outcome.record.run_id

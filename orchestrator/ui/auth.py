@@ -63,7 +63,8 @@ class AuthPolicy:
         """The policy of a server bound to ``host``.
 
         Raises:
-            DagsterInvariantViolationError: bound beyond loopback with neither a token nor ``no_auth``.
+            DagsterInvariantViolationError: bound beyond loopback with neither a token nor
+                ``no_auth``.
         """
         token = token or None
         loopback = is_loopback(host)

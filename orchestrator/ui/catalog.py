@@ -82,7 +82,9 @@ class Catalog:
     def jobs(self) -> list[tuple[str, JobDefinition]]:
         """(location name, job) for every job, sorted by job name."""
         with self._lock:
-            pairs = [(name, job) for name, loc in self.locations.items() for job in loc.jobs.values()]
+            pairs = [
+                (name, job) for name, loc in self.locations.items() for job in loc.jobs.values()
+            ]
         return sorted(pairs, key=lambda pair: (pair[1].name, pair[0]))
 
     def find(self, job_name: str, location: str | None = None) -> tuple[str, JobDefinition] | None:

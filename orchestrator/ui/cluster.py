@@ -103,7 +103,9 @@ class ClusterHandle:
     @classmethod
     def open(cls, settings: Settings) -> ClusterHandle:
         """Connect to the cluster ``settings`` name (no round trip yet)."""
-        return cls(settings, RedisRunStore.from_settings(settings), io_manager_from_settings(settings))
+        return cls(
+            settings, RedisRunStore.from_settings(settings), io_manager_from_settings(settings)
+        )
 
     @property
     def keys(self) -> Keys:

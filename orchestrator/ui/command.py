@@ -9,6 +9,7 @@ The cluster comes from the usual settings (``OPGRID_REDIS_URL``, ``OPGRID_NAMESP
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 import pydantic
@@ -20,12 +21,28 @@ logger = logging.getLogger(__name__)
 
 
 @click.command(name="ui")
-@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
-              help="A Python file of jobs (repeatable).")
-@click.option("-m", "--module", "modules", multiple=True, metavar="MODULE",
-              help="A module of jobs (repeatable).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; beyond loopback OPGRID_UI_TOKEN is required.")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    metavar="FILE",
+    help="A Python file of jobs (repeatable).",
+)
+@click.option(
+    "-m",
+    "--module",
+    "modules",
+    multiple=True,
+    metavar="MODULE",
+    help="A module of jobs (repeatable).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; beyond loopback OPGRID_UI_TOKEN is required.",
+)
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-auth", is_flag=True, help="Serve without a token even beyond loopback.")
 @click.option("--redis-url", help="The cluster's Redis (default: OPGRID_REDIS_URL).")
@@ -42,14 +59,16 @@ def ui_command(
     """Serve the web UI and GraphQL API (/graphql) for the cluster."""
     if not files and not modules:
         raise click.UsageError("give at least one -f/--file or -m/--module")
-    overrides = {"redis_url": redis_url, "namespace": namespace}
+    overrides: dict[str, Any] = {"redis_url": redis_url, "namespace": namespace}
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except pydantic.ValidationError as exc:
         raise click.UsageError(f"invalid cluster settings: {exc}") from exc
     sources = [LocationSource(file=f) for f in files] + [LocationSource(module=m) for m in modules]
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     click.echo(
         f"opgrid UI on http://{host}:{port} for {safe_url(settings.redis_url)} "
         f"namespace {settings.namespace!r}",

@@ -132,7 +132,9 @@ def job_schema(job: JobDefinition) -> SchemaNode:
         schema = getattr(resource, "config_schema", None)
         if schema is not None:
             config = describe(schema.raw)
-            resources.fields[key] = SchemaNode("Resource", config.required, fields={"config": config})
+            resources.fields[key] = SchemaNode(
+                "Resource", config.required, fields={"config": config}
+            )
     if resources.fields:
         resources.required = any(c.required for c in resources.fields.values())
         root.fields["resources"] = resources
@@ -147,9 +149,7 @@ def _graph_ops(graph: GraphDefinition) -> SchemaNode:
         if isinstance(definition, GraphDefinition):
             inner = _graph_ops(definition)
             if inner.fields:
-                ops.fields[node.name] = SchemaNode(
-                    "Graph", inner.required, fields={"ops": inner}
-                )
+                ops.fields[node.name] = SchemaNode("Graph", inner.required, fields={"ops": inner})
         elif isinstance(definition, OpDefinition) and definition.config_schema is not None:
             config = describe(definition.config_schema.raw)
             ops.fields[node.name] = SchemaNode("Op", config.required, fields={"config": config})

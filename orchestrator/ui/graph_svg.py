@@ -59,9 +59,7 @@ def layers(keys: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, i
     return depth
 
 
-def layout(
-    keys: Sequence[str], edges: Sequence[tuple[str, str]]
-) -> dict[str, tuple[float, float]]:
+def layout(keys: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, tuple[float, float]]:
     """Node -> (x, y) of its box's top-left corner."""
     depth = layers(keys, edges)
     columns: dict[int, list[str]] = {}
@@ -122,7 +120,7 @@ def _edge(start: tuple[float, float], end: tuple[float, float]) -> str:
 def _box(node: GraphNode, place: tuple[float, float]) -> str:
     x, y = place
     label = node.label if len(node.label) <= LABEL_CHARS else node.label[: LABEL_CHARS - 1] + "…"
-    note = f'<title>{escape(node.key)}{" — " + escape(node.note) if node.note else ""}</title>'
+    note = f"<title>{escape(node.key)}{' — ' + escape(node.note) if node.note else ''}</title>"
     box = (
         f'<g class="node {escape(node.css)}" data-key="{escape(node.key)}">{note}'
         f'<rect x="{x:.0f}" y="{y:.0f}" rx="6" width="{NODE_W}" height="{NODE_H}"/>'

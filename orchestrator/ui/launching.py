@@ -16,10 +16,10 @@ from .cluster import (
     ConfigError,
     DagsterInvalidDefinitionError,
     ExecutionPlan,
-    compile_plan,
     OpgridError,
     RunRecord,
     StorageError,
+    compile_plan,
 )
 from .state import UIState
 

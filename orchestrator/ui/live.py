@@ -129,7 +129,8 @@ def _active_cursors(cluster: Any) -> dict[str, str]:
             pipe.xrevrange(cluster.keys.events(run_id), count=1)
         lasts = pipe.execute()
     return {
-        run_id: (last[0][0].decode() if last else "0-0") for run_id, last in zip(active, lasts)
+        run_id: (last[0][0].decode() if last else "0-0")
+        for run_id, last in zip(active, lasts, strict=True)
     }
 
 

@@ -156,7 +156,7 @@ def build_attempts(
         claim = claims.get(key)
         if claim is not None and claim[0] == number:
             attempt.host, attempt.pid = claim[1], claim[2]
-    return sorted(attempts.values(), key=lambda a: (a.started_at or a.ended_at or 0.0))
+    return sorted(attempts.values(), key=lambda a: a.started_at or a.ended_at or 0.0)
 
 
 def _due(

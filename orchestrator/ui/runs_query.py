@@ -91,7 +91,7 @@ def list_runs(
     found: list[RunRecord] = []
     scanned = 0
     needles = flt.needles()
-    for run_id, raw in _index_entries(cluster, flt, _decode_cursor(cursor)):
+    for _, raw in _index_entries(cluster, flt, _decode_cursor(cursor)):
         scanned += 1
         if raw is None or not all(needle in raw for needle in needles):
             continue
@@ -131,7 +131,7 @@ def _index_entries(
             for run_id in ids:
                 pipe.hget(keys.run(run_id), "record")
             raws = pipe.execute()
-        yield from zip(ids, raws)
+        yield from zip(ids, raws, strict=True)
         if len(entries) < BATCH:
             return
 

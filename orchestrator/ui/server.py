@@ -94,6 +94,7 @@ def create_app(
         Route("/live/cluster", live.cluster_stream),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield

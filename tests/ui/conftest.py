@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.processes import OPGRID, cluster_env, start, stop, wait_for_text
 
 from opgrid.orchestrator.redis_server import RedisServer
 from opgrid.orchestrator.settings import Settings
-from tests.processes import OPGRID, cluster_env, start, stop, wait_for_text
 
 #: The job file every process of the UI cluster loads (relative to the repository root).
 JOBS = "tests/ui/jobs_for_ui.py"
@@ -90,17 +90,34 @@ def ui_cluster(
     logs = tmp_path_factory.mktemp("ui-cluster")
     name = f"ui-{uuid.uuid4().hex[:8]}"
     settings = Settings(
-        redis_url=redis_server.url, namespace=name, secret="ui-secret", default_queue=name,
+        redis_url=redis_server.url,
+        namespace=name,
+        secret="ui-secret",
+        default_queue=name,
         block_s=0.2,
     )
     env = {"OPGRID_BLOCK_S": "0.2"}
     worker = start(
-        [OPGRID, "worker", "-f", JOBS, "--pool", "solo", "-n", f"{name}@%h", "--",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cluster_env(settings, **env), logs / "worker.log",
+        [
+            OPGRID,
+            "worker",
+            "-f",
+            JOBS,
+            "--pool",
+            "solo",
+            "-n",
+            f"{name}@%h",
+            "--",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cluster_env(settings, **env),
+        logs / "worker.log",
     )
-    coordinator = start([OPGRID, "coordinator"], cluster_env(settings, **env),
-                        logs / "coordinator.log")
+    coordinator = start(
+        [OPGRID, "coordinator"], cluster_env(settings, **env), logs / "coordinator.log"
+    )
     port = free_port()
     processes = [worker, coordinator]
     try:

@@ -23,8 +23,11 @@ def error_of(call):
     try:
         call()
     except DagsterGraphQLClientError as exc:
-        return {"type": exc.args[0], "detail": exc.args[1] if len(exc.args) > 1 else None,
-                "body": str(exc.body) if exc.body is not None else None}
+        return {
+            "type": exc.args[0],
+            "detail": exc.args[1] if len(exc.args) > 1 else None,
+            "body": str(exc.body) if exc.body is not None else None,
+        }
     return None
 
 
@@ -46,8 +49,13 @@ with Client(transport=transport, fetch_schema_from_transport=True) as session:
 invalid = {}
 for name in dir(client_queries):
     if name.isupper():
-        errors = __import__("graphql").validate(schema_client.schema, gql(getattr(client_queries, name)).document)
-        if errors and name not in ("SHUTDOWN_REPOSITORY_LOCATION_MUTATION", "STORE_METRICS_MUTATION"):
+        errors = __import__("graphql").validate(
+            schema_client.schema, gql(getattr(client_queries, name)).document
+        )
+        if errors and name not in (
+            "SHUTDOWN_REPOSITORY_LOCATION_MUTATION",
+            "STORE_METRICS_MUTATION",
+        ):
             invalid[name] = [str(e) for e in errors]
 found["invalid_queries"] = invalid
 
@@ -55,21 +63,33 @@ config = {"ops": {"greet": {"config": {"name": "dagster"}}}}
 run_id = client.submit_job_execution("hello", run_config=config, tags={"via": "dagster-client"})
 found["run_status"] = wait(run_id)
 run_id2 = client.submit_job_execution(
-    "hello", repository_location_name="tests/ui/jobs_for_ui.py", repository_name="__repository__",
+    "hello",
+    repository_location_name="tests/ui/jobs_for_ui.py",
+    repository_name="__repository__",
     run_config=config,
 )
 found["run_status_with_location"] = wait(run_id2)
 run_id3 = client.submit_job_execution(
-    "hello", repository_location_name="tests/ui/jobs_for_ui.py", run_config=config,
+    "hello",
+    repository_location_name="tests/ui/jobs_for_ui.py",
+    run_config=config,
     op_selection=["greet"],
 )
 found["selection_status"] = wait(run_id3)
-found["bad_config"] = error_of(lambda: client.submit_job_execution(
-    "hello", run_config={"ops": {"greet": {"config": {"name": 3, "extra": 1}}}}))
+found["bad_config"] = error_of(
+    lambda: client.submit_job_execution(
+        "hello", run_config={"ops": {"greet": {"config": {"name": 3, "extra": 1}}}}
+    )
+)
 found["missing_job"] = error_of(lambda: client.submit_job_execution("nope", run_config={}))
-found["missing_job_with_location"] = error_of(lambda: client.submit_job_execution(
-    "nope", repository_location_name="tests/ui/jobs_for_ui.py", repository_name="__repository__",
-    run_config={}))
+found["missing_job_with_location"] = error_of(
+    lambda: client.submit_job_execution(
+        "nope",
+        repository_location_name="tests/ui/jobs_for_ui.py",
+        repository_name="__repository__",
+        run_config={},
+    )
+)
 # Dagster 1.13's client asks InvalidSubsetError for no field, then reads its message:
 # against Dagster's own server it raises KeyError too (the API test checks the answer).
 try:
@@ -78,7 +98,9 @@ try:
 except KeyError:
     found["bad_selection"] = "InvalidSubsetError"
 found["missing_run"] = error_of(lambda: client.get_run_status("no-such-run"))
-long_run = client.submit_job_execution("sleepy", run_config={"ops": {"nap": {"config": {"seconds": 20}}}})
+long_run = client.submit_job_execution(
+    "sleepy", run_config={"ops": {"nap": {"config": {"seconds": 20}}}}
+)
 time.sleep(1.0)
 client.terminate_run(long_run)
 found["terminated_status"] = wait(long_run)

@@ -7,7 +7,6 @@ import time
 
 import httpx
 import pytest
-
 from tests.processes import stop
 from tests.ui.conftest import free_port, start_ui
 
@@ -64,7 +63,8 @@ def test_launch_over_graphql_runs_the_job_and_the_run_query_shows_steps_and_even
     run = ui_cluster.graphql(query, {"id": run_id})["runOrError"]
     assert {"key": "k", "value": "v"} in run["tags"]
     assert {(s["stepKey"], s["status"], s["attempts"]) for s in run["stepStats"]} == {
-        ("greet", "SUCCESS", 1), ("shout", "SUCCESS", 1)
+        ("greet", "SUCCESS", 1),
+        ("shout", "SUCCESS", 1),
     }
     kinds = [e["eventType"] for e in run["eventConnection"]["events"]]
     assert kinds[-1] == "RUN_SUCCESS" and "STEP_OUTPUT" in kinds
@@ -80,7 +80,11 @@ def test_a_bad_config_lists_every_error_at_its_path_and_queues_nothing(ui_cluste
     result = ui_cluster.graphql(LAUNCH, {"params": _params("hello", bad)})["launchRun"]
     assert result["__typename"] == "RunConfigValidationInvalid"
     paths = sorted(tuple(e["path"]) for e in result["errors"])
-    assert paths == [("bogus",), ("ops", "greet", "config", "name"), ("ops", "greet", "config", "times")]
+    assert paths == [
+        ("bogus",),
+        ("ops", "greet", "config", "name"),
+        ("ops", "greet", "config", "times"),
+    ]
 
 
 def test_unknown_job_and_bad_selection_are_refused_by_kind(ui_cluster):
@@ -172,17 +176,29 @@ def test_cancel_and_reexecute_through_the_json_actions(ui_cluster, tmp_path):
 
 
 def test_secret_looking_config_values_never_appear_in_pages_or_answers(ui_cluster):
-    config = {"ops": {"use_vault": {"config": {
-        "api_token": "tok-8c1f2e", "dsn": "postgres://bob:pw-77af@db/x", "label": "seen"}}}}
+    config = {
+        "ops": {
+            "use_vault": {
+                "config": {
+                    "api_token": "tok-8c1f2e",
+                    "dsn": "postgres://bob:pw-77af@db/x",
+                    "label": "seen",
+                }
+            }
+        }
+    }
     run_id = _launch(ui_cluster, "secretive", config)
     ui_cluster.wait_status(run_id, "SUCCESS", "FAILURE")
     with ui_cluster.client() as http:
         texts = [
             http.get(f"/runs/{run_id}").text,
             http.get(f"/launchpad/secretive?from_run={run_id}").text,
-            json.dumps(ui_cluster.graphql(
-                "query($id: ID!){runOrError(runId: $id){... on Run {runConfigYaml}}}",
-                {"id": run_id})),
+            json.dumps(
+                ui_cluster.graphql(
+                    "query($id: ID!){runOrError(runId: $id){... on Run {runConfigYaml}}}",
+                    {"id": run_id},
+                )
+            ),
         ]
     for text in texts:
         assert "tok-8c1f2e" not in text and "pw-77af" not in text
@@ -193,12 +209,15 @@ def test_cross_site_posts_are_refused(ui_cluster):
     with ui_cluster.client() as http:
         form = http.post("/api/launch", data={"job": "hello"})
         assert form.status_code == 403
-        foreign = http.post("/graphql", json={"query": "{version}"},
-                            headers={"Origin": "http://evil.example"})
+        foreign = http.post(
+            "/graphql", json={"query": "{version}"}, headers={"Origin": "http://evil.example"}
+        )
         assert foreign.status_code == 403
         rebound = http.get("/runs", headers={"Host": "evil.example"})
         assert rebound.status_code == 421
-        mutation_by_get = http.get("/graphql", params={"query": "mutation { terminateRun(runId: \"x\") { __typename } }"})
+        mutation_by_get = http.get(
+            "/graphql", params={"query": 'mutation { terminateRun(runId: "x") { __typename } }'}
+        )
         assert mutation_by_get.status_code >= 400
 
 
@@ -211,7 +230,10 @@ def test_with_a_token_every_request_needs_it_by_header_or_login_cookie(ui_cluste
             assert http.post("/graphql", json={"query": "{version}"}).status_code == 401
             assert http.get("/runs", headers={"accept": "text/html"}).status_code == 303
             bearer = {"Authorization": "Bearer t0ken-abc"}
-            assert http.post("/graphql", json={"query": "{version}"}, headers=bearer).status_code == 200
+            assert (
+                http.post("/graphql", json={"query": "{version}"}, headers=bearer).status_code
+                == 200
+            )
             wrong = http.post("/login", data={"token": "nope"})
             assert wrong.status_code == 401
             login = http.post("/login", data={"token": "t0ken-abc"})
@@ -232,8 +254,12 @@ def test_binding_beyond_loopback_without_a_token_refuses_to_start(ui_cluster, tm
 
     done = subprocess.run(
         [OPGRID, "ui", "-f", LOCATION, "--host", "0.0.0.0", "--port", str(free_port())],
-        cwd=ROOT, env=cluster_env(ui_cluster.settings), capture_output=True, text=True,
-        timeout=30, check=False,
+        cwd=ROOT,
+        env=cluster_env(ui_cluster.settings),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 2
     assert "OPGRID_UI_TOKEN" in done.stderr

@@ -26,7 +26,10 @@ def findings(ui_cluster, tmp_path_factory) -> dict:
     marker = tmp_path_factory.mktemp("client") / "marker"
     done = subprocess.run(
         [CLIENT_PYTHON, str(SCRIPT), str(ui_cluster.port), str(marker)],
-        capture_output=True, text=True, timeout=150, check=False,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -99,8 +99,9 @@ def _location(state: UIState, name: str) -> t.RepositoryLocation:
     location = state.catalog.locations[name]
     jobs = [_job(job) for job in sorted(location.jobs.values(), key=lambda j: j.name)]
     loc = t.RepositoryLocation(id=name, name=name, is_reload_supported=True, repositories=[])
-    repo = t.Repository(id=f"{REPOSITORY}@{name}", name=REPOSITORY, location=loc, pipelines=jobs,
-                        jobs=jobs)
+    repo = t.Repository(
+        id=f"{REPOSITORY}@{name}", name=REPOSITORY, location=loc, pipelines=jobs, jobs=jobs
+    )
     loc.repositories.append(repo)
     return loc
 
@@ -111,21 +112,27 @@ def _config_error(path: str, message: str) -> t.ConfigValidationError:
     text = f"{message}{where}"
     if "missing" in message:
         return t.MissingFieldConfigError(
-            message=text, path=parts, reason=t.EvaluationErrorReason.MISSING_REQUIRED_FIELD,
+            message=text,
+            path=parts,
+            reason=t.EvaluationErrorReason.MISSING_REQUIRED_FIELD,
             field_name=parts[-1] if parts else "",
         )
     if "unexpected" in message:
         return t.FieldNotDefinedConfigError(
-            message=text, path=parts, reason=t.EvaluationErrorReason.FIELD_NOT_DEFINED,
+            message=text,
+            path=parts,
+            reason=t.EvaluationErrorReason.FIELD_NOT_DEFINED,
             field_name=parts[-1] if parts else "",
         )
     return t.RuntimeMismatchConfigError(
-        message=text, path=parts, reason=t.EvaluationErrorReason.RUNTIME_TYPE_MISMATCH,
+        message=text,
+        path=parts,
+        reason=t.EvaluationErrorReason.RUNTIME_TYPE_MISMATCH,
         value_rep=None,
     )
 
 
-def launch_result(state: UIState, params: t.ExecutionParams) -> Any:
+def launch_result(state: UIState, params: t.ExecutionParams) -> t.LaunchRunResult:
     """``launchPipelineExecution``/``launchRun``: a run, or why there is none."""
     selector = params.selector
     job_name = selector.job_name or selector.pipeline_name or ""
@@ -133,24 +140,34 @@ def launch_result(state: UIState, params: t.ExecutionParams) -> Any:
         return t.PipelineNotFoundError(
             message=f"Could not find Pipeline {selector.repository_location_name}."
             f"{selector.repository_name}.{job_name}",
-            pipeline_name=job_name, repository_name=selector.repository_name,
+            pipeline_name=job_name,
+            repository_name=selector.repository_name,
             repository_location_name=selector.repository_location_name,
         )
     if params.preset:
-        return t.PresetNotFoundError(message=f"opgrid jobs have no presets ({params.preset!r})",
-                                     preset=params.preset)
+        return t.PresetNotFoundError(
+            message=f"opgrid jobs have no presets ({params.preset!r})", preset=params.preset
+        )
     metadata = params.execution_metadata
     tags = {tag.key: tag.value for tag in (metadata.tags or [])} if metadata else {}
+    partition = tags.pop("dagster/partition", None)  # Dagster's client passes it as a tag
     outcome = launch(
-        state, job_name, selector.repository_location_name, params.run_config_data or {}, tags,
-        tags.pop("dagster/partition", None), selector.solid_selection,
+        state,
+        job_name,
+        selector.repository_location_name,
+        params.run_config_data or {},
+        tags,
+        partition,
+        selector.solid_selection,
     )
     if isinstance(outcome, Launched):
         return t.LaunchRunSuccess(run=run_of(state, outcome.record))
     return _refusal(outcome, selector, job_name)
 
 
-def _refusal(outcome: Refused, selector: t.JobOrPipelineSelector, job_name: str) -> Any:
+def _refusal(
+    outcome: Refused, selector: t.JobOrPipelineSelector, job_name: str
+) -> t.LaunchRunResult:
     if outcome.kind == "config":
         errors = [_config_error(path, message) for path, message in outcome.errors]
         return t.RunConfigValidationInvalid(pipeline_name=job_name, errors=errors)
@@ -158,7 +175,8 @@ def _refusal(outcome: Refused, selector: t.JobOrPipelineSelector, job_name: str)
         return t.PipelineNotFoundError(
             message=f"Could not find Pipeline {selector.repository_location_name}."
             f"{selector.repository_name}.{job_name}",
-            pipeline_name=job_name, repository_name=selector.repository_name,
+            pipeline_name=job_name,
+            repository_name=selector.repository_name,
             repository_location_name=selector.repository_location_name,
         )
     if outcome.kind == "invalid_subset":
@@ -166,12 +184,11 @@ def _refusal(outcome: Refused, selector: t.JobOrPipelineSelector, job_name: str)
     return t.PythonError(message=outcome.message, class_name=outcome.class_name, stack=[])
 
 
-def terminate(state: UIState, run_id: str) -> Any:
+def terminate(state: UIState, run_id: str) -> t.TerminateRunResult:
     try:
         record = state.cluster.cancel(run_id)
     except RunNotFound:
-        return t.RunNotFoundError(run_id=run_id,
-                                  message=f"Run {run_id} could not be found.")
+        return t.RunNotFoundError(run_id=run_id, message=f"Run {run_id} could not be found.")
     except DagsterInvariantViolationError as exc:
         record = state.cluster.store.get_run(run_id)
         return t.TerminateRunFailure(run=run_of(state, record), message=str(exc))
@@ -206,8 +223,11 @@ class Query:
 
     @strawberry.field
     def runs_or_error(
-        self, info: Info[Any, Any], filter: t.RunsFilter | None = None,
-        cursor: str | None = None, limit: int | None = None,
+        self,
+        info: Info[Any, Any],
+        filter: t.RunsFilter | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
     ) -> t.RunsOrError:
         state = _ui(info)
         flt = _filter(filter)
@@ -225,15 +245,17 @@ class Query:
 
     @strawberry.field
     def queues(self, info: Info[Any, Any]) -> list[t.Queue]:
-        return [t.Queue(name=q.name, depth=q.depth, consumers=q.consumers)
-                for q in queue_rows(_ui(info))]
+        return [
+            t.Queue(name=q.name, depth=q.depth, consumers=q.consumers)
+            for q in queue_rows(_ui(info))
+        ]
 
     @strawberry.field
     def coordinators(self, info: Info[Any, Any]) -> list[t.Coordinator]:
         return [t.Coordinator(id=c) for c in _ui(info).cluster.live_coordinators()]
 
 
-def _run_or_error(state: UIState, run_id: str) -> Any:
+def _run_or_error(state: UIState, run_id: str) -> t.RunOrError:
     try:
         return run_of(state, state.cluster.store.get_run(run_id))
     except RunNotFound:
@@ -268,8 +290,11 @@ def queue_rows(state: UIState) -> list[t.Queue]:
                 names.add(str(op_def.tags[QUEUE_TAG]))
     depths = state.cluster.queue_depths(sorted(names))
     return [
-        t.Queue(name=name, depth=depths.get(name, 0),
-                consumers=sorted(h for h, qs in workers.items() if name in qs))
+        t.Queue(
+            name=name,
+            depth=depths.get(name, 0),
+            consumers=sorted(h for h, qs in workers.items() if name in qs),
+        )
         for name in sorted(names)
     ]
 
@@ -283,8 +308,9 @@ class Mutation:
         return launch_result(_ui(info), execution_params)
 
     @strawberry.mutation
-    def launch_run(self, info: Info[Any, Any], execution_params: t.ExecutionParams
-                   ) -> t.LaunchRunResult:
+    def launch_run(
+        self, info: Info[Any, Any], execution_params: t.ExecutionParams
+    ) -> t.LaunchRunResult:
         return launch_result(_ui(info), execution_params)
 
     @strawberry.mutation
@@ -304,14 +330,18 @@ class Mutation:
 
     @strawberry.mutation
     def terminate_run(
-        self, info: Info[Any, Any], run_id: str,
+        self,
+        info: Info[Any, Any],
+        run_id: str,
         terminate_policy: t.TerminateRunPolicy | None = None,
     ) -> t.TerminateRunResult:
         return terminate(_ui(info), run_id)
 
     @strawberry.mutation
     def terminate_runs(
-        self, info: Info[Any, Any], run_ids: list[str],
+        self,
+        info: Info[Any, Any],
+        run_ids: list[str],
         terminate_policy: t.TerminateRunPolicy | None = None,
     ) -> t.TerminateRunsResultOrError:
         state = _ui(info)
@@ -329,11 +359,16 @@ class Mutation:
         if problem is not None:
             error = t.PythonError(message=problem.message, class_name=None, stack=[problem.stack])
             return t.WorkspaceLocationEntry(id=name, name=name, location_or_load_error=error)
-        return t.WorkspaceLocationEntry(id=name, name=name,
-                                        location_or_load_error=_location(state, name))
+        return t.WorkspaceLocationEntry(
+            id=name, name=name, location_or_load_error=_location(state, name)
+        )
 
 
 #: Types reached only through an interface, which the schema must list itself.
-_IMPLEMENTERS = [t.FieldNotDefinedConfigError, t.MissingFieldConfigError, t.RuntimeMismatchConfigError]
+_IMPLEMENTERS: list[type] = [
+    t.FieldNotDefinedConfigError,
+    t.MissingFieldConfigError,
+    t.RuntimeMismatchConfigError,
+]
 
 schema = strawberry.Schema(query=Query, mutation=Mutation, types=_IMPLEMENTERS)

@@ -146,7 +146,9 @@ class Run(PipelineRun):
         ]
 
     @strawberry.field
-    def event_connection(self, after_cursor: str | None = None, limit: int = 1000) -> EventConnection:
+    def event_connection(
+        self, after_cursor: str | None = None, limit: int = 1000
+    ) -> EventConnection:
         entries = self.cluster.store.read_events(self.run_id, after_cursor or "0-0")
         limit = max(1, min(limit, 10_000))
         shown = entries[:limit]

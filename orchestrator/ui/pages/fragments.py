@@ -35,7 +35,7 @@ def run_rows_html(rows: list[dict[str, Any]]) -> str:
 def plan_graph(plan: ExecutionPlan, statuses: dict[str, str]) -> str:
     """The steps of a plan (mapped copies folded into their template) coloured by status."""
     nodes = []
-    edges = []
+    edges: list[tuple[str, str]] = []
     for step in plan.steps:
         status = statuses.get(step.key, "pending")
         label = step.key + ("[*]" if step.mapped_by is not None else "")
@@ -60,11 +60,15 @@ def _event_row(entry_id: str, event: RunEvent) -> str:
     return (
         f'<tr data-id="{h(entry_id)}" data-step="{h(event.step_key or "")}" '
         f'data-kind="{h(event.kind.name)}" data-level="{h(level)}">'
-        f'<td class="mono">{h(when(event.timestamp)[11:19])}.{int(event.timestamp * 1000) % 1000:03d}</td>'
+        f'<td class="mono">{h(_clock(event.timestamp))}</td>'
         f'<td><span class="kind {h(event.kind.name.lower())}">{h(event.kind.name)}</span></td>'
         f'<td class="mono">{h(event.step_key or "")}</td><td>{h(level)}</td>'
         f"<td>{h(detail)}</td></tr>"
     )
+
+
+def _clock(timestamp: float) -> str:
+    return f"{when(timestamp)[11:19]}.{int(timestamp * 1000) % 1000:03d}"
 
 
 def step_counts(view: RunView) -> str:
@@ -96,20 +100,24 @@ def cluster_html(state: UIState) -> str:
     workers = state.cluster.live_workers()
     queues = queue_rows(state)
     coordinators = state.cluster.live_coordinators()
-    worker_rows = "".join(
-        f"<tr><td class='mono'>{h(host)}</td><td>{h(host.partition('@')[2] or host)}</td>"
-        f"<td>{' '.join(f'<span class=chip>{h(q)}</span>' for q in qs)}</td></tr>"
-        for host, qs in workers.items()
-    ) or '<tr><td colspan="3" class="muted">No live worker.</td></tr>'
+    worker_rows = (
+        "".join(
+            f"<tr><td class='mono'>{h(host)}</td><td>{h(host.partition('@')[2] or host)}</td>"
+            f"<td>{' '.join(f'<span class=chip>{h(q)}</span>' for q in qs)}</td></tr>"
+            for host, qs in workers.items()
+        )
+        or '<tr><td colspan="3" class="muted">No live worker.</td></tr>'
+    )
     queue_rows_html = "".join(
         f'<tr class="{"orphan" if q.depth and not q.consumers else ""}">'
         f"<td class='mono'>{h(q.name)}</td><td>{q.depth}</td>"
         f"<td>{h(', '.join(q.consumers)) or '<b>no consumer</b>'}</td></tr>"
         for q in queues
     )
-    coordinator_rows = "".join(
-        f"<tr><td class='mono'>{h(c)}</td></tr>" for c in coordinators
-    ) or '<tr><td class="muted">No live coordinator: queued runs will wait.</td></tr>'
+    coordinator_rows = (
+        "".join(f"<tr><td class='mono'>{h(c)}</td></tr>" for c in coordinators)
+        or '<tr><td class="muted">No live coordinator: queued runs will wait.</td></tr>'
+    )
     return (
         f"<section><h2>Workers ({len(workers)})</h2><table><thead><tr><th>Worker</th>"
         f"<th>Host</th><th>Queues</th></tr></thead><tbody>{worker_rows}</tbody></table></section>"

@@ -77,7 +77,9 @@ def _axis(start: float, end: float, scale: float, height: int) -> str:
 
 def _row(attempt: Attempt, index: int, start: float, scale: float, now: float) -> str:
     y = 20 + index * ROW_H
-    parts = [f'<g class="attempt {escape(attempt.outcome)}" data-step="{escape(attempt.step_key)}">']
+    parts = [
+        f'<g class="attempt {escape(attempt.outcome)}" data-step="{escape(attempt.step_key)}">'
+    ]
     parts.append(f"<title>{escape(_title(attempt))}</title>")
     host = f" · {attempt.host}/{attempt.pid}" if attempt.host else ""
     label = escape(_label(attempt) + host)

@@ -24,13 +24,16 @@ LATEST_RUNS = 10
 
 async def jobs_page(request: Request) -> Response:
     state = ui_state(request)
-    rows = "".join(
-        f'<tr><td><a href="/jobs/{h(job.name)}">{h(job.name)}</a></td>'
-        f"<td>{h(job.description or '')}</td><td>{tag_chips(redacted(job.tags))}</td>"
-        f"<td class='mono'>{h(location)}</td>"
-        f'<td><a class="button" href="/launchpad/{h(job.name)}">Launchpad</a></td></tr>'
-        for location, job in state.catalog.jobs()
-    ) or '<tr><td colspan="5" class="muted">No job loaded.</td></tr>'
+    rows = (
+        "".join(
+            f'<tr><td><a href="/jobs/{h(job.name)}">{h(job.name)}</a></td>'
+            f"<td>{h(job.description or '')}</td><td>{tag_chips(redacted(job.tags))}</td>"
+            f"<td class='mono'>{h(location)}</td>"
+            f'<td><a class="button" href="/launchpad/{h(job.name)}">Launchpad</a></td></tr>'
+            for location, job in state.catalog.jobs()
+        )
+        or '<tr><td colspan="5" class="muted">No job loaded.</td></tr>'
+    )
     problems = "".join(_problem(p) for p in state.catalog.problems.values())
     body = (
         f"<h1>Jobs</h1>{problems}<table><thead><tr><th>Job</th><th>Description</th><th>Tags</th>"
@@ -54,8 +57,11 @@ def graph_sections(graph: GraphDefinition, prefix: str = "") -> str:
     for name, node in graph.node_dict.items():
         path = f"{prefix}{name}"
         if isinstance(node.definition, GraphDefinition):
-            nodes.append(GraphNode(name, f"▸ {name}", "graph", href=f"#graph-{path}",
-                                   note="graph: click to expand"))
+            nodes.append(
+                GraphNode(
+                    name, f"▸ {name}", "graph", href=f"#graph-{path}", note="graph: click to expand"
+                )
+            )
             inner.append((path, node.definition))
         else:
             nodes.append(GraphNode(name, name, "op", note=node.definition.description or "op"))
@@ -103,7 +109,7 @@ async def job_page(request: Request) -> Response:
     rows = fragments.run_rows_html([run_row(r) for r in latest])
     schema = job_schema(job)
     body = f"""<h1>Job {h(job.name)}</h1>
-<p>{h(job.description or '')}</p><p>{tag_chips(redacted(job.tags))}</p>
+<p>{h(job.description or "")}</p><p>{tag_chips(redacted(job.tags))}</p>
 <p class="muted">Code location <span class="mono">{h(location)}</span></p>
 <p><a class="button" href="/launchpad/{h(job.name)}">Open launchpad</a>
  <a class="button" href="/runs?job={h(job.name)}">All runs</a></p>

@@ -52,7 +52,9 @@ def data_json(value: Any) -> str:
     return json.dumps(value, default=str).replace("</", "<\\/")
 
 
-def page(request: Request, title: str, body: str, active: str = "", status: int = 200) -> HTMLResponse:
+def page(
+    request: Request, title: str, body: str, active: str = "", status: int = 200
+) -> HTMLResponse:
     state: UIState = request.app.state.ui
     nav = "".join(
         f'<a href="{path}" class="{"active" if path == active else ""}">{name}</a>'

@@ -35,8 +35,12 @@ async def login_page(request: Request) -> Response:
         return page(request, "Log in", _login_form("That token is not right."), status=401)
     response = RedirectResponse("/runs", 303)
     response.set_cookie(
-        COOKIE, policy.session_value(), httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", max_age=7 * 24 * 3600,
+        COOKIE,
+        policy.session_value(),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=7 * 24 * 3600,
     )
     return response
 

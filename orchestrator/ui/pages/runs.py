@@ -19,6 +19,7 @@ from ..cluster import (
 from ..redact import redact_text, redacted
 from ..run_view import RunView, load_run
 from ..runs_query import list_runs
+from ..state import UIState
 from . import fragments, gantt
 from .layout import data_json, duration, h, page, status_badge, tag_chips, when
 
@@ -29,6 +30,9 @@ PREVIEW_BYTES = 4096
 #: Longest preview shown.
 PREVIEW_CHARS = 200
 E = DagsterEventType
+#: The bodies of the two re-execute buttons.
+ALL = '{"from_failure": false}'
+FROM_FAILURE = '{"from_failure": true}'
 
 
 def _tabs(params: dict[str, str]) -> str:
@@ -63,7 +67,9 @@ async def runs_page(request: Request) -> Response:
     state = ui_state(request)
     params = dict(request.query_params)
     limit = min(int(params.get("limit") or 50), 500)
-    listing = list_runs(state.cluster, run_filter(request.query_params), limit, params.get("cursor"))
+    listing = list_runs(
+        state.cluster, run_filter(request.query_params), limit, params.get("cursor")
+    )
     rows = [run_row(r) for r in listing.runs]
     more = ""
     if listing.next_cursor:
@@ -89,9 +95,9 @@ def _buttons(view: RunView) -> str:
     parts = [
         f'<button class="danger" data-action="/api/runs/{run_id}/cancel" '
         f'{"disabled" if ended else ""} id="cancel">Cancel</button>',
-        f'<button data-action="/api/runs/{run_id}/reexecute" data-body=\'{{"from_failure": false}}\' '
+        f'<button data-action="/api/runs/{run_id}/reexecute" data-body="{h(ALL)}" '
         f'{"" if ended else "disabled"} id="reexecute-all">Re-execute all</button>',
-        f'<button data-action="/api/runs/{run_id}/reexecute" data-body=\'{{"from_failure": true}}\' '
+        f'<button data-action="/api/runs/{run_id}/reexecute" data-body="{h(FROM_FAILURE)}" '
         f'{"" if failed else "disabled"} id="reexecute-failure">Re-execute from failure</button>',
         f'<a class="button" href="/launchpad/{h(record.job_name)}?from_run={run_id}">'
         "Open in launchpad</a>",
@@ -110,7 +116,7 @@ def _outputs(request: Request, view: RunView) -> str:
         return '<p class="muted">No output yet.</p>'
     datas = state.cluster.store.load_outputs(view.record.run_id, refs)
     rows = []
-    for ref, data in zip(refs, datas):
+    for ref, data in zip(refs, datas, strict=True):
         where = f"{ref.step_key}.{ref.output}" + (f"[{ref.mapping_key}]" if ref.mapping_key else "")
         rows.append(
             f"<tr><td class='mono'>{h(where)}</td><td>{_size(data)}</td>"
@@ -129,20 +135,16 @@ def _size(data: bytes | None) -> str:
     return f"{size} B" if size < 10_000 else f"{size / 1024:.1f} KiB"
 
 
-def _preview(state: object, data: bytes | None, where: str) -> str:
+def _preview(state: UIState, data: bytes | None, where: str) -> str:
     if data is None or len(data) > PREVIEW_BYTES:
         return "" if data is None else "(large: not loaded)"
     try:
-        value = ui_cluster(state).load_value(data, where)
+        value = state.cluster.load_value(data, where)
     except Exception as exc:  # user types that do not load here: say so, keep the page
         logger.info("cannot preview %s: %s", where, exc, exc_info=True)
         return f"(cannot preview: {type(exc).__name__})"
     text = redact_text(repr(redacted(value)))
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
-
-
-def ui_cluster(state: object) -> object:
-    return state.cluster  # type: ignore[attr-defined]
 
 
 def _errors(request: Request, view: RunView) -> str:
@@ -166,7 +168,9 @@ def _errors(request: Request, view: RunView) -> str:
 
 def _failure_metadata(request: Request, view: RunView, step_key: str) -> str:
     state = ui_state(request)
-    (data,) = state.cluster.store.load_outputs(view.record.run_id, [ValueRef(step_key, ERROR_OUTPUT)])
+    (data,) = state.cluster.store.load_outputs(
+        view.record.run_id, [ValueRef(step_key, ERROR_OUTPUT)]
+    )
     if data is None:
         return ""
     try:
@@ -201,6 +205,26 @@ def _filters(view: RunView) -> str:
     )
 
 
+def _head(view: RunView) -> str:
+    record = view.record
+    parent = ""
+    if record.parent_run_id:
+        link = f'<a href="/runs/{h(record.parent_run_id)}">{h(record.parent_run_id[:8])}</a>'
+        parent = f" · re-executes {link}"
+    partition = f" · partition {h(record.partition_key)}" if record.partition_key else ""
+    took = h(duration(record.started_at, record.finished_at))
+    return f"""
+<div class="run-head" id="run" data-run="{h(record.run_id)}" data-cursor="{h(view.cursor)}"
+ data-status="{h(record.status.value)}">
+<h1>Run <span class="mono">{h(record.run_id)}</span>
+ <span id="run-status">{status_badge(record.status.value)}</span></h1>
+<p>Job <a href="/jobs/{h(record.job_name)}">{h(record.job_name)}</a>
+ · created {h(when(record.created_at))}
+ · duration <span id="run-duration">{took}</span>{parent}{partition}</p>
+<p>{tag_chips(redacted(record.tags))}</p>
+{_buttons(view)}<p id="action-result" class="muted"></p></div>"""
+
+
 async def run_page(request: Request) -> Response:
     state = ui_state(request)
     run_id = request.path_params["run_id"]
@@ -208,25 +232,11 @@ async def run_page(request: Request) -> Response:
         view = load_run(state.cluster, run_id)
     except RunNotFound as exc:
         return page(request, "Run not found", f"<h1>Run not found</h1><p>{h(exc)}</p>", status=404)
-    record = view.record
-    config = redacted(view.plan.run_config)
-    shown = view.events[-fragments.MAX_EVENTS:]
-    parent = (
-        f' · re-executes <a href="/runs/{h(record.parent_run_id)}">{h(record.parent_run_id[:8])}</a>'
-        if record.parent_run_id
-        else ""
-    )
-    body = f"""
-<div class="run-head" id="run" data-run="{h(record.run_id)}" data-cursor="{h(view.cursor)}"
- data-status="{h(record.status.value)}">
-<h1>Run <span class="mono">{h(record.run_id)}</span> <span id="run-status">{status_badge(record.status.value)}</span></h1>
-<p>Job <a href="/jobs/{h(record.job_name)}">{h(record.job_name)}</a> · created {h(when(record.created_at))}
- · duration <span id="run-duration">{h(duration(record.started_at, record.finished_at))}</span>{parent}
- {(' · partition ' + h(record.partition_key)) if record.partition_key else ''}</p>
-<p>{tag_chips(redacted(record.tags))}</p>
-{_buttons(view)}<p id="action-result" class="muted"></p></div>
+    shown = view.events[-fragments.MAX_EVENTS :]
+    graph = fragments.plan_graph(view.plan, view.node_statuses())
+    body = f"""{_head(view)}
 <section><h2>Steps <span id="step-counts">{fragments.step_counts(view)}</span></h2>
-<div class="graph" id="step-graph">{fragments.plan_graph(view.plan, view.node_statuses())}</div></section>
+<div class="graph" id="step-graph">{graph}</div></section>
 <section><h2>Timeline</h2><p class="muted">Light: waiting in the queue; solid: running.
 Hover a bar for its worker, retries and redeliveries.</p>
 <div class="gantt-wrap" id="gantt">{gantt.render(view)}</div></section>
@@ -234,6 +244,7 @@ Hover a bar for its worker, retries and redeliveries.</p>
 <section><h2>Outputs</h2>{_outputs(request, view)}</section>
 <section><h2>Events</h2>{_filters(view)}
 <table class="events"><thead><tr><th>Time</th><th>Kind</th><th>Step</th><th>Level</th>
-<th>Detail</th></tr></thead><tbody id="event-rows">{fragments.event_rows(shown)}</tbody></table></section>
-<section><h2>Run config</h2><pre>{h(data_json(config))}</pre></section>"""
-    return page(request, f"Run {record.run_id[:8]}", body, "/runs")
+<th>Detail</th></tr></thead><tbody id="event-rows">{fragments.event_rows(shown)}</tbody></table>
+</section>
+<section><h2>Run config</h2><pre>{h(data_json(redacted(view.plan.run_config)))}</pre></section>"""
+    return page(request, f"Run {view.record.run_id[:8]}", body, "/runs")
