@@ -402,7 +402,6 @@ def _first_line(text: str | None) -> str:
 
 # The cluster commands register themselves on ``main`` and ``job_group`` when imported.
 from . import cli_cluster, cli_dev  # noqa: E402, F401
-
 from .ui.command import ui_command  # noqa: E402
 
 main.add_command(ui_command)
