@@ -104,7 +104,9 @@ def ui_cluster(
             "-f",
             JOBS,
             "--pool",
-            "solo",
+            "prefork",  # a canceled step that ignores its interruption is killed: its child only
+            "--concurrency",
+            "2",
             "-n",
             f"{name}@%h",
             "--",

@@ -3,6 +3,8 @@ the Launchpad (YAML editor validated while typing, tags, partition, Launch)."""
 
 from __future__ import annotations
 
+import json
+
 import yaml
 from starlette.requests import Request
 from starlette.responses import Response
@@ -78,7 +80,7 @@ def schema_html(node: SchemaNode, name: str = "") -> str:
     label = f'<span class="field">{h(name)}</span>: ' if name else ""
     flags = "" if node.required else ' <span class="muted">optional</span>'
     default = (
-        f' <span class="muted">default {h(yaml.safe_dump(redacted(node.default)).strip())}</span>'
+        f' <span class="muted">default {h(json.dumps(redacted(node.default), default=str))}</span>'
         if node.has_default
         else ""
     )
