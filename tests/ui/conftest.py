@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.processes import OPGRID, cluster_env, start, stop, wait_for_text
 
 from opgrid.orchestrator.redis_server import RedisServer
 from opgrid.orchestrator.settings import Settings
+from tests.processes import OPGRID, cluster_env, start, stop, wait_for_text
 
 #: The job file every process of the UI cluster loads (relative to the repository root).
 JOBS = "tests/ui/jobs_for_ui.py"

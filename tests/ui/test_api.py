@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+
 from tests.processes import stop
 from tests.ui.conftest import free_port, start_ui
 
