@@ -3,7 +3,8 @@
 The store lists only the newest N runs, so filtering is done here on top of its
 index (``Keys.runs_index``: run ids scored by creation time) and its run records
 (``Keys.run``), read in batches through one pipeline per batch. A cheap test on the
-raw JSON skips most records a filter rejects before they are parsed.
+raw JSON skips most records a filter rejects before they are parsed, and records of
+finished runs (which never change) are read from Redis once per process.
 
 Pages are keyset-paginated: the cursor names the last run shown (creation time and
 id), so a page stays right while new runs arrive above it.
@@ -12,6 +13,8 @@ id), so a page stays right while new runs arrive above it.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +22,15 @@ from typing import Any
 from .cluster import ClusterHandle, RunRecord
 
 #: Run ids read from the index per round trip.
-BATCH = 400
+BATCH = 2000
 #: Most runs one page may hold.
 MAX_PAGE = 500
 #: Most index entries one query reads before it gives up looking for matches.
 MAX_SCANNED = 100_000
+#: Records of finished runs kept in this process (they never change once final).
+CACHE_SIZE = 50_000
+#: The byte strings that mark a record as final (its ``status`` field).
+_FINAL_MARKS = (b'"status":"success"', b'"status":"failure"', b'"status":"canceled"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +98,7 @@ def list_runs(
     found: list[RunRecord] = []
     scanned = 0
     needles = flt.needles()
-    for _, raw in _index_entries(cluster, flt, _decode_cursor(cursor)):
+    for _, raw in _index_entries(cluster, flt, _decode_cursor(cursor), limit + 1):
         scanned += 1
         if raw is None or not all(needle in raw for needle in needles):
             continue
@@ -108,32 +115,82 @@ def list_runs(
 
 
 def _index_entries(
-    cluster: ClusterHandle, flt: RunFilter, after: tuple[float, str] | None
+    cluster: ClusterHandle, flt: RunFilter, after: tuple[float, str] | None, first: int
 ) -> Iterator[tuple[str, bytes | None]]:
-    """(run id, raw record) newest first, from the index, starting after ``after``."""
-    redis, keys = cluster.redis, cluster.keys
-    top: Any = after[0] if after else (flt.created_before or "+inf")
+    """(run id, raw record) newest first, from the index, starting after ``after``.
+
+    The first read asks for ``first`` entries, each next one for twice as many (up to
+    ``BATCH``). Without a time filter the index is read by rank (the cursor's run found by
+    ``ZREVRANK``), which costs Redis and the client least; with one, by score.
+    """
+    redis, index = cluster.redis, cluster.keys.runs_index()
+    by_score = flt.created_after is not None or flt.created_before is not None
+    offset, batch = 0, first
+    top: Any = flt.created_before if flt.created_before is not None else "+inf"
     bottom: Any = flt.created_after if flt.created_after is not None else "-inf"
-    offset = 0
+    if after is not None:
+        rank = None if by_score else redis.zrevrank(index, after[1])
+        if rank is not None:
+            offset = rank + 1
+        else:
+            by_score, top = True, f"({after[0]!r}"
     while True:
-        entries = redis.zrevrangebyscore(
-            keys.runs_index(), top, bottom, start=offset, num=BATCH, withscores=True
-        )
-        if not entries:
+        if by_score:
+            members = redis.zrevrangebyscore(index, top, bottom, start=offset, num=batch)
+        else:
+            members = redis.zrevrange(index, offset, offset + batch - 1)
+        if not members:
             return
-        offset += len(entries)
-        ids = [
-            member.decode()
-            for member, score in entries
-            if after is None or score < after[0] or member.decode() < after[1]
-        ]
-        with redis.pipeline(transaction=False) as pipe:
-            for run_id in ids:
-                pipe.hget(keys.run(run_id), "record")
-            raws = pipe.execute()
-        yield from zip(ids, raws, strict=True)
-        if len(entries) < BATCH:
+        offset += len(members)
+        ids = [member.decode() for member in members]
+        yield from zip(ids, _records(cluster, ids), strict=True)
+        if len(members) < batch:
             return
+        batch = min(BATCH, batch * 2)
+
+
+class _FinalRecords:
+    """Raw records of finished runs, by namespace and run id, least recently used out.
+
+    A finished run's record is never written again, so a copy is as good as a read; a run
+    pruned meanwhile has left the index too, so its copy is never asked for.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._raw: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, namespace: str, run_id: str) -> bytes | None:
+        with self._lock:
+            return self._raw.get((namespace, run_id))
+
+    def put(self, namespace: str, run_id: str, raw: bytes) -> None:
+        if not any(mark in raw for mark in _FINAL_MARKS):
+            return
+        with self._lock:
+            self._raw[(namespace, run_id)] = raw
+            while len(self._raw) > self.size:
+                self._raw.popitem(last=False)
+
+
+_final = _FinalRecords(CACHE_SIZE)
+
+
+def _records(cluster: ClusterHandle, ids: list[str]) -> list[bytes | None]:
+    """The raw records of ``ids`` (None for a run that is gone), read once when final."""
+    namespace = cluster.keys.namespace
+    found: list[bytes | None] = [_final.get(namespace, run_id) for run_id in ids]
+    missing = [i for i, raw in enumerate(found) if raw is None]
+    if missing:
+        with cluster.redis.pipeline(transaction=False) as pipe:
+            for i in missing:
+                pipe.hget(cluster.keys.run(ids[i]), "record")
+            for i, raw in zip(missing, pipe.execute(), strict=True):
+                found[i] = raw
+                if raw is not None:
+                    _final.put(namespace, ids[i], raw)
+    return found
 
 
 def _by_ids(cluster: ClusterHandle, flt: RunFilter, limit: int) -> RunPage:

@@ -8,7 +8,6 @@ import traceback
 from typing import Any
 
 import strawberry
-import yaml
 from strawberry.types import Info
 
 from ..catalog import REPOSITORY
@@ -49,7 +48,6 @@ def _ui(info: Info[Any, Any]) -> UIState:
 def run_of(state: UIState, record: RunRecord) -> t.Run:
     """A stored run as the API shows it (secret-looking tags and config masked)."""
     tags = redacted(record.tags)
-    config = _run_config(state, record.run_id)
     return t.Run(
         cluster=state.cluster,
         run_id=record.run_id,
@@ -58,7 +56,6 @@ def run_of(state: UIState, record: RunRecord) -> t.Run:
         pipeline_name=record.job_name,
         job_name=record.job_name,
         tags=[t.PipelineTag(key=k, value=str(v)) for k, v in sorted(tags.items())],
-        run_config_yaml=yaml.safe_dump(redacted(config), sort_keys=False) if config else "{}\n",
         creation_time=record.created_at,
         start_time=record.started_at,
         end_time=record.finished_at,
@@ -67,13 +64,6 @@ def run_of(state: UIState, record: RunRecord) -> t.Run:
         partition_key=record.partition_key,
         repository_location_name=record.location,
     )
-
-
-def _run_config(state: UIState, run_id: str) -> dict[str, Any]:
-    try:
-        return state.cluster.store.get_plan(run_id).run_config
-    except RunNotFound:
-        return {}
 
 
 def python_error(exc: BaseException) -> t.PythonError:

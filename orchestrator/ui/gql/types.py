@@ -12,11 +12,12 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+import yaml
 from strawberry.scalars import JSON
 
-from ..cluster import ClusterHandle
+from ..cluster import ClusterHandle, RunNotFound
 from ..cluster import RunEvent as CoreRunEvent
-from ..redact import redact_text
+from ..redact import redact_text, redacted
 from ..run_view import Attempt, load_run
 
 
@@ -108,7 +109,6 @@ class PipelineRun:
     pipeline_name: str
     job_name: str
     tags: list[PipelineTag]
-    run_config_yaml: str
     creation_time: float
     start_time: float | None
     end_time: float | None
@@ -123,6 +123,15 @@ class Run(PipelineRun):
     """A run; ``stepStats`` and ``eventConnection`` read the store when asked for."""
 
     cluster: strawberry.Private[ClusterHandle]
+
+    @strawberry.field
+    def run_config_yaml(self) -> str:
+        """The run's config as YAML, secret-looking values masked (read when asked for)."""
+        try:
+            config = self.cluster.store.get_plan(self.run_id).run_config
+        except RunNotFound:
+            return "{}\n"
+        return yaml.safe_dump(redacted(config), sort_keys=False) if config else "{}\n"
 
     @strawberry.field
     def step_stats(self) -> list[StepStats]:

@@ -66,11 +66,11 @@ def render(view: RunView, now: float | None = None) -> str:
 def _axis(start: float, end: float, scale: float, height: int) -> str:
     ticks = []
     total = end - start
-    for i in range(6):
+    for i in range(5):
         x = LABEL_W + i * AXIS_W / 5
         ticks.append(
             f'<line class="tick" x1="{x:.0f}" y1="14" x2="{x:.0f}" y2="{height}"/>'
-            f'<text class="tick" x="{x + 2:.0f}" y="11">+{total * i / 5:.2f}s</text>'
+            f'<text class="axis" x="{x + 2:.0f}" y="11">+{total * i / 5:.2f}s</text>'
         )
     return "".join(ticks)
 

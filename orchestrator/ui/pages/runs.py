@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
+import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,7 +22,7 @@ from ..run_view import RunView, load_run
 from ..runs_query import list_runs
 from ..state import UIState
 from . import fragments, gantt
-from .layout import data_json, duration, h, page, status_badge, tag_chips, when
+from .layout import duration, h, page, status_badge, tag_chips, when
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +185,8 @@ def _failure_metadata(request: Request, view: RunView, step_key: str) -> str:
         f"<tr><th>{h(k)}</th><td>{h(redact_text(str(v)))}</td></tr>"
         for k, v in redacted(exc.metadata).items()
     )
-    description = f"<p>{h(exc.description)}</p>" if exc.description else ""
+    shown = exc.description and exc.description != str(exc)
+    description = f"<p>{h(redact_text(exc.description or ''))}</p>" if shown else ""
     return f'{description}<table class="meta"><tbody>{rows}</tbody></table>'
 
 
@@ -203,6 +205,10 @@ def _filters(view: RunView) -> str:
         f'</label><label>Level <select id="f-level"><option value="">all</option>{levels}'
         "</select></label></div>"
     )
+
+
+def _yaml(config: dict[str, object]) -> str:
+    return yaml.safe_dump(redacted(config), sort_keys=False) if config else "{}"
 
 
 def _head(view: RunView) -> str:
@@ -246,5 +252,5 @@ Hover a bar for its worker, retries and redeliveries.</p>
 <table class="events"><thead><tr><th>Time</th><th>Kind</th><th>Step</th><th>Level</th>
 <th>Detail</th></tr></thead><tbody id="event-rows">{fragments.event_rows(shown)}</tbody></table>
 </section>
-<section><h2>Run config</h2><pre>{h(data_json(redacted(view.plan.run_config)))}</pre></section>"""
+<section><h2>Run config</h2><pre>{h(_yaml(view.plan.run_config))}</pre></section>"""
     return page(request, f"Run {view.record.run_id[:8]}", body, "/runs")
