@@ -141,7 +141,8 @@ def build_attempts(
         slot = (key, event.attempt)
         if event.kind in _STARTS:
             due = retry_due.get(key) if event.attempt else _due(key, sources, succeeded, run_start)
-            attempt = attempts.setdefault(slot, Attempt(key, event.attempt, due_at=due))
+            attempt = attempts.setdefault(slot, Attempt(key, event.attempt))
+            attempt.due_at = attempt.due_at if attempt.due_at is not None else due
             attempt.started_at = attempt.started_at or event.timestamp
         elif event.kind in _ENDS and slot in attempts:
             _end(attempts[slot], event, succeeded, retry_due)

@@ -264,3 +264,23 @@ def test_binding_beyond_loopback_without_a_token_refuses_to_start(ui_cluster, tm
     )
     assert done.returncode == 2
     assert "OPGRID_UI_TOKEN" in done.stderr
+
+
+def test_a_queue_with_steps_and_no_consumer_stands_out_on_the_cluster_page(ui_cluster):
+    run_id = _launch(ui_cluster, "hello", HELLO, tags={"opgrid/queue": "nobody-consumes"})
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            queues = ui_cluster.graphql("{queues {name depth consumers} workers {hostname queues}}")
+            found = {q["name"]: q for q in queues["queues"]}
+            if found.get("nobody-consumes", {}).get("depth") == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert found["nobody-consumes"] == {"name": "nobody-consumes", "depth": 1, "consumers": []}
+        assert found[ui_cluster.settings.default_queue]["consumers"]
+        with ui_cluster.client() as http:
+            page = http.get("/cluster").text
+        assert "<tr class=\"orphan\"><td class='mono'>nobody-consumes</td><td>1</td>" in page
+    finally:
+        with ui_cluster.client() as http:
+            http.post(f"/api/runs/{run_id}/cancel", json={})

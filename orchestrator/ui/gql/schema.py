@@ -268,10 +268,12 @@ def _filter(given: t.RunsFilter | None) -> RunFilter:
 
 
 def queue_rows(state: UIState) -> list[t.Queue]:
-    """Every queue a worker consumes or a served job routes to, with depth and consumers."""
+    """Every queue a worker consumes, a served job routes to or an active run names, with
+    its depth and consumers."""
     workers = state.cluster.live_workers()
     names = {state.cluster.settings.default_queue}
     names.update(q for queues in workers.values() for q in queues)
+    names.update(active_run_queues(state))
     for _, job in state.catalog.jobs():
         if QUEUE_TAG in job.tags:
             names.add(str(job.tags[QUEUE_TAG]))
@@ -287,6 +289,17 @@ def queue_rows(state: UIState) -> list[t.Queue]:
         )
         for name in sorted(names)
     ]
+
+
+def active_run_queues(state: UIState) -> set[str]:
+    """The queues that the tags of active runs route to."""
+    active = state.cluster.store.active_runs()[:MAX_ACTIVE_SCANNED]
+    page = list_runs(state.cluster, RunFilter(run_ids=frozenset(active)), len(active) or 1)
+    return {str(r.tags[QUEUE_TAG]) for r in page.runs if QUEUE_TAG in r.tags}
+
+
+#: Most active runs whose queue tags the cluster view reads.
+MAX_ACTIVE_SCANNED = 500
 
 
 @strawberry.type
