@@ -85,7 +85,7 @@ def test_runs_page_filters_and_shows_new_runs_live(page, ui_cluster, screenshots
 
 
 @pytest.mark.timeout(60)
-def test_jobs_graphs_and_cluster_pages(page, screenshots):
+def test_jobs_graphs_and_cluster_pages(page, ui_cluster, screenshots):
     page.goto("/jobs")
     _shot(page, screenshots, "jobs")
     page.goto("/jobs/nested")
@@ -96,6 +96,11 @@ def test_jobs_graphs_and_cluster_pages(page, screenshots):
     _shot(page, screenshots, "job-nested")
     page.goto("/launchpad/regional")
     assert page.locator("#partition option").all_inner_texts() == ["eu", "us"]
+    stuck = _launch(ui_cluster, "hello", HELLO, tags={"opgrid/queue": "nobody-listens"})
     page.goto("/cluster")
     assert "Workers (1)" in page.locator("#cluster").inner_text()
+    page.locator("tr.orphan", has_text="nobody-listens").wait_for(timeout=10_000)  # live
     _shot(page, screenshots, "cluster")
+    page.request.post(
+        f"/api/runs/{stuck}/cancel", data="{}", headers={"Content-Type": "application/json"}
+    )
