@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
@@ -71,8 +71,23 @@ def create_app(
     token = token if token is not None else os.environ.get(TOKEN_ENV) or None
     policy = AuthPolicy.build(host, token, no_auth, settings.secret.get_secret_value())
     state = UIState(ClusterHandle.open(settings), Catalog(list(sources)), policy)
-    graphql = _GraphQL(state)
-    routes = [
+    routes = _routes(_GraphQL(state))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.cluster.close()
+
+    app = Starlette(
+        routes=routes, middleware=[Middleware(AuthMiddleware, policy=policy)], lifespan=lifespan
+    )
+    app.state.ui = state
+    return app
+
+
+def _routes(graphql: _GraphQL) -> list[BaseRoute]:
+    """Pages, JSON actions, live streams, GraphQL and static files."""
+    return [
         Route("/", lambda request: RedirectResponse("/runs", 303)),
         Route("/healthz", _healthz),
         Route("/login", pages.login_page, methods=["GET", "POST"]),
@@ -94,17 +109,6 @@ def create_app(
         Route("/live/cluster", live.cluster_stream),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        state.cluster.close()
-
-    app = Starlette(
-        routes=routes, middleware=[Middleware(AuthMiddleware, policy=policy)], lifespan=lifespan
-    )
-    app.state.ui = state
-    return app
 
 
 async def _healthz(request: Request) -> Response:

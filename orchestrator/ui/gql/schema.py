@@ -25,7 +25,9 @@ from ..launching import Launched, Refused, launch
 from ..redact import redacted
 from ..runs_query import RunFilter, list_runs
 from ..state import UIState
+from . import inputs as i
 from . import types as t
+from . import workspace as w
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +73,10 @@ def python_error(exc: BaseException) -> t.PythonError:
     return t.PythonError(message=str(exc), class_name=type(exc).__name__, stack=stack)
 
 
-def _job(job: JobDefinition) -> t.Job:
+def _job(job: JobDefinition) -> w.Job:
     partitions = job.partitions_def
     keys = list(partitions.get_partition_keys()) if partitions is not None else []
-    return t.Job(
+    return w.Job(
         name=job.name,
         description=job.description,
         tags=[t.PipelineTag(key=k, value=str(v)) for k, v in sorted(redacted(job.tags).items())],
@@ -85,11 +87,11 @@ def _job(job: JobDefinition) -> t.Job:
     )
 
 
-def _location(state: UIState, name: str) -> t.RepositoryLocation:
+def _location(state: UIState, name: str) -> w.RepositoryLocation:
     location = state.catalog.locations[name]
     jobs = [_job(job) for job in sorted(location.jobs.values(), key=lambda j: j.name)]
-    loc = t.RepositoryLocation(id=name, name=name, is_reload_supported=True, repositories=[])
-    repo = t.Repository(
+    loc = w.RepositoryLocation(id=name, name=name, is_reload_supported=True, repositories=[])
+    repo = w.Repository(
         id=f"{REPOSITORY}@{name}", name=REPOSITORY, location=loc, pipelines=jobs, jobs=jobs
     )
     loc.repositories.append(repo)
@@ -122,7 +124,7 @@ def _config_error(path: str, message: str) -> t.ConfigValidationError:
     )
 
 
-def launch_result(state: UIState, params: t.ExecutionParams) -> t.LaunchRunResult:
+def launch_result(state: UIState, params: i.ExecutionParams) -> t.LaunchRunResult:
     """``launchPipelineExecution``/``launchRun``: a run, or why there is none."""
     selector = params.selector
     job_name = selector.job_name or selector.pipeline_name or ""
@@ -156,7 +158,7 @@ def launch_result(state: UIState, params: t.ExecutionParams) -> t.LaunchRunResul
 
 
 def _refusal(
-    outcome: Refused, selector: t.JobOrPipelineSelector, job_name: str
+    outcome: Refused, selector: i.JobOrPipelineSelector, job_name: str
 ) -> t.LaunchRunResult:
     if outcome.kind == "config":
         errors = [_config_error(path, message) for path, message in outcome.errors]
@@ -194,13 +196,13 @@ class Query:
         return "opgrid"
 
     @strawberry.field
-    def repositories_or_error(self, info: Info[Any, Any]) -> t.RepositoriesOrError:
+    def repositories_or_error(self, info: Info[Any, Any]) -> w.RepositoriesOrError:
         state = _ui(info)
         locations = [_location(state, name) for name in sorted(state.catalog.locations)]
-        return t.RepositoryConnection(nodes=[r for loc in locations for r in loc.repositories])
+        return w.RepositoryConnection(nodes=[r for loc in locations for r in loc.repositories])
 
     @strawberry.field
-    def jobs(self, info: Info[Any, Any]) -> list[t.Job]:
+    def jobs(self, info: Info[Any, Any]) -> list[w.Job]:
         return [_job(job) for _, job in _ui(info).catalog.jobs()]
 
     @strawberry.field
@@ -215,7 +217,7 @@ class Query:
     def runs_or_error(
         self,
         info: Info[Any, Any],
-        filter: t.RunsFilter | None = None,
+        filter: i.RunsFilter | None = None,
         cursor: str | None = None,
         limit: int | None = None,
     ) -> t.RunsOrError:
@@ -229,20 +231,20 @@ class Query:
         return t.Runs(results=results, count=len(results), cursor=page.next_cursor)
 
     @strawberry.field
-    def workers(self, info: Info[Any, Any]) -> list[t.Worker]:
+    def workers(self, info: Info[Any, Any]) -> list[w.Worker]:
         workers = _ui(info).cluster.live_workers()
-        return [t.Worker(hostname=h, queues=q) for h, q in workers.items()]
+        return [w.Worker(hostname=h, queues=q) for h, q in workers.items()]
 
     @strawberry.field
-    def queues(self, info: Info[Any, Any]) -> list[t.Queue]:
+    def queues(self, info: Info[Any, Any]) -> list[w.Queue]:
         return [
-            t.Queue(name=q.name, depth=q.depth, consumers=q.consumers)
+            w.Queue(name=q.name, depth=q.depth, consumers=q.consumers)
             for q in queue_rows(_ui(info))
         ]
 
     @strawberry.field
-    def coordinators(self, info: Info[Any, Any]) -> list[t.Coordinator]:
-        return [t.Coordinator(id=c) for c in _ui(info).cluster.live_coordinators()]
+    def coordinators(self, info: Info[Any, Any]) -> list[w.Coordinator]:
+        return [w.Coordinator(id=c) for c in _ui(info).cluster.live_coordinators()]
 
 
 def _run_or_error(state: UIState, run_id: str) -> t.RunOrError:
@@ -254,7 +256,7 @@ def _run_or_error(state: UIState, run_id: str) -> t.RunOrError:
         return python_error(exc)
 
 
-def _filter(given: t.RunsFilter | None) -> RunFilter:
+def _filter(given: i.RunsFilter | None) -> RunFilter:
     if given is None:
         return RunFilter()
     return RunFilter(
@@ -267,7 +269,7 @@ def _filter(given: t.RunsFilter | None) -> RunFilter:
     )
 
 
-def queue_rows(state: UIState) -> list[t.Queue]:
+def queue_rows(state: UIState) -> list[w.Queue]:
     """Every queue a worker consumes, a served job routes to or an active run names, with
     its depth and consumers."""
     workers = state.cluster.live_workers()
@@ -282,7 +284,7 @@ def queue_rows(state: UIState) -> list[t.Queue]:
                 names.add(str(op_def.tags[QUEUE_TAG]))
     depths = state.cluster.queue_depths(sorted(names))
     return [
-        t.Queue(
+        w.Queue(
             name=name,
             depth=depths.get(name, 0),
             consumers=sorted(h for h, qs in workers.items() if name in qs),
@@ -306,19 +308,19 @@ MAX_ACTIVE_SCANNED = 500
 class Mutation:
     @strawberry.mutation
     def launch_pipeline_execution(
-        self, info: Info[Any, Any], execution_params: t.ExecutionParams
+        self, info: Info[Any, Any], execution_params: i.ExecutionParams
     ) -> t.LaunchRunResult:
         return launch_result(_ui(info), execution_params)
 
     @strawberry.mutation
     def launch_run(
-        self, info: Info[Any, Any], execution_params: t.ExecutionParams
+        self, info: Info[Any, Any], execution_params: i.ExecutionParams
     ) -> t.LaunchRunResult:
         return launch_result(_ui(info), execution_params)
 
     @strawberry.mutation
     def launch_run_reexecution(
-        self, info: Info[Any, Any], reexecution_params: t.ReexecutionParams
+        self, info: Info[Any, Any], reexecution_params: i.ReexecutionParams
     ) -> t.LaunchRunReexecutionResult:
         state = _ui(info)
         from_failure = reexecution_params.strategy is t.ReexecutionStrategy.FROM_FAILURE
@@ -353,16 +355,16 @@ class Mutation:
     @strawberry.mutation
     def reload_repository_location(
         self, info: Info[Any, Any], repository_location_name: str
-    ) -> t.ReloadRepositoryLocationMutationResult:
+    ) -> w.ReloadRepositoryLocationMutationResult:
         state = _ui(info)
         name = repository_location_name
         if not state.catalog.reload(name):
-            return t.RepositoryLocationNotFound(message=f"Location {name} does not exist.")
+            return w.RepositoryLocationNotFound(message=f"Location {name} does not exist.")
         problem = state.catalog.problems.get(name)
         if problem is not None:
             error = t.PythonError(message=problem.message, class_name=None, stack=[problem.stack])
-            return t.WorkspaceLocationEntry(id=name, name=name, location_or_load_error=error)
-        return t.WorkspaceLocationEntry(
+            return w.WorkspaceLocationEntry(id=name, name=name, location_or_load_error=error)
+        return w.WorkspaceLocationEntry(
             id=name, name=name, location_or_load_error=_location(state, name)
         )
 
