@@ -149,3 +149,18 @@ def use_vault(config: VaultConfig) -> str:
 @job(description="Takes secrets in its config.")
 def secretive():
     use_vault()
+
+
+@op
+def big_blob() -> bytes:
+    return bytes(range(256)) * 200
+
+
+@op
+def small_len(blob: bytes) -> int:
+    return len(blob)
+
+
+@job(description="Makes one large output and one small one.")
+def blobs():
+    small_len(big_blob())

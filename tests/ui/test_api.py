@@ -118,6 +118,48 @@ def test_runs_are_filtered_and_paginated_on_the_server(ui_cluster):
     with ui_cluster.client() as http:
         rows = http.get("/api/runs", params={"tag": f"batch={marker}", "status": "success"}).json()
     assert [r["run_id"] for r in rows["runs"]] == list(reversed(ids))
+    created = {
+        r["runId"]: r["creationTime"]
+        for r in ui_cluster.graphql(
+            RUNS.replace("jobName", "jobName creationTime"), {"filter": flt}
+        )["runsOrError"]["results"]
+    }
+    since = {**flt, "createdAfter": created[ids[2]] - 1e-6}
+    recent = ui_cluster.graphql(RUNS, {"filter": since})["runsOrError"]["results"]
+    assert [r["runId"] for r in recent] == list(reversed(ids[2:]))
+
+
+def test_jobs_workers_and_coordinators_queries(ui_cluster):
+    data = ui_cluster.graphql(
+        "{jobs {name description isPartitioned partitionKeys ops runConfigSchemaScaffold}"
+        " workers {hostname queues} coordinators {id}}"
+    )
+    jobs = {j["name"]: j for j in data["jobs"]}
+    assert jobs["hello"]["ops"] == ["greet", "shout"]
+    assert "name: ''" in jobs["hello"]["runConfigSchemaScaffold"]
+    assert jobs["regional"]["isPartitioned"] and jobs["regional"]["partitionKeys"] == ["eu", "us"]
+    assert [w["queues"] for w in data["workers"]] == [[ui_cluster.settings.default_queue]]
+    assert len(data["coordinators"]) == 1
+
+
+def test_a_partitioned_job_launches_for_its_partition(ui_cluster):
+    params = _params("regional", {}, tags={"dagster/partition": "us"})
+    result = ui_cluster.graphql(LAUNCH, {"params": params})["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    run_id = result["run"]["runId"]
+    assert ui_cluster.wait_status(run_id, "SUCCESS", "FAILURE") == "SUCCESS"
+    with ui_cluster.client() as http:
+        page = http.get(f"/runs/{run_id}").text
+    assert "partition us" in page and "&#x27;us&#x27;" in page
+
+
+def test_the_run_page_previews_small_outputs_and_gives_the_size_of_large_ones(ui_cluster):
+    run_id = _launch(ui_cluster, "blobs", {})
+    assert ui_cluster.wait_status(run_id, "SUCCESS", "FAILURE") == "SUCCESS"
+    with ui_cluster.client() as http:
+        page = http.get(f"/runs/{run_id}").text
+    assert "big_blob.result</td><td>50.1 KiB</td><td class='mono'>(large: not loaded)" in page
+    assert "small_len.result</td><td>" in page and "<td class='mono'>51200</td>" in page
 
 
 def test_pages_render_for_jobs_runs_a_run_the_launchpad_and_the_cluster(ui_cluster):

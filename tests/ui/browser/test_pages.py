@@ -35,6 +35,18 @@ def test_launchpad_shows_config_errors_then_launches_and_the_run_page_goes_live(
     page.get_by_role(
         "cell", name="'HELLO BROWSERHELLO BROWSER'", exact=True
     ).wait_for()  # outputs, once ended
+    page.select_option("#f-kind", "STEP_SUCCESS")
+    shown = page.locator("#event-rows tr:not(.hidden)").evaluate_all(
+        "rows => rows.map(r => r.dataset.kind)"
+    )
+    assert shown == ["STEP_SUCCESS", "STEP_SUCCESS"]
+    page.select_option("#f-kind", "")
+    page.select_option("#f-step", "greet")
+    steps = page.locator("#event-rows tr:not(.hidden)").evaluate_all(
+        "rows => rows.map(r => r.dataset.step)"
+    )
+    assert steps and set(steps) == {"greet"}
+    page.select_option("#f-step", "")
     _shot(page, screenshots, "run-success")
 
 
