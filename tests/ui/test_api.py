@@ -326,3 +326,21 @@ def test_a_queue_with_steps_and_no_consumer_stands_out_on_the_cluster_page(ui_cl
     finally:
         with ui_cluster.client() as http:
             http.post(f"/api/runs/{run_id}/cancel", json={})
+
+
+def test_a_second_ui_process_serves_the_same_cluster_live(ui_cluster, tmp_path):
+    port = free_port()
+    process = start_ui(ui_cluster.settings, port, tmp_path / "second-ui.log")
+    try:
+        run_id = _launch(ui_cluster, "sleepy", {"ops": {"nap": {"config": {"seconds": 0.5}}}})
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as other:
+            assert run_id[:8] in other.get("/runs").text
+            with other.stream("GET", f"/live/runs/{run_id}") as live:
+                for line in live.iter_lines():
+                    if (
+                        line.startswith("data: ")
+                        and json.loads(line[6:]).get("status") == "success"
+                    ):
+                        break
+    finally:
+        stop(process)

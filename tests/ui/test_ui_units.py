@@ -144,3 +144,33 @@ def test_the_launchpad_scaffold_fills_defaults_and_masks_secrets():
     assert "size: 5" in text and "name: ''" in text
     assert "path: ''" in text and "retries: 3" in text
     assert "letmein" not in text and "password: '***'" in text
+
+
+def test_only_the_cluster_module_imports_the_rest_of_opgrid():
+    import ast
+    from pathlib import Path
+
+    import opgrid.orchestrator.ui as ui
+
+    root = Path(ui.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "cluster.py" and path.parent == root:
+            continue
+        depth = len(path.relative_to(root).parts)  # ui/x.py: 1; ui/gql/x.py: 2
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                outside = node.level > depth or (
+                    node.level == 0 and (node.module or "").startswith("opgrid")
+                )
+                if outside:
+                    offenders.append(
+                        f"{path.relative_to(root)}: from {'.' * node.level}{node.module}"
+                    )
+            elif isinstance(node, ast.Import):
+                offenders += [
+                    f"{path.relative_to(root)}: import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("opgrid")
+                ]
+    assert offenders == []
