@@ -97,6 +97,7 @@ try:
     found["bad_selection"] = "launched"
 except KeyError:
     found["bad_selection"] = "InvalidSubsetError"
+found["unplannable"] = error_of(lambda: client.submit_job_execution("unresourced", run_config={}))
 found["missing_run"] = error_of(lambda: client.get_run_status("no-such-run"))
 long_run = client.submit_job_execution(
     "sleepy", run_config={"ops": {"nap": {"config": {"seconds": 20}}}}

@@ -164,3 +164,13 @@ def small_len(blob: bytes) -> int:
 @job(description="Makes one large output and one small one.")
 def blobs():
     small_len(big_blob())
+
+
+@op(required_resource_keys={"warehouse"})
+def needs_warehouse(context: OpExecutionContext) -> None:
+    context.resources.warehouse.load()
+
+
+@job(description="Needs a resource nobody gave it: it cannot be planned.")
+def unresourced():
+    needs_warehouse()
