@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LocationSource", "create_app", "serve"]
+__all__ = ["LocationSource", "create_app", "serve", "serving"]
 
 
 def __getattr__(name: str) -> Any:
@@ -17,7 +17,7 @@ def __getattr__(name: str) -> Any:
         from .catalog import LocationSource
 
         return LocationSource
-    if name in ("create_app", "serve"):
+    if name in ("create_app", "serve", "serving"):
         from . import server
 
         return getattr(server, name)

@@ -1,7 +1,8 @@
 """The UI's web server: pages, JSON actions, live streams and ``/graphql`` in one app.
 
 ``create_app`` builds the ASGI app for a cluster and some code locations; ``serve``
-runs it with uvicorn until stopped (``opgrid ui`` calls it, and so can ``opgrid dev``).
+runs it with uvicorn until stopped (``opgrid ui`` calls it), ``serving`` runs it in a
+thread for the length of a ``with`` block (for ``opgrid dev``).
 The process keeps no run state of its own: several can serve one cluster.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from strawberry.asgi import GraphQL
 from . import actions, live, pages
 from .auth import AuthMiddleware, AuthPolicy
 from .catalog import Catalog, LocationSource
-from .cluster import ClusterHandle, Settings
+from .cluster import ClusterHandle, DagsterInvariantViolationError, Settings
 from .gql import schema
 from .state import UIState
 
@@ -129,3 +132,43 @@ def serve(
     app = create_app(settings, sources, host, token, no_auth)
     logger.info("opgrid UI on http://%s:%d", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+
+
+#: Longest ``serving`` waits for the server to listen.
+START_TIMEOUT_S = 15.0
+
+
+@contextlib.contextmanager
+def serving(
+    settings: Settings,
+    sources: Sequence[LocationSource],
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    token: str | None = None,
+    no_auth: bool = False,
+) -> Iterator[str]:
+    """Serve the UI from a thread of this process while the block runs; yields its URL.
+
+    For ``opgrid dev`` and tests: same arguments as ``serve``.
+
+    Raises:
+        DagsterInvariantViolationError: bound beyond loopback without a token, or the
+            server did not start listening within ``START_TIMEOUT_S``.
+    """
+    import uvicorn
+
+    app = create_app(settings, sources, host, token, no_auth)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="opgrid-ui", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise DagsterInvariantViolationError(f"the UI did not start on {host}:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=START_TIMEOUT_S)

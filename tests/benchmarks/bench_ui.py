@@ -25,13 +25,11 @@ import argparse
 import json
 import socket
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import Callable
 
 import httpx
-import uvicorn
 
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.io_manager import io_manager_from_settings
@@ -41,7 +39,7 @@ from opgrid.orchestrator.redis_server import RedisServer
 from opgrid.orchestrator.redis_store import RedisRunStore
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.state import ValueRef
-from opgrid.orchestrator.ui import LocationSource, create_app
+from opgrid.orchestrator.ui import LocationSource, serving
 from tests.benchmarks import ui_jobs
 
 JOBS = "tests/benchmarks/ui_jobs.py"
@@ -185,43 +183,37 @@ def main() -> None:
         print(
             f"stored {args.runs} runs and a 1,000-step run in {time.perf_counter() - started:.1f} s"
         )
-        port = _port()
-        app = create_app(settings, [LocationSource(file=JOBS)])
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        uv = uvicorn.Server(config)
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        while not uv.started:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
-        query = "{runsOrError(limit: 50){... on Runs {results {runId status jobName}}}}"
-        with httpx.Client(base_url=base, timeout=30) as http:
-            _row("runs page, 10,000 runs stored", _timed(lambda: http.get("/runs"), args.reps), 100)
-            _row("runs API (/api/runs)", _timed(lambda: http.get("/api/runs"), args.reps), 100)
-            _row(
-                "GraphQL runsOrError, 50 runs",
-                _timed(lambda: http.post("/graphql", json={"query": query}), args.reps),
-                100,
-            )
-            _row(
-                "runs page, status=failure",
-                _timed(lambda: http.get("/runs?status=failure"), args.reps),
-                100,
-            )
-            _row(
-                "runs page, rare job (scans all 10,000)",
-                _timed(lambda: http.get("/runs?job=rare"), args.reps),
-                100,
-            )
-            _row(
-                "run page of a 1,000-step run",
-                _timed(lambda: http.get(f"/runs/{wide}"), max(5, args.reps // 2)),
-                300,
-            )
-        _row("commit-to-live-page latency", _latency(base, store, args.reps), 250)
-        uv.should_exit = True
-        thread.join(timeout=10)
+        with serving(settings, [LocationSource(file=JOBS)], port=_port()) as base:
+            _measure(base, store, wide, args.reps)
         store.client.close()
+
+
+def _measure(base: str, store: RedisRunStore, wide: str, reps: int) -> None:
+    query = "{runsOrError(limit: 50){... on Runs {results {runId status jobName}}}}"
+    with httpx.Client(base_url=base, timeout=30) as http:
+        _row("runs page, 10,000 runs stored", _timed(lambda: http.get("/runs"), reps), 100)
+        _row("runs API (/api/runs)", _timed(lambda: http.get("/api/runs"), reps), 100)
+        _row(
+            "GraphQL runsOrError, 50 runs",
+            _timed(lambda: http.post("/graphql", json={"query": query}), reps),
+            100,
+        )
+        _row(
+            "runs page, status=failure",
+            _timed(lambda: http.get("/runs?status=failure"), reps),
+            100,
+        )
+        _row(
+            "runs page, rare job (scans all 10,000)",
+            _timed(lambda: http.get("/runs?job=rare"), reps),
+            100,
+        )
+        _row(
+            "run page of a 1,000-step run",
+            _timed(lambda: http.get(f"/runs/{wide}"), max(5, reps // 2)),
+            300,
+        )
+    _row("commit-to-live-page latency", _latency(base, store, reps), 250)
 
 
 if __name__ == "__main__":
