@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -67,7 +68,7 @@ def run_row(record: Any) -> dict[str, Any]:
     }
 
 
-async def runs_json(request: Request) -> Response:
+def runs_json(request: Request) -> Response:
     state = ui_state(request)
     limit = int(request.query_params.get("limit") or 50)
     page = list_runs(
@@ -106,7 +107,8 @@ async def validate_config(request: Request) -> Response:
     config, errors = parse_config(str(body.get("config", "")))
     if errors:
         return JSONResponse({"ok": False, "errors": errors})
-    problems = validate(
+    problems = await run_in_threadpool(
+        validate,
         ui_state(request),
         str(body.get("job", "")),
         body.get("location") or None,
@@ -126,7 +128,8 @@ async def launch_run(request: Request) -> Response:
     tags = body.get("tags") or {}
     if not isinstance(tags, dict):
         return _problem("tags must be a mapping of names to values")
-    outcome = launch(
+    outcome = await run_in_threadpool(
+        launch,
         ui_state(request),
         str(body.get("job", "")),
         body.get("location") or None,
@@ -145,7 +148,7 @@ async def launch_run(request: Request) -> Response:
 async def cancel_run(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     try:
-        ui_state(request).cluster.cancel(run_id)
+        await run_in_threadpool(ui_state(request).cluster.cancel, run_id)
     except RunNotFound as exc:
         return _problem(str(exc), 404)
     except (OpgridError, StorageError) as exc:
@@ -157,7 +160,9 @@ async def reexecute_run(request: Request) -> Response:
     run_id = request.path_params["run_id"]
     body = await _body(request)
     try:
-        record = ui_state(request).cluster.reexecute(run_id, bool(body.get("from_failure")))
+        record = await run_in_threadpool(
+            ui_state(request).cluster.reexecute, run_id, bool(body.get("from_failure"))
+        )
     except RunNotFound as exc:
         return _problem(str(exc), 404)
     except (OpgridError, StorageError) as exc:

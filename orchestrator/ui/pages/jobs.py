@@ -24,7 +24,7 @@ from .layout import h, page, tag_chips
 LATEST_RUNS = 10
 
 
-async def jobs_page(request: Request) -> Response:
+def jobs_page(request: Request) -> Response:
     state = ui_state(request)
     rows = (
         "".join(
@@ -101,7 +101,7 @@ def _job_or_404(request: Request) -> tuple[str, JobDefinition] | Response:
     return found
 
 
-async def job_page(request: Request) -> Response:
+def job_page(request: Request) -> Response:
     found = _job_or_404(request)
     if isinstance(found, Response):
         return found
@@ -137,7 +137,7 @@ def _prefill(request: Request, job: JobDefinition) -> tuple[str, dict[str, str]]
     return yaml.safe_dump(redacted(config), sort_keys=False) if config else "{}\n", tags
 
 
-async def launchpad_page(request: Request) -> Response:
+def launchpad_page(request: Request) -> Response:
     found = _job_or_404(request)
     if isinstance(found, Response):
         return found

@@ -51,7 +51,7 @@ async def logout(request: Request) -> Response:
     return response
 
 
-async def cluster_page(request: Request) -> Response:
+def cluster_page(request: Request) -> Response:
     html = fragments.cluster_html(ui_state(request))
     body = f'<h1>Cluster</h1><div id="cluster" data-live="/live/cluster">{html}</div>'
     return page(request, "Cluster", body, "/cluster")

@@ -64,7 +64,7 @@ def _filter_form(request: Request) -> str:
     )
 
 
-async def runs_page(request: Request) -> Response:
+def runs_page(request: Request) -> Response:
     state = ui_state(request)
     params = dict(request.query_params)
     limit = min(int(params.get("limit") or 50), 500)
@@ -231,7 +231,7 @@ def _head(view: RunView) -> str:
 {_buttons(view)}<p id="action-result" class="muted"></p></div>"""
 
 
-async def run_page(request: Request) -> Response:
+def run_page(request: Request) -> Response:
     state = ui_state(request)
     run_id = request.path_params["run_id"]
     try:
