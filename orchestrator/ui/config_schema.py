@@ -172,7 +172,10 @@ def scaffold_value(node: SchemaNode) -> Any:
 
 
 def scaffold_yaml(job: JobDefinition) -> str:
-    """The launchpad's starting YAML for ``job`` (secret-looking values masked)."""
+    """The launchpad's starting YAML for ``job`` (secret-looking values masked); empty for a
+    partitioned job, whose partition supplies its config."""
+    if job.partitioned_config is not None:
+        return "{}\n"
     value = scaffold_value(job_schema(job))
     defaults = job.default_run_config or {}
     if isinstance(value, dict) and defaults:

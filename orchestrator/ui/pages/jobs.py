@@ -149,7 +149,11 @@ def launchpad_page(request: Request) -> Response:
         options = "".join(
             f'<option value="{h(k)}">{h(k)}</option>' for k in partitions.get_partition_keys()
         )
-        picker = f'<label>Partition <select id="partition">{options}</select></label>'
+        picker = (
+            f'<label>Partition <select id="partition">{options}</select></label>'
+            '<p class="muted">The partition supplies the run config; YAML given here is '
+            "laid over it.</p>"
+        )
     tag_text = "\n".join(f"{k}={v}" for k, v in tags.items())
     body = f"""<h1>Launchpad: {h(job.name)}</h1>
 <div class="launchpad" id="launchpad" data-job="{h(job.name)}" data-location="{h(location)}">

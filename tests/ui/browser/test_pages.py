@@ -116,3 +116,17 @@ def test_jobs_graphs_and_cluster_pages(page, ui_cluster, screenshots):
     page.request.post(
         f"/api/runs/{stuck}/cancel", data="{}", headers={"Content-Type": "application/json"}
     )
+
+
+@pytest.mark.timeout(60)
+def test_a_partitioned_job_launches_from_the_launchpad_for_the_picked_partition(page, screenshots):
+    page.goto("/launchpad/regional")
+    assert page.locator("#config").input_value().strip() == "{}"
+    page.select_option("#partition", "us")
+    page.locator("#config-ok", has_text="Config is valid.").wait_for()
+    _shot(page, screenshots, "launchpad-partition")
+    page.click("#launch")
+    page.wait_for_url("**/runs/*")
+    page.locator("#run-status .badge.success").wait_for(timeout=25_000)
+    page.get_by_role("cell", name="'us'", exact=True).wait_for()
+    assert "partition us" in page.locator(".run-head").inner_text()
