@@ -2,7 +2,8 @@
 
 - ``/live/runs/{id}?cursor=``: blocks on the run's event stream (``XREAD BLOCK``,
   as the coordinator does) and sends each batch of new events with the run's new
-  step statuses and timeline.
+  step statuses and timeline (and the timeline alone every ``REFRESH_S`` meanwhile,
+  so running bars grow).
 - ``/live/runs?<filter>``: blocks on the submissions stream and the event streams
   of active runs; when anything arrives, sends the first page of the filter again.
 - ``/live/cluster``: workers, queues and coordinators every two seconds (they are
@@ -33,6 +34,8 @@ from .runs_query import list_runs
 BLOCK_S = 1.0
 #: Most active runs whose event streams the runs page follows.
 MAX_FOLLOWED = 200
+#: A run page's timeline is sent again this often while nothing happens (bars grow).
+REFRESH_S = 2.0
 #: The runs page re-reads its rows at least this often, whatever it heard.
 RESYNC_S = 5.0
 #: The cluster page refreshes this often.
@@ -63,12 +66,14 @@ async def run_stream(request: Request) -> Response:
 
     async def body() -> AsyncIterator[bytes]:
         nonlocal cursor
+        refreshed = time.monotonic()
         while True:
             entries = await to_thread.run_sync(store.wait_run, run_id, cursor, BLOCK_S)
-            if not entries:
+            if not entries and time.monotonic() - refreshed < REFRESH_S:
                 yield b": idle\n\n"
                 continue
-            cursor = entries[-1][0]
+            refreshed = time.monotonic()
+            cursor = entries[-1][0] if entries else cursor
             try:
                 view = await to_thread.run_sync(load_run, state.cluster, run_id)
             except RunNotFound:
@@ -77,6 +82,7 @@ async def run_stream(request: Request) -> Response:
             yield _message("update", fragments.run_update(view, entries))
             if view.record.status in FINAL_RUN_STATUSES:
                 yield _message("ended", {"status": view.record.status.value})
+                return
 
     return _stream(request, body)
 
