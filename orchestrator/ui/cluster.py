@@ -9,12 +9,15 @@ re-execute) are written here too, on the store's public methods.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import redis
 
 from opgrid import CodeLocation, GraphDefinition, JobDefinition, load_code_location
 from opgrid.config import Array, Field, Noneable, Permissive, Selector, Shape
@@ -85,8 +88,10 @@ __all__ = [
     "StepStatus",
     "StorageError",
     "ValueRef",
+    "command_settings",
     "compile_plan",
     "load_code_location",
+    "redis_errors",
     "safe_url",
     "upstream_nodes",
 ]
@@ -204,6 +209,27 @@ class ClusterHandle:
 
     def live_coordinators(self) -> list[str]:
         return self.store.live_coordinators()
+
+
+@contextlib.contextmanager
+def redis_errors(what: str) -> Iterator[None]:
+    """The UI's own reads of the store's keys fail as the store's do: ``StorageError``."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StorageError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def command_settings(ctx: Any, redis_url: str | None, namespace: str | None) -> Settings:
+    """The settings of an ``opgrid`` command: ``OPGRID_*`` overridden by the root group's
+    options, then the command's (as every cluster command reads them).
+
+    Raises:
+        click.ClickException: the settings are invalid (exit code 2).
+    """
+    from ..cli import cluster_settings  # lazily: the CLI imports this package's command
+
+    return cluster_settings(ctx, redis_url, namespace)
 
 
 def _subset(plan: ExecutionPlan, keys: Sequence[str]) -> ExecutionPlan:

@@ -9,13 +9,12 @@ The cluster comes from the usual settings (``OPGRID_REDIS_URL``, ``OPGRID_NAMESP
 from __future__ import annotations
 
 import logging
-from typing import Any
+import os
 
 import click
-import pydantic
 
 from .catalog import LocationSource
-from .cluster import DagsterInvariantViolationError, Settings, safe_url
+from .cluster import DagsterInvariantViolationError, command_settings, safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +58,19 @@ def ui_command(
     """Serve the web UI and GraphQL API (/graphql) for the cluster."""
     if not files and not modules:
         raise click.UsageError("give at least one -f/--file or -m/--module")
-    overrides: dict[str, Any] = {"redis_url": redis_url, "namespace": namespace}
-    try:
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except pydantic.ValidationError as exc:
-        raise click.UsageError(f"invalid cluster settings: {exc}") from exc
+    settings = command_settings(click.get_current_context(), redis_url, namespace)
     sources = [LocationSource(file=f) for f in files] + [LocationSource(module=m) for m in modules]
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    from .auth import AuthPolicy
+    from .server import TOKEN_ENV
+
+    try:  # refused before anything is loaded or bound
+        AuthPolicy.build(host, os.environ.get(TOKEN_ENV), no_auth, "")
+    except DagsterInvariantViolationError as exc:
+        raise click.UsageError(str(exc)) from exc
     click.echo(
         f"opgrid UI on http://{host}:{port} for {safe_url(settings.redis_url)} "
         f"namespace {settings.namespace!r}",

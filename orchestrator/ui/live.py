@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .actions import run_filter, run_row, ui_state
-from .cluster import FINAL_RUN_STATUSES, RunNotFound
+from .cluster import FINAL_RUN_STATUSES, RunNotFound, redis_errors
 from .pages import fragments
 from .run_view import load_run
 from .runs_query import list_runs
@@ -124,13 +124,17 @@ async def runs_stream(request: Request) -> Response:
 
 
 def _last_id(cluster: Any, stream: str) -> str:
-    entries = cluster.redis.xrevrange(stream, count=1)
+    with redis_errors("reading the submissions stream"):
+        entries = cluster.redis.xrevrange(stream, count=1)
     return entries[0][0].decode() if entries else "0-0"
 
 
 def _active_cursors(cluster: Any) -> dict[str, str]:
     active = cluster.store.active_runs()[:MAX_FOLLOWED]
-    with cluster.redis.pipeline(transaction=False) as pipe:
+    with (
+        redis_errors("reading the active runs' streams"),
+        cluster.redis.pipeline(transaction=False) as pipe,
+    ):
         for run_id in active:
             pipe.xrevrange(cluster.keys.events(run_id), count=1)
         lasts = pipe.execute()

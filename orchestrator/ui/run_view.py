@@ -20,6 +20,7 @@ from .cluster import (
     ExecutionPlan,
     RunEvent,
     RunRecord,
+    redis_errors,
 )
 
 E = DagsterEventType
@@ -105,7 +106,8 @@ def load_run(cluster: ClusterHandle, run_id: str) -> RunView:
     record = store.get_run(run_id)
     plan = store.get_plan(run_id)
     statuses = store.step_statuses(run_id)
-    claims = cluster.redis.hgetall(cluster.keys.claims(run_id))
+    with redis_errors(f"reading the claims of run {run_id}"):
+        claims = cluster.redis.hgetall(cluster.keys.claims(run_id))
     events = store.read_events(run_id)
     attempts = build_attempts(plan, record, [e for _, e in events], _claims(claims))
     return RunView(record, plan, statuses, attempts, events)

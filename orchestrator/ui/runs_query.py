@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cluster import ClusterHandle, RunRecord
+from .cluster import ClusterHandle, RunRecord, redis_errors
 
 #: Run ids read from the index per round trip.
 BATCH = 2000
@@ -91,7 +91,16 @@ def _decode_cursor(cursor: str | None) -> tuple[float, str] | None:
 def list_runs(
     cluster: ClusterHandle, flt: RunFilter, limit: int = 50, cursor: str | None = None
 ) -> RunPage:
-    """The runs ``flt`` accepts, newest first, after ``cursor``."""
+    """The runs ``flt`` accepts, newest first, after ``cursor``.
+
+    Raises:
+        StorageError: Redis failed.
+    """
+    with redis_errors("listing runs"):
+        return _list_runs(cluster, flt, limit, cursor)
+
+
+def _list_runs(cluster: ClusterHandle, flt: RunFilter, limit: int, cursor: str | None) -> RunPage:
     limit = max(1, min(limit, MAX_PAGE))
     if flt.run_ids:
         return _by_ids(cluster, flt, limit)

@@ -28,7 +28,13 @@ from strawberry.asgi import GraphQL
 from . import actions, live, pages
 from .auth import AuthMiddleware, AuthPolicy
 from .catalog import Catalog, LocationSource
-from .cluster import ClusterHandle, DagsterInvariantViolationError, Settings
+from .cluster import (
+    ClusterHandle,
+    DagsterInvariantViolationError,
+    Settings,
+    StorageError,
+    safe_url,
+)
 from .gql import schema
 from .state import UIState
 
@@ -81,8 +87,16 @@ def create_app(
         yield
         state.cluster.close()
 
+    async def unreachable(request: Request, exc: Exception) -> Response:
+        logger.error("the cluster's Redis failed: %s", exc, exc_info=True)
+        text = f"cannot use the cluster's Redis at {safe_url(settings.redis_url)}: {exc}\n"
+        return PlainTextResponse(text, status_code=503)
+
     app = Starlette(
-        routes=routes, middleware=[Middleware(AuthMiddleware, policy=policy)], lifespan=lifespan
+        routes=routes,
+        middleware=[Middleware(AuthMiddleware, policy=policy)],
+        lifespan=lifespan,
+        exception_handlers={StorageError: unreachable},
     )
     app.state.ui = state
     return app

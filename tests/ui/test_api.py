@@ -344,3 +344,21 @@ def test_a_second_ui_process_serves_the_same_cluster_live(ui_cluster, tmp_path):
                         break
     finally:
         stop(process)
+
+
+def test_an_unreachable_redis_is_a_clear_503_without_its_password(ui_cluster, tmp_path):
+    dead = ui_cluster.settings.model_copy(
+        update={"redis_url": "redis://:hunter2-pw@127.0.0.1:1/0", "broker_url": ""}
+    )
+    port = free_port()
+    process = start_ui(dead, port, tmp_path / "dead-ui.log")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            page = http.get("/runs")
+            assert page.status_code == 503
+            assert "cannot use the cluster's Redis at redis://:***@127.0.0.1:1/0" in page.text
+            answer = http.post("/graphql", json={"query": "{runsOrError {__typename}}"})
+            assert answer.json()["data"]["runsOrError"]["__typename"] == "PythonError"
+            assert "hunter2-pw" not in page.text + answer.text
+    finally:
+        stop(process)
