@@ -60,31 +60,49 @@ def layers(keys: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, i
 
 
 def layout(keys: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, tuple[float, float]]:
-    """Node -> (x, y) of its box's top-left corner."""
+    """Node -> (x, y) of its box's top-left corner.
+
+    Each layer is ordered by the mean row of its nodes' upstreams, and each node sits
+    at that mean unless it would overlap the node above; a node without upstream then
+    moves to the mean row of its downstreams (a fan's source sits mid-fan).
+    """
     depth = layers(keys, edges)
     columns: dict[int, list[str]] = {}
     for key in keys:
         columns.setdefault(depth[key], []).append(key)
     upstream: dict[str, list[str]] = {key: [] for key in keys}
+    downstream: dict[str, list[str]] = {key: [] for key in keys}
     for source, target in edges:
-        if source in upstream and target in upstream:
+        if source in upstream and target in upstream and source != target:
             upstream[target].append(source)
+            downstream[source].append(target)
     row: dict[str, float] = {}
     for layer in sorted(columns):
-        column = columns[layer]
-        first = {key: float(index) for index, key in enumerate(column)}
-
-        def weight(key: str, _first: dict[str, float] = first) -> float:
-            ups = [row[u] for u in upstream[key] if u in row]
-            return sum(ups) / len(ups) if ups else _first[key]
-
-        column.sort(key=weight)
-        for index, key in enumerate(column):
-            row[key] = float(index)
+        _place(columns[layer], upstream, row)
+    for layer in sorted(columns):
+        roots = [k for k in columns[layer] if not upstream[k] and downstream[k]]
+        if len(roots) == len(columns[layer]):
+            _place(columns[layer], downstream, row)
     return {
         key: (PAD + depth[key] * (NODE_W + GAP_X), PAD + row[key] * (NODE_H + GAP_Y))
         for key in keys
     }
+
+
+def _place(column: list[str], neighbours: dict[str, list[str]], row: dict[str, float]) -> None:
+    """Rows of one layer: each node at the mean row of its placed neighbours (its index in
+    the layer when it has none), in that order, one row apart at least."""
+    first = {key: float(index) for index, key in enumerate(column)}
+
+    def wanted(key: str) -> float:
+        near = [row[n] for n in neighbours[key] if n in row and n not in first]
+        return sum(near) / len(near) if near else first[key]
+
+    column.sort(key=wanted)
+    floor = 0.0
+    for key in column:
+        row[key] = max(wanted(key), floor)
+        floor = row[key] + 1.0
 
 
 def render(

@@ -174,3 +174,15 @@ def test_only_the_cluster_module_imports_the_rest_of_opgrid():
                     if a.name.startswith("opgrid")
                 ]
     assert offenders == []
+
+
+def test_a_fan_is_drawn_with_its_source_and_sink_mid_fan_and_a_chain_straight():
+    from opgrid.orchestrator.ui.graph_svg import layout
+
+    fan = ["s", "a", "b", "c", "t"]
+    places = layout(fan, [("s", "a"), ("s", "b"), ("s", "c"), ("a", "t"), ("b", "t"), ("c", "t")])
+    assert places["s"][1] == places["b"][1] == places["t"][1]
+    assert places["a"][1] < places["b"][1] < places["c"][1]
+    chain = layout(["x", "y", "z"], [("x", "y"), ("y", "z")])
+    assert len({y for _, y in chain.values()}) == 1
+    assert chain["x"][0] < chain["y"][0] < chain["z"][0]
