@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -40,6 +40,23 @@ REFRESH_S = 2.0
 RESYNC_S = 5.0
 #: The cluster page refreshes this often.
 CLUSTER_EVERY_S = 2.0
+#: Threads the live streams' blocking reads may hold at once; a pool of their own, so
+#: open pages never take the threads that serve the other requests.
+LIVE_THREADS = 256
+
+
+def live_limiter() -> CapacityLimiter:
+    """The live streams' thread limiter; the server makes one in its event loop."""
+    return CapacityLimiter(LIVE_THREADS)
+
+
+def _blocker(request: Request) -> Callable[..., Awaitable[Any]]:
+    limiter: CapacityLimiter = request.app.state.live_limiter
+
+    async def blocking(func: Callable[..., Any], *args: Any) -> Any:
+        return await to_thread.run_sync(func, *args, limiter=limiter)
+
+    return blocking
 
 
 def _message(event: str, data: Any) -> bytes:
@@ -60,6 +77,7 @@ def _stream(request: Request, body: Callable[[], AsyncIterator[bytes]]) -> Respo
 
 async def run_stream(request: Request) -> Response:
     state = ui_state(request)
+    _blocking = _blocker(request)
     run_id = request.path_params["run_id"]
     cursor = request.query_params.get("cursor") or "0-0"
     store = state.cluster.store
@@ -68,14 +86,14 @@ async def run_stream(request: Request) -> Response:
         nonlocal cursor
         refreshed = time.monotonic()
         while True:
-            entries = await to_thread.run_sync(store.wait_run, run_id, cursor, BLOCK_S)
+            entries = await _blocking(store.wait_run, run_id, cursor, BLOCK_S)
             if not entries and time.monotonic() - refreshed < REFRESH_S:
                 yield b": idle\n\n"
                 continue
             refreshed = time.monotonic()
             cursor = entries[-1][0] if entries else cursor
             try:
-                view = await to_thread.run_sync(load_run, state.cluster, run_id)
+                view = await _blocking(load_run, state.cluster, run_id)
             except RunNotFound:
                 yield _message("gone", {"run_id": run_id})
                 return
@@ -89,6 +107,7 @@ async def run_stream(request: Request) -> Response:
 
 async def runs_stream(request: Request) -> Response:
     state = ui_state(request)
+    _blocking = _blocker(request)
     flt = run_filter(request.query_params)
     limit = int(request.query_params.get("limit") or 50)
     cluster = state.cluster
@@ -103,19 +122,19 @@ async def runs_stream(request: Request) -> Response:
         return (submitted[-1][0] if submitted else sub_cursor), bool(submitted or found)
 
     async def body() -> AsyncIterator[bytes]:
-        sent = await to_thread.run_sync(first_page)
-        sub_cursor = await to_thread.run_sync(_last_id, cluster, cluster.keys.submissions())
-        cursors = await to_thread.run_sync(_active_cursors, cluster)
+        sent = await _blocking(first_page)
+        sub_cursor = await _blocking(_last_id, cluster, cluster.keys.submissions())
+        cursors = await _blocking(_active_cursors, cluster)
         synced = time.monotonic()
         while True:
-            sub_cursor, heard = await to_thread.run_sync(wait, sub_cursor, cursors)
+            sub_cursor, heard = await _blocking(wait, sub_cursor, cursors)
             if not heard and time.monotonic() - synced < RESYNC_S:
                 yield b": idle\n\n"
                 continue
             if time.monotonic() - synced >= RESYNC_S:
-                cursors = await to_thread.run_sync(_active_cursors, cluster)
+                cursors = await _blocking(_active_cursors, cluster)
                 synced = time.monotonic()
-            rows = await to_thread.run_sync(first_page)
+            rows = await _blocking(first_page)
             if rows != sent:
                 sent = rows
                 yield _message("runs", {"html": fragments.run_rows_html(rows), "rows": rows})
@@ -146,10 +165,11 @@ def _active_cursors(cluster: Any) -> dict[str, str]:
 
 async def cluster_stream(request: Request) -> Response:
     state = ui_state(request)
+    _blocking = _blocker(request)
 
     async def body() -> AsyncIterator[bytes]:
         while True:
-            html = await to_thread.run_sync(fragments.cluster_html, state)
+            html = await _blocking(fragments.cluster_html, state)
             yield _message("cluster", {"html": html})
             await asyncio.sleep(CLUSTER_EVERY_S)
 

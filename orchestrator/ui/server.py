@@ -84,6 +84,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.live_limiter = live.live_limiter()
         yield
         state.cluster.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 import yaml
@@ -207,6 +208,14 @@ def _filters(view: RunView) -> str:
     )
 
 
+def _truncated(view: RunView, shown: Sequence[object]) -> str:
+    hidden = len(view.events) - len(shown)
+    if hidden <= 0:
+        return ""
+    note = f"The {hidden} oldest events are not shown (the newest {len(shown)} are)."
+    return f'<p class="muted">{note}</p>'
+
+
 def _yaml(config: dict[str, object]) -> str:
     return yaml.safe_dump(redacted(config), sort_keys=False) if config else "{}"
 
@@ -248,7 +257,7 @@ Hover a bar for its worker, retries and redeliveries.</p>
 <div class="gantt-wrap" id="gantt">{gantt.render(view)}</div></section>
 {_errors(request, view)}
 <section><h2>Outputs</h2>{_outputs(request, view)}</section>
-<section><h2>Events</h2>{_filters(view)}
+<section><h2>Events</h2>{_filters(view)}{_truncated(view, shown)}
 <table class="events"><thead><tr><th>Time</th><th>Kind</th><th>Step</th><th>Level</th>
 <th>Detail</th></tr></thead><tbody id="event-rows">{fragments.event_rows(shown)}</tbody></table>
 </section>
