@@ -1,8 +1,8 @@
 """A real cluster for the UI tests: redis-server, an ``opgrid worker`` process, an
 ``opgrid coordinator`` process and an ``opgrid ui`` process, all on loopback.
 
-One cluster serves the whole ``tests/ui`` session (its own namespace and queue);
-tests tell their runs apart by run id.
+One cluster serves the ``tests/ui`` package (its own namespace and queue), and is
+stopped when the package's tests are done; tests tell their runs apart by run id.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def start_ui(settings: Settings, port: int, log: Path, *extra: str, **env: str):
     raise AssertionError(f"opgrid ui did not answer within 20 s: {log.read_text()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui_cluster(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UICluster]:

@@ -36,7 +36,7 @@ def screenshots() -> Iterator[Path]:
     print(f"\nUI screenshots: {folder}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
