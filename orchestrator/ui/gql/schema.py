@@ -8,6 +8,7 @@ import traceback
 from typing import Any
 
 import strawberry
+from starlette.concurrency import run_in_threadpool
 from strawberry.types import Info
 
 from ..catalog import REPOSITORY
@@ -214,7 +215,7 @@ class Query:
         return _run_or_error(_ui(info), str(run_id))
 
     @strawberry.field
-    def runs_or_error(
+    async def runs_or_error(
         self,
         info: Info[Any, Any],
         filter: i.RunsFilter | None = None,
@@ -224,7 +225,7 @@ class Query:
         state = _ui(info)
         flt = _filter(filter)
         try:
-            page = list_runs(state.cluster, flt, limit or 50, cursor)
+            page = await run_in_threadpool(list_runs, state.cluster, flt, limit or 50, cursor)
         except StorageError as exc:
             return python_error(exc)
         results = [run_of(state, record) for record in page.runs]
@@ -307,16 +308,22 @@ MAX_ACTIVE_SCANNED = 500
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    def launch_pipeline_execution(
+    async def launch_pipeline_execution(
         self, info: Info[Any, Any], execution_params: i.ExecutionParams
     ) -> t.LaunchRunResult:
-        return launch_result(_ui(info), execution_params)
+        result: t.LaunchRunResult = await run_in_threadpool(
+            launch_result, _ui(info), execution_params
+        )
+        return result
 
     @strawberry.mutation
-    def launch_run(
+    async def launch_run(
         self, info: Info[Any, Any], execution_params: i.ExecutionParams
     ) -> t.LaunchRunResult:
-        return launch_result(_ui(info), execution_params)
+        result: t.LaunchRunResult = await run_in_threadpool(
+            launch_result, _ui(info), execution_params
+        )
+        return result
 
     @strawberry.mutation
     def launch_run_reexecution(

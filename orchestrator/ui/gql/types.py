@@ -13,6 +13,7 @@ from typing import Annotated
 
 import strawberry
 import yaml
+from starlette.concurrency import run_in_threadpool
 
 from ..cluster import ClusterHandle, RunNotFound
 from ..cluster import RunEvent as CoreRunEvent
@@ -133,8 +134,8 @@ class Run(PipelineRun):
         return yaml.safe_dump(redacted(config), sort_keys=False) if config else "{}\n"
 
     @strawberry.field
-    def step_stats(self) -> list[StepStats]:
-        view = load_run(self.cluster, self.run_id)
+    async def step_stats(self) -> list[StepStats]:
+        view = await run_in_threadpool(load_run, self.cluster, self.run_id)
         firsts: dict[str, Attempt] = {}
         lasts: dict[str, Attempt] = {}
         counts: dict[str, int] = {}
