@@ -48,10 +48,12 @@ class RunFilter:
         """Byte strings a matching record's JSON must contain (a necessary condition)."""
         found = []
         if self.job is not None:
-            found.append(b'"job_name":' + json.dumps(self.job).encode())
+            found.append(b'"job_name":' + json.dumps(self.job, ensure_ascii=False).encode())
         if len(self.statuses) == 1:
-            found.append(b'"status":' + json.dumps(next(iter(self.statuses))).encode())
-        found += [json.dumps(key).encode() for key, _ in self.tags]
+            found.append(
+                b'"status":' + json.dumps(next(iter(self.statuses)), ensure_ascii=False).encode()
+            )
+        found += [json.dumps(key, ensure_ascii=False).encode() for key, _ in self.tags]
         return found
 
     def matches(self, record: RunRecord) -> bool:

@@ -186,3 +186,15 @@ def test_a_fan_is_drawn_with_its_source_and_sink_mid_fan_and_a_chain_straight():
     chain = layout(["x", "y", "z"], [("x", "y"), ("y", "z")])
     assert len({y for _, y in chain.values()}) == 1
     assert chain["x"][0] < chain["y"][0] < chain["z"][0]
+
+
+def test_the_raw_prefilter_never_drops_a_run_the_filter_accepts():
+    from opgrid.orchestrator.ui.runs_query import RunFilter
+
+    record = RunRecord(run_id="r1", job_name='jöb "q"', tags={"clé/é": "v"}, created_at=1.0)
+    raw = record.model_dump_json().encode()
+    accepting = RunFilter(job='jöb "q"', statuses=frozenset({"queued"}), tags=(("clé/é", "v"),))
+    assert accepting.matches(record)
+    assert all(needle in raw for needle in accepting.needles())
+    assert not RunFilter(job="job").matches(record)
+    assert not RunFilter(tags=(("clé/é", "w"),)).matches(record)
