@@ -92,6 +92,16 @@ def test_runs_page_filters_and_shows_new_runs_live(page, ui_cluster, screenshots
     page.locator(f'#run-rows tr[data-run="{fresh}"] .badge.success').wait_for(timeout=25_000)
     jobs = page.locator("#run-rows tr").evaluate_all("rows => rows.map(r => r.cells[1].innerText)")
     assert set(jobs) == {"hello"}
+    page.fill("input[name=tag]", "team=web")
+    page.fill("input[name=after_local]", "2099-01-01T00:00")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**after=**")
+    assert page.locator("#run-rows").inner_text().strip() == "No runs match."
+    page.fill("input[name=after_local]", "2000-01-01T00:00")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**after_local=2000**")
+    jobs = page.locator("#run-rows tr").evaluate_all("rows => rows.map(r => r.cells[1].innerText)")
+    assert jobs and set(jobs) == {"hello"}  # team=web is hello's tag
     page.goto("/runs")
     _shot(page, screenshots, "runs")
 
