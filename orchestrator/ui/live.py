@@ -97,7 +97,8 @@ async def run_stream(request: Request) -> Response:
             except RunNotFound:
                 yield _message("gone", {"run_id": run_id})
                 return
-            yield _message("update", fragments.run_update(view, entries))
+            update = await _blocking(fragments.run_update, state, view, entries)
+            yield _message("update", update)
             if view.record.status in FINAL_RUN_STATUSES:
                 yield _message("ended", {"status": view.record.status.value})
                 return

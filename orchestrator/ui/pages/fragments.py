@@ -80,9 +80,14 @@ def step_counts(view: RunView) -> str:
     )
 
 
-def run_update(view: RunView, entries: list[tuple[str, RunEvent]]) -> dict[str, Any]:
+def run_update(
+    state: UIState, view: RunView, entries: list[tuple[str, RunEvent]]
+) -> dict[str, Any]:
     """What a live run page applies for a batch of new events."""
+    from .outputs import outputs_html
+
     return {
+        "outputs": outputs_html(state, view) if entries else None,
         "cursor": view.cursor,
         "status": view.record.status.value,
         "statuses": view.node_statuses(),

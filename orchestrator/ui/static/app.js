@@ -87,6 +87,7 @@ function liveRun() {
     document.getElementById("run-status").innerHTML =
       '<span class="badge ' + data.status + '">' + data.status + "</span>";
     document.getElementById("gantt").innerHTML = data.gantt;
+    if (data.outputs !== null) document.getElementById("outputs").innerHTML = data.outputs;
     document.getElementById("step-counts").innerHTML = data.counts;
     document.getElementById("run-duration").textContent = data.duration;
     setStatuses(data.statuses);
