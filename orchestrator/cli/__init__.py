@@ -31,6 +31,7 @@ from .job import job_group
 from .options import LOG_FORMAT, LOG_LEVELS, ClusterOptions
 from .run import run_group
 from .services import coordinator, worker
+from .ui import ui_command
 
 
 class _RootGroup(click.Group):
@@ -91,5 +92,5 @@ def main(
     ctx.obj = ClusterOptions(redis_url, namespace, log_level is not None)
 
 
-for _command in (job_group, run_group, worker, coordinator, dev):
+for _command in (job_group, run_group, worker, coordinator, dev, ui_command):
     main.add_command(_command)

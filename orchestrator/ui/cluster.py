@@ -1,0 +1,245 @@
+"""The UI's one door into the rest of opgrid.
+
+Every name the UI uses from the orchestrator (stores, records, events, the plan
+compiler, re-execution, settings) and from the definitions API is imported here
+and only here, so a move of those modules is re-pointed in this one file. The
+few operations the UI performs on a cluster (open a store, launch, cancel,
+re-execute) are written here too, on the store's public methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from opgrid import CodeLocation, GraphDefinition, JobDefinition, load_code_location
+from opgrid.config import Array, Field, Noneable, Permissive, Selector, Shape
+from opgrid.errors import (
+    ConfigError,
+    DagsterInvalidDefinitionError,
+    DagsterInvariantViolationError,
+    Failure,
+    OpgridError,
+    RunNotFound,
+    StorageError,
+)
+from opgrid.event_type import DagsterEventType
+from opgrid.graph import upstream_nodes
+from opgrid.op import OpDefinition
+from opgrid.orchestrator.client.reexecute import reexecute
+from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep, compile_plan
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
+from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunRecord
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.protocol.tags import QUEUE_TAG
+from opgrid.orchestrator.store.connect import safe_url
+from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
+from opgrid.orchestrator.store.keys import Keys
+from opgrid.orchestrator.store.redis import RedisRunStore
+from opgrid.types import NO_VALUE
+
+from ..settings import Settings
+
+__all__ = [
+    "ERROR_OUTPUT",
+    "FINAL_RUN_STATUSES",
+    "NO_VALUE",
+    "QUEUE_TAG",
+    "Array",
+    "ClusterHandle",
+    "CodeLocation",
+    "ConfigError",
+    "DagsterEventType",
+    "DagsterInvalidDefinitionError",
+    "DagsterInvariantViolationError",
+    "ErrorInfo",
+    "ExecutionPlan",
+    "Failure",
+    "Field",
+    "GraphDefinition",
+    "JobDefinition",
+    "Keys",
+    "Noneable",
+    "OpDefinition",
+    "OpgridError",
+    "Permissive",
+    "PlanStep",
+    "RunEvent",
+    "RunNotFound",
+    "RunRecord",
+    "RunStatus",
+    "Selector",
+    "Settings",
+    "Shape",
+    "StepStatus",
+    "StorageError",
+    "ValueRef",
+    "compile_plan",
+    "load_code_location",
+    "redis_errors",
+    "safe_url",
+    "upstream_nodes",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterHandle:
+    """The store and IO manager of one cluster, shared by every request of a UI process."""
+
+    settings: Settings
+    store: RedisRunStore
+    io: IOManager
+
+    @classmethod
+    def open(cls, settings: Settings) -> ClusterHandle:
+        """Connect to the cluster ``settings`` name (no round trip yet)."""
+        return cls(
+            settings, RedisRunStore.from_settings(settings), io_manager_from_settings(settings)
+        )
+
+    @property
+    def keys(self) -> Keys:
+        return self.store.keys
+
+    @property
+    def redis(self) -> Any:
+        """The store's Redis client, for the reads the store has no method for."""
+        return self.store.client
+
+    def close(self) -> None:
+        self.store.client.close()
+
+    # Launching ------------------------------------------------------------------------
+    def launch(
+        self,
+        job: JobDefinition,
+        location: str,
+        run_config: Any,
+        tags: Mapping[str, Any] | None = None,
+        partition_key: str | None = None,
+        select: Callable[[ExecutionPlan], Sequence[str]] | None = None,
+    ) -> RunRecord:
+        """Compile and queue a run the way ``opgrid.submit`` does; its record.
+
+        Args:
+            job: the job, from a code location this UI loaded.
+            location: the code location's name, so workers take the job from it.
+            run_config: validated here; nothing is queued when it is invalid.
+            tags: laid over the job's tags.
+            partition_key: for a partitioned job.
+            select: picks the keys of the plan steps to run (an op selection); all by default.
+
+        Raises:
+            ConfigError: the run config is invalid.
+            DagsterInvalidDefinitionError: the job, its tags or the selection cannot run.
+        """
+        values = dict(job.input_values)
+        plan = compile_plan(
+            job, run_config, partition_key=partition_key, tags=tags, input_names=frozenset(values)
+        )
+        if select is not None:
+            plan = _subset(plan, select(plan))
+        record = RunRecord(
+            run_id=str(uuid.uuid4()),
+            job_name=job.name,
+            location=location,
+            tags=dict(plan.tags),
+            partition_key=partition_key,
+            created_at=time.time(),
+        )
+        if values:
+            refs = [
+                (ValueRef(RUN_INPUTS_STEP, name), self.io.dumps(value, where=f"input {name!r}"))
+                for name, value in values.items()
+            ]
+            self.store.commit_step(record.run_id, refs, [])
+        self.store.create_run(record, plan)
+        return record
+
+    def cancel(self, run_id: str) -> RunRecord:
+        """Ask the run's coordinator to stop it; its record.
+
+        Raises:
+            RunNotFound: no such run.
+            DagsterInvariantViolationError: the run has already ended.
+        """
+        record = self.store.get_run(run_id)
+        if record.status in FINAL_RUN_STATUSES:
+            raise DagsterInvariantViolationError(
+                f"run {run_id} is {record.status.value}: only a queued or started run can be "
+                "canceled"
+            )
+        event = RunEvent(
+            run_id=run_id,
+            kind=DagsterEventType.RUN_CANCELING,
+            timestamp=time.time(),
+            message="requested from the web UI",
+        )
+        self.store.append_events(run_id, [event])
+        return record
+
+    def reexecute(self, run_id: str, from_failure: bool) -> RunRecord:
+        """Queue a re-execution of a finished run (see ``opgrid run reexecute``)."""
+        return reexecute(self.store, run_id, from_failure=from_failure)
+
+    def load_value(self, data: bytes, where: str) -> Any:
+        """A stored value (signed by the cluster), as the op produced it."""
+        return self.io.loads(data, where=where)
+
+    def live_workers(self) -> dict[str, list[str]]:
+        return self.store.live_workers()
+
+    def queue_depths(self, queues: Sequence[str]) -> dict[str, int]:
+        return self.store.queue_depths(queues)
+
+    def live_coordinators(self) -> list[str]:
+        return self.store.live_coordinators()
+
+
+@contextlib.contextmanager
+def redis_errors(what: str) -> Iterator[None]:
+    """The UI's own reads of the store's keys fail as the store's do: ``StorageError``."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StorageError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _subset(plan: ExecutionPlan, keys: Sequence[str]) -> ExecutionPlan:
+    """``plan`` cut down to the steps ``keys`` name; every input of a kept step must come
+    from a kept step (or from no step at all).
+
+    Raises:
+        DagsterInvalidDefinitionError: a kept step reads an output of a step left out.
+    """
+    kept = set(keys)
+    steps = [step for step in plan.steps if step.key in kept]
+    for step in steps:
+        for step_input in step.inputs:
+            outside = [s.step for s in step_input.sources if s.step not in kept]
+            if outside and not step_input.is_nothing:
+                raise DagsterInvalidDefinitionError(
+                    f"op selection: step {step.key!r} input {step_input.name!r} reads "
+                    f"step {outside[0]!r}, which the selection leaves out"
+                )
+    trimmed = [_without_sources(step, kept) for step in steps]
+    return plan.model_copy(update={"steps": tuple(trimmed)})
+
+
+def _without_sources(step: PlanStep, kept: set[str]) -> PlanStep:
+    """A kept step whose Nothing inputs forget the steps left out."""
+    inputs = tuple(
+        dataclasses.replace(i, sources=tuple(s for s in i.sources if s.step in kept))
+        if i.is_nothing
+        else i
+        for i in step.inputs
+    )
+    return dataclasses.replace(step, inputs=inputs)
