@@ -183,8 +183,15 @@ def submit_job(
     with cluster_errors(settings), contextlib.ExitStack() as stack:
         if coordinate:
             stack.enter_context(local_coordinator(settings))
-        unconsumed = "refuse" if strict else "warn"
-        handle = submit_run(job, run_config, tags, partition, location.name, settings, unconsumed)
+        handle = submit_run(
+            job,
+            run_config,
+            tags,
+            partition,
+            location.name,
+            settings,
+            "refuse" if strict else "warn",
+        )
         stack.callback(handle.close)
         if not wait:
             click.echo(handle.run_id)

@@ -276,8 +276,8 @@ class PrometheusMetrics(Hooks, Collector):
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            counts, queues = self._counts, set(self._queues)
-        queues = sorted(queues | self._queues_known_elsewhere())
+            counts, ours = self._counts, set(self._queues)
+        queues = sorted(ours | self._queues_known_elsewhere())
         runs = {status.value: 0 for status in RunStatus if status not in FINAL_RUN_STATUSES}
         runs.update((status.value, n) for status, n in counts.runs.items())
         steps = {status.value: 0 for status in StepStatus}
