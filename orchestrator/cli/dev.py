@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -44,7 +45,7 @@ from opgrid.orchestrator.store.connect import safe_url
 from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.output import DEFAULT_OUTPUT
 
-from .embedded_redis import RedisServer
+from .embedded_redis import RedisServer, free_port
 from .job import submit_run
 from .options import (
     EXIT_INTERRUPTED,
@@ -74,6 +75,9 @@ WORKER_STOP_GRACE_S = 5.0
 PREVIEW_CHARS = 72
 #: A ``-W`` filter for the warning Celery gives every worker started as root.
 _ROOT = "ignore:You're running the worker with superuser privileges"
+#: Where ``opgrid dev`` serves the web UI (as ``dagster dev`` does, on loopback).
+UI_HOST = "127.0.0.1"
+UI_PORT = 3000
 
 
 # opgrid dev ------------------------------------------------------------------------------
@@ -91,6 +95,14 @@ _ROOT = "ignore:You're running the worker with superuser privileges"
     help="Serve the coordinator's /metrics and /healthz on this port; 0: off.  "
     "[default: $OPGRID_METRICS_PORT or 0]",
 )
+@click.option(
+    "--ui-port",
+    type=click.IntRange(0, 65535),
+    default=UI_PORT,
+    show_default=True,
+    help="Serve the web UI and GraphQL API on this loopback port (taken: a free one).",
+)
+@click.option("--no-ui", is_flag=True, help="Do not start the web UI.")
 @cluster_options
 @click.pass_context
 def dev(
@@ -104,10 +116,12 @@ def dev(
     keep_running: bool,
     verbose: bool,
     metrics_port: int | None,
+    ui_port: int,
+    no_ui: bool,
     redis_url: str | None,
     namespace: str | None,
 ) -> None:
-    """Run jobs on a whole cluster on this machine: Redis, workers and a coordinator."""
+    """Run jobs on a whole cluster on this machine: Redis, workers, a coordinator, the UI."""
     location = load_location(file, module, verbose)
     jobs = [select_job(location, job_name)] if job_name else list(location.jobs.values())
     run_config = read_run_config(config_files)
@@ -123,6 +137,8 @@ def dev(
         workers.start(worker_count)
         with cluster_errors(settings):
             _start_coordinator(stack, settings, metrics_port)
+            if not no_ui:
+                _start_ui(stack, settings, file, module, ui_port)
             code = _run_all(jobs, run_config, tags, location.name, settings, workers, verbose)
         if keep_running:
             _serve(settings, workers)
@@ -152,6 +168,36 @@ def _start_coordinator(
     except OpgridError as exc:  # the port is taken
         raise UsageProblem(str(exc)) from exc
     click.echo(f"coordinator metrics at http://{settings.metrics_host}:{port}/metrics", err=True)
+
+
+def _start_ui(
+    stack: contextlib.ExitStack,
+    settings: Settings,
+    file: str | None,
+    module: str | None,
+    port: int,
+) -> None:
+    """The web UI in a thread, on ``port`` (a free one if it is taken); prints its URL."""
+    from opgrid.orchestrator.ui.catalog import LocationSource
+    from opgrid.orchestrator.ui.server import serving  # starlette, strawberry: only here
+
+    if not port or not _free(port):
+        port = free_port()
+    source = LocationSource(file=file) if file is not None else LocationSource(module=module)
+    try:
+        url = stack.enter_context(serving(settings, [source], UI_HOST, port))
+    except OpgridError as exc:
+        raise UsageProblem(f"cannot start the web UI: {exc}") from exc
+    click.echo(f"opgrid UI at {url}", err=True)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((UI_HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:

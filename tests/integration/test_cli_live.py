@@ -7,9 +7,11 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,45 @@ def test_off_a_terminal_only_plain_lines_are_printed(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+    assert re.search(r"opgrid UI at http://127\.0\.0\.1:\d+", done.stderr), done.stderr
     assert "\x1b[" not in done.stdout
     assert "running, 0 done" not in done.stdout
     assert "success  warm_up" in done.stdout
+
+
+def test_dev_serves_the_ui_while_it_keeps_running_and_no_ui_skips_it(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text(JOB.replace("2.5", "0.1"))
+    quiet = subprocess.run(
+        [OPGRID, "dev", "-f", "slow.py", "--workers", "1", "--no-ui"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert "opgrid UI" not in quiet.stderr
+    process = subprocess.Popen(
+        [OPGRID, "dev", "-f", "slow.py", "--workers", "1", "--keep-running", "--ui-port", "0"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = None
+        assert process.stderr is not None
+        for line in process.stderr:
+            found = re.search(r"opgrid UI at (http://\S+)", line)
+            if found:
+                url = found.group(1)
+            if "Ctrl-C stops it" in line:
+                break
+        assert url is not None
+        with urllib.request.urlopen(f"{url}/runs", timeout=10) as reply:
+            page = reply.read().decode()
+        assert reply.status == 200 and "slow" in page
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)  # reads the rest, closes the pipe
