@@ -1,0 +1,296 @@
+"""Schedules, sensors and backfills in Redis: ``RedisTicks``, mixed into ``RedisRunStore``.
+
+The state of a schedule or sensor, its ticks and its run keys share one hash slot
+(``{instigator:<origin>}``), so every decision about a tick is one WATCH/MULTI
+transaction: a tick starts only when none is in flight, its result is recorded only
+once (a redelivered task finds it recorded and drops its own), and its runs are
+created under ids fixed before they are launched (``create_run_once`` refuses an id
+that exists). The rules themselves are in ``tick_records``; ``TickUpdates`` holds
+what both stores share, over one primitive, ``_atomically``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import redis
+
+from opgrid.orchestrator.planning.plan import ExecutionPlan
+from opgrid.orchestrator.protocol.messages import RunRecord
+
+from .connect import translated
+from .keys import Keys
+from .tick_records import (
+    TICKS_KEPT,
+    BackfillProgressRecord,
+    BackfillRecord,
+    InstigatorDef,
+    InstigatorState,
+    TickRecord,
+    commit_rule,
+    finish_rule,
+    start_rule,
+)
+
+#: What an atomic update writes: the new state, tick records, run keys to add.
+Writes = tuple[InstigatorState, list[TickRecord], list[str]]
+#: Decides an atomic update from the stored state and tick (None: write nothing).
+Decide = Callable[[InstigatorState, TickRecord | None], Writes | None]
+#: Submissions kept in the submissions stream (as ``redis.SUBMISSIONS_MAXLEN``).
+_SUBMISSIONS_MAXLEN = 10_000
+
+
+class TickUpdates:
+    """The tick operations of both stores, built on ``_atomically``."""
+
+    def _atomically(self, origin: str, tick_id: str | None, decide: Decide) -> bool:
+        raise NotImplementedError
+
+    def start_tick(self, tick: TickRecord) -> bool:
+        """Record ``tick`` as started and in flight, unless another tick is in flight or
+        a tick at or after its time was recorded; whether it was."""
+
+        def decide(state: InstigatorState, _: TickRecord | None) -> Writes | None:
+            new = start_rule(state, tick)
+            return None if new is None else (new, [tick], [])
+
+        return self._atomically(tick.origin, None, decide)
+
+    def resend_tick(self, tick: TickRecord) -> bool:
+        """Update a started tick (when it was sent) while no result is in."""
+
+        def decide(state: InstigatorState, stored: TickRecord | None) -> Writes | None:
+            return None if stored is None or stored.evaluated else (state, [tick], [])
+
+        return self._atomically(tick.origin, tick.tick_id, decide)
+
+    def commit_tick(self, result: TickRecord) -> bool:
+        """Record a tick's result, its new cursor and the run keys it launches, once:
+        False (nothing written) if a result is in already or the tick is not in flight."""
+
+        def decide(state: InstigatorState, stored: TickRecord | None) -> Writes | None:
+            new = commit_rule(state, stored, result)
+            return None if new is None else (new, [result], result.run_keys)
+
+        return self._atomically(result.origin, result.tick_id, decide)
+
+    def finish_tick(self, tick: TickRecord) -> None:
+        """The tick's runs are created: record it launched; it is no longer in flight."""
+
+        def decide(state: InstigatorState, _: TickRecord | None) -> Writes | None:
+            return finish_rule(state, tick), [tick], []
+
+        self._atomically(tick.origin, None, decide)
+
+    def update_instigator_state(
+        self, origin: str, change: Callable[[InstigatorState], InstigatorState | None]
+    ) -> InstigatorState | None:
+        """Change a state atomically (``change`` returns None to leave it); the new one."""
+        changed: list[InstigatorState] = []
+
+        def decide(state: InstigatorState, _: TickRecord | None) -> Writes | None:
+            new = change(state)
+            if new is None:
+                return None
+            changed.append(new)
+            return new, [], []
+
+        self._atomically(origin, None, decide)
+        return changed[-1] if changed else None
+
+
+class RedisTicks(TickUpdates):
+    """Ticks, sensor cursors and run keys, on/off states, backfills, the leader's lease
+    (mixed into ``RedisRunStore``)."""
+
+    _r: Any
+    keys: Keys
+    _renew: Any
+    _release: Any
+
+    # The scheduler's leader --------------------------------------------------------------
+    @translated
+    def lead(self, owner: str, lease_s: float) -> bool:
+        """Take the scheduler's lease if it is free, or renew it if ``owner`` holds it."""
+        key, ms = self.keys.scheduler_lease(), int(lease_s * 1000)
+        if self._r.set(key, owner, nx=True, px=ms):
+            return True
+        return bool(self._renew(keys=[key], args=[owner, ms]))
+
+    @translated
+    def resign(self, owner: str) -> None:
+        self._release(keys=[self.keys.scheduler_lease()], args=[owner])
+
+    @translated
+    def scheduler_leader(self) -> str | None:
+        raw = self._r.get(self.keys.scheduler_lease())
+        return raw.decode() if raw is not None else None
+
+    # Definitions and states --------------------------------------------------------------
+    @translated
+    def publish_instigators(self, defs: Sequence[InstigatorDef]) -> None:
+        if defs:
+            mapping = {d.origin: d.model_dump_json() for d in defs}
+            self._r.hset(self.keys.instigators(), mapping=mapping)
+
+    @translated
+    def instigator_defs(self) -> dict[str, InstigatorDef]:
+        raw = self._r.hgetall(self.keys.instigators())
+        defs = (InstigatorDef.model_validate_json(value) for value in raw.values())
+        return {d.origin: d for d in sorted(defs, key=lambda d: d.origin)}
+
+    @translated
+    def get_instigator_state(self, origin: str) -> InstigatorState:
+        return _state(self._r.get(self.keys.instigator_state(origin)))
+
+    # Ticks --------------------------------------------------------------------------------
+    @translated
+    def _atomically(self, origin: str, tick_id: str | None, decide: Decide) -> bool:
+        state_key, ticks_key = self.keys.instigator_state(origin), self.keys.ticks(origin)
+        with self._r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(state_key, ticks_key)
+                    stored = pipe.hget(ticks_key, tick_id) if tick_id is not None else None
+                    decided = decide(_state(pipe.get(state_key)), _tick(stored))
+                    if decided is None:
+                        pipe.unwatch()
+                        return False
+                    self._write(pipe, origin, decided)
+                    pipe.execute()
+                    break
+                except redis.WatchError:  # another writer came between: decide again
+                    continue
+        self._trim(origin)
+        return True
+
+    def _write(self, pipe: Any, origin: str, writes: Writes) -> None:
+        state, ticks, run_keys = writes
+        pipe.multi()
+        pipe.set(self.keys.instigator_state(origin), state.model_dump_json())
+        for tick in ticks:
+            pipe.hset(self.keys.ticks(origin), tick.tick_id, tick.model_dump_json())
+            pipe.zadd(self.keys.tick_times(origin), {tick.tick_id: tick.timestamp})
+        if run_keys:
+            pipe.sadd(self.keys.sensor_run_keys(origin), *run_keys)
+
+    def _trim(self, origin: str) -> None:
+        times = self.keys.tick_times(origin)
+        excess = self._r.zcard(times) - TICKS_KEPT
+        if excess > 0:
+            old = self._r.zrange(times, 0, excess - 1)
+            with self._r.pipeline(transaction=True) as pipe:
+                pipe.hdel(self.keys.ticks(origin), *old)
+                pipe.zrem(times, *old)
+                pipe.execute()
+
+    @translated
+    def get_tick(self, origin: str, tick_id: str) -> TickRecord | None:
+        return _tick(self._r.hget(self.keys.ticks(origin), tick_id))
+
+    @translated
+    def list_ticks(self, origin: str, limit: int = 20) -> list[TickRecord]:
+        """The newest ticks first."""
+        ids = self._r.zrevrange(self.keys.tick_times(origin), 0, limit - 1)
+        raws = self._r.hmget(self.keys.ticks(origin), ids) if ids else []
+        return [TickRecord.model_validate_json(raw) for raw in raws if raw is not None]
+
+    @translated
+    def launched_run_keys(self, origin: str) -> set[str]:
+        return {key.decode() for key in self._r.smembers(self.keys.sensor_run_keys(origin))}
+
+    # Runs ---------------------------------------------------------------------------------
+    @translated
+    def create_run_once(self, record: RunRecord, plan: ExecutionPlan) -> bool:
+        """Create and announce a run unless a run with its id exists; whether it did.
+
+        An existing run that was never announced (its creator died in between) is
+        announced now.
+        """
+        run_id = record.run_id
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.plan(run_id), plan.model_dump_json(), nx=True)
+            pipe.hsetnx(self.keys.run(run_id), "record", record.model_dump_json())
+            _, created = pipe.execute()
+        if created or self._r.zscore(self.keys.runs_index(), run_id) is None:
+            with self._r.pipeline(transaction=False) as pipe:  # cross-slot indexes
+                pipe.zadd(self.keys.runs_index(), {run_id: record.created_at})
+                pipe.sadd(self.keys.active(), run_id)
+                pipe.xadd(
+                    self.keys.submissions(),
+                    {b"run": run_id},
+                    maxlen=_SUBMISSIONS_MAXLEN,
+                    approximate=True,
+                )
+                pipe.execute()
+        return bool(created)
+
+    @translated
+    def runs_created_after(self, after_ts: float) -> list[tuple[str, float]]:
+        """(run id, creation time) of the runs created after ``after_ts``, oldest first."""
+        found = self._r.zrangebyscore(
+            self.keys.runs_index(), f"({after_ts}", "+inf", withscores=True
+        )
+        return [(member.decode(), float(score)) for member, score in found]
+
+    # Backfills ---------------------------------------------------------------------------
+    @translated
+    def create_backfill(self, record: BackfillRecord, plans: Mapping[str, ExecutionPlan]) -> None:
+        backfill_id = record.backfill_id
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.backfill(backfill_id), record.model_dump_json())
+            pipe.hset(
+                self.keys.backfill_plans(backfill_id),
+                mapping={key: plan.model_dump_json() for key, plan in plans.items()},
+            )
+            pipe.execute()
+        self._r.zadd(self.keys.backfills(), {backfill_id: record.backfill.created_ts})
+
+    @translated
+    def save_backfill(self, record: BackfillRecord) -> None:
+        self._r.set(self.keys.backfill(record.backfill_id), record.model_dump_json())
+
+    @translated
+    def list_backfills(self, limit: int = 50) -> list[BackfillRecord]:
+        """The newest backfills first."""
+        ids = self._r.zrevrange(self.keys.backfills(), 0, limit - 1)
+        raws = [self._r.get(self.keys.backfill(i.decode())) for i in ids]
+        return [BackfillRecord.model_validate_json(raw) for raw in raws if raw is not None]
+
+    @translated
+    def get_backfill(self, backfill_id: str) -> BackfillProgressRecord | None:
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.backfill(backfill_id))
+            pipe.hgetall(self.keys.backfill_launched(backfill_id))
+            pipe.hgetall(self.keys.backfill_finished(backfill_id))
+            raw, launched, finished = pipe.execute()
+        if raw is None:
+            return None
+        return BackfillProgressRecord(
+            record=BackfillRecord.model_validate_json(raw),
+            launched={k.decode(): v.decode() for k, v in launched.items()},
+            finished={k.decode(): v.decode() for k, v in finished.items()},
+        )
+
+    @translated
+    def backfill_plan(self, backfill_id: str, partition_key: str) -> ExecutionPlan | None:
+        raw = self._r.hget(self.keys.backfill_plans(backfill_id), partition_key)
+        return ExecutionPlan.model_validate_json(raw) if raw is not None else None
+
+    @translated
+    def backfill_launched(self, backfill_id: str, partition_key: str, run_id: str) -> None:
+        self._r.hset(self.keys.backfill_launched(backfill_id), partition_key, run_id)
+
+    @translated
+    def backfill_finished(self, backfill_id: str, statuses: Mapping[str, str]) -> None:
+        if statuses:
+            self._r.hset(self.keys.backfill_finished(backfill_id), mapping=dict(statuses))
+
+
+def _state(raw: bytes | None) -> InstigatorState:
+    return InstigatorState.model_validate_json(raw) if raw is not None else InstigatorState()
+
+
+def _tick(raw: bytes | None) -> TickRecord | None:
+    return TickRecord.model_validate_json(raw) if raw is not None else None
