@@ -24,8 +24,8 @@ from celery import Celery, signals
 from opgrid.code_location import CodeLocation
 from opgrid.errors import OpgridError
 from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.scheduling.definitions import instigator_defs
 from opgrid.orchestrator.scheduling.evaluation import (
-    InstigatorType,
     RequestedRun,
     TickError,
     TickResult,
@@ -41,8 +41,7 @@ from opgrid.orchestrator.scheduling.tick_task import (
 )
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
-from opgrid.orchestrator.store.tick_records import InstigatorDef, PlannedRun, TickRecord
-from opgrid.run_status_sensor import RunStatusSensorDefinition
+from opgrid.orchestrator.store.tick_records import PlannedRun, TickRecord
 
 from .locations import LocationRegistry
 
@@ -85,44 +84,6 @@ def register_tick_task(app: Celery, settings: Settings, registry: LocationRegist
         ]
         store().publish_instigators(defs)
         logger.info("published %d schedule(s) and sensor(s) on queue %s", len(defs), queue)
-
-
-def instigator_defs(location: CodeLocation, queue: str) -> list[InstigatorDef]:
-    """What the scheduler needs to know of a location's schedules and sensors."""
-    defs = [
-        InstigatorDef(
-            kind=InstigatorType.SCHEDULE,
-            name=s.name,
-            location=location.name,
-            queue=queue,
-            job_name=s.job_name,
-            cron_schedule=[s.cron_schedule]
-            if isinstance(s.cron_schedule, str)
-            else list(s.cron_schedule),
-            execution_timezone=s.execution_timezone,
-            default_running=s.default_status.value == "RUNNING",
-            description=s.description,
-        )
-        for s in location.schedules.values()
-    ]
-    for sensor_def in location.sensors.values():
-        watched = (
-            sensor_def.run_status if isinstance(sensor_def, RunStatusSensorDefinition) else None
-        )
-        defs.append(
-            InstigatorDef(
-                kind=InstigatorType.SENSOR,
-                name=sensor_def.name,
-                location=location.name,
-                queue=queue,
-                job_name=names[0] if len(names := sensor_def.job_names) == 1 else None,
-                minimum_interval_seconds=float(sensor_def.minimum_interval_seconds),
-                default_running=sensor_def.default_status.value == "RUNNING",
-                run_status=watched.value if watched is not None else None,
-                description=sensor_def.description,
-            )
-        )
-    return defs
 
 
 class TickEvaluator:

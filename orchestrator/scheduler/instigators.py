@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import time
 
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 from opgrid.orchestrator.scheduling.evaluation import InstigatorType, TickRequest
 from opgrid.orchestrator.scheduling.tick_task import TickTask
 from opgrid.orchestrator.scheduling.ticks import schedule_tick, sensor_tick
 from opgrid.orchestrator.store.base import RunStore
-from opgrid.orchestrator.store.tick_records import InstigatorDef, InstigatorState, TickRecord
+from opgrid.orchestrator.store.tick_records import InstigatorState, TickRecord
 from opgrid.run_status_sensor import DagsterRunStatus
 
 from .run_status import run_status_changes

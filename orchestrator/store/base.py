@@ -38,11 +38,11 @@ from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import Begun
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 
 from .tick_records import (
     BackfillProgressRecord,
     BackfillRecord,
-    InstigatorDef,
     InstigatorState,
     TickRecord,
 )

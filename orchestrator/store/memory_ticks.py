@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from opgrid.errors import RunNotFound
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 
 from .tick_records import (
     TICKS_KEPT,
     BackfillProgressRecord,
     BackfillRecord,
-    InstigatorDef,
     InstigatorState,
     TickRecord,
 )

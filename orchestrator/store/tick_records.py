@@ -1,8 +1,7 @@
 """What is recorded about schedules, sensors and backfills (JSON in Redis, see ``keys``).
 
-``InstigatorDef`` is what a worker tells the scheduler about a schedule or sensor of its
-code locations (the scheduler never imports user code); ``InstigatorState`` is what the
-cluster remembers of it (on/off, cursor, last run key, the tick in flight); a
+``InstigatorState`` is what the
+cluster remembers of a schedule or sensor (on/off, cursor, last run key, the tick in flight); a
 ``TickRecord`` is one tick, from started to launched; a ``BackfillRecord`` is one
 backfill. Every model is frozen and forbids unknown fields.
 """
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.scheduling.backfill import Backfill
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 from opgrid.orchestrator.scheduling.evaluation import (
     InstigatorType,
     TickError,
@@ -30,31 +30,6 @@ _MODEL = ConfigDict(frozen=True, extra="forbid")
 STARTED = "started"
 #: How many ticks are kept per schedule or sensor (the oldest are dropped).
 TICKS_KEPT = 500
-
-
-class InstigatorDef(BaseModel):
-    """A schedule or sensor as the scheduler knows it, without its code."""
-
-    model_config = _MODEL
-
-    schema_version: Literal[1] = 1
-    kind: InstigatorType
-    name: str
-    location: str
-    #: a queue that a worker of the location consumes: where its ticks are sent
-    queue: str
-    job_name: str | None = None
-    cron_schedule: list[str] = Field(default_factory=list)
-    execution_timezone: str | None = None
-    minimum_interval_seconds: float = 30.0
-    default_running: bool = False
-    #: for run status sensors: the ``DagsterRunStatus`` value they watch
-    run_status: str | None = None
-    description: str | None = None
-
-    @property
-    def origin(self) -> str:
-        return origin_of(self.kind, self.name)
 
 
 class InstigatorState(BaseModel):

@@ -18,6 +18,7 @@ import redis
 
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 
 from .connect import translated
 from .keys import Keys
@@ -25,7 +26,6 @@ from .tick_records import (
     TICKS_KEPT,
     BackfillProgressRecord,
     BackfillRecord,
-    InstigatorDef,
     InstigatorState,
     TickRecord,
     commit_rule,

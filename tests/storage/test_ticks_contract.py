@@ -4,11 +4,11 @@ scheduler's lease), on every run store."""
 from __future__ import annotations
 
 from opgrid.orchestrator.scheduling.backfill import Backfill
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 from opgrid.orchestrator.scheduling.evaluation import InstigatorType, TickRequest, TickStatus
 from opgrid.orchestrator.store.base import RunStore
 from opgrid.orchestrator.store.tick_records import (
     BackfillRecord,
-    InstigatorDef,
     PlannedRun,
     TickRecord,
 )
