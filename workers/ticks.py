@@ -47,8 +47,9 @@ from .locations import LocationRegistry
 
 logger = logging.getLogger(__name__)
 
-#: The run tag naming the tick that launched a run (Dagster's).
+#: The run tags naming the tick that launched a run and its run key (Dagster's).
 TICK_TAG = "dagster/tick"
+RUN_KEY_TAG = "dagster/run_key"
 
 
 def register_tick_task(app: Celery, settings: Settings, registry: LocationRegistry) -> None:
@@ -163,6 +164,8 @@ class TickEvaluator:
     ) -> PlannedRun:
         job = location.get_job(run.job_name)
         tags = {**run.tags, TICK_TAG: stored.tick_id}
+        if run.run_key is not None:
+            tags[RUN_KEY_TAG] = run.run_key
         plan = compile_plan(job, run.run_config or None, partition_key=run.partition_key, tags=tags)
         return PlannedRun(
             run_id=tick_run_id(self.namespace, stored.origin, stored.tick_id, index),
