@@ -1,6 +1,6 @@
 """The worker's side of schedules and sensors: publish them, evaluate their ticks.
 
-When a worker is ready it publishes the schedules and sensors of its code locations
+When a worker starts it publishes the schedules and sensors of its code locations
 (``InstigatorDef``: names, cron strings, intervals, default statuses, its queue), so
 the scheduler, which never imports user code, knows what to tick and where to send
 the ticks. An ``opgrid.tick`` task names a tick the scheduler leader recorded as
@@ -54,7 +54,7 @@ RUN_KEY_TAG = "dagster/run_key"
 
 def register_tick_task(app: Celery, settings: Settings, registry: LocationRegistry) -> None:
     """Give ``app`` the ``opgrid.tick`` task, and publish its schedules and sensors when
-    the worker is ready."""
+    the worker starts."""
     secret = settings.secret.get_secret_value().encode()
     stores: dict[int, RedisRunStore] = {}
 
@@ -73,7 +73,7 @@ def register_tick_task(app: Celery, settings: Settings, registry: LocationRegist
         locations = [registry.load(spec) for spec in settings.location_list()]
         return TickEvaluator(store(), locations, settings.namespace).evaluate(task)
 
-    @signals.worker_ready.connect(weak=False)
+    @signals.worker_init.connect(weak=False)  # in every worker, embedded ones too
     def _publish(sender: Any, **_: Any) -> None:
         if sender.app is not app:
             return
