@@ -23,7 +23,7 @@ from .tick_records import (
     InstigatorState,
     TickRecord,
 )
-from .ticks import Decide, TickUpdates
+from .tick_updates import Decide, TickUpdates
 
 
 @dataclass
