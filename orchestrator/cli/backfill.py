@@ -70,7 +70,7 @@ def _plans(job: Any, backfill: Backfill) -> dict[str, ExecutionPlan]:
 @click.option("--timeout", "timeout_s", type=float, metavar="S", help="With --wait: at most S s.")
 @cluster_options
 @click.pass_context
-def backfill_job(ctx: click.Context, **opts: Any) -> None:
+def backfill_job(ctx: click.Context, /, **opts: Any) -> None:
     """Launch one run per selected partition of a partitioned job."""
     settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
     location = load_location(opts["file"], opts["module"])
@@ -145,7 +145,7 @@ def backfill_group() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @cluster_options
 @click.pass_context
-def list_backfills(ctx: click.Context, limit: int, **opts: str | None) -> None:
+def list_backfills(ctx: click.Context, /, limit: int, **opts: str | None) -> None:
     """The newest backfills: id, status, job, how many partitions finished."""
     settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
     with cluster_errors(settings), open_store(settings) as store:
@@ -172,7 +172,7 @@ def _get(store: RedisRunStore, backfill_id: str) -> BackfillProgressRecord:
 @click.argument("backfill_id")
 @cluster_options
 @click.pass_context
-def show_backfill(ctx: click.Context, backfill_id: str, **opts: str | None) -> None:
+def show_backfill(ctx: click.Context, /, backfill_id: str, **opts: str | None) -> None:
     """A backfill and the state of each partition."""
     settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
     with cluster_errors(settings), open_store(settings) as store:
@@ -183,7 +183,7 @@ def show_backfill(ctx: click.Context, backfill_id: str, **opts: str | None) -> N
 @click.argument("backfill_id")
 @cluster_options
 @click.pass_context
-def cancel_backfill(ctx: click.Context, backfill_id: str, **opts: str | None) -> None:
+def cancel_backfill(ctx: click.Context, /, backfill_id: str, **opts: str | None) -> None:
     """Launch no more partitions, and cancel the runs in flight."""
     settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
     with cluster_errors(settings), open_store(settings) as store:

@@ -168,7 +168,7 @@ def list_schedules(
 @cluster_options
 @click.pass_context
 def start_schedule(
-    ctx: click.Context, name: str, file: str | None, module: str | None, **opts: str | None
+    ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
 ) -> None:
     """Turn a schedule on: it ticks from now on (on the coordinators' scheduler)."""
     location = load_location(file, module) if file or module else None
@@ -182,7 +182,7 @@ def start_schedule(
 @cluster_options
 @click.pass_context
 def stop_schedule(
-    ctx: click.Context, name: str, file: str | None, module: str | None, **opts: str | None
+    ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
 ) -> None:
     """Turn a schedule off."""
     location = load_location(file, module) if file or module else None
@@ -195,7 +195,7 @@ def stop_schedule(
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @cluster_options
 @click.pass_context
-def schedule_ticks(ctx: click.Context, name: str, limit: int, **opts: str | None) -> None:
+def schedule_ticks(ctx: click.Context, /, name: str, limit: int, **opts: str | None) -> None:
     """The newest ticks of a schedule: time, status, runs launched or why not."""
     print_ticks(cluster_settings(ctx, opts["redis_url"], opts["namespace"]), KIND, name, limit)
 

@@ -69,7 +69,7 @@ def list_sensors(
 @cluster_options
 @click.pass_context
 def start_sensor(
-    ctx: click.Context, name: str, file: str | None, module: str | None, **opts: str | None
+    ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
 ) -> None:
     """Turn a sensor on (on the coordinators' scheduler)."""
     location = load_location(file, module) if file or module else None
@@ -83,7 +83,7 @@ def start_sensor(
 @cluster_options
 @click.pass_context
 def stop_sensor(
-    ctx: click.Context, name: str, file: str | None, module: str | None, **opts: str | None
+    ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
 ) -> None:
     """Turn a sensor off."""
     location = load_location(file, module) if file or module else None
@@ -96,7 +96,7 @@ def stop_sensor(
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @cluster_options
 @click.pass_context
-def sensor_ticks(ctx: click.Context, name: str, limit: int, **opts: str | None) -> None:
+def sensor_ticks(ctx: click.Context, /, name: str, limit: int, **opts: str | None) -> None:
     """The newest ticks of a sensor: time, status, runs launched or why not."""
     print_ticks(cluster_settings(ctx, opts["redis_url"], opts["namespace"]), KIND, name, limit)
 
@@ -107,7 +107,7 @@ def sensor_ticks(ctx: click.Context, name: str, limit: int, **opts: str | None) 
 @cluster_options
 @click.pass_context
 def sensor_cursor(
-    ctx: click.Context, name: str, new_cursor: str | None, **opts: str | None
+    ctx: click.Context, /, name: str, new_cursor: str | None, **opts: str | None
 ) -> None:
     """Show a sensor's stored cursor, or set it (``--set ''`` clears it)."""
     settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])

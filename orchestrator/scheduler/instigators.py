@@ -15,7 +15,11 @@ import logging
 import time
 
 from opgrid.orchestrator.scheduling.definitions import InstigatorDef
-from opgrid.orchestrator.scheduling.evaluation import InstigatorType, TickRequest
+from opgrid.orchestrator.scheduling.evaluation import (
+    InstigatorType,
+    RunStatusChange,
+    TickRequest,
+)
 from opgrid.orchestrator.scheduling.tick_task import TickTask
 from opgrid.orchestrator.scheduling.ticks import schedule_tick, sensor_tick
 from opgrid.orchestrator.store.base import RunStore
@@ -91,7 +95,7 @@ class InstigatorTicker:
             return TickRequest(instigator_type=d.kind, name=d.name, scheduled_ts=due)
         if not sensor_tick(d.minimum_interval_seconds, state.last_tick_ts, now).due:
             return None
-        cursor, changes = state.cursor, []
+        cursor, changes = state.cursor, list[RunStatusChange]()
         if d.run_status is not None:
             changes, cursor = run_status_changes(self.store, cursor, DagsterRunStatus(d.run_status))
         return TickRequest(

@@ -55,7 +55,7 @@ class InMemoryTicks(TickUpdates):
 
     @property
     def _tick_data(self) -> _TickData:
-        data = self.__dict__.get("_opgrid_ticks")
+        data: _TickData | None = self.__dict__.get("_opgrid_ticks")
         if data is None:
             data = self.__dict__.setdefault("_opgrid_ticks", _TickData())
         return data
