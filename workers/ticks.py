@@ -40,6 +40,7 @@ from opgrid.orchestrator.scheduling.tick_task import (
     tick_run_id,
 )
 from opgrid.orchestrator.settings import Settings
+from opgrid.orchestrator.store.base import RunStore
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.tick_records import PlannedRun, TickRecord
 
@@ -90,7 +91,7 @@ def register_tick_task(app: Celery, settings: Settings, registry: LocationRegist
 class TickEvaluator:
     """Evaluates ticks against the code locations of this worker and records them."""
 
-    def __init__(self, store: RedisRunStore, locations: list[CodeLocation], namespace: str):
+    def __init__(self, store: RunStore, locations: list[CodeLocation], namespace: str):
         self.store = store
         self.locations = {location.name: location for location in locations}
         self.namespace = namespace
