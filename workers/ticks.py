@@ -22,7 +22,7 @@ from typing import Any
 from celery import Celery, signals
 
 from opgrid.code_location import CodeLocation
-from opgrid.errors import OpgridError
+from opgrid.errors import OpgridError, StorageError
 from opgrid.orchestrator.planning.plan import compile_plan
 from opgrid.orchestrator.scheduling.definitions import instigator_defs
 from opgrid.orchestrator.scheduling.evaluation import (
@@ -79,12 +79,13 @@ def register_tick_task(app: Celery, settings: Settings, registry: LocationRegist
         if sender.app is not app:
             return
         queue = next(iter(app.amqp.queues.consume_from), settings.default_queue)
-        defs = [
-            d
-            for spec in settings.location_list()
-            for d in instigator_defs(registry.load(spec), queue)
-        ]
-        store().publish_instigators(defs)
+        locations = [registry.load(spec) for spec in settings.location_list()]
+        defs = [d for location in locations for d in instigator_defs(location, queue)]
+        try:
+            store().publish_instigators(defs, [location.name for location in locations])
+        except StorageError:  # the scheduler will not know them until the worker restarts
+            logger.error("could not publish the schedules and sensors", exc_info=True)
+            return
         logger.info("published %d schedule(s) and sensor(s) on queue %s", len(defs), queue)
 
 

@@ -31,8 +31,10 @@ from .send import TickSender
 
 logger = logging.getLogger(__name__)
 
-#: A started tick with no result this long after it was sent is sent again.
+#: A started tick with no result this long after it was sent is sent again...
 RESEND_AFTER_S = 10.0
+#: ...and after twice as long each further time, up to this.
+MAX_RESEND_AFTER_S = 600.0
 
 
 def tick_id_of(tick_ts: float) -> str:
@@ -123,11 +125,16 @@ class InstigatorTicker:
             return
         if tick.evaluated:
             self.launch(tick, now)
-        elif now - tick.sent_ts >= self.resend_after_s or now < tick.sent_ts:
-            resent = tick.model_copy(update={"sent_ts": now})
+        elif now - tick.sent_ts >= self._resend_after(tick) or now < tick.sent_ts:
+            resent = tick.model_copy(update={"sent_ts": now, "sends": tick.sends + 1})
             if self.store.resend_tick(resent):
                 logger.warning("tick %s of %s: no result yet, sent again", tick_id, tick.origin)
                 self._send(definition, resent)
+
+    def _resend_after(self, tick: TickRecord) -> float:
+        """Seconds without a result before a tick is sent again (none of its workers may
+        be up: the copies wait in the queue, fewer and fewer)."""
+        return min(self.resend_after_s * 2 ** (tick.sends - 1), MAX_RESEND_AFTER_S)
 
     def launch(self, tick: TickRecord, now: float) -> None:
         """Create the tick's runs (each once), then end the tick."""

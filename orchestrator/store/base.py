@@ -255,8 +255,11 @@ class Ticks(Protocol):
     def scheduler_leader(self) -> str | None:
         """Who holds the scheduler's lease."""
 
-    def publish_instigators(self, defs: Sequence[InstigatorDef]) -> None:
-        """Tell the scheduler what schedules and sensors a code location defines."""
+    def publish_instigators(
+        self, defs: Sequence[InstigatorDef], locations: Sequence[str] = ()
+    ) -> None:
+        """Tell the scheduler what schedules and sensors code locations define; those
+        published before for one of ``locations`` and not in ``defs`` are forgotten."""
 
     def instigator_defs(self) -> dict[str, InstigatorDef]:
         """Origin -> definition of every schedule and sensor published."""

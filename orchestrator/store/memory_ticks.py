@@ -81,9 +81,14 @@ class InMemoryTicks(TickUpdates):
         return held[0] if held is not None and held[1] > time.monotonic() else None
 
     # Definitions and states --------------------------------------------------------------
-    def publish_instigators(self, defs: Sequence[InstigatorDef]) -> None:
+    def publish_instigators(
+        self, defs: Sequence[InstigatorDef], locations: Sequence[str] = ()
+    ) -> None:
         with self._tick_data.lock:
-            self._tick_data.defs.update({d.origin: d for d in defs})
+            known = self._tick_data.defs
+            for origin in [o for o, old in known.items() if old.location in locations]:
+                del known[origin]
+            known.update({d.origin: d for d in defs})
 
     def instigator_defs(self) -> dict[str, InstigatorDef]:
         return dict(sorted(self._tick_data.defs.items()))

@@ -93,8 +93,9 @@ class TickRecord(BaseModel):
     request: TickRequest
     #: ``started``, then the ``TickStatus`` value of its result
     status: str = STARTED
-    #: when the tick was (last) sent to a worker
+    #: when the tick was (last) sent to a worker, and how many times
     sent_ts: float
+    sends: int = 1
     skip_reason: str | None = None
     error: TickError | None = None
     #: the runs the tick launches (their plans are dropped once they are launched)

@@ -64,10 +64,22 @@ class RedisTicks(TickUpdates):
 
     # Definitions and states --------------------------------------------------------------
     @translated
-    def publish_instigators(self, defs: Sequence[InstigatorDef]) -> None:
-        if defs:
-            mapping = {d.origin: d.model_dump_json() for d in defs}
-            self._r.hset(self.keys.instigators(), mapping=mapping)
+    def publish_instigators(
+        self, defs: Sequence[InstigatorDef], locations: Sequence[str] = ()
+    ) -> None:
+        new = {d.origin for d in defs}
+        stale = [
+            origin
+            for origin, old in self.instigator_defs().items()
+            if old.location in locations and origin not in new
+        ]
+        with self._r.pipeline(transaction=True) as pipe:
+            if stale:
+                pipe.hdel(self.keys.instigators(), *stale)
+            if defs:
+                mapping = {d.origin: d.model_dump_json() for d in defs}
+                pipe.hset(self.keys.instigators(), mapping=mapping)
+            pipe.execute()
 
     @translated
     def instigator_defs(self) -> dict[str, InstigatorDef]:

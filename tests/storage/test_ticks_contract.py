@@ -50,6 +50,8 @@ def test_published_definitions_are_listed_by_origin(store: RunStore) -> None:
     store.publish_instigators([sensor, schedule])
     assert list(store.instigator_defs()) == ["schedule:daily", "sensor:watch"]
     assert store.instigator_defs()["sensor:watch"] == sensor
+    store.publish_instigators([schedule], locations=["loc"])  # the sensor is gone from loc
+    assert list(store.instigator_defs()) == ["schedule:daily"]
 
 
 def test_a_tick_starts_only_when_none_is_in_flight_and_it_is_later(store: RunStore) -> None:

@@ -111,6 +111,10 @@ def test_a_tick_whose_task_was_lost_is_sent_again() -> None:
     assert len(sent.tasks) == 1  # not yet
     _scheduler(store, sent, "s1", now=111.0).turn()
     assert [t.tick_id for t in sent.tasks] == [sent.tasks[0].tick_id] * 2
+    _scheduler(store, sent, "s1", now=125.0).turn()
+    assert len(sent.tasks) == 2  # the next one after 20 s
+    _scheduler(store, sent, "s1", now=131.0).turn()
+    assert len(sent.tasks) == 3
     evaluator.evaluate(sent.tasks[1])
     assert evaluator.evaluate(sent.tasks[0]) == "dropped: evaluated already"
 
