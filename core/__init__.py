@@ -64,6 +64,8 @@ from .errors import (
     StepLost,
     StepTimeLimitExceeded,
     StorageError,
+    UnconsumedQueueError,
+    UnconsumedQueueWarning,
 )
 from .event_type import DagsterEventType
 from .graph import GraphDefinition, graph
@@ -239,4 +241,6 @@ __all__ = [
     "StepLost",
     "StepTimeLimitExceeded",
     "StorageError",
+    "UnconsumedQueueError",
+    "UnconsumedQueueWarning",
 ]

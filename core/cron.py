@@ -118,7 +118,7 @@ def latest_tick_at_or_before(
 
 def _ticks_of_one(cron: str, tz: ZoneInfo, start: datetime) -> Iterator[datetime]:
     every_hour = _fires_every_hour(cron)
-    wall_start = start.astimezone(tz).replace(tzinfo=None) - _WALL_MARGIN
+    wall_start = _wall(start, tz) - _margin(start, tz)
     walls = croniter(cron.strip(), wall_start - timedelta(seconds=1))
     pending: list[datetime] = []  # instants of wall times that come out of order
     last: datetime | None = None
@@ -126,7 +126,8 @@ def _ticks_of_one(cron: str, tz: ZoneInfo, start: datetime) -> Iterator[datetime
         wall = walls.get_next(datetime)
         for tick in _instants(wall, tz, every_hour):
             heapq.heappush(pending, tick)
-        horizon = _utc(wall.replace(tzinfo=tz)) - _WALL_MARGIN  # later walls land after this
+        reference = _utc(wall.replace(tzinfo=tz))
+        horizon = reference - _margin(reference, tz)  # later wall times land after this
         while pending and pending[0] <= horizon:
             tick = heapq.heappop(pending)
             if last is None or tick > last:
@@ -136,19 +137,30 @@ def _ticks_of_one(cron: str, tz: ZoneInfo, start: datetime) -> Iterator[datetime
 
 def _latest_of_one(cron: str, tz: ZoneInfo, moment: datetime) -> datetime | None:
     every_hour = _fires_every_hour(cron)
-    wall_end = moment.astimezone(tz).replace(tzinfo=None) + _WALL_MARGIN
-    walls = croniter(cron.strip(), wall_end + timedelta(seconds=1))
+    walls = croniter(cron.strip(), _wall(moment, tz) + _margin(moment, tz) + timedelta(seconds=1))
     best: datetime | None = None
     while True:
         try:
             wall = walls.get_prev(datetime)
         except (StopIteration, ValueError, OverflowError):  # walked past year 1
             return best
-        if best is not None and wall < best.astimezone(tz).replace(tzinfo=None) - 2 * _WALL_MARGIN:
+        if best is not None and wall < _wall(best, tz) - 2 * _margin(best, tz):
             return best
         for tick in _instants(wall, tz, every_hour):
             if tick <= moment and (best is None or tick > best):
                 best = tick
+
+
+def _wall(moment: datetime, tz: ZoneInfo) -> datetime:
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+def _margin(moment: datetime, tz: ZoneInfo) -> timedelta:
+    """How far wall times and instants may be out of step around ``moment``: nothing when
+    the UTC offset is the same a margin before and after it."""
+    before = (moment - _WALL_MARGIN).astimezone(tz).utcoffset()
+    after = (moment + _WALL_MARGIN).astimezone(tz).utcoffset()
+    return timedelta(0) if before == after else _WALL_MARGIN
 
 
 def _fires_every_hour(cron: str) -> bool:

@@ -15,6 +15,7 @@ both names, so catching either works.
     ├── PlanError / RunNotFound
     │                 └── AmbiguousRunId                  a short run id matches several runs
     ├── RunTimeout                                        waiting for a run gave up first
+    ├── UnconsumedQueueError                              strict submit: a queue nobody consumes
     ├── InvalidTransition                                 the run state machine refused an event
     ├── StorageError
     │   └── OutputNotFound
@@ -30,6 +31,7 @@ both names, so catching either works.
     └── DagsterUnknownPartitionError                      a partition key the job does not have
 
     NoCoordinatorWarning (UserWarning)                    a run was queued with no coordinator
+    UnconsumedQueueWarning (UserWarning)                  ... with a queue no worker consumes
 """
 
 from __future__ import annotations
@@ -218,3 +220,11 @@ DagsterExecutionStepExecutionError = StepExecutionError
 
 class NoCoordinatorWarning(UserWarning):
     """A run was submitted while no coordinator is alive to run it."""
+
+
+class UnconsumedQueueWarning(UserWarning):
+    """A run was submitted with steps for a queue that no live worker consumes."""
+
+
+class UnconsumedQueueError(OpgridError):
+    """``submit(strict=True)``: a step's queue has no live consumer; nothing was queued."""

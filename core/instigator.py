@@ -7,7 +7,7 @@ returned, and resolving a run request's partition against its job.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
 from typing import Any
 
@@ -114,7 +114,7 @@ def flatten(result: Any) -> list[Any]:
         return []
     if isinstance(result, Iterator) or inspect.isgenerator(result):
         return list(result)
-    if isinstance(result, list | tuple):
+    if isinstance(result, list):
         return list(result)
     return [result]
 
@@ -124,11 +124,15 @@ def resolve_partition(request: RunRequest, job: JobDefinition | None, owner: str
     key = request.partition_key
     if key is None:
         return request
-    partitioned = job.partitioned_config if job is not None else None
-    if partitioned is None:
-        where = f"job {job.name!r}" if job is not None else "its job"
+    if job is None:
         raise DagsterInvariantViolationError(
-            f"{owner} requested partition {key!r} of {where}, which is not partitioned"
+            f"{owner} requested partition {key!r} but names its job only by name; give it the "
+            "job itself (job=...) so the partition's config can be found"
+        )
+    partitioned = job.partitioned_config
+    if partitioned is None:
+        raise DagsterInvariantViolationError(
+            f"{owner} requested partition {key!r} of job {job.name!r}, which is not partitioned"
         )
     try:
         known = partitioned.partitions_def.has_partition_key(key)
@@ -136,7 +140,6 @@ def resolve_partition(request: RunRequest, job: JobDefinition | None, owner: str
         known = False
     if not known:
         raise DagsterUnknownPartitionError(f"Could not find a partition with key `{key}`.")
-    assert job is not None
     run_config = request.run_config or partitioned.get_run_config_for_partition_key(key)
     tags = {
         **partitioned.get_tags_for_partition_key(key),
@@ -145,11 +148,3 @@ def resolve_partition(request: RunRequest, job: JobDefinition | None, owner: str
         PARTITION_SET_TAG: f"{job.name}_partition_set",
     }
     return request.with_replaced_attrs(run_config=dict(run_config), tags=tags)
-
-
-def unique_jobs(jobs: Iterable[JobDefinition]) -> list[JobDefinition]:
-    """Jobs in order, each object once."""
-    seen: dict[int, JobDefinition] = {}
-    for job in jobs:
-        seen.setdefault(id(job), job)
-    return list(seen.values())

@@ -57,7 +57,7 @@ def build_schedule_from_partitioned_job(
     cron_schedule, execution_timezone = _timing(
         partitions_def, cron_schedule, execution_timezone, day
     )
-    return ScheduleDefinition(
+    return PartitionedScheduleDefinition(
         name=name or f"{job.name}_schedule",
         cron_schedule=cron_schedule,
         execution_timezone=execution_timezone,
@@ -68,6 +68,18 @@ def build_schedule_from_partitioned_job(
         metadata=metadata,
         owners=owners,
     )
+
+
+#: How many missed ticks a schedule of a partitioned job catches up on (Dagster's
+#: ``max_catchup_runs`` default).
+DEFAULT_MAX_CATCHUP_RUNS = 5
+
+
+class PartitionedScheduleDefinition(ScheduleDefinition):
+    """A schedule built by ``build_schedule_from_partitioned_job``: after downtime it
+    catches up on up to ``DEFAULT_MAX_CATCHUP_RUNS`` missed ticks, one partition each."""
+
+    max_catchup_ticks = DEFAULT_MAX_CATCHUP_RUNS
 
 
 def _timing(

@@ -1,4 +1,4 @@
-"""Collections of jobs: ``@repository`` and ``Definitions``."""
+"""Collections of jobs, schedules and sensors: ``@repository`` and ``Definitions``."""
 
 from __future__ import annotations
 
@@ -92,11 +92,13 @@ def _values(group: Any) -> Iterable[Any]:
 
 
 class Definitions:
-    """The jobs and shared resources of a code location.
+    """The jobs, schedules, sensors and shared resources of a code location.
 
     Args:
         jobs: the jobs (or graphs).
         resources: resources bound to every job that needs them and does not define them.
+        schedules: the schedules; the jobs they hold join ``jobs``.
+        sensors: the sensors; the jobs they hold join ``jobs``.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class Definitions:
             raise DagsterInvalidDefinitionError("Definitions: assets are not supported by opgrid")
         self.resources = dict(resources or {})
         schedule_defs, sensor_defs = list(schedules or ()), list(sensors or ())
+        self.schedules, self.sensors = schedule_defs, sensor_defs
         bound = []
         for item in SchedulesAndSensors.with_target_jobs(jobs or (), schedule_defs, sensor_defs):
             job_def = _as_job(item, "Definitions")

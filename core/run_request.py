@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -54,7 +55,7 @@ class RunRequest:
                 )
         object.__setattr__(self, "run_key", run_key)
         object.__setattr__(self, "run_config", dict(run_config or {}))
-        object.__setattr__(self, "tags", {str(k): str(v) for k, v in (tags or {}).items()})
+        object.__setattr__(self, "tags", {str(k): tag_value(v) for k, v in (tags or {}).items()})
         object.__setattr__(self, "job_name", job_name)
         object.__setattr__(self, "partition_key", partition_key)
 
@@ -65,6 +66,17 @@ class RunRequest:
     def with_tags(self, tags: Mapping[str, str]) -> RunRequest:
         """A copy whose tags are these laid over its own."""
         return replace(self, tags={**self.tags, **tags})
+
+
+def tag_value(value: Any) -> str:
+    """A tag value as a string; other values as JSON (``1`` -> ``"1"``, None -> ``"null"``),
+    as Dagster stores them."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,7 +273,7 @@ def run_status_sensor(
             run_status=run_status,
             run_status_sensor_fn=fn,
             minimum_interval_seconds=minimum_interval_seconds,
-            description=description or fn.__doc__,
+            description=description,
             monitored_jobs=monitored_jobs if monitored_jobs is not None else job_selection,
             monitor_all_code_locations=monitor_all_code_locations or monitor_all_repositories,
             default_status=default_status,

@@ -27,7 +27,7 @@ from .instigator import (
 )
 from .job import JobDefinition
 from .resource import Resources
-from .run_request import RunRequest, SkipReason
+from .run_request import RunRequest, SkipReason, tag_value
 
 logger = logging.getLogger("opgrid.schedule")
 
@@ -63,6 +63,12 @@ class ScheduleEvaluationContext:
         self.log_key = list(log_key) if log_key else None
         self.instance = None
         self.instance_ref = instance_ref
+
+    def __enter__(self) -> ScheduleEvaluationContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
     @property
     def scheduled_execution_time(self) -> datetime:
@@ -121,6 +127,9 @@ class ScheduleExecutionData:
 class ScheduleDefinition:
     """A job run on a cron schedule.
 
+    After downtime the scheduler evaluates only the latest missed tick
+    (``max_catchup_ticks`` is 1); schedules of partitioned jobs catch up on more.
+
     Args:
         name: defaults to ``<job name>_schedule``.
         cron_schedule: a five-field cron string, an ``@daily``-style alias, or several.
@@ -136,6 +145,9 @@ class ScheduleDefinition:
         job: the job (or graph) the schedule runs.
         default_status: whether the schedule runs before anyone turns it on.
     """
+
+    #: How many missed ticks the scheduler evaluates after downtime.
+    max_catchup_ticks = 1
 
     def __init__(
         self,
@@ -177,10 +189,10 @@ class ScheduleDefinition:
         self.execution_timezone = execution_timezone
         self.description = description
         self.default_status = default_status
-        self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.tags: dict[str, str] = {str(k): tag_value(v) for k, v in (tags or {}).items()}
         self.metadata = dict(metadata or {})
         self.environment_vars = dict(environment_vars or {})
-        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self.required_resource_keys = set(required_resource_keys or ())
         self.owners = list(owners or ())
         self._run_config = dict(run_config or {})
         self._run_config_fn = run_config_fn
@@ -317,7 +329,7 @@ def schedule(
             environment_vars=environment_vars,
             execution_timezone=execution_timezone,
             execution_fn=DecoratedScheduleFunction(fn),
-            description=description or fn.__doc__,
+            description=description,
             job=job,
             default_status=default_status,
             required_resource_keys=required_resource_keys,

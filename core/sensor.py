@@ -20,7 +20,7 @@ from .instigator import (
 )
 from .job import JobDefinition
 from .resource import Resources
-from .run_request import RunRequest, SensorResult, SkipReason
+from .run_request import RunRequest, SensorResult, SkipReason, tag_value
 
 logger = logging.getLogger("opgrid.sensor")
 
@@ -74,6 +74,12 @@ class SensorEvaluationContext:
         self.instance_ref = instance_ref
         self.log = logger
         self.log_key = list(log_key) if log_key else None
+
+    def __enter__(self) -> SensorEvaluationContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
     @property
     def cursor(self) -> str | None:
@@ -202,9 +208,9 @@ class SensorDefinition:
         self.minimum_interval_seconds = _interval(self.name, minimum_interval_seconds)
         self.description = description
         self.default_status = default_status
-        self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.tags: dict[str, str] = {str(k): tag_value(v) for k, v in (tags or {}).items()}
         self.metadata = dict(metadata or {})
-        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self.required_resource_keys = set(required_resource_keys or ())
         self.owners = list(owners or ())
         self._evaluation_fn = evaluation_fn
 
@@ -264,6 +270,11 @@ class SensorDefinition:
     def collect(self, items: list[Any], context: SensorEvaluationContext) -> SensorExecutionData:
         """Turn what the function returned into run requests, a skip message and a cursor."""
         cursor = context.cursor
+        if len(items) > 1 and any(isinstance(item, SensorResult) for item in items):
+            raise DagsterInvariantViolationError(
+                "When a SensorResult is returned from a sensor, it must be the only object "
+                "returned."
+            )
         if len(items) == 1 and isinstance(items[0], SensorResult):
             result = items[0]
             if result.cursor is not None and context.cursor_updated:
@@ -360,7 +371,7 @@ def sensor(
             evaluation_fn=DecoratedSensorFunction(fn),
             job_name=job_name,
             minimum_interval_seconds=minimum_interval_seconds,
-            description=description or fn.__doc__,
+            description=description,
             job=job,
             jobs=jobs,
             default_status=default_status,

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     #: the port on which ``opgrid coordinator`` serves ``/metrics`` (Prometheus) and
     #: ``/healthz``; 0: not served
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    #: the address it serves them on: loopback by default; ``0.0.0.0`` for a scraper
+    #: elsewhere (a container, another host)
+    metrics_host: str = "127.0.0.1"
     #: how services write their log lines: ``text``, or ``json`` (one object per line)
     log_format: Literal["text", "json"] = "text"
 

@@ -16,7 +16,7 @@ import redis
 
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
-from tests.cluster_harness import Cluster, running_cluster
+from tests.harness.cluster import Cluster, running_cluster
 
 
 @pytest.fixture(scope="session")

@@ -151,7 +151,7 @@ def _start_coordinator(
         stack.enter_context(served)
     except OpgridError as exc:  # the port is taken
         raise UsageProblem(str(exc)) from exc
-    click.echo(f"coordinator metrics at http://127.0.0.1:{port}/metrics", err=True)
+    click.echo(f"coordinator metrics at http://{settings.metrics_host}:{port}/metrics", err=True)
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -215,7 +215,8 @@ def _run_all(
     code = 0
     for job in jobs:
         started = time.monotonic()
-        handle = submit_run(job, run_config, tags, None, location, settings)
+        # its own workers consume every queue of the jobs (they may not be listed yet)
+        handle = submit_run(job, run_config, tags, None, location, settings, "ignore")
         try:
             click.echo(f"run {handle.run_id} of job {job.name!r} submitted")
             record = follow_run(handle.run_id, job.name, settings, verbose, check=workers.check)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -114,12 +114,15 @@ def submit_run(
     partition: str | None,
     location: str,
     settings: Settings,
+    unconsumed: Literal["ignore", "warn", "refuse"] = "warn",
 ) -> RunHandle:
     """``submit`` with its errors and warnings as the CLI shows them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            handle = submit(job, run_config, tags, partition, location, settings=settings)
+            handle = submit(
+                job, run_config, tags, partition, location, settings=settings, unconsumed=unconsumed
+            )
         except ConfigError as exc:
             raise UsageProblem(describe_config_error(job, exc)) from exc
         except StorageError:
@@ -146,6 +149,11 @@ def _first_line(text: str | None) -> str:
 @click.option(
     "--coordinate", is_flag=True, help="Run a coordinator in this process meanwhile (--wait)."
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse the run when a step's queue has no live worker (else a warning).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print error stacks and outputs produced.")
 @cluster_options
 @click.pass_context
@@ -159,6 +167,7 @@ def submit_job(
     partition: str | None,
     wait: bool,
     coordinate: bool,
+    strict: bool,
     timeout_s: float | None,
     verbose: bool,
     redis_url: str | None,
@@ -174,7 +183,8 @@ def submit_job(
     with cluster_errors(settings), contextlib.ExitStack() as stack:
         if coordinate:
             stack.enter_context(local_coordinator(settings))
-        handle = submit_run(job, run_config, tags, partition, location.name, settings)
+        unconsumed = "refuse" if strict else "warn"
+        handle = submit_run(job, run_config, tags, partition, location.name, settings, unconsumed)
         stack.callback(handle.close)
         if not wait:
             click.echo(handle.run_id)

@@ -25,10 +25,12 @@ from opgrid.errors import DagsterInvariantViolationError, RunNotFound
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.client.reexecute import reexecute
 from opgrid.orchestrator.client.runs import RunFilter, find_runs, record_json, resolve_run_id
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.protocol.events import RunEvent, run_event
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
-from opgrid.orchestrator.protocol.step_keys import is_copy_of
+from opgrid.orchestrator.protocol.step_keys import is_copy_of, template_of
+from opgrid.orchestrator.protocol.tags import step_queue
 from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .options import (
@@ -143,6 +145,7 @@ def show_run(
         plan = store.get_plan(record.run_id)
         statuses = store.step_statuses(record.run_id)
         events = [event for _, event in store.read_events(record.run_id)]
+        consumed = {queue for queues in store.live_workers().values() for queue in queues}
     rows = _step_rows([step.key for step in plan.steps], statuses)
     if as_json:
         steps = [{"step_key": key, "status": status} for key, status in rows]
@@ -165,12 +168,34 @@ def show_run(
         if value:
             click.echo(f"{name:<10}{value}")
     took = _step_durations(events)
+    took.update(_waiting(plan, record, rows, consumed, settings.default_queue))
     click.echo(f"steps ({len(rows)})")
     width = max((len(key) for key, _ in rows), default=0)
     for key, status in rows:
         label = click.style(f"{status:<12}", fg=_STATUS_COLORS.get(status))
         click.echo(f"  {label} {key:<{width}}  {took.get(key, '')}".rstrip())
     _echo_errors(events, verbose)
+
+
+def _waiting(
+    plan: ExecutionPlan,
+    record: RunRecord,
+    rows: list[tuple[str, str]],
+    consumed: set[str],
+    default_queue: str,
+) -> dict[str, str]:
+    """For each queued step: the queue it waits on, and whether a live worker consumes it."""
+    steps = plan.step_named()
+    notes: dict[str, str] = {}
+    for key, status in rows:
+        step = steps.get(template_of(key))
+        if status != StepStatus.QUEUED.value or step is None:
+            continue
+        queue = step_queue(step.tags, record.tags, default_queue)
+        notes[key] = f"on queue {queue!r}" + (
+            "" if queue in consumed else click.style(": no live worker consumes it", fg="red")
+        )
+    return notes
 
 
 @run_group.command(name="logs")

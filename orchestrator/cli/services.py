@@ -127,6 +127,11 @@ def worker_command(
     help="Serve Prometheus /metrics and /healthz on this port; 0: off.  "
     "[default: $OPGRID_METRICS_PORT or 0]",
 )
+@click.option(
+    "--metrics-host",
+    metavar="HOST",
+    help="The address to serve them on.  [default: $OPGRID_METRICS_HOST or 127.0.0.1]",
+)
 @log_format_option
 @cluster_options
 @click.pass_context
@@ -134,13 +139,19 @@ def coordinator(
     ctx: click.Context,
     coordinator_id: str | None,
     metrics_port: int | None,
+    metrics_host: str | None,
     log_format: str | None,
     redis_url: str | None,
     namespace: str | None,
 ) -> None:
     """Drive the cluster's runs (dispatch ready steps, finish runs) until SIGINT or SIGTERM."""
     settings = cluster_settings(
-        ctx, redis_url, namespace, metrics_port=metrics_port, log_format=log_format
+        ctx,
+        redis_url,
+        namespace,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        log_format=log_format,
     )
     service_logging(ctx, settings.log_format)
     stop = threading.Event()
@@ -152,8 +163,7 @@ def coordinator(
             metrics = stack.enter_context(served_metrics(store, settings))
         except OpgridError as exc:  # the port is taken
             raise UsageProblem(str(exc)) from exc
-        driver = Coordinator(store, dispatcher, settings, coordinator_id, metrics)
-        metrics.watch(driver)
+        driver = Coordinator(store, dispatcher, settings, coordinator_id, hooks=metrics)
         logger.info(
             "coordinator %s: namespace %r at %s, default queue %r, %d other(s) alive",
             driver.id,

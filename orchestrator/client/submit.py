@@ -12,7 +12,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from opgrid.context import DagsterRun
 from opgrid.errors import (
@@ -20,15 +20,18 @@ from opgrid.errors import (
     NoCoordinatorWarning,
     RunTimeout,
     StepExecutionError,
+    UnconsumedQueueError,
+    UnconsumedQueueWarning,
 )
 from opgrid.event_type import DagsterEventType as E
 from opgrid.job import JobDefinition
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan, compile_plan
 from opgrid.orchestrator.planning.state import RunState, ValueRef
 from opgrid.orchestrator.planning.summary import SummaryOutcomes
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunRecord
 from opgrid.orchestrator.protocol.status import RunStatus
+from opgrid.orchestrator.protocol.tags import step_queue
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisOutputStore, RedisRunStore
@@ -46,6 +49,7 @@ def submit(
     *,
     settings: Settings | None = None,
     input_values: Mapping[str, Any] | None = None,
+    unconsumed: Literal["ignore", "warn", "refuse"] = "ignore",
 ) -> RunHandle:
     """Queue a run of ``job`` on the cluster.
 
@@ -57,9 +61,12 @@ def submit(
         location: the code location workers should take the job from.
         settings: the cluster's settings; from ``OPGRID_*`` variables by default.
         input_values: values for the job's top-level inputs (stored signed, like outputs).
+        unconsumed: what to do when a step's queue has no live consumer in the worker
+            registry: nothing, warn (``UnconsumedQueueWarning``), or refuse the run.
 
     Raises:
         ConfigError: the run config is invalid (nothing was queued).
+        UnconsumedQueueError: with ``unconsumed="refuse"``, a step's queue has no live worker.
     """
     settings = settings or Settings()
     values = {**job.input_values, **(input_values or {})}
@@ -75,6 +82,14 @@ def submit(
         created_at=time.time(),
     )
     store = RedisRunStore.from_settings(settings)
+    problem = None
+    if unconsumed != "ignore":
+        problem = _unconsumed(plan, settings.default_queue, store.live_workers())
+    if problem is not None:
+        if unconsumed == "refuse":
+            store.client.close()
+            raise UnconsumedQueueError(f"nothing was queued: {problem}")
+        warnings.warn(f"run of job {job.name!r} queued, but {problem}", UnconsumedQueueWarning, 2)
     io = io_manager_from_settings(settings)
     if values:
         store.commit_step(
@@ -94,6 +109,27 @@ def submit(
             stacklevel=2,
         )
     return RunHandle(job, record.run_id, store, io)
+
+
+def _unconsumed(
+    plan: ExecutionPlan, default_queue: str, workers: Mapping[str, list[str]]
+) -> str | None:
+    """What is wrong when some step's queue has no live consumer; None when all have one."""
+    queues = {step_queue(step.tags, plan.tags, default_queue) for step in plan.steps}
+    consumed = {queue for consuming in workers.values() for queue in consuming}
+    missing = sorted(queues - consumed)
+    if not missing:
+        return None
+    names = ", ".join(repr(queue) for queue in missing)
+    live = (
+        f"live workers consume {', '.join(map(repr, sorted(consumed)))}"
+        if consumed
+        else ("no worker is alive")
+    )
+    return (
+        f"no live worker consumes queue(s) {names} ({live}); its steps wait until one does "
+        f"(`opgrid worker -Q {','.join(missing)} ...`)"
+    )
 
 
 class RunHandle:

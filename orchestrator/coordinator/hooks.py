@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opgrid.orchestrator.protocol.events import RunEvent
-from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 
 if TYPE_CHECKING:  # not at run time: dispatch imports Celery, and supervision imports this
@@ -49,15 +49,11 @@ class Hooks:
     def before_dispatch(self, deliveries: Sequence[Delivery]) -> None:
         """These step attempts are about to be sent."""
 
-    def after_finish(self, record: RunRecord) -> None:
-        """A run ended; ``record`` is its final record."""
+    def after_finish(self, record: RunRecord, summary: RunSummary | None = None) -> None:
+        """A run ended; ``record`` is its final record, ``summary`` what it ended with."""
 
     def after_count(self, counts: Counts) -> None:
         """The owned runs and their steps were counted again."""
 
     def after_turn(self) -> None:
         """A turn of the coordinator's loop ended."""
-
-    def watch(self, coordinator: object) -> None:
-        """Does nothing: hooks learn from their arguments only. Kept for callers that
-        still call it (``opgrid coordinator``) until they stop; do not call it."""

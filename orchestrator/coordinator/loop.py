@@ -381,8 +381,9 @@ class Coordinator:
         record = owned.record.model_copy(update={"status": status, "finished_at": time.time()})
         statuses = {key: value.value for key, value in owned.state.statuses().items()}
         final = [run_event(run_id, FINAL_RUN_EVENTS[status])]
-        self.store.finish_run(record, final, statuses, summarize(owned.state))
+        summary = summarize(owned.state)
+        self.store.finish_run(record, final, statuses, summary)
         self.store.release(run_id, self.id)
         self._disown(run_id)  # counted out before it counts as finished
-        self.hooks.after_finish(record)
+        self.hooks.after_finish(record, summary)
         logger.info("run %s finished: %s", run_id, status.value)

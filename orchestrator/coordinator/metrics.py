@@ -11,19 +11,31 @@ lock for the scrapes. ``MetricsServer`` serves them over HTTP from a daemon thre
 - ``GET /healthz``: 200 ``ok`` while the coordinator's loop turns, 503 once it has not
   turned for ``stale_after_s`` (Redis unreachable, or the loop stuck).
 
-=================================== ========= ==========================================
-``opgrid_runs{status}``              gauge     runs this coordinator owns, by status
-``opgrid_runs_finished_total``       counter   runs it finished, by ``status``
-``opgrid_steps{status}``             gauge     steps of the runs it owns, by status
-``opgrid_step_events_total``         counter   step events it applied, by ``kind``
-``opgrid_step_duration_seconds``     histogram start (or restart) -> success, failure or
-                                               retry, by the events' timestamps
-``opgrid_step_queue_wait_seconds``   histogram dispatch (plus any retry delay) -> start
-``opgrid_queue_depth{queue}``        gauge     messages waiting in each Celery queue it sent
-                                               steps to, and the default queue (broker LLEN)
-``opgrid_workers_alive``             gauge     workers whose announcement has not lapsed
-=================================== ========= ==========================================
+================================================ ========= =================================
+``opgrid_runs{status}``                           gauge     runs this coordinator owns
+``opgrid_runs_finished_total{job,status}``        counter   runs it finished
+``opgrid_run_duration_seconds{job,status}``       histogram start -> end of the runs it finished
+``opgrid_steps{status}``                          gauge     steps of the runs it owns
+``opgrid_steps_finished_total{job,status}``       counter   steps of the runs it finished, by
+                                                            final status (success, failure,
+                                                            skipped, abandoned, canceled)
+``opgrid_step_events_total{job,kind}``            counter   step events it applied
+``opgrid_step_duration_seconds{job}``             histogram start (or restart) -> success,
+                                                            failure or retry, by the events'
+                                                            timestamps
+``opgrid_step_queue_wait_seconds{job}``           histogram dispatch (plus any retry delay) ->
+                                                            start
+``opgrid_queue_depth{queue}``                     gauge     messages waiting in each Celery
+                                                            queue it sent steps to, and the
+                                                            default queue (broker LLEN)
+``opgrid_workers_alive``                          gauge     workers whose announcement has not
+                                                            lapsed
+``process_*``, ``python_*``                                 the process and the interpreter
+================================================ ========= =================================
 
+Labels are bounded: job names and statuses, never run ids, so "job X failed" can be
+alerted on from ``/metrics`` alone (``increase(opgrid_runs_finished_total{status=
+"failure"}[5m]) > 0``; ``deploy/prometheus/`` has the rules and a Grafana dashboard).
 Durations and waits compare a worker's clock with the coordinator's: on several hosts,
 keep the clocks in sync (NTP).
 """
@@ -35,6 +47,7 @@ import functools
 import logging
 import threading
 import time
+from collections import Counter as Counter_
 from collections.abc import Iterable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,9 +56,13 @@ from urllib.parse import urlsplit
 import redis
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
     CollectorRegistry,
     Counter,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -54,8 +71,13 @@ from prometheus_client.registry import Collector
 from opgrid.errors import OpgridError, StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.protocol.events import RunEvent
-from opgrid.orchestrator.protocol.messages import RunRecord
-from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary
+from opgrid.orchestrator.protocol.status import (
+    FINAL_RUN_STATUSES,
+    FINAL_STEP_STATUSES,
+    RunStatus,
+    StepStatus,
+)
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import connect
 from opgrid.orchestrator.store.redis import RedisRunStore
@@ -67,6 +89,8 @@ logger = logging.getLogger(__name__)
 
 #: Bucket bounds (seconds) of step durations: from quick ops to hour-long ones.
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+#: Bucket bounds (seconds) of run durations: from a quick job to a day-long one.
+RUN_DURATION_BUCKETS = (0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 86400)
 #: Bucket bounds (seconds) of how long steps wait in their queue.
 QUEUE_WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 #: Runs whose dispatch and start times are kept at once (the oldest are dropped first;
@@ -101,6 +125,8 @@ class PrometheusMetrics(Hooks, Collector):
         self.registry = CollectorRegistry()
         self._broker, self._own_broker = _broker_client(store, settings, broker)
         self._last_turn = time.monotonic()
+        #: every queue to report the depth of: the default one, those steps were sent to
+        #: (by any coordinator, before a restart too), those live workers consume
         self._queues: set[str] = {settings.default_queue}
         #: the last counts handed over (the coordinator's thread writes, scrapes read)
         self._counts = Counts(runs={}, steps={})
@@ -108,34 +134,51 @@ class PrometheusMetrics(Hooks, Collector):
         # run id -> step key -> wall-clock time (dispatched: when it may start; started)
         self._ready: dict[str, dict[str, float]] = {}
         self._started: dict[str, dict[str, float]] = {}
+        #: job names seen (a label value each: bounded by the jobs that exist)
+        self._jobs: set[str] = set()
         self._runs_finished = Counter(
             "opgrid_runs_finished",
-            "Runs this coordinator finished, by final status.",
-            ["status"],
+            "Runs this coordinator finished, by job and final status.",
+            ["job", "status"],
+            registry=self.registry,
+        )
+        self._run_durations = Histogram(
+            "opgrid_run_duration_seconds",
+            "How long the runs it finished took, start to end, by job and final status.",
+            ["job", "status"],
+            buckets=RUN_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._steps_finished = Counter(
+            "opgrid_steps_finished",
+            "Steps of the runs it finished, by job and final status.",
+            ["job", "status"],
             registry=self.registry,
         )
         self._step_events = Counter(
             "opgrid_step_events",
-            "Step events this coordinator applied to its runs, by kind.",
-            ["kind"],
+            "Step events this coordinator applied to its runs, by job and kind.",
+            ["job", "kind"],
             registry=self.registry,
         )
         self._durations = Histogram(
             "opgrid_step_duration_seconds",
             "How long step attempts ran: start (or restart) to success, failure or retry.",
+            ["job"],
             buckets=DURATION_BUCKETS,
             registry=self.registry,
         )
         self._waits = Histogram(
             "opgrid_step_queue_wait_seconds",
             "How long dispatched steps waited for a worker to start them.",
+            ["job"],
             buckets=QUEUE_WAIT_BUCKETS,
             registry=self.registry,
         )
-        for status in FINAL_RUN_STATUSES:
-            self._runs_finished.labels(status=status.value)
-        for kind in _STEP_KINDS:
-            self._step_events.labels(kind=kind.name.lower())
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        if GC_COLLECTOR is not None:
+            GCCollector(registry=self.registry)
         self.registry.register(self)
 
     def close(self) -> None:
@@ -144,21 +187,44 @@ class PrometheusMetrics(Hooks, Collector):
             self._broker.close()
 
     # Hooks (the coordinator's thread) ---------------------------------------------------
+    def _queues_known_elsewhere(self) -> set[str]:
+        """The queues recorded in Redis and those live workers consume (a scrape's thread)."""
+        try:
+            consumed = {q for queues in self.store.live_workers().values() for q in queues}
+            return consumed | set(self.store.known_queues())
+        except StorageError:
+            logger.warning("metrics: cannot read the known queues", exc_info=True)
+            return set()
+
+    def _see(self, job: str) -> None:
+        """A job's first appearance: its counters start at 0 for every label value, so
+        ``increase(...)`` over a window that holds its first failure sees the rise."""
+        self._jobs.add(job)
+        for status in FINAL_RUN_STATUSES:
+            self._runs_finished.labels(job=job, status=status.value)
+        for step_status in FINAL_STEP_STATUSES:
+            self._steps_finished.labels(job=job, status=step_status.value)
+        for kind in _STEP_KINDS:
+            self._step_events.labels(job=job, kind=kind.name.lower())
+
     def after_event(self, record: RunRecord, event: RunEvent) -> None:
+        job = record.job_name
+        if job not in self._jobs:
+            self._see(job)
         step_key = event.step_key
         if step_key is None or event.kind not in _STEP_KINDS:
             return
-        self._step_events.labels(kind=event.kind.name.lower()).inc()
+        self._step_events.labels(job=job, kind=event.kind.name.lower()).inc()
         run_id = record.run_id
         if event.kind in _STARTS:
             _tracked(self._started, run_id)[step_key] = event.timestamp
             ready = self._ready.get(run_id, {}).pop(step_key, None)
             if ready is not None:
-                self._waits.observe(max(0.0, event.timestamp - ready))
+                self._waits.labels(job=job).observe(max(0.0, event.timestamp - ready))
         elif event.kind in _ENDS:
             started = self._started.get(run_id, {}).pop(step_key, None)
             if started is not None:
-                self._durations.observe(max(0.0, event.timestamp - started))
+                self._durations.labels(job=job).observe(max(0.0, event.timestamp - started))
 
     def before_dispatch(self, deliveries: Sequence[Delivery]) -> None:
         now = time.time()
@@ -168,11 +234,23 @@ class PrometheusMetrics(Hooks, Collector):
             _tracked(self._ready, request.run_id)[request.step_key] = now + delivery.delay_s
             queues.add(delivery.queue)
         if not queues <= self._queues:
+            try:
+                self.store.remember_queues(queues - self._queues)
+            except StorageError:  # the next new queue tries again; the gauge has it meanwhile
+                logger.warning("metrics: cannot record the queues sent to", exc_info=True)
             with self._lock:
                 self._queues |= queues
 
-    def after_finish(self, record: RunRecord) -> None:
-        self._runs_finished.labels(status=record.status.value).inc()
+    def after_finish(self, record: RunRecord, summary: RunSummary | None = None) -> None:
+        job, status = record.job_name, record.status.value
+        if job not in self._jobs:
+            self._see(job)
+        self._runs_finished.labels(job=job, status=status).inc()
+        if record.started_at is not None and record.finished_at is not None:
+            took = max(0.0, record.finished_at - record.started_at)
+            self._run_durations.labels(job=job, status=status).observe(took)
+        for step_status, count in Counter_(summary.steps.values() if summary else ()).items():
+            self._steps_finished.labels(job=job, status=step_status.value).inc(count)
         self._ready.pop(record.run_id, None)
         self._started.pop(record.run_id, None)
 
@@ -198,7 +276,8 @@ class PrometheusMetrics(Hooks, Collector):
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            counts, queues = self._counts, sorted(self._queues)
+            counts, queues = self._counts, set(self._queues)
+        queues = sorted(queues | self._queues_known_elsewhere())
         runs = {status.value: 0 for status in RunStatus if status not in FINAL_RUN_STATUSES}
         runs.update((status.value, n) for status, n in counts.runs.items())
         steps = {status.value: 0 for status in StepStatus}
@@ -261,7 +340,7 @@ class MetricsServer:
     Port 0 takes a free port; ``.port`` says which.
     """
 
-    def __init__(self, metrics: PrometheusMetrics, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(self, metrics: PrometheusMetrics, port: int, host: str = "127.0.0.1") -> None:
         handler = functools.partial(_Handler, metrics)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -326,11 +405,11 @@ def served_metrics(store: RedisRunStore, settings: Settings) -> Iterator[Hooks]:
     metrics = PrometheusMetrics(store, settings)
     try:
         try:
-            server = MetricsServer(metrics, settings.metrics_port)
+            server = MetricsServer(metrics, settings.metrics_port, settings.metrics_host)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise OpgridError(
-                f"cannot serve metrics on port {settings.metrics_port}: {reason}"
+                f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {reason}"
             ) from exc
         with server:
             yield metrics

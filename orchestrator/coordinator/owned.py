@@ -19,7 +19,7 @@ from opgrid.orchestrator.planning.state import RunState
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, StepInputs, StepRequest
 from opgrid.orchestrator.protocol.status import IN_FLIGHT, RunStatus, StepStatus
-from opgrid.orchestrator.protocol.tags import PRIORITY_TAG, QUEUE_TAG, TIMEOUT_TAG
+from opgrid.orchestrator.protocol.tags import PRIORITY_TAG, TIMEOUT_TAG, step_queue
 
 from .hooks import Counts
 
@@ -87,7 +87,7 @@ class OwnedRun:
     def queue(self, step_key: str, default_queue: str) -> str:
         """The step's ``opgrid/queue`` (op tag, else run tag, else ``default_queue``)."""
         step = self.state.step_plan(step_key)
-        return str(step.tags.get(QUEUE_TAG) or self.record.tags.get(QUEUE_TAG) or default_queue)
+        return step_queue(step.tags, self.record.tags, default_queue)
 
     def priority(self, step_key: str) -> int | None:
         """The step's ``opgrid/priority`` (op tag, else run tag), if any."""

@@ -42,6 +42,11 @@ def step_tag(op_tags: Mapping[str, Any], run_tags: Mapping[str, Any], name: str)
     return run_tags.get(name) if value is None else value
 
 
+def step_queue(op_tags: Mapping[str, Any], run_tags: Mapping[str, Any], default: str) -> str:
+    """The Celery queue a step goes to: its ``opgrid/queue`` (op, else run), else ``default``."""
+    return str(op_tags.get(QUEUE_TAG) or run_tags.get(QUEUE_TAG) or default)
+
+
 def check_cluster_tags(owner: str, tags: Mapping[str, Any]) -> None:
     """The tags that steer the cluster must make sense before anything is queued.
 

@@ -1,10 +1,10 @@
 """The pure logic of schedules, sensors and backfills.
 
 No Redis, Celery, clock or logging: definitions from ``opgrid``, recorded state and the
-current time come in, decisions and JSON-ready results go out. The scheduler (a leader
-among the coordinators) decides with ``ticks`` when to tick; a worker of the code location
-runs ``evaluate_tick``; the scheduler applies ``run_keys`` and ``backfill`` to what comes
-back before launching runs.
+current time come in, decisions and JSON-ready results go out. A worker of the code
+location publishes ``describe_location`` (so the scheduler never loads user code) and runs
+``evaluate_tick``; the scheduler (a leader among the coordinators) decides with ``ticks``
+when to tick and applies ``run_keys`` and ``backfill`` before launching runs.
 """
 
 from .backfill import (
@@ -15,6 +15,7 @@ from .backfill import (
     parse_partition_list,
     select_partitions,
 )
+from .catalog import InstigatorInfo, describe_location
 from .evaluation import (
     InstigatorType,
     RequestedRun,
@@ -32,6 +33,7 @@ __all__ = [
     "BACKFILL_ID_TAG",
     "Backfill",
     "BackfillProgress",
+    "InstigatorInfo",
     "InstigatorType",
     "RequestedRun",
     "RunKeyDecision",
@@ -42,6 +44,7 @@ __all__ = [
     "TickRequest",
     "TickResult",
     "TickStatus",
+    "describe_location",
     "evaluate_tick",
     "last_run_key",
     "new_run_requests",

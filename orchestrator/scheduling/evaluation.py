@@ -78,7 +78,12 @@ class RequestedRun(BaseModel):
 
 
 class RunStatusChange(BaseModel):
-    """A run that reached a status, as the store reports it to run status sensors."""
+    """A run that reached a status, as the store reports it to run status sensors.
+
+    The scheduler passes the changes after the sensor's cursor, oldest first; the result's
+    cursor is the position of the last one. A sensor without a cursor yet should start
+    from the store's newest position (as Dagster's does), not from the first run ever.
+    """
 
     model_config = _MODEL
 
@@ -202,7 +207,7 @@ def _run_status_tick(
         skips.append(
             f"no run of a monitored job reached {sensor_def.run_status.value} since the cursor"
         )
-    return _outcome(request, runs, "; ".join(skips) or None, cursor)
+    return _outcome(request, runs, "; ".join(dict.fromkeys(skips)) or None, cursor)
 
 
 def _watched(

@@ -1,15 +1,17 @@
 """When a schedule or sensor is due: pure functions of its definition, what was recorded
 and the current time (seconds since the epoch, passed in).
 
-After downtime a schedule fires only its latest missed tick, as Dagster's scheduler does
-by default; the ticks in between are dropped, not queued.
+After downtime a schedule fires only its latest missed tick, as Dagster's scheduler does;
+the ticks in between are dropped, not queued. A schedule built from a partitioned job
+catches up on up to its ``max_catchup_ticks`` latest missed ticks (Dagster's
+``max_catchup_runs``, 5), one run per missed partition.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from opgrid.cron import cron_ticks, latest_tick_at_or_before
 
@@ -19,12 +21,18 @@ class ScheduleTick:
     """What a schedule should do now.
 
     Attributes:
-        due: the tick to evaluate now (the latest one not yet recorded), or None.
+        due_ticks: the ticks to evaluate now, oldest first: the latest one not yet
+            recorded, and before it up to ``max_catchup_ticks - 1`` earlier missed ones.
         next_tick: the first tick after ``now``: when to look again.
     """
 
-    due: datetime | None
+    due_ticks: tuple[datetime, ...]
     next_tick: datetime | None
+
+    @property
+    def due(self) -> datetime | None:
+        """The latest due tick, or None."""
+        return self.due_ticks[-1] if self.due_ticks else None
 
     @property
     def due_ts(self) -> float | None:
@@ -42,8 +50,9 @@ def schedule_tick(
     now_ts: float,
     *,
     started_ts: float | None = None,
+    max_catchup_ticks: int = 1,
 ) -> ScheduleTick:
-    """The tick due now, if any, and the next one.
+    """The ticks due now, if any, and the next one.
 
     Args:
         cron_schedule: the schedule's cron string(s).
@@ -52,20 +61,25 @@ def schedule_tick(
         now_ts: the current time.
         started_ts: when the schedule was turned on; with no tick recorded, ticks from
             then on are due. With neither, only a tick exactly at ``now_ts`` is due.
+        max_catchup_ticks: how many missed ticks to evaluate at most (the schedule's
+            ``max_catchup_ticks``: 1, or 5 for a schedule of a partitioned job).
 
     Returns:
-        The latest tick in ``(last_tick_ts, now_ts]`` (or ``[started_ts, now_ts]``) as
-        ``due``, and the first tick after ``now_ts`` as ``next_tick``.
+        The latest ticks in ``(last_tick_ts, now_ts]`` (or ``[started_ts, now_ts]``) as
+        ``due_ticks``, and the first tick after ``now_ts`` as ``next_tick``.
     """
-    now = _at(now_ts)
-    latest = latest_tick_at_or_before(cron_schedule, execution_timezone, now)
-    due = (
-        latest
-        if latest is not None and _after_floor(latest, last_tick_ts, started_ts, now_ts)
-        else None
-    )
-    upcoming = cron_ticks(cron_schedule, execution_timezone, now, inclusive=False)
-    return ScheduleTick(due=due, next_tick=next(upcoming, None))
+    if max_catchup_ticks < 1:
+        raise ValueError(f"max_catchup_ticks must be at least 1, got {max_catchup_ticks}")
+    due: list[datetime] = []
+    moment = _at(now_ts)
+    while len(due) < max_catchup_ticks:
+        tick = latest_tick_at_or_before(cron_schedule, execution_timezone, moment)
+        if tick is None or not _after_floor(tick, last_tick_ts, started_ts, now_ts):
+            break
+        due.insert(0, tick)
+        moment = tick.astimezone(timezone.utc) - timedelta(microseconds=1)  # real time
+    upcoming = cron_ticks(cron_schedule, execution_timezone, _at(now_ts), inclusive=False)
+    return ScheduleTick(due_ticks=tuple(due), next_tick=next(upcoming, None))
 
 
 def _after_floor(

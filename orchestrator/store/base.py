@@ -228,6 +228,12 @@ class Registry(Protocol):
     def live_workers(self) -> dict[str, list[str]]:
         """Hostname -> queues of each live worker."""
 
+    def remember_queues(self, queues: Iterable[str]) -> None:
+        """Queues steps were sent to, kept for whoever reports queue depths later."""
+
+    def known_queues(self) -> list[str]:
+        """Every queue steps were sent to, sorted."""
+
 
 class Pruning(Protocol):
     """Deleting finished runs."""

@@ -20,6 +20,8 @@ Per run (``<ns>:{<run>}:...``; all expire ``run_ttl_s`` after the run ends):
                        written by the worker that starts it ("lost" when the
                        coordinator gave up on that worker)
 - ``beats``   HASH     step key -> Redis time of the running attempt's last heartbeat
+- ``ended``   STREAM   one entry (field ``status``) when the run ends, written with its final
+                       record by the coordinator: waiters block on it, woken once per run
 
 Cluster-wide:
 
@@ -30,6 +32,9 @@ Cluster-wide:
 - ``<ns>:workers``             ZSET    Celery worker hostnames scored by when their announcement
                                       lapses; written by each worker's main process
 - ``<ns>:worker_queues``       HASH    worker hostname -> the queues it consumes, comma-separated
+- ``<ns>:queues``              SET     every queue steps were sent to; added to by the
+                                      coordinators' metrics, so a restarted one still reports
+                                      each queue's depth
 
 Schedules, sensors and backfills (``ticks.RedisTicks``; ``<origin>`` is
 ``<schedule|sensor>:<name>``, one hash slot per schedule or sensor, one per backfill):
@@ -97,6 +102,9 @@ class Keys:
     def events(self, run_id: str) -> str:
         return self._run(run_id, "events")
 
+    def ended(self, run_id: str) -> str:
+        return self._run(run_id, "ended")
+
     def lease(self, run_id: str) -> str:
         return self._run(run_id, "lease")
 
@@ -120,6 +128,7 @@ class Keys:
             self.events(run_id),
             self.claims(run_id),
             self.beats(run_id),
+            self.ended(run_id),
         ]
 
     def run_pattern(self, run_id: str | None = None) -> str:
@@ -148,6 +157,9 @@ class Keys:
 
     def worker_queues(self) -> str:
         return f"{self.namespace}:worker_queues"
+
+    def queues(self) -> str:
+        return f"{self.namespace}:queues"
 
     # Schedules, sensors and backfills ------------------------------------------------------
     def instigators(self) -> str:

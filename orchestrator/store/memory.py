@@ -27,7 +27,7 @@ from opgrid.orchestrator.protocol.attempts import (
     claim_of,
     decide,
 )
-from opgrid.orchestrator.protocol.events import FINAL_RUN_KINDS, RunEvent
+from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, StepStatus
 from opgrid.orchestrator.protocol.step_keys import output_label
@@ -62,6 +62,7 @@ class InMemoryRunStore(InMemoryTicks):
         self._leases: dict[str, tuple[str, float]] = {}
         self._coordinators: dict[str, float] = {}
         self._workers: dict[str, tuple[float, list[str]]] = {}
+        self._queues: set[str] = set()
         self._next = 0
         self._changed = threading.Condition()
 
@@ -153,9 +154,16 @@ class InMemoryRunStore(InMemoryTicks):
             return self.read_events(run_id, after)
 
     def wait_run_end(self, run_id: str, after: str, block_s: float) -> tuple[str, bool]:
-        entries = self.wait_run(run_id, after, block_s)
-        cursor = entries[-1][0] if entries else after
-        return cursor, any(e.kind.value in FINAL_RUN_KINDS for _, e in entries)
+        def ended() -> bool:
+            run = self._runs.get(run_id)
+            return (
+                run is not None
+                and run.record is not None
+                and (run.record.status in FINAL_RUN_STATUSES)
+            )
+
+        with self._changed:
+            return after, self._changed.wait_for(ended, timeout=block_s)
 
     # Steps -----------------------------------------------------------------------------------
     def save_progress(
@@ -358,6 +366,12 @@ class InMemoryRunStore(InMemoryTicks):
             for host, (until, queues) in sorted(self._workers.items())
             if until > now
         }
+
+    def remember_queues(self, queues: Iterable[str]) -> None:
+        self._queues.update(queues)
+
+    def known_queues(self) -> list[str]:
+        return sorted(self._queues)
 
     # Pruning ------------------------------------------------------------------------------
     def prune_runs(self, finished_before: float, dry_run: bool = False) -> list[str]:

@@ -20,8 +20,9 @@ from opgrid.errors import OutputNotFound, RunNotFound
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import LOST, claim_of
-from opgrid.orchestrator.protocol.events import FINAL_RUN_KINDS, RunEvent
+from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
 from opgrid.orchestrator.protocol.step_keys import mapping_suffix
 from opgrid.orchestrator.settings import Settings
 
@@ -37,8 +38,6 @@ from .ticks import RedisTicks
 logger = logging.getLogger(__name__)
 
 
-#: How a run's final events appear in their JSON.
-_FINAL_KINDS = tuple(f'"kind":"{kind.value}"'.encode() for kind in sorted(FINAL_RUN_KINDS))
 #: Submissions kept in the submissions stream (approximate trim).
 SUBMISSIONS_MAXLEN = 10_000
 
@@ -180,19 +179,18 @@ class RedisRunStore(RedisAttempts, RedisRegistry, RedisPruning, RedisTicks):
 
     @translated
     def wait_run_end(self, run_id: str, after: str, block_s: float) -> tuple[str, bool]:
-        """Block up to ``block_s`` for a run's final event: (new cursor, whether it came).
+        """Block up to ``block_s`` until the run has ended: (cursor, whether it has).
 
-        Only the kind of each event is looked at, so a waiter costs the coordinator little.
+        A waiter blocks on the run's ``ended`` stream, written once when the run ends, so
+        it wakes once per run, not per event. (A run that ended before there were end
+        signals is found ended by its record when the wait times out.)
         """
-        reply = self._r.xread(
-            {self.keys.events(run_id): after}, count=1000, block=block_ms(block_s)
-        )
-        cursor, ended = after, False
-        for _stream, entries in reply or ():
-            for entry_id, fields in entries:
-                cursor = entry_id.decode()
-                ended = ended or any(kind in fields[EVENT_FIELD] for kind in _FINAL_KINDS)
-        return cursor, ended
+        reply = self._r.xread({self.keys.ended(run_id): "0-0"}, count=1, block=block_ms(block_s))
+        if reply:
+            return after, True
+        raw = self._r.hget(self.keys.run(run_id), "record")
+        ended = raw is not None and RunRecord.model_validate_json(raw).status in FINAL_RUN_STATUSES
+        return after, ended
 
     @translated
     def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]:
@@ -338,6 +336,7 @@ class RedisRunStore(RedisAttempts, RedisRegistry, RedisPruning, RedisTicks):
                 pipe.hset(self.keys.steps(run_id), mapping=dict(statuses))
             for event in events:
                 pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+            pipe.xadd(self.keys.ended(run_id), {b"status": record.status.value})
             for key in self.keys.run_keys(run_id):
                 pipe.pexpire(key, self.run_ttl_ms)
             pipe.execute()

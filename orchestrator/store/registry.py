@@ -78,3 +78,15 @@ class RedisRegistry:
                     pipe.llen(key)
             lengths = iter(pipe.execute())
         return {name: sum(next(lengths) for _ in keys) for name, keys in lists.items()}
+
+    @translated
+    def remember_queues(self, queues: Iterable[str]) -> None:
+        """Queues steps were sent to, kept for whoever reports queue depths later."""
+        names = sorted(set(queues))
+        if names:
+            self._r.sadd(self.keys.queues(), *names)
+
+    @translated
+    def known_queues(self) -> list[str]:
+        """Every queue steps were sent to (``remember_queues``), sorted."""
+        return sorted(member.decode() for member in self._r.smembers(self.keys.queues()))

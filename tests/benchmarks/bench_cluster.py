@@ -30,7 +30,7 @@ the CPU milliseconds per op by process (``/proc``) and the Redis commands per op
 
 opgrid's side is a ``Coordinator`` in a thread of this process and worker processes
 started as ``python -m celery -A opgrid.workers.app worker`` with
-``OPGRID_LOCATIONS=tests/benchmarks/cluster_jobs.py``; the raw side is
+``OPGRID_LOCATIONS=tests/jobs/bench_cluster_jobs.py``; the raw side is
 ``tests/benchmarks/raw_celery_app.py``. Figures are printed next to their goals;
 nothing is asserted on time (a wrong result stops the script). Worker processes
 run in their own process groups and are killed at the end, whatever happens.
@@ -74,8 +74,8 @@ from opgrid.orchestrator.coordinator.loop import Coordinator  # noqa: E402
 from opgrid.orchestrator.settings import Settings  # noqa: E402
 from opgrid.orchestrator.store import redis as redis_store  # noqa: E402
 from opgrid.orchestrator.store.redis import RedisRunStore  # noqa: E402
-from tests.benchmarks import cluster_jobs  # noqa: E402
 from tests.benchmarks.raw_celery_app import make_app as make_raw_app  # noqa: E402
+from tests.jobs import bench_cluster_jobs as cluster_jobs  # noqa: E402
 
 #: Goals of the issue.
 GOAL_CHAIN_RATIO = 1.5  # opgrid ms/op <= 1.5 x raw Celery ms/op

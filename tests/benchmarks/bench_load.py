@@ -11,7 +11,7 @@ coordinator's memory stays flat once the runs end.
 
 A throwaway redis-server, one ``opgrid coordinator`` process and ``--workers``
 separate ``opgrid worker -c 1 --pool prefork`` processes (each a Celery parent and
-one pool process) serving ``tests/benchmarks/load_jobs.py``. After a small warm-up
+one pool process) serving ``tests/jobs/load_jobs.py``. After a small warm-up
 wave, ``--waves`` waves of ``--runs`` runs of ``load_<ops>`` (``seed`` -> ``ops - 2``
 parallel ops -> a fan-in) are each submitted at once (``opgrid.submit`` in a loop)
 and waited for (``RunHandle.wait``). Printed: runs/s and steps/s of each wave (wall
@@ -43,9 +43,9 @@ import celery  # noqa: E402
 
 from opgrid.orchestrator.cli.embedded_redis import RedisServer  # noqa: E402
 from opgrid.orchestrator.settings import Settings  # noqa: E402
-from tests.benchmarks import load_jobs  # noqa: E402
 from tests.benchmarks.bench_cluster import table  # noqa: E402
 from tests.benchmarks.load_cluster import MIB, LoadCluster, Memory, Wave, memory, run_wave  # noqa: E402
+from tests.jobs import load_jobs  # noqa: E402
 
 #: The coordinator's RSS may grow this much from the end of the first wave to the end
 #: of the last and still count as flat.

@@ -3,8 +3,8 @@
 ``tests/benchmarks/bench_load.py`` (the full size) and
 ``tests/integration/test_load.py`` (a small one) both:
 
-* start a ``LoadCluster``: the process harness of the fault tests
-  (``tests/reliability/procs.py``) with ``opgrid worker`` processes serving
+* start a ``LoadCluster``: the tests' process harness
+  (``tests/harness/processes.py``) with ``opgrid worker`` processes serving
   ``load_jobs.py`` and one ``opgrid coordinator``, each in a process group of its
   own with its log in a folder, all ended by ``stop_all``. Unlike the fault tests,
   the processes get the timings of the given ``Settings`` rather than shortened
@@ -32,8 +32,8 @@ from opgrid.orchestrator.client.submit import RunHandle
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.benchmarks import load_jobs
-from tests.reliability.procs import FAST, OPGRID, Proc, Processes, pool_children, wait_for
+from tests.harness.processes import FAST, OPGRID, Proc, Processes, pool_children, wait_for
+from tests.jobs import load_jobs
 
 #: The code location the workers serve.
 LOCATION = str(Path(load_jobs.__file__).resolve())

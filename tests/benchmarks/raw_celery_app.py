@@ -13,7 +13,7 @@ environment variables, set by the benchmark:
   that both sides give the same at-least-once guarantee and the same view in Flower.
 
 Tasks: ``add(x, y)`` (the trivial op) and ``nap(x)`` (sleeps ``NAP_S``, as the
-``nap`` op of ``cluster_jobs.py`` does).
+``nap`` op of ``tests/jobs/bench_cluster_jobs.py`` does).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ No Docker engine here, so each service of ``deploy/docker-compose.yml`` (but
 line, as Compose builds it from the image's entry point and ``.env.example``, in
 a process group of its own. What the containers would differ in is substituted:
 the test's Redis URL, namespace and queue, free loopback ports for Flower and
-the coordinator's metrics, and this folder as ``/code`` with
-``jobs_for_deploy.py`` as the code location. Then a job is submitted as
+the coordinator's metrics, and ``tests/jobs/`` as ``/code`` with
+``deploy_jobs.py`` as the code location. Then a job is submitted as
 deploy/README.md says, and each service's own health check is run.
 """
 
@@ -16,7 +16,6 @@ import base64
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import pytest
 from opgrid.orchestrator.cli.embedded_redis import free_port
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
+from tests.harness.processes import ROOT, start, stop_all
 
 from .manifests import (
     ENV_EXAMPLE,
@@ -47,17 +47,15 @@ from .manifests import (
 
 pytestmark = pytest.mark.integration
 
-#: This folder plays ``/code``, the image's working directory.
-CODE = Path(__file__).resolve().parent
+#: The tests' jobs folder plays ``/code``, the image's working directory.
+CODE = ROOT / "tests" / "jobs"
 #: The code location, relative to ``/code``: workers and submitters spell it alike.
-JOBS = "jobs_for_deploy.py"
+JOBS = "deploy_jobs.py"
 BIN = Path(sys.executable).parent
 #: The ports the compose file gives Flower and the coordinator's metrics server.
 FLOWER_PORT, METRICS_PORT = 5555, 9808
 #: Longest a service may take to pass its health check here.
 HEALTHY_WITHIN_S = 30.0
-#: Seconds a stopped service gets between SIGTERM and SIGKILL.
-STOP_GRACE_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +116,9 @@ class Processes:
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, service: Service) -> None:
-        with (self.logs / f"{service.name}.log").open("wb") as log:
-            self.running[service.name] = subprocess.Popen(
-                service.argv,
-                cwd=CODE,  # the image's WORKDIR, where the code is mounted
-                env=service.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        log = self.logs / f"{service.name}.log"
+        # the image's WORKDIR, where the code is mounted
+        self.running[service.name] = start(service.argv, service.env, log, cwd=CODE)
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
@@ -141,29 +132,13 @@ class Processes:
 
     def stop_all(self) -> None:
         """SIGTERM to every group, then SIGKILL to what is left after the grace period."""
-        for process in self.running.values():
-            _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        for process in self.running.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            _signal_group(process, signal.SIGKILL)  # the group's children too
-            process.wait()
+        stop_all(self.running.values())
 
     def __enter__(self) -> Processes:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop_all()
-
-
-def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:  # the whole group is gone already
-        pass
 
 
 def wait_until(check: Callable[[], bool], what: str, processes: Processes) -> None:

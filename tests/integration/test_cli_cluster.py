@@ -3,17 +3,15 @@
 ``opgrid dev`` runs as the installed console script, as a user would run it, and
 must leave no process behind. The other commands run in process (``CliRunner``)
 against the session's redis-server, with a worker started by ``opgrid worker``
-in a subprocess that loads ``jobs_for_cli.py`` by the same relative path that
+in a subprocess that loads ``cli_cluster_jobs.py`` by the same relative path that
 ``job submit -f`` gives, so the worker finds the job by location and name.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,31 +21,24 @@ from click.testing import CliRunner, Result
 
 from opgrid.orchestrator.cli import main
 from opgrid.orchestrator.settings import Settings
+from tests.harness.processes import (
+    OPGRID,
+    ROOT,
+    cluster_env,
+    environment,
+    start,
+    stop,
+    worker_process,
+)
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 #: The code location, relative to ROOT: workers and submitters must name it alike.
-JOBS = "tests/integration/jobs_for_cli.py"
-OPGRID = str(Path(sys.executable).parent / "opgrid")
+JOBS = "tests/jobs/cli_cluster_jobs.py"
 #: ``opgrid dev`` options: a cluster that stays up, with one worker.
 KEEP_ONE_WORKER = ("--keep-running", "--workers", "1")
 #: Longest a run may take here, worker start-up included.
 RUN_TIMEOUT_S = "20"
-
-
-def _env_without_opgrid(**values: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OPGRID_")}
-    env.update(values)
-    return env
-
-
-def _cluster_env(settings: Settings) -> dict[str, str]:
-    return _env_without_opgrid(
-        OPGRID_REDIS_URL=settings.redis_url,
-        OPGRID_NAMESPACE=settings.namespace,
-        OPGRID_SECRET=settings.secret.get_secret_value(),
-    )
 
 
 @pytest.fixture
@@ -56,7 +47,7 @@ def opgrid(settings: Settings, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(ROOT)
 
     def run(*args: str) -> Result:
-        result = CliRunner().invoke(main, list(args), env=_cluster_env(settings))
+        result = CliRunner().invoke(main, list(args), env=cluster_env(settings))
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise AssertionError(f"opgrid {' '.join(args)} crashed:\n{result.output}") from (
                 result.exception
@@ -70,27 +61,8 @@ def opgrid(settings: Settings, monkeypatch: pytest.MonkeyPatch):
 def worker(settings: Settings, tmp_path: Path) -> Iterator[Path]:
     """``opgrid worker -f JOBS`` in a subprocess (solo pool); yields the path of its log."""
     log = tmp_path / "worker.log"
-    command = [OPGRID, "worker", "-f", JOBS, "--pool", "solo", "-n", f"{settings.namespace}@%h"]
-    command += ["--", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=_cluster_env(settings),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with worker_process(settings, log, JOBS):
         yield log
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _run_id(output: str) -> str:
@@ -123,7 +95,7 @@ def test_submit_coordinate_wait_runs_on_a_worker_process_and_the_run_views_show_
     shown = opgrid("run", "show", run_id)
     assert shown.exit_code == 0
     assert re.search(r"^status\s+success$", shown.stdout, flags=re.M)
-    assert re.search(r"^location\s+tests/integration/jobs_for_cli.py$", shown.stdout, flags=re.M)
+    assert re.search(r"^location\s+tests/jobs/cli_cluster_jobs.py$", shown.stdout, flags=re.M)
     assert re.search(r"^  success\s+greet\b", shown.stdout, flags=re.M)
     assert re.search(r"^  success\s+count_letters\b", shown.stdout, flags=re.M)
     assert "errors" not in shown.stdout
@@ -225,7 +197,7 @@ def test_dev_runs_hello_on_its_own_redis_and_workers_and_leaves_no_process(names
     completed = subprocess.run(
         [OPGRID, "dev", "-f", "examples/hello.py", "-j", "hello"],
         cwd=ROOT,
-        env=_env_without_opgrid(OPGRID_NAMESPACE=namespace),
+        env=environment(OPGRID_NAMESPACE=namespace),
         capture_output=True,
         text=True,
         timeout=25,
@@ -250,15 +222,12 @@ def test_dev_runs_hello_on_its_own_redis_and_workers_and_leaves_no_process(names
 
 def test_dev_keep_running_stops_everything_on_ctrl_c(namespace, tmp_path):
     err = tmp_path / "dev.err"
-    with err.open("wb") as stderr:
-        process = subprocess.Popen(
-            [OPGRID, "dev", "-f", "examples/hello.py", "-j", "polyglot", *KEEP_ONE_WORKER],
-            cwd=ROOT,
-            env=_env_without_opgrid(OPGRID_NAMESPACE=namespace),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    process = start(
+        [OPGRID, "dev", "-f", "examples/hello.py", "-j", "polyglot", *KEEP_ONE_WORKER],
+        environment(OPGRID_NAMESPACE=namespace),
+        tmp_path / "dev.out",
+        stderr=err,
+    )
     try:
         deadline = time.monotonic() + 20
         while "keeps running" not in err.read_text() and time.monotonic() < deadline:
@@ -270,11 +239,6 @@ def test_dev_keep_running_stops_everything_on_ctrl_c(namespace, tmp_path):
         assert process.wait(timeout=15) == 0, err.read_text()
     finally:
         if process.poll() is None:  # the test failed: still let it stop what it started
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
     assert [pid for pid in pids if _alive(pid)] == []
     assert _processes_in(namespace) == []

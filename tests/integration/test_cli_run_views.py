@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -22,6 +23,8 @@ from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @op
@@ -45,11 +48,13 @@ def store(settings: Settings) -> Iterator[RedisRunStore]:
 
 
 @pytest.fixture
-def opgrid(settings: Settings):
+def opgrid(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(ROOT)
     env = {
         "OPGRID_REDIS_URL": settings.redis_url,
         "OPGRID_NAMESPACE": settings.namespace,
         "OPGRID_SECRET": settings.secret.get_secret_value(),
+        "OPGRID_DEFAULT_QUEUE": settings.default_queue,
     }
 
     def run(*args: str) -> Result:
@@ -163,3 +168,36 @@ def test_cancel_takes_a_prefix(opgrid, store) -> None:
     assert "iiii1111" in result.output
     kinds = [event.kind for _, event in store.read_events("iiii1111")]
     assert kinds == [E.RUN_CANCELING]
+
+
+def test_submit_warns_of_a_queue_no_live_worker_consumes_and_strict_refuses(
+    opgrid, store, settings
+) -> None:
+    hello = ("job", "submit", "-f", "examples/hello.py", "-j", "hello")
+    warned = opgrid(*hello)
+    assert warned.exit_code == 0, warned.output
+    assert f"no live worker consumes queue(s) '{settings.default_queue}'" in warned.stderr
+    assert "no worker is alive" in warned.stderr
+    queued = store.list_runs()
+    refused = opgrid(*hello, "--strict")
+    assert refused.exit_code == 2
+    assert "nothing was queued" in refused.stderr
+    assert f"opgrid worker -Q {settings.default_queue}" in refused.stderr
+    assert len(store.list_runs()) == len(queued)  # nothing stored for the refused run
+    store.worker_heartbeat("w1@host", [settings.default_queue], ttl_s=30)
+    consumed = opgrid(*hello, "--strict")
+    assert consumed.exit_code == 0, consumed.output
+    assert "no live worker" not in consumed.stderr
+
+
+def test_run_show_says_which_queue_a_queued_step_waits_on_and_if_anyone_consumes_it(
+    opgrid, store, settings
+) -> None:
+    _run(store, "jjjj1111", status=RunStatus.QUEUED)
+    store.save_progress("jjjj1111", {"fetch": "queued"}, {}, [])
+    shown = opgrid("run", "show", "jjjj")
+    assert f"fetch  on queue '{settings.default_queue}': no live worker consumes it" in shown.output
+    store.worker_heartbeat("w1@host", [settings.default_queue], ttl_s=30)
+    shown = opgrid("run", "show", "jjjj")
+    assert f"fetch  on queue '{settings.default_queue}'" in shown.output
+    assert "no live worker" not in shown.output

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 import uuid
 import warnings
-from pathlib import Path
 
 import pytest
 import redis
@@ -26,11 +23,10 @@ from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.cluster_harness import running_cluster
+from tests.harness.cluster import running_cluster
+from tests.harness.processes import environment, running
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @op
@@ -186,20 +182,19 @@ def test_a_step_of_a_job_the_worker_does_not_have_fails_and_the_worker_keeps_ser
     assert cluster.execute(known).success
 
 
-def test_queue_tags_route_steps_to_the_workers_of_that_queue(cluster, settings):
+def test_queue_tags_route_steps_to_the_workers_of_that_queue(cluster, settings, tmp_path):
     """The in-thread worker serves only the default queue; a worker process serves only
     the tagged op's queue, so the run finishes only if each step went where it belongs."""
-    from tests.integration import routed_jobs
+    from tests.jobs import routing_jobs
 
-    location = "tests/integration/routed_jobs.py"
-    cluster.app.opgrid_locations.register(routed_jobs.routed)
-    env = {
-        **os.environ,
-        "OPGRID_REDIS_URL": settings.redis_url,
-        "OPGRID_NAMESPACE": settings.namespace,
-        "OPGRID_SECRET": settings.secret.get_secret_value(),
-        "OPGRID_LOCATIONS": location,
-    }
+    location = "tests/jobs/routing_jobs.py"
+    cluster.app.opgrid_locations.register(routing_jobs.routed)
+    env = environment(
+        OPGRID_REDIS_URL=settings.redis_url,
+        OPGRID_NAMESPACE=settings.namespace,
+        OPGRID_SECRET=settings.secret.get_secret_value(),
+        OPGRID_LOCATIONS=location,
+    )
     command = [
         sys.executable,
         "-m",
@@ -208,7 +203,7 @@ def test_queue_tags_route_steps_to_the_workers_of_that_queue(cluster, settings):
         "opgrid.workers.app",
         "worker",
         "-Q",
-        routed_jobs.SPECIAL_QUEUE,
+        routing_jobs.SPECIAL_QUEUE,
         "--pool",
         "solo",
         "--loglevel",
@@ -217,16 +212,10 @@ def test_queue_tags_route_steps_to_the_workers_of_that_queue(cluster, settings):
         "--without-mingle",
         "--without-heartbeat",
     ]
-    worker = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        handle = submit(routed_jobs.routed, location=location, settings=settings)
+    with running(command, env, tmp_path / "worker.log"):
+        handle = submit(routing_jobs.routed, location=location, settings=settings)
         result = handle.wait(timeout=25)
         handle.close()
-    finally:
-        worker.terminate()
-        worker.wait(timeout=10)
     assert result.success and result.output_for_node("on_special_queue") == 10
 
 

@@ -23,27 +23,18 @@ import pytest
 import opgrid
 from opgrid.orchestrator.cli.embedded_redis import free_port
 from opgrid.orchestrator.settings import Settings
-from tests.integration.jobs_for_hosts import pipeline
-from tests.processes import environment, start, stop, wait_for_text
+from tests.harness.processes import cluster_env, start, stop, wait_for_text
+from tests.jobs.hosts_jobs import pipeline
 
 pytestmark = pytest.mark.integration
 
 #: The code location, relative to the repository root, as the worker and submitter name it.
-JOBS = "tests/integration/jobs_for_hosts.py"
+JOBS = "tests/jobs/hosts_jobs.py"
 BIN = Path(sys.executable).parent
 #: Flower's API refuses anonymous requests unless told otherwise; a deployment sets a login.
 LOGIN = "opgrid:flower-test"
 #: Longest a run, or Flower catching up with its events, may take here.
 TIMEOUT_S = 20.0
-
-
-def _cluster_env(settings: Settings) -> dict[str, str]:
-    return environment(
-        OPGRID_REDIS_URL=settings.redis_url,
-        OPGRID_NAMESPACE=settings.namespace,
-        OPGRID_SECRET=settings.secret.get_secret_value(),
-        OPGRID_DEFAULT_QUEUE=settings.default_queue,
-    )
 
 
 class Flower:
@@ -75,7 +66,7 @@ def worker_name(settings: Settings, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "worker.log"
     command = [str(BIN / "opgrid"), "worker", "-f", JOBS, "--pool", "solo", "-n", name]
     command += ["--", "--without-gossip", "--without-mingle"]  # heartbeats stay: Flower uses them
-    process = start(command, _cluster_env(settings), log)
+    process = start(command, cluster_env(settings), log)
     try:
         wait_for_text(log, "ready.", process)
         yield name
@@ -90,7 +81,7 @@ def flower(settings: Settings, tmp_path: Path) -> Iterator[Flower]:
     log = tmp_path / "flower.log"
     command = [str(BIN / "celery"), "-A", "opgrid.workers.app", "flower"]
     command += [f"--port={port}", "--address=127.0.0.1", f"--basic-auth={LOGIN}"]
-    process = start(command, _cluster_env(settings), log)
+    process = start(command, cluster_env(settings), log)
     client = Flower(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + TIMEOUT_S

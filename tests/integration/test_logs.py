@@ -20,22 +20,21 @@ import pytest
 from opgrid.orchestrator.client.submit import submit
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from tests.integration.jobs_for_logs import logged
-from tests.integration.test_cli_cluster import OPGRID, ROOT
+from tests.harness.processes import OPGRID, ROOT, start, stop
 from tests.integration.test_metrics import (
     samples,
     scrape,
     scrape_finished,
     start_worker,
-    stop,
     value,
     worker_env,
 )
+from tests.jobs.logs_jobs import logged
 
 pytestmark = pytest.mark.integration
 
 #: The code location, relative to ROOT, as the worker loads it and the run names it.
-JOBS = "tests/integration/jobs_for_logs.py"
+JOBS = "tests/jobs/logs_jobs.py"
 #: Longest the run (worker start-up included) may take.
 RUN_TIMEOUT_S = 20.0
 
@@ -77,16 +76,12 @@ def test_worker_and_coordinator_write_json_lines_naming_the_run_and_step(
     worker_log = tmp_path / "worker.log"
     worker = start_worker(settings, JOBS, worker_log, "--log-format", "json")
     coordinator_err = tmp_path / "coordinator.err"
-    with coordinator_err.open("wb") as err:
-        coordinator = subprocess.Popen(
-            [OPGRID, "coordinator", "--log-format", "json", "--metrics-port", str(port)],
-            cwd=ROOT,
-            env=worker_env(settings),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
+    coordinator = start(
+        [OPGRID, "coordinator", "--log-format", "json", "--metrics-port", str(port)],
+        worker_env(settings),
+        tmp_path / "coordinator.out",
+        stderr=coordinator_err,
+    )
     try:
         _wait_healthy(port, coordinator, coordinator_err)
         handle = submit(logged, location=JOBS, settings=settings)
@@ -106,7 +101,7 @@ def test_worker_and_coordinator_write_json_lines_naming_the_run_and_step(
     worker_lines = _json_lines(worker_log.with_suffix(".err"))
     assert all({"ts", "level", "logger", "message"} <= line.keys() for line in worker_lines)
     ops = {
-        line["message"]: line for line in worker_lines if line["logger"] == "tests.jobs_for_logs"
+        line["message"]: line for line in worker_lines if line["logger"] == "tests.jobs.logs_jobs"
     }
     assert set(ops) == {"loading the number", "doubling 2"}
     assert (ops["loading the number"]["run_id"], ops["loading the number"]["step_key"]) == (

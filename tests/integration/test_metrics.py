@@ -7,8 +7,6 @@ Celery's ``worker_ready``, so it would not announce itself as live).
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 import urllib.request
@@ -28,8 +26,9 @@ from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.keys import queue_lists
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.integration.jobs_for_cli import broken, greeting
-from tests.integration.test_cli_cluster import JOBS, OPGRID, ROOT, _cluster_env
+from tests.harness.processes import OPGRID, ROOT, cluster_env, start, stop
+from tests.integration.test_cli_cluster import JOBS
+from tests.jobs.cli_cluster_jobs import broken, greeting
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +38,9 @@ RUN_TIMEOUT_S = 20.0
 
 def worker_env(settings: Settings) -> dict[str, str]:
     """The cluster's settings for a worker process, the test's own queue included."""
-    env = _cluster_env(settings)
-    env["OPGRID_DEFAULT_QUEUE"] = settings.default_queue
-    env["PYTHONWARNINGS"] = "ignore:You're running the worker with superuser privileges"
-    return env
+    return cluster_env(
+        settings, PYTHONWARNINGS="ignore:You're running the worker with superuser privileges"
+    )
 
 
 def start_worker(
@@ -52,26 +50,7 @@ def start_worker(
     ``log``, its stderr (the log lines) to ``log`` with the suffix ``.err``."""
     command = [OPGRID, "worker", "-f", jobs, "--pool", "solo", "-n", f"{settings.namespace}@%h"]
     command += [*options, "--", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    with log.open("wb") as out, log.with_suffix(".err").open("wb") as err:
-        return subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=worker_env(settings),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM the process's group (a warm shutdown), SIGKILL after 10 s; its exit code."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        return process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        return process.wait()
+    return start(command, worker_env(settings), log, stderr=log.with_suffix(".err"))
 
 
 def scrape(port: int, path: str = "/metrics") -> tuple[int, str]:
@@ -143,17 +122,26 @@ def test_a_scrape_counts_the_runs_steps_queues_and_workers_of_a_real_cluster(
     assert statuses == [RunStatus.SUCCESS, RunStatus.FAILURE], (tmp_path / "worker.err").read_text()
     assert health == (200, "ok\n")
     found = samples(text)
-    assert value(found, "opgrid_runs_finished_total", status="success") == 1
-    assert value(found, "opgrid_runs_finished_total", status="failure") == 1
-    assert value(found, "opgrid_runs_finished_total", status="canceled") == 0
+    # the run counters are by job: "job broken failed" is a query on /metrics alone
+    assert value(found, "opgrid_runs_finished_total", job="greeting", status="success") == 1
+    assert value(found, "opgrid_runs_finished_total", job="greeting", status="failure") == 0
+    assert value(found, "opgrid_runs_finished_total", job="broken", status="failure") == 1
+    assert value(found, "opgrid_runs_finished_total", job="broken", status="canceled") == 0
+    assert value(found, "opgrid_run_duration_seconds_count", job="broken", status="failure") == 1
     # greeting: greet and count_letters succeed; broken: explode fails, never_runs is abandoned
-    assert value(found, "opgrid_step_events_total", kind="step_start") == 3
-    assert value(found, "opgrid_step_events_total", kind="step_success") == 2
-    assert value(found, "opgrid_step_events_total", kind="step_failure") == 1
-    assert value(found, "opgrid_step_events_total", kind="step_output") == 2
-    assert value(found, "opgrid_step_duration_seconds_count") == 3
-    assert value(found, "opgrid_step_queue_wait_seconds_count") == 3
-    assert 0 < value(found, "opgrid_step_queue_wait_seconds_sum") < RUN_TIMEOUT_S
+    assert value(found, "opgrid_steps_finished_total", job="greeting", status="success") == 2
+    assert value(found, "opgrid_steps_finished_total", job="broken", status="failure") == 1
+    assert value(found, "opgrid_steps_finished_total", job="broken", status="abandoned") == 1
+    assert value(found, "opgrid_step_events_total", job="greeting", kind="step_start") == 2
+    assert value(found, "opgrid_step_events_total", job="broken", kind="step_start") == 1
+    assert value(found, "opgrid_step_events_total", job="greeting", kind="step_success") == 2
+    assert value(found, "opgrid_step_events_total", job="broken", kind="step_failure") == 1
+    assert value(found, "opgrid_step_events_total", job="greeting", kind="step_output") == 2
+    assert value(found, "opgrid_step_duration_seconds_count", job="greeting") == 2
+    assert value(found, "opgrid_step_queue_wait_seconds_count", job="broken") == 1
+    assert 0 < value(found, "opgrid_step_queue_wait_seconds_sum", job="greeting") < RUN_TIMEOUT_S
+    assert value(found, "process_resident_memory_bytes") > 0
+    assert any(name.startswith("python_info") for name, _ in found)
     assert value(found, "opgrid_queue_depth", queue=settings.default_queue) == 0
     assert value(found, "opgrid_workers_alive") == 1
     assert value(found, "opgrid_runs", status="started") == 0  # both ended: none owned

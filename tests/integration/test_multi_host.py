@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,14 +32,13 @@ import redis
 import opgrid
 from opgrid.orchestrator.cli.embedded_redis import find_redis_server, free_port
 from opgrid.orchestrator.settings import Settings
-from tests.integration.jobs_for_hosts import NODE_ENV, PAUSE_S, spread_out
-from tests.processes import environment, start, stop, wait_for_text
+from tests.harness.processes import OPGRID, cluster_env, start, stop, wait_for_text
+from tests.jobs.hosts_jobs import NODE_ENV, PAUSE_S, spread_out
 
 pytestmark = pytest.mark.integration
 
 #: The code location, relative to the repository root, as the workers and submitter name it.
-JOBS = "tests/integration/jobs_for_hosts.py"
-OPGRID = str(Path(sys.executable).parent / "opgrid")
+JOBS = "tests/jobs/hosts_jobs.py"
 #: The hosts' names: each is a Celery node ``worker@<name>``.
 HOSTS = ("host-a", "host-b")
 #: Mapped steps in the run.
@@ -190,14 +188,7 @@ def _workers(cluster: Cluster, tmp_path: Path) -> Iterator[None]:
         for host in cluster.hosts:
             home = tmp_path / host.name
             home.mkdir()
-            env = environment(
-                OPGRID_REDIS_URL=settings.redis_url,
-                OPGRID_NAMESPACE=settings.namespace,
-                OPGRID_SECRET=settings.secret.get_secret_value(),
-                OPGRID_DEFAULT_QUEUE=settings.default_queue,
-                HOME=str(home),
-                **{NODE_ENV: host.name},
-            )
+            env = cluster_env(settings, HOME=str(home), **{NODE_ENV: host.name})
             node = "worker@%h" if host.enter else f"worker@{host.name}"
             command = [*host.enter, OPGRID, "worker", "-f", JOBS, "--pool", "solo", "-n", node]
             command += ["--", "--without-gossip", "--without-mingle", "--without-heartbeat"]

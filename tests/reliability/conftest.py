@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opgrid.orchestrator.settings import Settings
-from tests.reliability.procs import Processes
+from tests.harness.processes import Processes
 
 
 @pytest.fixture

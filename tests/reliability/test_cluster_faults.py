@@ -18,8 +18,8 @@ from opgrid.errors import StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
-from tests.reliability import jobs
-from tests.reliability.procs import Processes, fast_settings, wait_for
+from tests.harness.processes import Processes, fast_settings, wait_for
+from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

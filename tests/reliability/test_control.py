@@ -19,8 +19,8 @@ from opgrid.orchestrator.cli import main
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.reliability import jobs
-from tests.reliability.procs import Processes, fast_settings, pool_children, wait_for
+from tests.harness.processes import Processes, fast_settings, pool_children, wait_for
+from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

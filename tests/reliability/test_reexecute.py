@@ -14,8 +14,8 @@ from opgrid.orchestrator.client.submit import RunHandle
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.reliability import jobs
-from tests.reliability.procs import Processes, fast_settings
+from tests.harness.processes import Processes, fast_settings
+from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

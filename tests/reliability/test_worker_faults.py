@@ -16,8 +16,8 @@ from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher, Delivery
 from opgrid.orchestrator.protocol.messages import StepRequest
 from opgrid.orchestrator.settings import Settings
-from tests.reliability import jobs
-from tests.reliability.procs import Processes, fast_settings, pool_children, wait_for
+from tests.harness.processes import Processes, fast_settings, pool_children, wait_for
+from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

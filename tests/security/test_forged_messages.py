@@ -6,17 +6,22 @@ kwargs that are no ``StepRequest``, requests with a missing, malformed or wrong
 signature, and a correctly signed request for a run that does not exist. Each must be
 refused with one logged error naming what is wrong (never the secret); afterwards the
 same worker still runs a real run, and the op the forged requests named never ran.
+``publish_step`` puts a message on a step queue as such a writer would: with kombu, in
+Celery's message protocol 2.
 """
 
 from __future__ import annotations
 
+import json
 import pickle  # noqa: TID251 -- the forged payload a worker must refuse to unpickle
 import re
+import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import kombu
 import pytest
 import redis
 
@@ -27,28 +32,73 @@ from opgrid.orchestrator.protocol.signing import sign_step
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.keys import Keys
-from tests.processes import wait_for_text
-from tests.security import jobs_for_security as jobs
-from tests.security.processes import (
-    JOBS,
-    RUN_TIMEOUT_S,
-    protocol2_body,
-    publish_step,
-    worker_process,
-)
+from tests.harness.processes import wait_for_text, worker_process
+from tests.jobs import security_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+#: The code location, relative to the repository root: workers and submitters name it alike.
+JOBS = "tests/jobs/security_jobs.py"
+#: Longest a run may take here, worker start-up included.
+RUN_TIMEOUT_S = 20.0
 
 
 @pytest.fixture
 def worker_log(settings: Settings, tmp_path: Path) -> Iterator[Path]:
     log = tmp_path / "worker.log"
-    with worker_process(settings, log):
+    with worker_process(settings, log, JOBS):
         yield log
 
 
 def _secret(settings: Settings) -> bytes:
     return settings.secret.get_secret_value().encode()
+
+
+def protocol2_body(kwargs: Any, args: Any = ()) -> str:
+    """A Celery protocol 2 body: ``[args, kwargs, embed]`` as JSON."""
+    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+    return json.dumps([list(args), kwargs, embed])
+
+
+def publish_step(
+    broker_url: str,
+    queue: str,
+    body: str | bytes,
+    content_type: str = "application/json",
+    headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Publish one raw ``opgrid.step`` message on ``queue``; returns its task id."""
+    task_id = str(uuid.uuid4())
+    message_headers = {
+        "lang": "py",
+        "task": "opgrid.step",
+        "id": task_id,
+        "root_id": task_id,
+        "parent_id": None,
+        "group": None,
+        "retries": 0,
+        "eta": None,
+        "expires": None,
+        "timelimit": [None, None],
+        "shadow": None,
+        "argsrepr": "()",
+        "kwargsrepr": "{}",
+        "origin": "forger@test",
+        "ignore_result": True,
+        **(headers or {}),
+    }
+    with kombu.Connection(broker_url) as connection:
+        connection.Producer().publish(
+            body,
+            exchange="",
+            routing_key=queue,
+            headers=message_headers,
+            content_type=content_type,
+            content_encoding="utf-8" if isinstance(body, str) else "binary",
+            correlation_id=task_id,
+            retry=True,
+        )
+    return task_id
 
 
 def _task_lines(log: str, task_id: str) -> str:

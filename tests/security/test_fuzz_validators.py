@@ -33,7 +33,7 @@ from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import StepRequest
 from opgrid.orchestrator.protocol.signing import admit_step, sign_step
 from opgrid.orchestrator.settings import Settings
-from tests.security import fuzz_jobs
+from tests.jobs import fuzz_jobs
 
 SECRET = b"fuzz-secret-5b1c0e"
 

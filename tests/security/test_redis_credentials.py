@@ -33,12 +33,24 @@ from opgrid.orchestrator.cli.embedded_redis import RedisServer, find_redis_serve
 from opgrid.orchestrator.coordinator.dispatch import celery_client
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import broker_ssl, connect, safe_url
-from tests.processes import OPGRID, ROOT, cluster_env, stop, wait_for_text
-from tests.security import jobs_for_security as jobs
-from tests.security.processes import JOBS, RUN_TIMEOUT_S, worker_process
+from tests.harness.processes import (
+    OPGRID,
+    ROOT,
+    cluster_env,
+    running,
+    start,
+    stop,
+    wait_for_coordinator,
+    worker_process,
+)
+from tests.jobs import security_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
+#: The code location, relative to ROOT: workers and submitters name it alike.
+JOBS = "tests/jobs/security_jobs.py"
+#: Longest a run may take here, worker start-up included.
+RUN_TIMEOUT_S = 20.0
 #: Must never be printed; ``@ / : %`` make it need escaping in a URL.
 PASSWORD = f"p@ss/w:rd%{uuid.uuid4().hex[:12]}"
 #: Every form the password could leak in.
@@ -77,22 +89,10 @@ def _opgrid(settings: Settings, *args: str) -> Result:
     return result
 
 
-@contextlib.contextmanager
-def _coordinator_process(settings: Settings, log: Path) -> Iterator[None]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [OPGRID, "coordinator"],
-            cwd=ROOT,
-            env=cluster_env(settings),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield
-    finally:
-        stop(process)
+def _coordinator_process(
+    settings: Settings, log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    return running([OPGRID, "coordinator"], cluster_env(settings), log)
 
 
 def test_the_url_carries_the_password_escaped_and_the_server_requires_it(
@@ -110,10 +110,10 @@ def test_a_job_runs_with_a_password_that_no_output_event_or_view_shows(
 ) -> None:
     worker_log, coordinator_log = tmp_path / "worker.log", tmp_path / "coordinator.log"
     with (
-        worker_process(secured_settings, worker_log),
+        worker_process(secured_settings, worker_log, JOBS),
         _coordinator_process(secured_settings, coordinator_log),
     ):
-        wait_for_text(coordinator_log, "coordinator ")
+        wait_for_coordinator(secured_settings, coordinator_log.read_text)
         handle = opgrid.submit(jobs.greeting, location=JOBS, settings=secured_settings)
         result = handle.wait(timeout=RUN_TIMEOUT_S)
         events = "\n".join(event.model_dump_json() for event in handle.events())
@@ -223,8 +223,7 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     try:
         yield port, tmp_path / "ca.crt"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
 
 
 def _tls_capable_redis_server(tmp_path: Path) -> str:
@@ -237,22 +236,18 @@ def _tls_capable_redis_server(tmp_path: Path) -> str:
         for folder in os.environ.get("PATH", "").split(os.pathsep)
         if (Path(folder) / "redis-server").is_file()
     ]
-    for binary in dict.fromkeys([*found, find_redis_server()]):
+    for index, binary in enumerate(dict.fromkeys([*found, find_redis_server()])):
         # one without TLS refuses the directive at once; one with it starts (no listener)
-        probe = subprocess.Popen(
-            [binary, "--port", "0", "--tls-port", "0", "--save", "", "--appendonly", "no"],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        log = tmp_path / f"probe-{index}.log"
+        command = [binary, "--port", "0", "--tls-port", "0", "--save", "", "--appendonly", "no"]
+        probe = start(command, os.environ, log, cwd=tmp_path)
         try:
-            output, _ = probe.communicate(timeout=2)
+            probe.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return binary  # it kept running: it took the directive
         finally:
-            probe.kill()
-            probe.wait()
-        if b"tls-port" not in output:
+            stop(probe)
+        if b"tls-port" not in log.read_bytes():
             return binary
     pytest.skip(f"no redis-server built with TLS support (tried {', '.join(found)})")
 
@@ -268,8 +263,8 @@ def _start_tls_redis(tmp_path: Path, binary: str) -> tuple[subprocess.Popen[byte
         "--save", "", "--appendonly", "no",
     ]  # fmt: skip
     log = tmp_path / "redis.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    log.unlink(missing_ok=True)  # the log of an earlier try, whose port was taken
+    process = start(command, os.environ, log, cwd=tmp_path)
     client = redis.Redis(
         host="127.0.0.1",
         port=port,
@@ -291,7 +286,7 @@ def _start_tls_redis(tmp_path: Path, binary: str) -> tuple[subprocess.Popen[byte
                 client.ping()
                 return process, port
             if time.monotonic() > deadline:
-                process.terminate()
+                stop(process)
                 raise AssertionError(log.read_text(errors="replace"))
             time.sleep(0.05)
     finally:
@@ -320,7 +315,7 @@ def test_a_job_runs_over_tls_with_the_certificate_checked(
         block_s=0.5,
     )
     log = tmp_path / "worker.log"
-    with worker_process(settings, log), opgrid.local_coordinator(settings):
+    with worker_process(settings, log, JOBS), opgrid.local_coordinator(settings):
         handle = opgrid.submit(jobs.greeting, location=JOBS, settings=settings)
         result = handle.wait(timeout=RUN_TIMEOUT_S)
         handle.close()

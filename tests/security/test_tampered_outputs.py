@@ -23,10 +23,15 @@ from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.envelopes import ENVELOPE_PREFIX
 from opgrid.orchestrator.store.keys import Keys
-from tests.security import jobs_for_security as jobs
-from tests.security.processes import JOBS, RUN_TIMEOUT_S, worker_process
+from tests.harness.processes import worker_process
+from tests.jobs import security_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+#: The code location, relative to the repository root: workers and submitters name it alike.
+JOBS = "tests/jobs/security_jobs.py"
+#: Longest a run may take here, worker start-up included.
+RUN_TIMEOUT_S = 20.0
 
 
 class _Touch:
@@ -50,7 +55,7 @@ def _hostile_pickle(path: Path) -> bytes:
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[Path]:
     log = tmp_path / "worker.log"
-    with worker_process(settings, log):
+    with worker_process(settings, log, JOBS):
         yield log
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import Verdict
@@ -71,3 +74,20 @@ def test_a_lost_declaration_takes_the_claim_only_while_the_status_is_expected(
     assert store.declare_lost("r1", "one", 0, [failure], status="failure")
     assert store.step_statuses("r1") == {"one": "failure"}
     assert not store.commit_attempt("r1", ("one", "0:w2"), [], [], "success")
+
+
+def test_a_waiter_wakes_when_the_run_ends_not_on_its_events(store: RunStore) -> None:
+    store.create_run(record("r1"), PLAN)
+    store.append_events("r1", [event(E.STEP_START, "one"), event(E.STEP_SUCCESS, "one")])
+    started = time.monotonic()
+    _, ended = store.wait_run_end("r1", "0-0", block_s=0.3)
+    assert not ended
+    assert time.monotonic() - started >= 0.25  # step events did not wake it
+    done = record("r1").model_copy(update={"status": RunStatus.FAILURE})
+    finisher = threading.Timer(0.1, store.finish_run, (done, [event(E.RUN_FAILURE)], {}))
+    finisher.start()
+    try:
+        _, ended = store.wait_run_end("r1", "0-0", block_s=5)
+    finally:
+        finisher.join()
+    assert ended

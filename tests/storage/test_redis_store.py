@@ -24,7 +24,7 @@ def test_finishing_a_run_in_redis_sets_ttls_on_its_keys(redis_store: RedisRunSto
     store.finish_run(done, [event(E.RUN_SUCCESS)], {"one": "success"})
     ttls = {key: store.client.pttl(key) for key in store.keys.run_keys("r1")}
     existing = {key: ttl for key, ttl in ttls.items() if ttl != -2}  # -2: never written
-    assert len(existing) == 4  # record, plan, steps, events (no step was dispatched)
+    assert len(existing) == 5  # record, plan, steps, events, ended (no step was dispatched)
     assert all(0 < ttl <= 100_000 for ttl in existing.values()), existing
 
 

@@ -26,3 +26,11 @@ def test_an_announcement_renews_a_worker_and_replaces_its_queues(store: RunStore
     store.worker_heartbeat("w1@host", ["gpu"], ttl_s=30)
     time.sleep(0.1)
     assert store.live_workers() == {"w1@host": ["gpu"]}
+
+
+def test_queues_steps_were_sent_to_are_remembered(store: RunStore) -> None:
+    assert store.known_queues() == []
+    store.remember_queues(["gpu", "default"])
+    store.remember_queues(["gpu"])
+    store.remember_queues([])
+    assert store.known_queues() == ["default", "gpu"]

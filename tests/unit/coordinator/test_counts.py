@@ -18,7 +18,7 @@ from opgrid.orchestrator.coordinator.owned import COUNT_EVERY_S, OwnedRun, Tally
 from opgrid.orchestrator.planning.plan import compile_plan
 from opgrid.orchestrator.planning.state import RunState
 from opgrid.orchestrator.protocol.events import RunEvent
-from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.memory import InMemoryRunStore
@@ -89,7 +89,7 @@ class Calls(Hooks):
     def before_dispatch(self, deliveries: Sequence[Delivery]) -> None:
         self.calls.append(("dispatch", [d.request.step_key for d in deliveries]))
 
-    def after_finish(self, record: RunRecord) -> None:
+    def after_finish(self, record: RunRecord, summary: RunSummary | None = None) -> None:
         self.calls.append(("finish", record.status))
 
     def after_count(self, counts: Counts) -> None:

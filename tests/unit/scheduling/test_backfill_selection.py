@@ -136,3 +136,31 @@ def test_a_backfill_record_is_validated_and_round_trips_through_json():
         fields = backfill.model_dump() | bad
         with pytest.raises(ValidationError):
             Backfill.model_validate(fields)
+
+
+def test_a_backfills_runs_execute_with_their_partition_and_backfill_tags():
+    from opgrid import job, op, static_partitioned_config
+
+    @op(config_schema={"letter": str})
+    def echo(context):
+        return (context.partition_key, context.op_config["letter"])
+
+    @static_partitioned_config(partition_keys=list("abcde"))
+    def letters(key):
+        return {"ops": {"echo": {"config": {"letter": key.upper()}}}}
+
+    @job(config=letters)
+    def letters_job():
+        echo()
+
+    keys = select_partitions(letters_job.partitions_def, from_key="b", to_key="c", now_ts=JAN_5)
+    backfill = _backfill(keys, max_concurrent=1)
+    launched, finished, outputs = [], [], []
+    while not (progress := next_partitions(backfill, launched, finished)).done:
+        for key in progress.to_launch:
+            launched.append(key)
+            result = letters_job.execute_in_process(partition_key=key, tags=backfill.run_tags(key))
+            assert result.dagster_run.tags["dagster/backfill"] == "bf1"
+            outputs.append(result.output_for_node("echo"))
+        finished.extend(progress.in_flight + progress.to_launch)
+    assert outputs == [("b", "B"), ("c", "C")]

@@ -3,8 +3,10 @@ yields (``dagster._utils.schedules.cron_string_iterator``), DST changes included
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from itertools import islice, pairwise
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -219,3 +221,22 @@ def test_a_schedule_with_a_bad_cron_string_is_refused_with_dagsters_message():
     )
     with pytest.raises(DagsterInvalidDefinitionError):
         check_cron_schedule([], "empty")
+
+
+# Recorded from Dagster 1.13.28: for each case, the first eight ticks that
+# ``dagster._utils.schedules.cron_string_iterator(start.timestamp(), cron, tz)`` yields,
+# starting three hours before a DST change in four timezones.
+RECORDED = json.loads((Path(__file__).parent / "dagster_cron_ticks.json").read_text())
+
+
+@pytest.mark.parametrize("case", RECORDED, ids=lambda c: f"{c['tz']}|{c['start'][:10]}|{c['cron']}")
+def test_ticks_match_those_recorded_from_dagster(case):
+    start = datetime.fromisoformat(case["start"])
+    ours = list(islice(cron_ticks(case["cron"], case["tz"], start), len(case["ticks"])))
+    # Compared as instants: for a midnight that does not exist (Santiago) Dagster prints
+    # the instant with the old offset (00:00-04:00), we with the new one (01:00-03:00).
+    assert [t.timestamp() for t in ours] == [
+        datetime.fromisoformat(t).timestamp() for t in case["ticks"]
+    ]
+    same_offsets = [t.isoformat() for t in ours] == case["ticks"]
+    assert same_offsets or case["tz"] == "America/Santiago"

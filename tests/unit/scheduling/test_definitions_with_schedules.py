@@ -49,6 +49,7 @@ def test_definitions_look_up_schedules_and_sensors_by_name():
     defs = Definitions(jobs=[hourly_job, watched_job], schedules=[hourly], sensors=[watcher])
     assert defs.get_schedule_def("hourly_job_schedule") is hourly
     assert defs.get_sensor_def("watcher") is watcher
+    assert (defs.schedules, defs.sensors) == ([hourly], [watcher])
     repo = defs.get_repository_def()
     assert repo.schedule_defs == [hourly]
     assert repo.sensor_defs == [watcher]

@@ -287,7 +287,11 @@ def test_run_request_fields_and_coercions_match_dagster():
         None,
         None,
     )
-    assert RunRequest(tags={"a": 1}).tags == {"a": "1"}
+    assert RunRequest(tags={"a": 1, "b": None, "c": True}).tags == {
+        "a": "1",
+        "b": "null",
+        "c": "true",
+    }
     with pytest.raises(DagsterInvariantViolationError, match="run_config must be a dict"):
         RunRequest(run_config=5)
     assert SkipReason("nope").skip_message == "nope"
@@ -306,3 +310,32 @@ def test_the_execution_timezone_and_status_are_kept():
     assert sched.cron_schedule == ["0 1 * * *", "0 2 * * *"]
     assert sched.default_status is DefaultScheduleStatus.RUNNING
     assert sched.description == "twice"
+
+
+def test_contexts_can_be_used_as_context_managers():
+    with build_schedule_context(scheduled_execution_time=NEW_YEAR) as context:
+        assert config_schedule(context)["ops"]["emit"]["config"]["at"].startswith("2024-01-01")
+
+
+def test_a_partition_needs_a_partitioned_job_held_by_the_schedule(context):
+    @schedule(cron_schedule="0 * * * *", job=nightly)
+    def unpartitioned(context):
+        return RunRequest(partition_key="us")
+
+    @schedule(cron_schedule="0 * * * *", job_name="regional")
+    def by_name_only(context):
+        return RunRequest(partition_key="us")
+
+    with pytest.raises(DagsterInvariantViolationError, match="which is not partitioned"):
+        unpartitioned.evaluate_tick(context)
+    with pytest.raises(DagsterInvariantViolationError, match="names its job only by name"):
+        by_name_only.evaluate_tick(context)
+
+
+def test_a_tuple_is_not_a_list_of_run_requests(context):
+    @schedule(cron_schedule="0 * * * *", job=nightly)
+    def as_tuple(context):
+        return (RunRequest(run_key="1"),)
+
+    with pytest.raises(DagsterInvariantViolationError, match="of type tuple"):
+        as_tuple.evaluate_tick(context)

@@ -334,3 +334,24 @@ def test_partitioned_requests_resolve_against_the_target_job():
     }
     with pytest.raises(DagsterUnknownPartitionError, match="Could not find a partition with key"):
         bad_partition.evaluate_tick(build_sensor_context())
+
+
+def test_contexts_can_be_used_as_context_managers():
+    with build_sensor_context(cursor="3") as context:
+        assert [r.run_key for r in counter.evaluate_tick(context).run_requests] == [
+            "file_3",
+            "file_4",
+        ]
+
+
+def test_a_sensor_result_must_come_alone():
+    @sensor(job=files_job)
+    def crowded(context):
+        yield RunRequest(run_key="a")
+        yield SensorResult(run_requests=[RunRequest(run_key="b")])
+
+    with pytest.raises(DagsterInvariantViolationError) as caught:
+        crowded.evaluate_tick(build_sensor_context())
+    assert str(caught.value) == (
+        "When a SensorResult is returned from a sensor, it must be the only object returned."
+    )

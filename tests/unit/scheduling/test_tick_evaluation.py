@@ -296,3 +296,33 @@ def test_the_request_and_result_models_refuse_unknown_fields():
         TickRequest.model_validate({"instigator_type": "schedule", "name": "x", "extra": 1})
     request = TickRequest.model_validate_json(_schedule("stamped").model_dump_json())
     assert request == _schedule("stamped")
+
+
+def test_a_partitioned_schedules_tick_requests_the_day_that_ended_and_that_run_executes():
+    from opgrid import build_schedule_from_partitioned_job, daily_partitioned_config
+
+    @op(config_schema={"day": str})
+    def report(context):
+        return context.op_config["day"]
+
+    @daily_partitioned_config(start_date="2024-01-01")
+    def days(start, end):
+        return {"ops": {"report": {"config": {"day": start.strftime("%Y-%m-%d")}}}}
+
+    @job(config=days)
+    def daily_report():
+        report()
+
+    sched = build_schedule_from_partitioned_job(daily_report, hour_of_day=1)
+    location = CodeLocation("days", {"daily_report": daily_report}, {sched.name: sched}, {})
+    tick_ts = datetime.fromisoformat("2024-03-05T01:00:00+00:00").timestamp()
+    result = evaluate_tick(location, _schedule(sched.name, tick_ts))
+    [run] = result.run_requests
+    assert (run.job_name, run.run_key, run.partition_key) == (
+        "daily_report",
+        "2024-03-04",
+        "2024-03-04",
+    )
+    executed = daily_report.execute_in_process(partition_key=run.partition_key, tags=run.tags)
+    assert executed.output_for_node("report") == "2024-03-04"
+    assert executed.dagster_run.tags["dagster/schedule_name"] == "daily_report_schedule"

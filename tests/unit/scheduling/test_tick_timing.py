@@ -123,3 +123,73 @@ def test_now_is_a_plain_number_not_the_machines_clock():
     tick = schedule_tick("0 0 1 1 *", "UTC", None, far_future)
     assert _iso(tick.due) == "2100-01-01T00:00:00+00:00"
     assert _iso(tick.next_tick) == "2101-01-01T00:00:00+00:00"
+
+
+def test_a_schedule_may_catch_up_on_several_missed_ticks_oldest_first():
+    tick = schedule_tick(
+        "0 * * * *",
+        "UTC",
+        _ts("2024-05-01T10:00:00+00:00"),
+        _ts("2024-05-01T18:20:00+00:00"),
+        max_catchup_ticks=5,
+    )
+    assert [_iso(t) for t in tick.due_ticks] == [
+        "2024-05-01T14:00:00+00:00",
+        "2024-05-01T15:00:00+00:00",
+        "2024-05-01T16:00:00+00:00",
+        "2024-05-01T17:00:00+00:00",
+        "2024-05-01T18:00:00+00:00",
+    ]
+    assert _iso(tick.due) == "2024-05-01T18:00:00+00:00"
+    few = schedule_tick(
+        "0 * * * *",
+        "UTC",
+        _ts("2024-05-01T16:00:00+00:00"),
+        _ts("2024-05-01T18:20:00+00:00"),
+        max_catchup_ticks=5,
+    )
+    assert [_iso(t) for t in few.due_ticks] == [
+        "2024-05-01T17:00:00+00:00",
+        "2024-05-01T18:00:00+00:00",
+    ]
+
+
+def test_catching_up_across_the_repeated_autumn_hour_keeps_both_of_its_ticks():
+    tick = schedule_tick(
+        "0 * * * *",
+        NY,
+        _ts("2024-11-02T23:00:00-04:00"),
+        _ts("2024-11-03T02:30:00-05:00"),
+        max_catchup_ticks=5,
+    )
+    assert [_iso(t) for t in tick.due_ticks] == [
+        "2024-11-03T00:00:00-04:00",
+        "2024-11-03T01:00:00-04:00",
+        "2024-11-03T01:00:00-05:00",
+        "2024-11-03T02:00:00-05:00",
+    ]
+
+
+def test_only_schedules_of_partitioned_jobs_catch_up():
+    from opgrid import (
+        ScheduleDefinition,
+        build_schedule_from_partitioned_job,
+        daily_partitioned_config,
+        job,
+        op,
+    )
+
+    @op
+    def emit():
+        return 1
+
+    @daily_partitioned_config(start_date="2024-01-01")
+    def days(start, end):
+        return {}
+
+    @job(config=days)
+    def daily():
+        emit()
+
+    assert ScheduleDefinition(job=daily, cron_schedule="@daily").max_catchup_ticks == 1
+    assert build_schedule_from_partitioned_job(daily).max_catchup_ticks == 5

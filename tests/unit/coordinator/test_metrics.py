@@ -122,19 +122,21 @@ def test_step_events_durations_and_queue_waits_come_from_the_events(metrics):
     metrics.after_event(record, _event(E.STEP_SUCCESS, "second", now + 1.5))  # duplicate: not timed
     metrics.after_finish(_record(RunStatus.FAILURE))
 
-    assert _value(metrics, "opgrid_step_events_total", kind="step_start") == 2
-    assert _value(metrics, "opgrid_step_events_total", kind="step_output") == 1
-    assert _value(metrics, "opgrid_step_events_total", kind="step_success") == 2
-    assert _value(metrics, "opgrid_step_events_total", kind="step_failure") == 1
-    assert _value(metrics, "opgrid_step_events_total", kind="step_skipped") == 0
-    assert _value(metrics, "opgrid_step_events_total", kind="log_message") is None
-    assert _value(metrics, "opgrid_step_duration_seconds_count") == 2
-    assert _value(metrics, "opgrid_step_duration_seconds_sum") == pytest.approx(2.25, abs=0.01)
-    assert _value(metrics, "opgrid_step_queue_wait_seconds_count") == 2
-    waited = _value(metrics, "opgrid_step_queue_wait_seconds_sum")
+    assert _value(metrics, "opgrid_step_events_total", job="two_steps", kind="step_start") == 2
+    assert _value(metrics, "opgrid_step_events_total", job="two_steps", kind="step_output") == 1
+    assert _value(metrics, "opgrid_step_events_total", job="two_steps", kind="step_success") == 2
+    assert _value(metrics, "opgrid_step_events_total", job="two_steps", kind="step_failure") == 1
+    assert _value(metrics, "opgrid_step_events_total", job="two_steps", kind="step_skipped") == 0
+    assert _value(metrics, "opgrid_step_events_total", job="two_steps", kind="log_message") is None
+    assert _value(metrics, "opgrid_step_duration_seconds_count", job="two_steps") == 2
+    assert _value(metrics, "opgrid_step_duration_seconds_sum", job="two_steps") == pytest.approx(
+        2.25, abs=0.01
+    )
+    assert _value(metrics, "opgrid_step_queue_wait_seconds_count", job="two_steps") == 2
+    waited = _value(metrics, "opgrid_step_queue_wait_seconds_sum", job="two_steps")
     assert waited == pytest.approx(0.5, abs=0.1)  # the early start of "second" counts as 0
-    assert _value(metrics, "opgrid_runs_finished_total", status="failure") == 1
-    assert _value(metrics, "opgrid_runs_finished_total", status="success") == 0
+    assert _value(metrics, "opgrid_runs_finished_total", job="two_steps", status="failure") == 1
+    assert _value(metrics, "opgrid_runs_finished_total", job="two_steps", status="success") == 0
 
 
 def test_gauges_count_the_owned_runs_steps_queues_and_live_workers(metrics, store, client):
@@ -168,9 +170,9 @@ def test_gauges_count_the_owned_runs_steps_queues_and_live_workers(metrics, stor
     assert RUN not in coordinator.runs
     assert _value(metrics, "opgrid_runs", status="started") == 0
     assert _value(metrics, "opgrid_steps", status="queued") == 0
-    assert _value(metrics, "opgrid_runs_finished_total", status="success") == 1
-    assert _value(metrics, "opgrid_step_duration_seconds_count") == 2
-    assert _value(metrics, "opgrid_step_queue_wait_seconds_count") == 2
+    assert _value(metrics, "opgrid_runs_finished_total", job="two_steps", status="success") == 1
+    assert _value(metrics, "opgrid_step_duration_seconds_count", job="two_steps") == 2
+    assert _value(metrics, "opgrid_step_queue_wait_seconds_count", job="two_steps") == 2
 
 
 def test_healthz_turns_503_when_the_loop_stops_turning_and_metrics_parse(metrics):
@@ -211,7 +213,6 @@ def test_the_default_hooks_do_nothing():
     hooks.after_finish(_record(RunStatus.SUCCESS))
     hooks.after_count(Counts(runs={RunStatus.STARTED: 1}, steps={}))
     hooks.after_turn()
-    hooks.watch(object())  # kept for callers that still call it; reads nothing
 
 
 def test_the_gauges_show_the_last_counts_handed_over_and_zero_for_the_rest(metrics):
@@ -248,8 +249,8 @@ def test_two_metrics_objects_in_one_process_do_not_share_a_registry(store, setti
     one = PrometheusMetrics(store, settings, broker=store.client)
     two = PrometheusMetrics(store, settings, broker=store.client)
     one.after_finish(_record(RunStatus.SUCCESS))
-    assert _value(one, "opgrid_runs_finished_total", status="success") == 1
-    assert _value(two, "opgrid_runs_finished_total", status="success") == 0
+    assert _value(one, "opgrid_runs_finished_total", job="two_steps", status="success") == 1
+    assert _value(two, "opgrid_runs_finished_total", job="two_steps", status="success") is None
 
 
 def test_a_broker_that_is_not_redis_gives_no_queue_depths(store):
@@ -265,7 +266,7 @@ def test_a_port_that_is_taken_is_a_clear_error(store):
         taken.listen()
         port = taken.getsockname()[1]
         settings = Settings(metrics_port=port)
-        with pytest.raises(OpgridError, match=f"cannot serve metrics on port {port}: "):
+        with pytest.raises(OpgridError, match=f"cannot serve metrics on 127.0.0.1:{port}: "):
             with served_metrics(store, settings):
                 pass
 
@@ -292,3 +293,14 @@ def test_a_worker_presence_announces_until_stopped(store, client):
     finally:
         presence.stop()
     assert store.live_workers() == {}
+
+
+def test_a_restarted_coordinator_still_reports_the_queues_steps_were_sent_to(store, settings):
+    before = PrometheusMetrics(store, settings, broker=store.client)
+    before.before_dispatch([_delivery("first", "gpu")])
+    before.close()
+    after = PrometheusMetrics(store, settings, broker=store.client)  # knows nothing itself
+    store.worker_heartbeat("w1@host", ["reports"], ttl_s=30)
+    assert _value(after, "opgrid_queue_depth", queue="gpu") == 0
+    assert _value(after, "opgrid_queue_depth", queue="reports") == 0  # a live worker's queue
+    after.close()

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from opgrid.orchestrator.cli import _log_level_first, main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_log_level_after_a_subcommand_is_taken_by_the_root_group(monkeypatch) -> None:

@@ -1,7 +1,7 @@
 """The code location of the deploy tests: what ``/code/jobs.py`` is in a deployment.
 
 ``tests/deploy/test_compose_cluster.py`` runs the compose services' commands with
-this folder as ``/code`` and ``OPGRID_LOCATIONS=jobs_for_deploy.py``, and submits
+this folder as ``/code`` and ``OPGRID_LOCATIONS=deploy_jobs.py``, and submits
 ``deploy_check`` from this folder by the same name, as deploy/README.md tells users.
 """
 

@@ -2,7 +2,7 @@
 
 Most tests drive the click command in process with ``CliRunner``; one runs the
 installed console script on the project's main example. Ops of
-``cli_jobs.py`` report what they saw through ``context.log``, which the
+``tests/jobs/cli_jobs.py`` report what they saw through ``context.log``, which the
 in-process executor writes to stderr.
 """
 
@@ -16,9 +16,9 @@ from click.testing import CliRunner, Result
 from opgrid.orchestrator.cli import main
 from opgrid.orchestrator.cli.options import parse_tags, read_run_config
 
-HERE = Path(__file__).resolve().parent
-JOBS = str(HERE / "cli_jobs.py")
-ROOT = HERE.parents[1]
+ROOT = Path(__file__).resolve().parents[3]
+JOBS_DIR = ROOT / "tests" / "jobs"
+JOBS = str(JOBS_DIR / "cli_jobs.py")
 HELLO = str(ROOT / "examples" / "hello.py")
 
 
@@ -77,7 +77,7 @@ def test_list_counts_ops_inside_nested_graphs():
 
 
 def test_list_loads_a_module_by_name_from_the_working_directory(monkeypatch):
-    monkeypatch.chdir(HERE)
+    monkeypatch.chdir(JOBS_DIR)
     monkeypatch.setattr(sys, "path", list(sys.path))
     try:
         result = opgrid("job", "list", "-m", "cli_jobs")

@@ -10,7 +10,7 @@ import logging
 
 from opgrid import job, op
 
-logger = logging.getLogger("tests.jobs_for_logs")
+logger = logging.getLogger("tests.jobs.logs_jobs")
 
 
 @op

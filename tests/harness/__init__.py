@@ -1,0 +1,1 @@
+"""The tests' harness: ``processes`` for real subprocesses, ``cluster`` for a cluster in-process."""

@@ -1,0 +1,1 @@
+"""Recorded run histories (``*.jsonl``, ``*.plan.json``, ``*.outcome.json``); see ``record.py``."""
