@@ -154,8 +154,11 @@ def list_schedules(
         click.echo("no schedules (none published by a worker; give -f/-m to read a location)")
     now = time.time()
     for name, d in sorted(defs.items()):
-        upcoming = schedule_tick(d.cron_schedule, d.execution_timezone, None, now).next_tick_ts
-        cron = " | ".join(d.cron_schedule)
+        info = d.info
+        upcoming = schedule_tick(
+            info.cron_schedules, info.execution_timezone, None, now
+        ).next_tick_ts
+        cron = " | ".join(info.cron_schedules)
         click.echo(
             f"{name}  {state_word(states[name], d)}  {cron}  job={d.job_name}  "
             f"next={when(upcoming) if states[name].is_running(d) else '-'}"

@@ -86,15 +86,17 @@ class InstigatorTicker:
     def _due(self, d: InstigatorDef, state: InstigatorState, now: float) -> TickRequest | None:
         if d.kind is InstigatorType.SCHEDULE:
             due = schedule_tick(
-                d.cron_schedule,
-                d.execution_timezone,
+                d.info.cron_schedules,
+                d.info.execution_timezone,
                 state.last_tick_ts,
                 now,
                 started_ts=state.started_ts,
-            ).due_ts
-            if due is None:
+                max_catchup_ticks=d.info.max_catchup_ticks,
+            ).due_ticks
+            if not due:  # else the oldest of the missed ticks to catch up on, one a tick
                 return None
-            return TickRequest(instigator_type=d.kind, name=d.name, scheduled_ts=due)
+            scheduled = due[0].timestamp()
+            return TickRequest(instigator_type=d.kind, name=d.name, scheduled_ts=scheduled)
         if not sensor_tick(d.minimum_interval_seconds, state.last_tick_ts, now).due:
             return None
         cursor, changes = state.cursor, list[RunStatusChange]()

@@ -11,14 +11,14 @@ from click.testing import CliRunner
 from opgrid.orchestrator.cli import main
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.cluster_harness import running_cluster
-from tests.integration import jobs_for_schedules as jobs
+from tests.harness.cluster import running_cluster
+from tests.jobs import schedules_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The code location, as workers and the CLI name it.
-LOCATION = str(ROOT / "tests" / "integration" / "jobs_for_schedules.py")
+LOCATION = str(ROOT / "tests" / "jobs" / "schedules_jobs.py")
 
 
 def test_the_seed_s_partitioned_config_example_runs_as_a_backfill(

@@ -22,7 +22,7 @@ from opgrid.workers.app import make_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-LOCATION = str(Path(__file__).resolve().parent / "jobs_for_clock.py")
+LOCATION = str(Path(__file__).resolve().parents[1] / "jobs" / "clock_jobs.py")
 ORIGIN = "schedule:every_minute"
 T0 = datetime(2030, 1, 1, 0, 0, 30, tzinfo=timezone.utc).timestamp()
 

@@ -3,6 +3,7 @@ coordinator``, real redis-server), with coordinators killed while they lead."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,14 +15,50 @@ from opgrid.code_location import load_code_location
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.integration import jobs_for_schedules as jobs
-from tests.integration.scheduler_procs import JOBS, SchedulerProcesses, leader_proc
-from tests.processes import ROOT
-from tests.reliability.procs import fast_settings, wait_for
+from tests.harness.processes import (
+    OPGRID,
+    ROOT,
+    Proc,
+    Processes,
+    fast_settings,
+    wait_for,
+)
+from tests.jobs import schedules_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 KEYED = "sensor:keyed"
+#: The code location, relative to ROOT (workers and the CLI name it alike).
+JOBS = "tests/jobs/schedules_jobs.py"
+
+
+class SchedulerProcesses(Processes):
+    """Workers of JOBS and coordinators (each with its scheduler thread), and ``opgrid``
+    commands, for one test."""
+
+    def schedules_worker(self, name: str, concurrency: int = 2) -> Proc:
+        return self.worker(name, concurrency, location=JOBS)
+
+    def opgrid(self, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [OPGRID, *args]
+        return subprocess.run(argv, cwd=ROOT, env=self.env, capture_output=True, text=True)
+
+    def lines(self, prefix: str) -> list[str]:
+        """The marks (written by the jobs) that start with ``prefix``, without it."""
+        marks = self.marks.read_text().splitlines()
+        return [line.removeprefix(prefix) for line in marks if line.startswith(prefix)]
+
+
+def leader_proc(store: RedisRunStore, coordinators: list[Proc], timeout_s: float = 20) -> Proc:
+    """The coordinator process whose scheduler leads."""
+    by_name = {proc.name: proc for proc in coordinators}
+
+    def leads() -> bool:
+        leader = store.scheduler_leader()
+        return leader in by_name and by_name[leader].alive()
+
+    wait_for(leads, timeout_s, lambda: "\n".join(p.text() for p in coordinators))
+    return by_name[store.scheduler_leader() or ""]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ scheduler's lease), on every run store."""
 from __future__ import annotations
 
 from opgrid.orchestrator.scheduling.backfill import Backfill
+from opgrid.orchestrator.scheduling.catalog import InstigatorInfo
 from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 from opgrid.orchestrator.scheduling.evaluation import InstigatorType, TickRequest, TickStatus
 from opgrid.orchestrator.store.base import RunStore
@@ -39,14 +40,14 @@ def test_one_leader_holds_the_scheduler_lease_until_it_resigns(store: RunStore) 
 
 
 def test_published_definitions_are_listed_by_origin(store: RunStore) -> None:
-    sensor = InstigatorDef(kind=InstigatorType.SENSOR, name="watch", location="loc", queue="q")
-    schedule = InstigatorDef(
-        kind=InstigatorType.SCHEDULE,
-        name="daily",
+    watch = InstigatorInfo(location="loc", name="watch", instigator_type=InstigatorType.SENSOR)
+    daily = InstigatorInfo(
         location="loc",
-        queue="q",
-        cron_schedule=["@daily"],
+        name="daily",
+        instigator_type=InstigatorType.SCHEDULE,
+        cron_schedules=["@daily"],
     )
+    sensor, schedule = InstigatorDef(info=watch, queue="q"), InstigatorDef(info=daily, queue="q")
     store.publish_instigators([sensor, schedule])
     assert list(store.instigator_defs()) == ["schedule:daily", "sensor:watch"]
     assert store.instigator_defs()["sensor:watch"] == sensor
