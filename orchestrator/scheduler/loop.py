@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 
 from opgrid.errors import BrokerError, StorageError
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
 
@@ -75,6 +76,16 @@ class Scheduler:
                     "scheduler %s: could not hand its lease back", self.id, exc_info=True
                 )
 
+    def _instigator_turn(self, definition: InstigatorDef, now: float) -> None:
+        try:
+            self.ticker.turn(definition, now)
+        except (StorageError, BrokerError):
+            raise
+        except Exception:  # one broken record must not stop the others' ticks
+            logger.error(
+                "scheduler %s: %s failed its turn", self.id, definition.origin, exc_info=True
+            )
+
     def _safe_turn(self) -> None:
         try:
             self.turn()
@@ -93,6 +104,6 @@ class Scheduler:
             return False
         now = self.clock()
         for definition in self.store.instigator_defs().values():
-            self.ticker.turn(definition, now)
+            self._instigator_turn(definition, now)
         self.backfills.turn(now)
         return True

@@ -202,7 +202,10 @@ class RedisTicks(TickUpdates):
     def list_backfills(self, limit: int = 50) -> list[BackfillRecord]:
         """The newest backfills first."""
         ids = self._r.zrevrange(self.keys.backfills(), 0, limit - 1)
-        raws = [self._r.get(self.keys.backfill(i.decode())) for i in ids]
+        with self._r.pipeline(transaction=False) as pipe:  # one slot per backfill
+            for backfill_id in ids:
+                pipe.get(self.keys.backfill(backfill_id.decode()))
+            raws = pipe.execute()
         return [BackfillRecord.model_validate_json(raw) for raw in raws if raw is not None]
 
     @translated
