@@ -136,7 +136,7 @@ class InstigatorTicker:
     def _resend_after(self, tick: TickRecord) -> float:
         """Seconds without a result before a tick is sent again (none of its workers may
         be up: the copies wait in the queue, fewer and fewer)."""
-        return min(self.resend_after_s * 2 ** (tick.sends - 1), MAX_RESEND_AFTER_S)
+        return min(self.resend_after_s * 2.0 ** (tick.sends - 1), MAX_RESEND_AFTER_S)
 
     def launch(self, tick: TickRecord, now: float) -> None:
         """Create the tick's runs (each once), then end the tick."""
