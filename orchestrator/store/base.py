@@ -309,7 +309,7 @@ class Ticks(Protocol):
         """Store a new backfill and the plan of each of its partitions."""
 
     def save_backfill(self, record: BackfillRecord) -> None:
-        """Replace a backfill's record (its status)."""
+        """Replace a backfill's record (its status); once it is over, its plans are dropped."""
 
     def list_backfills(self, limit: int = 50) -> list[BackfillRecord]:
         """The newest backfills first."""

@@ -56,7 +56,7 @@ Schedules, sensors and backfills (``ticks.RedisTicks``; ``<origin>`` is
 - ``<ns>:{backfill:<id>}:backfill``  STRING  BackfillRecord JSON; written by the CLI, then
   the leader (status) and the CLI (cancel)
 - ``<ns>:{backfill:<id>}:plans``     HASH    partition -> ExecutionPlan JSON; written once
-  by the CLI
+  by the CLI, deleted when the backfill is over
 - ``<ns>:{backfill:<id>}:launched``  HASH    partition -> run id; written by the leader
 - ``<ns>:{backfill:<id>}:finished``  HASH    partition -> final run status; written by the
   leader

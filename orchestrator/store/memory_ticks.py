@@ -147,7 +147,10 @@ class InMemoryTicks(TickUpdates):
 
     def save_backfill(self, record: BackfillRecord) -> None:
         with self._tick_data.lock:
-            self._tick_data.backfills[record.backfill_id].record = record
+            found = self._tick_data.backfills[record.backfill_id]
+            found.record = record
+            if record.status != "requested":
+                found.plans.clear()
 
     def list_backfills(self, limit: int = 50) -> list[BackfillRecord]:
         records = [b.record for b in self._tick_data.backfills.values()]

@@ -196,7 +196,12 @@ class RedisTicks(TickUpdates):
 
     @translated
     def save_backfill(self, record: BackfillRecord) -> None:
-        self._r.set(self.keys.backfill(record.backfill_id), record.model_dump_json())
+        """Replace a backfill's record; once it is over, its plans are dropped."""
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.backfill(record.backfill_id), record.model_dump_json())
+            if record.status != "requested":
+                pipe.delete(self.keys.backfill_plans(record.backfill_id))
+            pipe.execute()
 
     @translated
     def list_backfills(self, limit: int = 50) -> list[BackfillRecord]:

@@ -131,4 +131,5 @@ def test_a_backfill_records_its_plans_launches_and_finishes(store: RunStore) -> 
     assert (progress.launched, progress.finished) == ({"a": "run-a"}, {"a": "success"})
     store.save_backfill(progress.record.model_copy(update={"status": "canceled"}))
     assert store.list_backfills()[0].status == "canceled"
+    assert store.backfill_plan("bf1", "b") is None  # over: its plans are dropped
     assert store.get_backfill("nope") is None
