@@ -4,7 +4,19 @@ whatever a duplicate delivery does."""
 
 from __future__ import annotations
 
-from opgrid import DefaultSensorStatus, RunRequest, job, op, sensor, static_partitioned_config
+from datetime import datetime, timezone
+
+from opgrid import (
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    build_schedule_from_partitioned_job,
+    daily_partitioned_config,
+    job,
+    op,
+    sensor,
+    static_partitioned_config,
+)
 from opgrid.code_location import CodeLocation
 from opgrid.orchestrator.planning.plan import compile_plan
 from opgrid.orchestrator.protocol.messages import RunRecord
@@ -151,3 +163,34 @@ def test_a_backfill_partition_created_by_a_dead_leader_is_recorded_not_launched_
     assert sorted(progress.launched) == ["x", "y"]  # two in flight, x not twice
     assert progress.launched["x"] == run_x
     assert len(store.list_runs()) == 2
+
+
+@daily_partitioned_config(start_date="2030-01-01")
+def days(start, _end):
+    return {}
+
+
+@job(config=days)
+def daily():
+    noop()
+
+
+nightly = build_schedule_from_partitioned_job(
+    daily, name="nightly", default_status=DefaultScheduleStatus.RUNNING
+)
+
+
+def test_a_partitioned_job_s_schedule_catches_up_on_its_missed_days_one_tick_at_a_time() -> None:
+    location = CodeLocation("loc", {"daily": daily}, {"nightly": nightly}, {})
+    store, sent = InMemoryRunStore(), Sent()
+    store.publish_instigators(instigator_defs(location, "q"))
+    evaluator = TickEvaluator(store, [location], "unit")
+    start = datetime(2030, 1, 10, 12, tzinfo=timezone.utc).timestamp()
+    _scheduler(store, sent, "s1", now=start).turn()  # first seen: running from now
+    later = _scheduler(store, sent, "s1", now=start + 3 * 86400)  # three midnights missed
+    for _ in range(10):
+        later.turn()
+        while sent.tasks:
+            evaluator.evaluate(sent.tasks.pop(0))
+    partitions = sorted(r.partition_key or "" for r in store.list_runs())
+    assert partitions == ["2030-01-10", "2030-01-11", "2030-01-12"]
