@@ -99,7 +99,10 @@ class TickEvaluator:
 
     def evaluate(self, task: TickTask) -> str:
         stored = self.store.get_tick(task.origin, task.tick_id)
-        if stored is None or stored.evaluated:
+        if stored is None:  # never started in this namespace, or long trimmed
+            logger.warning("tick %s of %s is not recorded; dropped", task.tick_id, task.origin)
+            return "dropped: no such tick"
+        if stored.evaluated:
             logger.info("tick %s of %s: evaluated already, dropped", task.tick_id, task.origin)
             return "dropped: evaluated already"
         location = self.locations.get(task.location)
