@@ -25,6 +25,7 @@ from opgrid.orchestrator.store.redis import RedisRunStore
 from .locations import LocationRegistry
 from .presence import WorkerPresence
 from .runtime import WorkerRuntime
+from .ticks import register_tick_task
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         while presence and sender.app is app:
             presence.pop().stop()
 
+    register_tick_task(app, settings, registry)
     app.opgrid_locations = registry  # type: ignore[attr-defined]
     app.opgrid_runtime = runtime  # type: ignore[attr-defined]
     return app

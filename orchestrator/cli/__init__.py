@@ -4,6 +4,9 @@
     opgrid run list|show|logs|cancel|reexecute|prune   (run.py)
     opgrid worker | coordinator         (services.py)
     opgrid dev                          (dev.py)
+    opgrid schedule list|start|stop|preview|ticks           (schedule.py)
+    opgrid sensor list|start|stop|preview|ticks|cursor      (sensor.py)
+    opgrid job backfill; opgrid backfill list|show|cancel   (backfill.py)
 
 Options, exit codes and the problems every command may report are in
 ``options.py``; what a terminal shows of a run is in ``render.py``. Nothing imports
@@ -26,10 +29,13 @@ import click
 
 from opgrid.orchestrator.logs import stream_handler
 
+from .backfill import backfill_group
 from .dev import dev
 from .job import job_group
 from .options import LOG_FORMAT, LOG_LEVELS, ClusterOptions
 from .run import run_group
+from .schedule import schedule_group
+from .sensor import sensor_group
 from .services import coordinator, worker
 from .ui import ui_command
 
@@ -92,5 +98,15 @@ def main(
     ctx.obj = ClusterOptions(redis_url, namespace, log_level is not None)
 
 
-for _command in (job_group, run_group, worker, coordinator, dev, ui_command):
+for _command in (
+    job_group,
+    run_group,
+    worker,
+    coordinator,
+    dev,
+    ui_command,
+    schedule_group,
+    sensor_group,
+    backfill_group,
+):
     main.add_command(_command)

@@ -19,6 +19,7 @@ from opgrid.errors import (
 from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher
 from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.coordinator.metrics import served_metrics
+from opgrid.orchestrator.scheduler.thread import start_scheduler
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import safe_url
 
@@ -172,6 +173,7 @@ def coordinator(
             len(others),
         )
         with stop_on_signals(stop):
+            start_scheduler(store, settings, driver.id, stop)
             driver.run(stop)
 
 

@@ -9,6 +9,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
+from opgrid.orchestrator.scheduler.thread import start_scheduler
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 
@@ -30,6 +31,9 @@ class CoordinatorThread:
     def __enter__(self) -> Coordinator:
         self.coordinator.heartbeat()  # alive before the first submission
         self._thread.start()
+        start_scheduler(
+            self.coordinator.store, self.coordinator.settings, self.coordinator.id, self._stop
+        )
         return self.coordinator
 
     def __exit__(self, *exc_info: object) -> None:

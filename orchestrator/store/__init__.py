@@ -2,8 +2,10 @@
 
 ``base`` (the protocols), ``keys`` (every key, and the schema), ``scripts`` (the
 Lua), ``connect`` (clients, safe URLs, error translation), ``redis`` with
-``attempts``, ``registry`` and ``prune`` (the Redis store), ``memory`` (the
-in-memory twins), ``envelopes`` (signed output envelopes). Stores are built at
+``attempts``, ``registry``, ``prune`` and ``ticks`` (the Redis store;
+``tick_records`` and ``tick_updates`` hold what is recorded about schedules, sensors
+and backfills, and the rules of its updates), ``memory`` with
+``memory_ticks`` (the in-memory twins), ``envelopes`` (signed output envelopes). Stores are built at
 the entry points and passed in. Names load on first use (``..exports``).
 """
 
@@ -19,6 +21,7 @@ _EXPORTS = {
     "RunLog": "base",
     "RunStore": "base",
     "StepStore": "base",
+    "Ticks": "base",
     "Keys": "keys",
     "connect": "connect",
     "safe_url": "connect",

@@ -17,6 +17,8 @@ protocol       what                                             used by
 ``Registry``   live workers and their queues, queue depths      workers, metrics, CLI
 ``Pruning``    deleting finished runs                            the CLI
 ``StepStore``  ``Attempts`` and ``Outputs``, and the run's plan   a worker running a step
+``Ticks``      schedules' and sensors' states, ticks, cursors,   the scheduler, workers
+               run keys; backfills; the scheduler's leader       evaluating ticks, the CLI
 ============== ================================================ =========================
 
 ``RunStore`` is all of them at once: ``RedisRunStore`` (the cluster's) and
@@ -28,7 +30,7 @@ reads through (``InMemoryOutputStore`` in process, ``RedisOutputStore`` on the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from opgrid.orchestrator.planning.plan import ExecutionPlan
@@ -36,6 +38,14 @@ from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import Begun
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef
+
+from .tick_records import (
+    BackfillProgressRecord,
+    BackfillRecord,
+    InstigatorState,
+    TickRecord,
+)
 
 
 class OutputStore(Protocol):
@@ -239,5 +249,83 @@ class StepStore(Attempts, Outputs, Protocol):
         """The run's plan; raises ``RunNotFound``."""
 
 
-class RunStore(RunLog, Outputs, Progress, Attempts, Registry, Pruning, Protocol):
+class Ticks(Protocol):
+    """Schedules, sensors and backfills (``tick_records`` has the rules of each update)."""
+
+    def lead(self, owner: str, lease_s: float) -> bool:
+        """Take the scheduler's lease if free, or renew it if ``owner`` holds it."""
+
+    def resign(self, owner: str) -> None:
+        """Give the scheduler's lease back (if ``owner`` holds it)."""
+
+    def scheduler_leader(self) -> str | None:
+        """Who holds the scheduler's lease."""
+
+    def publish_instigators(
+        self, defs: Sequence[InstigatorDef], locations: Sequence[str] = ()
+    ) -> None:
+        """Tell the scheduler what schedules and sensors code locations define; those
+        published before for one of ``locations`` and not in ``defs`` are forgotten."""
+
+    def instigator_defs(self) -> dict[str, InstigatorDef]:
+        """Origin -> definition of every schedule and sensor published."""
+
+    def get_instigator_state(self, origin: str) -> InstigatorState:
+        """What is recorded of a schedule or sensor (an empty state if nothing)."""
+
+    def update_instigator_state(
+        self, origin: str, change: Callable[[InstigatorState], InstigatorState | None]
+    ) -> InstigatorState | None:
+        """Change a state atomically (``change`` returns None to leave it); the new one."""
+
+    def start_tick(self, tick: TickRecord) -> bool:
+        """Record a tick started and in flight, if no tick is and it is the latest."""
+
+    def resend_tick(self, tick: TickRecord) -> bool:
+        """Update a started tick while no result is in."""
+
+    def commit_tick(self, result: TickRecord) -> bool:
+        """A tick's result, new cursor and run keys, once; False if it was in already."""
+
+    def finish_tick(self, tick: TickRecord) -> None:
+        """The tick's runs are created; it is no longer in flight."""
+
+    def get_tick(self, origin: str, tick_id: str) -> TickRecord | None:
+        """One tick."""
+
+    def list_ticks(self, origin: str, limit: int = 20) -> list[TickRecord]:
+        """The newest ticks first."""
+
+    def launched_run_keys(self, origin: str) -> set[str]:
+        """The run keys a sensor launched."""
+
+    def create_run_once(self, record: RunRecord, plan: ExecutionPlan) -> bool:
+        """Create and announce a run unless its id exists; whether it did."""
+
+    def runs_created_after(self, after_ts: float) -> list[tuple[str, float]]:
+        """(run id, creation time) of the runs created after ``after_ts``, oldest first."""
+
+    def create_backfill(self, record: BackfillRecord, plans: Mapping[str, ExecutionPlan]) -> None:
+        """Store a new backfill and the plan of each of its partitions."""
+
+    def save_backfill(self, record: BackfillRecord) -> None:
+        """Replace a backfill's record (its status); once it is over, its plans are dropped."""
+
+    def list_backfills(self, limit: int = 50) -> list[BackfillRecord]:
+        """The newest backfills first."""
+
+    def get_backfill(self, backfill_id: str) -> BackfillProgressRecord | None:
+        """A backfill and what its partitions did, or None."""
+
+    def backfill_plan(self, backfill_id: str, partition_key: str) -> ExecutionPlan | None:
+        """The plan of one partition's run."""
+
+    def backfill_launched(self, backfill_id: str, partition_key: str, run_id: str) -> None:
+        """A partition's run was created."""
+
+    def backfill_finished(self, backfill_id: str, statuses: Mapping[str, str]) -> None:
+        """Partition -> final status of runs that finished."""
+
+
+class RunStore(RunLog, Outputs, Progress, Attempts, Registry, Pruning, Ticks, Protocol):
     """Every storage protocol at once: what a store backend implements."""

@@ -36,6 +36,31 @@ Cluster-wide:
                                       coordinators' metrics, so a restarted one still reports
                                       each queue's depth
 
+Schedules, sensors and backfills (``ticks.RedisTicks``; ``<origin>`` is
+``<schedule|sensor>:<name>``, one hash slot per schedule or sensor, one per backfill):
+
+- ``<ns>:instigators``          HASH    origin -> InstigatorDef JSON (what a worker's code
+                                      locations define); written by each worker at start
+- ``<ns>:scheduler``            STRING  the id of the coordinator leading the schedulers;
+                                      ``lease_s``, renewed by the leader
+- ``<ns>:{instigator:<origin>}:state``       STRING  InstigatorState JSON (on/off, cursor,
+  last run key, last tick, the tick in flight); written by the leader, the worker that
+  evaluates a tick and the CLI (start, stop, cursor); never expires
+- ``<ns>:{instigator:<origin>}:ticks``       HASH    tick id -> TickRecord JSON; written by
+  the leader (started, launched) and the evaluating worker (result); the newest
+  ``TICKS_KEPT`` are kept
+- ``<ns>:{instigator:<origin>}:tick_times``  ZSET    tick ids by tick time
+- ``<ns>:{instigator:<origin>}:run_keys``    SET     run keys a sensor launched; written
+  with the tick result that launches them
+- ``<ns>:backfills``            ZSET    backfill ids by creation time; written by the CLI
+- ``<ns>:{backfill:<id>}:backfill``  STRING  BackfillRecord JSON; written by the CLI, then
+  the leader (status) and the CLI (cancel)
+- ``<ns>:{backfill:<id>}:plans``     HASH    partition -> ExecutionPlan JSON; written once
+  by the CLI, deleted when the backfill is over
+- ``<ns>:{backfill:<id>}:launched``  HASH    partition -> run id; written by the leader
+- ``<ns>:{backfill:<id>}:finished``  HASH    partition -> final run status; written by the
+  leader
+
 Celery's, on the broker (kombu's Redis transport; not under the namespace):
 
 - ``<queue>``, ``<queue>\\x06\\x16<3|6|9>``  LIST  a queue's waiting messages, one list per
@@ -135,6 +160,46 @@ class Keys:
 
     def queues(self) -> str:
         return f"{self.namespace}:queues"
+
+    # Schedules, sensors and backfills ------------------------------------------------------
+    def instigators(self) -> str:
+        return f"{self.namespace}:instigators"
+
+    def scheduler_lease(self) -> str:
+        return f"{self.namespace}:scheduler"
+
+    def _instigator(self, origin: str, suffix: str) -> str:
+        return f"{self.namespace}:{{instigator:{origin}}}:{suffix}"
+
+    def instigator_state(self, origin: str) -> str:
+        return self._instigator(origin, "state")
+
+    def ticks(self, origin: str) -> str:
+        return self._instigator(origin, "ticks")
+
+    def tick_times(self, origin: str) -> str:
+        return self._instigator(origin, "tick_times")
+
+    def sensor_run_keys(self, origin: str) -> str:
+        return self._instigator(origin, "run_keys")
+
+    def backfills(self) -> str:
+        return f"{self.namespace}:backfills"
+
+    def _backfill(self, backfill_id: str, suffix: str) -> str:
+        return f"{self.namespace}:{{backfill:{backfill_id}}}:{suffix}"
+
+    def backfill(self, backfill_id: str) -> str:
+        return self._backfill(backfill_id, "backfill")
+
+    def backfill_plans(self, backfill_id: str) -> str:
+        return self._backfill(backfill_id, "plans")
+
+    def backfill_launched(self, backfill_id: str) -> str:
+        return self._backfill(backfill_id, "launched")
+
+    def backfill_finished(self, backfill_id: str) -> str:
+        return self._backfill(backfill_id, "finished")
 
 
 #: Characters that ``SCAN MATCH`` (Redis glob) gives a meaning.

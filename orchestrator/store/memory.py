@@ -32,6 +32,8 @@ from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInp
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, StepStatus
 from opgrid.orchestrator.protocol.step_keys import output_label
 
+from .memory_ticks import InMemoryTicks
+
 
 @dataclass
 class _Run:
@@ -50,7 +52,7 @@ def _seq(stream_id: str) -> int:
     return int(stream_id.split("-", 1)[0])
 
 
-class InMemoryRunStore:
+class InMemoryRunStore(InMemoryTicks):
     """Runs kept in a dict; thread-safe."""
 
     def __init__(self) -> None:

@@ -33,6 +33,7 @@ from .keys import EVENT_FIELD, Keys, glob_escaped, run_of
 from .prune import RedisPruning
 from .registry import RedisRegistry
 from .scripts import BEAT, BEGIN, COMMIT, DECLARE_LOST, RELEASE, RENEW
+from .ticks import RedisTicks
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 SUBMISSIONS_MAXLEN = 10_000
 
 
-class RedisRunStore(RedisAttempts, RedisRegistry, RedisPruning):
+class RedisRunStore(RedisAttempts, RedisRegistry, RedisPruning, RedisTicks):
     """Runs of one namespace in one Redis: every protocol of ``base``, each part in a
     module of its own (this one: runs, events, progress, leases, outputs)."""
 
