@@ -21,6 +21,7 @@ from opgrid.orchestrator.coordinator.local import local_coordinator
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 
+from .describe import job_outline, scaffold_config
 from .options import (
     EXIT_RUN_FAILED,
     UsageProblem,
@@ -105,6 +106,25 @@ def count_ops(graph_def: GraphDefinition) -> int:
         count_ops(node.definition) if isinstance(node.definition, GraphDefinition) else 1
         for node in graph_def.node_dict.values()
     )
+
+
+@job_group.command(name="print")
+@location_options
+@click.option("-j", "--job", "job_name", metavar="JOB", help="The job; optional if only one.")
+def print_job(file: str | None, module: str | None, job_name: str | None) -> None:
+    """A job's op graph (what each op reads from) and its config schema."""
+    job = select_job(load_location(file, module), job_name)
+    for line in job_outline(job):
+        click.echo(line)
+
+
+@job_group.command(name="scaffold-config")
+@location_options
+@click.option("-j", "--job", "job_name", metavar="JOB", help="The job; optional if only one.")
+def scaffold_job_config(file: str | None, module: str | None, job_name: str | None) -> None:
+    """A run config YAML with every field, defaults filled in, required ones marked."""
+    job = select_job(load_location(file, module), job_name)
+    click.echo(scaffold_config(job), nl=False)
 
 
 def submit_run(
