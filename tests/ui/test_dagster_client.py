@@ -21,11 +21,12 @@ SCRIPT = Path(__file__).with_name("dagster_client_script.py")
 
 
 @pytest.fixture(scope="module")
-def findings(ui_cluster, tmp_path_factory) -> dict:
+def findings(request, tmp_path_factory) -> dict:
     if not CLIENT_PYTHON:
         if os.environ.get("CI"):
             pytest.fail("CI must run Dagster's client: .ci/run sets OPGRID_DAGSTER_CLIENT_PYTHON")
         pytest.skip("OPGRID_DAGSTER_CLIENT_PYTHON is not set (a python with dagster-graphql)")
+    ui_cluster = request.getfixturevalue("ui_cluster")
     marker = tmp_path_factory.mktemp("client") / "marker"
     done = subprocess.run(
         [CLIENT_PYTHON, str(SCRIPT), str(ui_cluster.port), str(marker)],
