@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 PREVIEW_BYTES = 4096
 #: Longest preview shown.
 PREVIEW_CHARS = 200
+#: Most outputs listed (the first ones produced; the rest are counted).
+MAX_OUTPUTS = 200
 E = DagsterEventType
 
 
@@ -34,6 +36,8 @@ def outputs_html(state: UIState, view: RunView) -> str:
     ]
     if not refs:
         return '<p class="muted">No output yet.</p>'
+    more = len(refs) - MAX_OUTPUTS
+    refs = refs[:MAX_OUTPUTS]
     datas = state.cluster.store.load_outputs(view.record.run_id, refs)
     rows = []
     for ref, data in zip(refs, datas, strict=True):
@@ -43,9 +47,10 @@ def outputs_html(state: UIState, view: RunView) -> str:
             f"<tr><td class='mono'>{h(where)}{note}</td><td>{_size(data)}</td>"
             f"<td class='mono'>{h(_preview(state, data, where))}</td></tr>"
         )
+    note = f'<p class="muted">{more} more outputs not listed.</p>' if more > 0 else ""
     return (
         "<table><thead><tr><th>Output</th><th>Size</th><th>Preview</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table>{note}"
     )
 
 
