@@ -216,6 +216,10 @@ def test_cancel_and_reexecute_through_the_json_actions(ui_cluster, tmp_path):
         {"id": child},
     )["runOrError"]["stepStats"]
     assert {s["stepKey"]: s["attempts"] for s in steps} == {"first": 0, "gate": 1, "last": 1}
+    with ui_cluster.client() as http:
+        page = http.get(f"/runs/{child}").text
+    assert 'first.result <span class="muted">(reused from the parent run)</span>' in page
+    assert "last.result</td>" in page
 
 
 def test_secret_looking_config_values_never_appear_in_pages_or_answers(ui_cluster):

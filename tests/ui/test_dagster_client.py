@@ -1,7 +1,8 @@
 """Dagster's own GraphQL client, unchanged, against opgrid's UI server.
 
 The client lives in a venv of its own (it pulls in dagster): ``OPGRID_DAGSTER_CLIENT_PYTHON``
-names that venv's python. CI creates it (``.ci/run``); without it this test skips.
+names that venv's python. CI creates it (``.ci/run``); without it this test skips, except
+under CI, where it fails.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ SCRIPT = Path(__file__).with_name("dagster_client_script.py")
 
 
 @pytest.fixture(scope="module")
-def findings(ui_cluster, tmp_path_factory) -> dict:
+def findings(request, tmp_path_factory) -> dict:
     if not CLIENT_PYTHON:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run Dagster's client: .ci/run sets OPGRID_DAGSTER_CLIENT_PYTHON")
         pytest.skip("OPGRID_DAGSTER_CLIENT_PYTHON is not set (a python with dagster-graphql)")
+    ui_cluster = request.getfixturevalue("ui_cluster")
     marker = tmp_path_factory.mktemp("client") / "marker"
     done = subprocess.run(
         [CLIENT_PYTHON, str(SCRIPT), str(ui_cluster.port), str(marker)],

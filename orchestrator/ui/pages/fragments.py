@@ -3,6 +3,7 @@ and events, and the cluster's tables."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..cluster import ExecutionPlan, RunEvent
@@ -14,7 +15,7 @@ from . import gantt
 from .layout import duration, h, status_badge, tag_chips, when
 
 #: Most events a run page renders at first (the newest; the stream adds the rest).
-MAX_EVENTS = 3000
+MAX_EVENTS = 1000
 
 
 def run_rows_html(rows: list[dict[str, Any]]) -> str:
@@ -68,7 +69,10 @@ def _event_row(entry_id: str, event: RunEvent) -> str:
 
 
 def _clock(timestamp: float) -> str:
-    return f"{when(timestamp)[11:19]}.{int(timestamp * 1000) % 1000:03d}"
+    """``HH:MM:SS.mmm`` (UTC)."""
+    moment = time.gmtime(timestamp)
+    millis = int(timestamp * 1000) % 1000
+    return f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d}.{millis:03d}"
 
 
 def step_counts(view: RunView) -> str:

@@ -70,9 +70,15 @@ def _axis(start: float, end: float, scale: float, height: int) -> str:
         x = LABEL_W + i * AXIS_W / 5
         ticks.append(
             f'<line class="tick" x1="{x:.0f}" y1="14" x2="{x:.0f}" y2="{height}"/>'
-            f'<text class="axis" x="{x + 2:.0f}" y="11">+{total * i / 5:.2f}s</text>'
+            f'<text class="axis" x="{x + 2:.0f}" y="11">+{_offset(total * i / 5)}</text>'
         )
     return "".join(ticks)
+
+
+def _offset(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _row(attempt: Attempt, index: int, start: float, scale: float, now: float) -> str:

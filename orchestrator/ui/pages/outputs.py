@@ -16,29 +16,41 @@ logger = logging.getLogger(__name__)
 PREVIEW_BYTES = 4096
 #: Longest preview shown.
 PREVIEW_CHARS = 200
+#: Most outputs listed (the first ones produced; the rest are counted).
+MAX_OUTPUTS = 200
 E = DagsterEventType
 
 
 def outputs_html(state: UIState, view: RunView) -> str:
     """The outputs table: a preview of each small value, the size of each large one."""
-    refs = [
+    reused = [
+        ValueRef(key, output, mapping_key)
+        for key, outputs in view.record.reused.items()
+        for output, mapping_keys in outputs.items()
+        for mapping_key in mapping_keys
+    ]
+    refs = reused + [
         ValueRef(e.step_key, e.output_name, e.mapping_key)
         for _, e in view.events
         if e.kind is E.STEP_OUTPUT and e.step_key and e.output_name
     ]
     if not refs:
         return '<p class="muted">No output yet.</p>'
+    more = len(refs) - MAX_OUTPUTS
+    refs = refs[:MAX_OUTPUTS]
     datas = state.cluster.store.load_outputs(view.record.run_id, refs)
     rows = []
     for ref, data in zip(refs, datas, strict=True):
         where = f"{ref.step_key}.{ref.output}" + (f"[{ref.mapping_key}]" if ref.mapping_key else "")
+        note = ' <span class="muted">(reused from the parent run)</span>' if ref in reused else ""
         rows.append(
-            f"<tr><td class='mono'>{h(where)}</td><td>{_size(data)}</td>"
+            f"<tr><td class='mono'>{h(where)}{note}</td><td>{_size(data)}</td>"
             f"<td class='mono'>{h(_preview(state, data, where))}</td></tr>"
         )
+    note = f'<p class="muted">{more} more outputs not listed.</p>' if more > 0 else ""
     return (
         "<table><thead><tr><th>Output</th><th>Size</th><th>Preview</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table>{note}"
     )
 
 
