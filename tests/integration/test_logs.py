@@ -96,7 +96,7 @@ def test_worker_and_coordinator_write_json_lines_naming_the_run_and_step(
         stop(worker)
 
     assert status is RunStatus.SUCCESS, worker_log.with_suffix(".err").read_text()
-    assert value(samples(text), "opgrid_runs_finished_total", status="success") == 1
+    assert value(samples(text), "opgrid_runs_finished_total", job="logged", status="success") == 1
 
     worker_lines = _json_lines(worker_log.with_suffix(".err"))
     assert all({"ts", "level", "logger", "message"} <= line.keys() for line in worker_lines)
