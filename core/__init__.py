@@ -5,6 +5,8 @@ Port a Dagster job by changing ``from dagster import ...`` to
 Celery.
 """
 
+from typing import Any
+
 from .cluster import local_coordinator, submit
 from .code_location import CodeLocation, load_code_location
 from .composition import PendingNodeInvocation
@@ -23,6 +25,20 @@ from .config import (
 )
 from .config_mapping import ConfigMapping, config_mapping
 from .context import DagsterRun, OpExecutionContext
+from .dagster_type import (
+    DagsterType,
+    Dict,
+    List,
+    Optional,
+    PythonObjectDagsterType,
+    Set,
+    Tuple,
+    TypeCheck,
+    TypeCheckContext,
+    check_dagster_type,
+    make_python_type_usable_as_dagster_type,
+    usable_as_dagster_type,
+)
 from .dependency import (
     DependencyDefinition,
     DynamicCollectDependencyDefinition,
@@ -81,7 +97,14 @@ from .partition import (
 from .repository import Definitions, RepositoryDefinition, repository
 from .resource import InitResourceContext, ResourceDefinition, resource
 from .retry import Backoff, Jitter, RetryPolicy
+from .type_loader import DagsterTypeLoader, DagsterTypeLoaderContext, dagster_type_loader
 from .types import Nothing
+
+#: Dagster 1.13's built-in scalar types are the Python classes themselves.
+Int = int
+String = str
+Bool = bool
+Float = float
 
 __version__ = "0.1.0"
 
@@ -114,6 +137,27 @@ __all__ = [
     "Nothing",
     "Out",
     "Output",
+    # Dagster types
+    "Any",
+    "Bool",
+    "DagsterType",
+    "DagsterTypeLoader",
+    "DagsterTypeLoaderContext",
+    "Dict",
+    "Float",
+    "Int",
+    "List",
+    "Optional",
+    "PythonObjectDagsterType",
+    "Set",
+    "String",
+    "Tuple",
+    "TypeCheck",
+    "TypeCheckContext",
+    "check_dagster_type",
+    "dagster_type_loader",
+    "make_python_type_usable_as_dagster_type",
+    "usable_as_dagster_type",
     # Config
     "Array",
     "BoolSource",

@@ -60,11 +60,42 @@ class Field:
     is_required: bool | None = None
     description: str | None = None
 
+    def __post_init__(self) -> None:
+        _refuse_dagster_type(self.config)
+        if self.is_required and self.default_value is not NO_VALUE:
+            raise DagsterInvalidDefinitionError(
+                "required arguments should not specify default values"
+            )
+        if self.is_required is None:
+            optional = self.default_value is not NO_VALUE or _all_optional(self.config)
+            object.__setattr__(self, "is_required", not optional)
+
     @property
     def required(self) -> bool:
-        if self.is_required is not None:
-            return self.is_required and self.default_value is NO_VALUE
-        return self.default_value is NO_VALUE
+        return bool(self.is_required) and self.default_value is NO_VALUE
+
+    @property
+    def default_provided(self) -> bool:
+        return self.default_value is not NO_VALUE
+
+    @property
+    def config_type(self) -> Any:
+        return self.config
+
+
+def _all_optional(config: Any) -> bool:
+    """Dagster's rule: a field is optional when nothing inside it needs a value."""
+    if isinstance(config, Noneable):
+        return True
+    if isinstance(config, Permissive) and not config.fields:
+        return True
+    fields = config.fields if isinstance(config, Shape | Permissive) else config
+    if isinstance(fields, Mapping):
+        return all(
+            (not spec.is_required) if isinstance(spec, Field) else _all_optional(spec)
+            for spec in fields.values()
+        )
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +285,31 @@ def _convert(raw: Any, owner: str, where: str) -> tuple[Any, Any]:
         return _selector(raw.fields, owner, where), NO_VALUE
     if raw is StringSource or raw is IntSource or raw is BoolSource:
         return raw, NO_VALUE
+    _refuse_dagster_type(raw)
     raise DagsterInvalidDefinitionError(
         f"{owner}: config schema{' at ' + where if where else ''} is not a valid schema: {raw!r}"
     )
+
+
+def _refuse_dagster_type(raw: Any) -> None:
+    """Dagster types are not config schemas; say so in Dagster's words."""
+    from .dagster_type import DagsterType, is_collection_api
+
+    if is_collection_api(raw) or getattr(raw, "kind", None) == "list":
+        name = repr(raw) if is_collection_api(raw) else "List"
+        where = "config" if name == "List" else "a config field"
+        raise DagsterInvalidDefinitionError(
+            f"Cannot use {name} in the context of {where}. Please use a python list "
+            "(e.g. [int]) or dagster.Array (e.g. Array(int)) instead."
+        )
+    if isinstance(raw, DagsterType):
+        raise DagsterInvalidDefinitionError(
+            f"You have passed an instance of DagsterType {raw.display_name} to the config "
+            "system. The DagsterType and config schema systems are separate. Valid config "
+            "values are: a Python primitive type (int, float, bool, str), a config type (Int, "
+            "Float, Bool, String, StringSource, Any, Array, Noneable, Selector, Shape, "
+            "Permissive, ...), a dict of them, or a one-element list of one."
+        )
 
 
 def _hashable(raw: Any) -> bool:
@@ -273,12 +326,19 @@ def _model(
     definitions: dict[str, Any] = {}
     for name, spec in fields.items():
         annotation, default = _convert(spec, owner, f"{where}.{name}" if where else name)
-        required = spec.required if isinstance(spec, Field) else default is NO_VALUE
-        if isinstance(spec, Field) and not required and default is NO_VALUE:
+        inner = spec.config if isinstance(spec, Field) else spec
+        fill = default is NO_VALUE and _all_optional(inner) and not isinstance(inner, Noneable)
+        required = spec.required if isinstance(spec, Field) else default is NO_VALUE and not fill
+        if fill:
+            default = {}  # a shape whose fields all have defaults: filled in, as Dagster does
+        elif isinstance(spec, Field) and not required and default is NO_VALUE:
             default = _ABSENT
         description = spec.description if isinstance(spec, Field) else None
         info = pydantic.Field(
-            default=... if required else default, description=description, alias=name
+            default=... if required else default,
+            description=description,
+            alias=name,
+            validate_default=fill,
         )
         definitions[_safe_attr(name)] = (annotation, info)
     model: type[BaseModel] = pydantic.create_model("ConfigShape", __base__=base, **definitions)

@@ -1,22 +1,22 @@
 """Every exception opgrid raises, in one hierarchy.
 
 Users catch these without importing any infrastructure. Dagster's exception
-names are kept as the class names users already know; where opgrid's own
-name and Dagster's describe the same concept they are one class, bound to
-both names, so catching either works.
+names are the class names users already know; where opgrid's own name and
+Dagster's describe the same concept they are one class, bound to both names,
+so catching either works.
 
-    OpgridError (DagsterError)
-    ├── DefinitionError (DagsterInvalidDefinitionError)   bad op/graph/job, raised at definition
+    DagsterError (OpgridError)
+    ├── DagsterInvalidDefinitionError (DefinitionError)   bad op/graph/job, raised at definition
     ├── DagsterInvalidInvocationError                     an op called the wrong way
     ├── DagsterInvariantViolationError                    an API used against its contract
-    ├── ConfigError (DagsterInvalidConfigError)           run config rejected
-    ├── ResourceError (DagsterResourceFunctionError)      a resource failed to initialise
+    ├── DagsterInvalidConfigError (ConfigError)           run config rejected
+    ├── DagsterResourceFunctionError (ResourceError)      a resource failed to initialise
     ├── DagsterUnknownResourceError                       an op used an undeclared resource
     ├── PlanError / RunNotFound
     ├── InvalidTransition                                 the run state machine refused an event
     ├── StorageError
     │   └── OutputNotFound
-    ├── StepExecutionError (DagsterExecutionStepExecutionError)   user code raised in a step
+    ├── DagsterExecutionStepExecutionError (StepExecutionError)   user code raised in a step
     ├── DagsterTypeCheckDidNotPass                        a value failed its type check
     ├── DagsterStepOutputNotFoundError                    a required output was not produced
     ├── DagsterMaxRetriesExceededError                    a step failed on its last retry
@@ -27,26 +27,45 @@ both names, so catching either works.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 
-class OpgridError(Exception):
+class ConfigErrorItem(NamedTuple):
+    """One bad field of a rejected config; unpacks as ``(path, message)``."""
+
+    path: str
+    message: str
+
+    @property
+    def reason(self) -> str:
+        """Dagster's name for the kind of problem."""
+        text = self.message
+        if "unexpected config entry" in text or "unexpected" in text.split(" ", 3)[:3]:
+            return "FIELD_NOT_DEFINED"
+        if "missing" in text:
+            return "MISSING_REQUIRED_FIELD"
+        if "exactly one of" in text:
+            return "SELECTOR_FIELD_ERROR"
+        return "RUNTIME_TYPE_MISMATCH"
+
+
+class DagsterError(Exception):
     """Base class of every error opgrid raises."""
 
 
-class DefinitionError(OpgridError):
+class DagsterInvalidDefinitionError(DagsterError):
     """An op, graph, job or resource was defined wrongly; raised at definition time."""
 
 
-class DagsterInvalidInvocationError(OpgridError):
+class DagsterInvalidInvocationError(DagsterError):
     """An op or graph was invoked in a way its definition does not allow."""
 
 
-class DagsterInvariantViolationError(OpgridError):
+class DagsterInvariantViolationError(DagsterError):
     """An API was used against its contract (e.g. asking for an output that does not exist)."""
 
 
-class ConfigError(OpgridError):
+class DagsterInvalidConfigError(DagsterError):
     """The run config does not match the job's schema.
 
     Attributes:
@@ -55,37 +74,37 @@ class ConfigError(OpgridError):
     """
 
     def __init__(self, errors: Sequence[tuple[str, str]], *, subject: str = "run config") -> None:
-        self.errors: list[tuple[str, str]] = list(errors)
+        self.errors: list[ConfigErrorItem] = [ConfigErrorItem(*item) for item in errors]
         lines = "\n".join(f"  {path or '<root>'}: {message}" for path, message in self.errors)
         count = len(self.errors)
         super().__init__(f"Invalid {subject}: {count} error{'s' if count != 1 else ''}\n{lines}")
 
 
-class ResourceError(OpgridError):
+class DagsterResourceFunctionError(DagsterError):
     """A resource's init function raised."""
 
 
-class DagsterUnknownResourceError(OpgridError, AttributeError):
+class DagsterUnknownResourceError(DagsterError, AttributeError):
     """An op or hook used a resource key it did not require."""
 
 
-class PlanError(OpgridError):
+class PlanError(DagsterError):
     """A job cannot be turned into an execution plan."""
 
 
-class RunNotFound(OpgridError):
+class RunNotFound(DagsterError):
     """No run with the given id exists."""
 
 
-class InvalidTransition(OpgridError):
+class InvalidTransition(DagsterError):
     """The run state machine refused an event that is impossible in the step's current state."""
 
 
-class StorageError(OpgridError):
+class StorageError(DagsterError):
     """Run or output storage failed."""
 
 
-class BrokerError(OpgridError):
+class BrokerError(DagsterError):
     """The broker did not take a step message."""
 
 
@@ -93,7 +112,7 @@ class OutputNotFound(StorageError):
     """A step output that should have been stored is not there."""
 
 
-class StepExecutionError(OpgridError):
+class DagsterExecutionStepExecutionError(DagsterError):
     """User code raised inside a step; the user's exception is chained as ``__cause__``."""
 
     def __init__(
@@ -110,11 +129,28 @@ class StepExecutionError(OpgridError):
         return self.__cause__
 
 
-class DagsterTypeCheckDidNotPass(OpgridError):
-    """A value handed to or produced by an op did not pass its type check."""
+class DagsterTypeCheckDidNotPass(DagsterError):
+    """A value handed to or produced by an op did not pass its type check.
+
+    Args:
+        description: what failed, the message of the exception.
+        metadata: facts the type check reported.
+        dagster_type: the type the value failed.
+    """
+
+    def __init__(
+        self,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        dagster_type: Any = None,
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        self.metadata = dict(metadata or {})
+        self.dagster_type = dagster_type
 
 
-class DagsterStepOutputNotFoundError(OpgridError):
+class DagsterStepOutputNotFoundError(DagsterError):
     """An op finished without producing one of its required outputs."""
 
     def __init__(self, message: str, *, step_key: str = "", output_name: str = "") -> None:
@@ -123,11 +159,11 @@ class DagsterStepOutputNotFoundError(OpgridError):
         self.output_name = output_name
 
 
-class StepTimeLimitExceeded(OpgridError):
+class StepTimeLimitExceeded(DagsterError):
     """A step ran past its time limit (the ``opgrid/timeout_s`` tag) and was stopped."""
 
 
-class StepLost(OpgridError):
+class StepLost(DagsterError):
     """A step's worker stopped answering (and redelivery did not help), or no worker
     picked the step up in time."""
 
@@ -140,11 +176,11 @@ class DagsterExecutionInterruptedError(BaseException):
     """
 
 
-class DagsterMaxRetriesExceededError(OpgridError):
+class DagsterMaxRetriesExceededError(DagsterError):
     """A step failed on its last allowed retry; the op's exception is chained."""
 
 
-class Failure(OpgridError):
+class Failure(DagsterError):
     """Raised by an op to fail its step with a description and metadata.
 
     Args:
@@ -165,7 +201,7 @@ class Failure(OpgridError):
         self.allow_retries = allow_retries
 
 
-class RetryRequested(OpgridError):
+class RetryRequested(DagsterError):
     """Raised by an op to ask for its step to be run again.
 
     Args:
@@ -179,9 +215,10 @@ class RetryRequested(OpgridError):
         self.seconds_to_wait = seconds_to_wait
 
 
-# Dagster's names for the same concepts: one class each, two names.
-DagsterError = OpgridError
-DagsterInvalidDefinitionError = DefinitionError
-DagsterInvalidConfigError = ConfigError
-DagsterResourceFunctionError = ResourceError
-DagsterExecutionStepExecutionError = StepExecutionError
+# opgrid's names for the same concepts: one class each, two names. The classes carry
+# Dagster's names, so ``type(exc).__name__`` and reported error classes match Dagster's.
+OpgridError = DagsterError
+DefinitionError = DagsterInvalidDefinitionError
+ConfigError = DagsterInvalidConfigError
+ResourceError = DagsterResourceFunctionError
+StepExecutionError = DagsterExecutionStepExecutionError

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import composition
+from .dagster_type import BUILTIN_ANY
 from .dependency import (
     Binding,
     Collect,
@@ -27,7 +28,7 @@ from .errors import DagsterInvalidDefinitionError, DagsterInvalidInvocationError
 from .gc_pause import gc_paused
 from .input import GraphIn
 from .output import GraphOut, OutputDefinition
-from .types import NO_VALUE, is_list_type, is_nothing
+from .types import NO_VALUE, is_nothing
 
 if TYPE_CHECKING:
     from .job import JobDefinition
@@ -209,7 +210,7 @@ class GraphDefinition(composition.Invocable):
             fan_in = first is not None and isinstance(self.edges[first[0]][first[1]], FanIn)
             result[input_name] = GraphInputDefinition(
                 name=input_name,
-                dagster_type=inner.dagster_type if inner and not fan_in else Any,
+                dagster_type=inner.dagster_type if inner and not fan_in else BUILTIN_ANY,
                 description=ins[input_name].description if input_name in ins else None,
                 targets=tuple(where),
                 default_value=inner.default_value if inner and len(where) == 1 else NO_VALUE,
@@ -312,7 +313,7 @@ def _binding(graph: GraphDefinition, node_name: str, input_name: str, dep: Any) 
         return Upstream(dep.node, dep.output)
     if isinstance(dep, MultiDependencyDefinition):
         input_def = graph.node_dict[node_name].definition.input_defs[input_name]
-        if not is_list_type(input_def.dagster_type):
+        if not input_def.dagster_type.accepts_list:
             raise DagsterInvalidDefinitionError(
                 f"{where} is a fan-in of {len(dep.dependencies)} outputs, but its type "
                 f"{input_def.type_display} is not a list; annotate it List[...]"

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dagster_type import BUILTIN_ANY, DagsterType, resolve_dagster_type
 from .errors import DagsterInvalidDefinitionError, DagsterInvalidInvocationError
-from .types import NO_VALUE, Checker, make_checker, type_name
+from .types import NO_VALUE, Checker
 
 #: Name of an op's output when it declares a single one.
 DEFAULT_OUTPUT = "result"
@@ -54,28 +55,37 @@ class OutputDefinition:
     """An op output as resolved from its ``Out`` and the return annotation."""
 
     name: str
-    dagster_type: Any = Any
+    dagster_type: DagsterType = BUILTIN_ANY
     description: str | None = None
     is_required: bool = True
     is_dynamic: bool = False
     checker: Checker | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    code_version: str | None = None
+    io_manager_key: str = "io_manager"
 
     @property
     def type_display(self) -> str:
-        return type_name(self.dagster_type)
+        return self.dagster_type.display_name
+
+    @property
+    def optional(self) -> bool:
+        return not self.is_required
 
     @staticmethod
     def build(name: str, spec: Out, annotation: Any) -> OutputDefinition:
         dagster_type = spec.dagster_type if spec.dagster_type is not NO_VALUE else annotation
-        if dagster_type is NO_VALUE:
-            dagster_type = Any
+        resolved = resolve_dagster_type(dagster_type)
         return OutputDefinition(
             name=name,
-            dagster_type=dagster_type,
+            dagster_type=resolved,
             description=spec.description,
             is_required=spec.is_required,
             is_dynamic=isinstance(spec, DynamicOut),
-            checker=make_checker(dagster_type),
+            checker=None if resolved.is_any else resolved.reason,
+            metadata=dict(spec.metadata),
+            code_version=spec.code_version,
+            io_manager_key=spec.io_manager_key or "io_manager",
         )
 
 

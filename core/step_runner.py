@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .context import DagsterRun, LogSink, OpExecutionContext, StepLog
+from .dagster_type import DagsterType
 from .errors import (
     DagsterInvariantViolationError,
     DagsterStepOutputNotFoundError,
@@ -114,13 +115,22 @@ def run_step(
 
 def _check_inputs(spec: StepSpec, inputs: Mapping[str, Any]) -> None:
     for name, value in inputs.items():
-        checker = spec.op_def.input_defs[name].checker
-        if checker is not None:
-            reason = checker(value)
-            if reason is not None:
-                raise DagsterTypeCheckDidNotPass(
-                    f'Type check failed for step input "{name}" of op "{spec.handle}": {reason}'
-                )
+        input_def = spec.op_def.input_defs[name]
+        if input_def.checker is not None:
+            raise_if_failed(input_def.dagster_type, value, f'step input "{name}"', spec.handle)
+
+
+def raise_if_failed(dagster_type: DagsterType, value: Any, what: str, handle: str) -> None:
+    """Raise Dagster's ``DagsterTypeCheckDidNotPass`` when ``value`` fails ``dagster_type``."""
+    failed = dagster_type.failure(value)
+    if failed is None:
+        return
+    raise DagsterTypeCheckDidNotPass(
+        f'Type check failed for {what} - expected type "{dagster_type.display_name}" '
+        f'(op "{handle}"). Description: {failed.description}',
+        metadata=failed.metadata,
+        dagster_type=dagster_type,
+    )
 
 
 def _call(
@@ -212,9 +222,9 @@ class _Collector:
                 f'{where} produced mapping key "{mapping_key}" more than once'
             )
         if out_def.checker is not None:
-            reason = out_def.checker(output.value)
-            if reason is not None:
-                raise DagsterTypeCheckDidNotPass(f"Type check failed for {where}: {reason}")
+            raise_if_failed(
+                out_def.dagster_type, output.value, f'step output "{name}"', self.spec.handle
+            )
         self.seen.add(name)
         if mapping_key is not None:
             self.keys[name].add(mapping_key)

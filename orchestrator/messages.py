@@ -87,8 +87,16 @@ class RunEvent(BaseModel):
     retry_delay_s: float | None = None
     message: str = ""
     level: str | None = None
+    #: an output's metadata (``Output(metadata=)``, ``context.add_output_metadata``), JSON
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     # Dagster's accessors ---------------------------------------------------------
+    @property
+    def event_specific_data(self) -> RunEvent:
+        """Dagster keeps ``error``, ``metadata``, ... on a per-kind object; here they are
+        fields of the event itself, so the event stands in for it."""
+        return self
+
     @property
     def event_type(self) -> DagsterEventType:
         return self.kind

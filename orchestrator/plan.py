@@ -435,7 +435,7 @@ class _Builder:
             )
         if name in given:
             value = _unwrap(given[name])
-            reason = input_def.checker(value) if input_def.checker else None
+            reason = input_def.config_problem(value)
             if reason is not None:
                 self.problems.append((path, reason))
             return PlanInput(name=name, kind="config", value=value, is_nothing=nothing)

@@ -47,7 +47,7 @@ def assemble_inputs(
         elif kind == "run_input":
             values[name] = extra[0]
         elif kind == "config":
-            values[name] = plan_input.value
+            values[name] = op_def.input_defs[name].value_from_config(plan_input.value, op_def)
         elif kind == "default":
             values[name] = op_def.input_defs[name].default_value
     return values
