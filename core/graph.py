@@ -24,7 +24,7 @@ from .dependency import (
     OutputMapping,
     Upstream,
 )
-from .errors import DagsterInvalidDefinitionError, DagsterInvalidInvocationError
+from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .gc_pause import gc_paused
 from .input import GraphIn
 from .output import GraphOut, OutputDefinition
@@ -145,9 +145,10 @@ class GraphDefinition(composition.Invocable):
     # Use ------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not composition.is_composing():
-            raise DagsterInvalidInvocationError(
-                f"graph {self.name!r} can only be called inside a @graph or @job body; "
-                "use execute_in_process() to run it"
+            raise DagsterInvariantViolationError(
+                f"Attempted to call graph '{self.name}' outside of a composition function. "
+                "Invoking graphs is only valid in a function decorated with @job or @graph "
+                "(use execute_in_process() to run it)."
             )
         return composition.invoke(self, None, args, kwargs)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from .config import RunConfig
 from .config_mapping import ConfigMapping
-from .errors import DagsterInvalidDefinitionError
+from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .graph import GraphDefinition, graph_from_function
 from .hook import HookDefinition
 from .partition import PartitionedConfig
@@ -203,6 +203,12 @@ class JobDefinition:
             partition_key=partition_key,
             input_values=input_values,
             run_id=run_id,
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise DagsterInvariantViolationError(
+            f"Attempted to call job '{self.name}' directly. Jobs should be invoked by using an "
+            "execution API function (e.g. `job.execute_in_process`)."
         )
 
     def __repr__(self) -> str:

@@ -59,6 +59,8 @@ class OpDefinition(composition.Invocable):
         self.is_generator = inspect.isgeneratorfunction(compute_fn)
         sig = _Signature(compute_fn, self.name)
         self.has_context = sig.has_context
+        self.context_param = sig.context_param
+        self.var_kwargs = sig.var_kwargs
         self.config_param = sig.config_param
         if config_schema is None and sig.config_class is not None:
             config_schema = sig.config_class
@@ -111,11 +113,9 @@ class _Signature:
 
     def __init__(self, fn: Callable[..., Any], op_name: str) -> None:
         self.op_name = op_name
-        params = [
-            p
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        every = list(inspect.signature(fn).parameters.values())
+        self.var_kwargs = any(p.kind is p.VAR_KEYWORD for p in every)
+        params = [p for p in every if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         try:
             hints = typing.get_type_hints(fn)
         except Exception:  # unresolvable forward references: fall back to raw annotations
@@ -124,6 +124,7 @@ class _Signature:
         self.has_context = bool(params) and (
             params[0].name in CONTEXT_NAMES or _is_context_type(hints.get(params[0].name))
         )
+        self.context_param = params[0].name if self.has_context else None
         if self.has_context:
             params = params[1:]
         self.config_param: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ContextDecorator, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -83,6 +83,11 @@ class ResourceDefinition:
         produced = self.resource_fn(context) if self._takes_context else self.resource_fn()
         if inspect.isgenerator(produced):
             yield from _drive(produced)
+        elif isinstance(produced, ContextDecorator) and isinstance(
+            produced, AbstractContextManager
+        ):  # a @contextmanager function: entered, and exited at teardown
+            with produced as value:
+                yield value
         else:
             yield produced
 

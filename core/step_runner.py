@@ -152,6 +152,17 @@ def _call(
     return collector.finish()
 
 
+def _dynamic_list(value: list[Any], outs: Mapping[str, Any]) -> bool:
+    if value:
+        return all(isinstance(v, DynamicOutput) for v in value)
+    return any(o.is_dynamic for o in outs.values())  # an empty list: no mapped copies
+
+
+def output_collector(spec: StepSpec) -> _Collector:
+    """The checker of what one call of ``spec``'s op produces (also used by invocation)."""
+    return _Collector(spec)
+
+
 class _Collector:
     """Gathers and checks the outputs of one op call."""
 
@@ -172,7 +183,7 @@ class _Collector:
         outs = self.spec.op_def.output_defs
         if isinstance(value, Output):
             self.add(value)
-        elif isinstance(value, list) and value and all(isinstance(v, DynamicOutput) for v in value):
+        elif isinstance(value, list) and _dynamic_list(value, outs):
             for item in value:
                 self.add(item)
         elif len(outs) == 1:
