@@ -24,6 +24,7 @@ from .config import (
     StringSource,
 )
 from .config_mapping import ConfigMapping, config_mapping
+from .configured import configured
 from .context import DagsterRun, OpExecutionContext
 from .dagster_type import (
     DagsterType,
@@ -175,6 +176,7 @@ __all__ = [
     "StaticPartitionsDefinition",
     "StringSource",
     "config_mapping",
+    "configured",
     "daily_partitioned_config",
     "static_partitioned_config",
     # Resources, hooks, retries, context

@@ -152,12 +152,28 @@ class GraphDefinition(composition.Invocable):
             )
         return composition.invoke(self, None, args, kwargs)
 
+    def configured(
+        self,
+        config_or_config_fn: Any,
+        name: str,
+        config_schema: Any = None,
+        description: str | None = None,
+    ) -> GraphDefinition:
+        """A copy named ``name`` whose config mapping is fed fixed or mapped config."""
+        from .configured import configure_graph
+
+        result: GraphDefinition = configure_graph(
+            self, config_or_config_fn, name, config_schema, description
+        )
+        return result
+
     def to_job(self, name: str | None = None, **kwargs: Any) -> JobDefinition:
         """Make a job from this graph; takes the same arguments as ``@job``."""
         from .job import JobDefinition
 
         if "hooks" in kwargs:  # @job's name for it
             kwargs["hook_defs"] = kwargs.pop("hooks")
+
         return JobDefinition(graph_def=self, name=name, **kwargs)
 
     def execute_in_process(

@@ -96,6 +96,21 @@ class OpDefinition(composition.Invocable):
     def iterate_op_defs(self) -> list[OpDefinition]:
         return [self]
 
+    def configured(
+        self,
+        config_or_config_fn: Any,
+        name: str,
+        config_schema: Any = None,
+        description: str | None = None,
+    ) -> OpDefinition:
+        """A copy named ``name`` whose config is fixed, or mapped from ``config_schema``."""
+        from .configured import configure_op
+
+        result: OpDefinition = configure_op(
+            self, config_or_config_fn, name, config_schema, description
+        )
+        return result
+
     # Composition ---------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if composition.is_composing():

@@ -74,6 +74,20 @@ class ResourceDefinition:
         """A resource configured with a string, which it is."""
         return ResourceDefinition(lambda ctx: ctx.resource_config, str, description)
 
+    def configured(
+        self,
+        config_or_config_fn: Any,
+        config_schema: Any = None,
+        description: str | None = None,
+    ) -> ResourceDefinition:
+        """A copy whose config is fixed, or mapped from ``config_schema``."""
+        from .configured import configure_resource
+
+        result: ResourceDefinition = configure_resource(
+            self, config_or_config_fn, config_schema, description
+        )
+        return result
+
     def __call__(self, *args: Any) -> Any:
         return self.resource_fn(*args)
 

@@ -25,7 +25,7 @@ from opgrid.op import OpDefinition
 from opgrid.types import NO_VALUE
 
 from .messages import PRIORITY_TAG, TIMEOUT_TAG
-from .run_config import check_top_level, effective_run_config, resolve_resources
+from .run_config import check_top_level, deep_merge, effective_run_config, resolve_resources
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -170,7 +170,7 @@ def compile_plan(
         if name in input_names
     }
     with gc_paused():
-        builder.walk(job.graph, "", _section(effective, "ops", "ops", problems), "ops", top_inputs)
+        builder.walk(job.graph, "", builder.top_section(effective), "ops", top_inputs)
     keys, resource_config = resolve_resources(job, effective.get("resources"), problems)
     if problems:
         raise ConfigError(problems)
@@ -322,14 +322,9 @@ class _Builder:
         path: str,
         resolved: dict[str, _Feed],
     ) -> dict[str, _Source]:
-        inner_section = _section(section, "ops", f"{path}.ops", self.problems)
-        if graph.config_mapping is not None and "config" in section:
-            try:
-                mapped = graph.config_mapping.resolve(section["config"], f"{path}.config")
-            except ConfigError as exc:
-                self.problems.extend(exc.errors)
-                mapped = {}
-            inner_section = _section(mapped, "ops", f"{path}.config", self.problems)
+        inner_section = self.graph_section(
+            graph, _section(section, "ops", f"{path}.ops", self.problems), section, path
+        )
         given = _section(section, "inputs", f"{path}.inputs", self.problems)
         feeds: dict[str, _Feed] = {}
         for name in graph.input_defs:
@@ -338,6 +333,36 @@ class _Builder:
             elif name in given:
                 feeds[name] = _Feed("config", value=_unwrap(given[name]))
         return self.walk(graph, prefix, inner_section, f"{path}.ops", feeds)
+
+    def top_section(self, run_config: Mapping[str, Any]) -> dict[str, Any]:
+        """The node config of the job's own graph; with a graph config mapping (and no job
+        mapping) ``ops.config`` is the mapping's input, as in Dagster."""
+        top = _section(run_config, "ops", "ops", self.problems)
+        graph = self.job.graph
+        if graph.config_mapping is None or self.job.config_mapping is not None:
+            return top
+        nodes = {k: v for k, v in top.items() if k != "config" or k in graph.node_dict}
+        return self.graph_section(graph, nodes, top, "ops")
+
+    def graph_section(
+        self, graph: GraphDefinition, ops: dict[str, Any], section: Mapping[str, Any], path: str
+    ) -> dict[str, Any]:
+        """The config of a graph's nodes: ``ops`` after the graph's config (a dict of
+        defaults, or a mapping of ``section["config"]``) is applied, as Dagster does."""
+        mapping = graph.config_mapping
+        if isinstance(mapping, Mapping):
+            return deep_merge(_node_config(mapping), ops)
+        if mapping is None or ("config" not in section and not mapping.needs_no_config):
+            return ops
+        try:
+            mapped = mapping.resolve(section.get("config"), f"{path}.config")
+        except ConfigError as exc:
+            self.problems.extend(exc.errors)
+            return {}
+        if not isinstance(mapped, Mapping):
+            self.problems.append((f"{path}.config", f"config mapping returned {mapped!r}"))
+            return {}
+        return _node_config(mapped)
 
     def _op_step(
         self,
@@ -450,6 +475,13 @@ class _Builder:
                 )
             )
         return PlanInput(name=name, kind="none", is_nothing=nothing)
+
+
+def _node_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A graph's node config, keyed by node (an ``{"ops": ...}`` wrapper is accepted too)."""
+    if set(config) == {"ops"} and isinstance(config["ops"], Mapping):
+        return dict(config["ops"])
+    return dict(config)
 
 
 def _unwrap(value: Any) -> Any:
