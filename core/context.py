@@ -78,6 +78,7 @@ class OpExecutionContext:
     __slots__ = (
         "_mapping_key",
         "_op_config",
+        "_output_metadata",
         "_run",
         "log",
         "op_def",
@@ -108,6 +109,38 @@ class OpExecutionContext:
         self.log = log
         self.retry_number = retry_number
         self._mapping_key = mapping_key
+        self._output_metadata: dict[tuple[str, str | None], dict[str, Any]] = {}
+
+    def add_output_metadata(
+        self,
+        metadata: Mapping[str, Any],
+        output_name: str | None = None,
+        mapping_key: str | None = None,
+    ) -> None:
+        """Attach metadata to an output; it shows on the output's STEP_OUTPUT event.
+
+        Args:
+            metadata: facts about the output value.
+            output_name: which output; may be omitted when the op has one.
+            mapping_key: which value of a dynamic output.
+        """
+        outs = list(getattr(self.op_def, "output_defs", {}) or {})
+        if output_name is None:
+            if len(outs) != 1:
+                raise DagsterInvariantViolationError(
+                    f"op {self.op_def.name!r} has outputs {outs}: "
+                    "add_output_metadata needs output_name"
+                )
+            output_name = outs[0]
+        elif outs and output_name not in outs:
+            raise DagsterInvariantViolationError(
+                f"op {self.op_def.name!r} has no output {output_name!r} (outputs: {outs})"
+            )
+        self._output_metadata.setdefault((output_name, mapping_key), {}).update(metadata)
+
+    def output_metadata_for(self, output_name: str, mapping_key: str | None) -> dict[str, Any]:
+        """The metadata added with ``add_output_metadata`` for one output value."""
+        return dict(self._output_metadata.get((output_name, mapping_key), {}))
 
     @property
     def op_config(self) -> Any:

@@ -11,7 +11,7 @@ from . import composition
 from .config import Config, ConfigSchema
 from .errors import DagsterInvalidDefinitionError
 from .input import In, InputDefinition
-from .output import DEFAULT_OUTPUT, Out, OutputDefinition, check_output_name
+from .output import DEFAULT_OUTPUT, Out, OutputDefinition, check_output_name, output_type_of
 from .retry import RetryPolicy
 from .types import NO_VALUE, Nothing, is_nothing
 
@@ -191,6 +191,7 @@ def _is_context_type(hint: Any) -> bool:
 def _outputs(
     op_name: str, outs: Mapping[str, Out] | Out | None, annotation: Any
 ) -> dict[str, OutputDefinition]:
+    annotation = output_type_of(annotation, op_name)
     if outs is None or isinstance(outs, Out):
         spec = outs or Out()
         if annotation is None or annotation is type(None):
@@ -209,10 +210,12 @@ def _outputs(
 
 
 def _tuple_args(annotation: Any, count: int) -> list[Any]:
+    if count == 1 and annotation is not NO_VALUE:
+        return [annotation]  # one output: the whole return annotation is its type
     if typing.get_origin(annotation) is tuple:
         args = typing.get_args(annotation)
         if len(args) == count and Ellipsis not in args:
-            return list(args)
+            return [output_type_of(arg, "") for arg in args]
     return [NO_VALUE] * count
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import collections.abc
 import re
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,6 +103,10 @@ class Output:
 
     __slots__ = ("metadata", "output_name", "value")
 
+    def __class_getitem__(cls, item: Any) -> Any:
+        """``Output[int]``: an annotation whose output type is ``int``."""
+        return types.GenericAlias(cls, item if isinstance(item, tuple) else (item,))
+
     def __init__(
         self,
         value: Any,
@@ -109,6 +116,14 @@ class Output:
         self.value = value
         self.output_name = output_name
         self.metadata = dict(metadata or {})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.value, self.output_name, self.metadata)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r}, {self.output_name!r})"
@@ -141,8 +156,72 @@ class DynamicOutput(Output):
         super().__init__(value, output_name, metadata)
         self.mapping_key = mapping_key
 
+    def _key(self) -> tuple[Any, ...]:
+        return (self.value, self.mapping_key, self.output_name, self.metadata)
+
     def __repr__(self) -> str:
         return f"DynamicOutput({self.value!r}, {self.mapping_key!r}, {self.output_name!r})"
+
+
+def output_type_of(annotation: Any, op_name: str) -> Any:
+    """The output type a return annotation declares, as Dagster reads it.
+
+    ``Output[T]`` and ``List[DynamicOutput[T]]`` declare ``T``; a bare ``Output`` and
+    generator annotations (``Iterator[...]``) declare nothing; ``DynamicOutput[T]``
+    outside a list is refused.
+    """
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation in (Output, DynamicOutput) or origin in _GENERATORS:
+        if annotation is DynamicOutput:
+            _refuse_bare_dynamic(op_name, annotation)
+        return NO_VALUE
+    if origin is Output:
+        return args[0] if args else NO_VALUE
+    if origin is DynamicOutput:
+        _refuse_bare_dynamic(op_name, annotation)
+    if origin is list and args:
+        item = args[0]
+        if item is DynamicOutput:
+            return NO_VALUE
+        if typing.get_origin(item) is DynamicOutput:
+            return typing.get_args(item)[0]
+    return annotation
+
+
+_GENERATORS = (
+    collections.abc.Iterator,
+    collections.abc.Iterable,
+    collections.abc.Generator,
+    collections.abc.AsyncIterator,
+    collections.abc.AsyncGenerator,
+)
+
+
+def _refuse_bare_dynamic(op_name: str, annotation: Any) -> None:
+    raise DagsterInvalidDefinitionError(
+        f"op {op_name!r}: Problem using type {annotation!r} from return type annotation: "
+        "DynamicOutputs can only be returned in the context of a List. If only one output is "
+        "needed, use the Output API."
+    )
+
+
+def jsonable_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Output metadata as JSON values, so it survives the trip through the event log."""
+    return {str(key): _jsonable(value) for key, value in metadata.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    inner = getattr(value, "value", NO_VALUE)  # metadata value wrappers
+    if inner is not NO_VALUE and inner is not value:
+        return _jsonable(inner)
+    return str(value)
 
 
 def check_output_name(name: str, where: str) -> None:

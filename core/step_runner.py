@@ -8,6 +8,7 @@ store and report.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import random
 import traceback
@@ -27,7 +28,7 @@ from .errors import (
 )
 from .hook import HookContext, HookDefinition, HookNode
 from .op import OpDefinition
-from .output import DynamicOutput, Output
+from .output import DynamicOutput, Output, jsonable_metadata
 from .resource import Resources
 from .retry import RetryPolicy
 
@@ -54,6 +55,8 @@ class ProducedOutput:
     name: str
     value: Any
     mapping_key: str | None = None
+    #: ``Output(metadata=)`` and ``context.add_output_metadata``, as JSON values
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -149,7 +152,15 @@ def _call(
             collector.add_event(item)
     else:
         collector.add_return(result)
-    return collector.finish()
+    return [
+        dataclasses.replace(
+            out,
+            metadata=jsonable_metadata(
+                {**out.metadata, **context.output_metadata_for(out.name, out.mapping_key)}
+            ),
+        )
+        for out in collector.finish()
+    ]
 
 
 def _dynamic_list(value: list[Any], outs: Mapping[str, Any]) -> bool:
@@ -239,7 +250,7 @@ class _Collector:
         self.seen.add(name)
         if mapping_key is not None:
             self.keys[name].add(mapping_key)
-        self.outputs.append(ProducedOutput(name, output.value, mapping_key))
+        self.outputs.append(ProducedOutput(name, output.value, mapping_key, output.metadata))
 
     def finish(self) -> list[ProducedOutput]:
         for name, out_def in self.spec.op_def.output_defs.items():

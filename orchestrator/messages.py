@@ -98,6 +98,11 @@ class RunEvent(BaseModel):
         return self
 
     @property
+    def step_output_handle(self) -> RunEvent:
+        """Dagster's handle of an output event: ``output_name`` and ``mapping_key``."""
+        return self
+
+    @property
     def event_type(self) -> DagsterEventType:
         return self.kind
 

@@ -108,7 +108,12 @@ def outcome_events(
     events: list[RunEvent] = []
     if outcome.status == "success":
         events.extend(
-            event(E.STEP_OUTPUT, output_name=o.name, mapping_key=o.mapping_key)
+            event(
+                E.STEP_OUTPUT,
+                output_name=o.name,
+                mapping_key=o.mapping_key,
+                metadata=dict(o.metadata),
+            )
             for o in outcome.outputs
         )
         events.append(event(E.STEP_SUCCESS))
