@@ -24,6 +24,7 @@ from .config import (
     StringSource,
 )
 from .config_mapping import ConfigMapping, config_mapping
+from .config_types import Enum, EnumValue, Map
 from .configured import configured
 from .context import DagsterRun, OpExecutionContext
 from .dagster_type import (
@@ -53,6 +54,7 @@ from .errors import (
     DagsterError,
     DagsterExecutionInterruptedError,
     DagsterExecutionStepExecutionError,
+    DagsterInvalidConfigDefinitionError,
     DagsterInvalidConfigError,
     DagsterInvalidDefinitionError,
     DagsterInvalidInvocationError,
@@ -164,6 +166,9 @@ __all__ = [
     "BoolSource",
     "Config",
     "ConfigMapping",
+    "Enum",
+    "EnumValue",
+    "Map",
     "DailyPartitionsDefinition",
     "Field",
     "IntSource",
@@ -206,6 +211,7 @@ __all__ = [
     "DagsterError",
     "DagsterExecutionInterruptedError",
     "DagsterExecutionStepExecutionError",
+    "DagsterInvalidConfigDefinitionError",
     "DagsterInvalidConfigError",
     "DagsterInvalidDefinitionError",
     "DagsterInvalidInvocationError",

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Optional
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr
 
-from .errors import DagsterInvalidDefinitionError
+from .config_types import Enum, enum_members_to_names, enum_names_to_members, map_schema
+from .errors import DagsterInvalidConfigDefinitionError, DagsterInvalidDefinitionError
 from .types import NO_VALUE
 
 #: One validation problem: (dotted path, message).
@@ -30,6 +31,12 @@ class Config(BaseModel):
     """Base class for pythonic op and resource config (Dagster's ``Config``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _enum_members_by_name(cls, data: Any) -> Any:
+        # Dagster reads Python Enum fields by member name: {"color": "RED"}
+        return enum_names_to_members(cls, data)
 
 
 class RunConfig(dict[str, Any]):
@@ -217,6 +224,10 @@ class ConfigSchema:
             return None, [_problem(path, err) for err in exc.errors()]
         return _plain(validated), []
 
+    def as_field(self) -> Field:
+        """The schema as a ``Field`` (required unless nothing in it needs a value)."""
+        return self.raw if isinstance(self.raw, Field) else Field(self.raw)
+
     def instance(self, plain: Any) -> Any:
         """The value an op sees as its ``config`` parameter (a Config object when declared)."""
         if self.config_class is None:
@@ -228,10 +239,13 @@ def _problem(path: str, err: Mapping[str, Any]) -> ConfigProblem:
     loc = ".".join(str(part) for part in err["loc"] if not _is_internal_loc(part))
     full = f"{path}.{loc}" if path and loc else (path or loc)
     kind = err["type"]
+    key = str(err["loc"][-1]) if err["loc"] else ""
     if kind == "missing":
-        return full, "required field is missing"
+        return full, f'Missing required config entry "{key}": required field is missing'
     if kind == "extra_forbidden":
-        return full, "unexpected field (not in the schema)"
+        return full, f'Received unexpected config entry "{key}" (not in the schema)'
+    if kind == "value_error" and "not in enum type" in str(err.get("msg", "")):
+        return full, str(err["msg"]).removeprefix("Value error, ")
     return full, f"{err['msg']} (got {err.get('input')!r})"
 
 
@@ -254,9 +268,11 @@ def _plain(value: Any) -> Any:
         out.update({k: _plain(v) for k, v in (value.__pydantic_extra__ or {}).items()})
         return out
     if isinstance(value, BaseModel):
-        return value.model_dump()
+        return enum_members_to_names(value.model_dump())
     if isinstance(value, list):
         return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
@@ -276,6 +292,9 @@ def _convert(raw: Any, owner: str, where: str) -> tuple[Any, Any]:
         return list[_convert(raw.inner, owner, where)[0]], NO_VALUE  # type: ignore[misc]
     if isinstance(raw, Noneable):
         return Optional[_convert(raw.inner, owner, where)[0]], None  # noqa: UP045
+    special = _convert_enum_or_map(raw, owner, where)
+    if special is not None:
+        return special, NO_VALUE
     if isinstance(raw, dict | Shape):
         fields = raw.fields if isinstance(raw, Shape) else raw
         return _model(fields, owner, where, _ShapeModel), NO_VALUE
@@ -286,9 +305,23 @@ def _convert(raw: Any, owner: str, where: str) -> tuple[Any, Any]:
     if raw is StringSource or raw is IntSource or raw is BoolSource:
         return raw, NO_VALUE
     _refuse_dagster_type(raw)
-    raise DagsterInvalidDefinitionError(
-        f"{owner}: config schema{' at ' + where if where else ''} is not a valid schema: {raw!r}"
+    raise DagsterInvalidConfigDefinitionError(
+        f"{owner}: Error defining config. Original value passed: {raw!r}. "
+        f"{raw!r} cannot be resolved{' (at ' + where + ')' if where else ''}; a config schema "
+        "is a Field, a Python primitive type, a config type (Shape, Permissive, Selector, "
+        "Noneable, Array, Enum, Map, ...), a dict of them or a one-element list of one."
     )
+
+
+def _convert_enum_or_map(raw: Any, owner: str, where: str) -> Any:
+    if isinstance(raw, Enum):
+        return Annotated[Any, pydantic.BeforeValidator(raw.convert)]
+    found = map_schema(raw)
+    if found is None:
+        return None
+    key, inner = found
+    value_annotation = _convert(inner, owner, where)[0]
+    return dict[_SCALARS[key], value_annotation]  # type: ignore[valid-type]
 
 
 def _refuse_dagster_type(raw: Any) -> None:

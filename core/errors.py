@@ -57,6 +57,10 @@ class DagsterInvalidDefinitionError(DagsterError):
     """An op, graph, job or resource was defined wrongly; raised at definition time."""
 
 
+class DagsterInvalidConfigDefinitionError(DagsterInvalidDefinitionError):
+    """A config schema itself is invalid (raised where the schema is defined)."""
+
+
 class DagsterInvalidInvocationError(DagsterError):
     """An op or graph was invoked in a way its definition does not allow."""
 

@@ -420,15 +420,8 @@ class _Builder:
 
     def _op_config(self, op_def: OpDefinition, section: Mapping[str, Any], path: str) -> Any:
         raw = section.get("config", NO_VALUE)
-        if op_def.config_schema is None:
-            if raw is not NO_VALUE and raw is not None:
-                self.problems.append(
-                    (
-                        f"{path}.config",
-                        f"op {op_def.name!r} takes no config (it has no config_schema)",
-                    )
-                )
-            return None
+        if op_def.config_schema is None:  # Dagster treats a missing schema as Any
+            return None if raw is NO_VALUE else raw
         value, found = op_def.config_schema.validate(raw, f"{path}.config")
         self.problems.extend(found)
         return value
