@@ -99,6 +99,7 @@ from .partition import (
 )
 from .repository import Definitions, RepositoryDefinition, repository
 from .resource import InitResourceContext, ResourceDefinition, resource
+from .resource_invocation import build_init_resource_context, make_values_resource
 from .retry import Backoff, Jitter, RetryPolicy
 from .type_loader import DagsterTypeLoader, DagsterTypeLoaderContext, dagster_type_loader
 from .types import Nothing
@@ -194,7 +195,9 @@ __all__ = [
     "OpExecutionContext",
     "ResourceDefinition",
     "RetryPolicy",
+    "build_init_resource_context",
     "build_op_context",
+    "make_values_resource",
     "failure_hook",
     "resource",
     "success_hook",

@@ -19,6 +19,7 @@ from typing import Any
 from .context import PARTITION_TAG, DagsterRun, OpExecutionContext, StepLog
 from .errors import (
     DagsterInvalidConfigError,
+    DagsterInvalidDefinitionError,
     DagsterInvalidInvocationError,
 )
 from .resource import ResourceDefinition, as_resource_def, build_resources
@@ -122,6 +123,12 @@ def _resource_configs(
 def invoke_op(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run an op's function outside any job and return what it returns."""
     context, args = _split_context(op_def, args, kwargs)
+    for key in sorted(op_def.required_resource_keys):
+        if key not in context.resources:
+            raise DagsterInvalidDefinitionError(
+                f"resource with key '{key}' required by op '{op_def.name}' was not provided. "
+                "Pass it to build_op_context(resources=...)."
+            )
     values = _input_values(op_def, args, kwargs)
     config = _config(op_def, context)
     if op_def.config_param is not None:

@@ -12,7 +12,7 @@ from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationErro
 from .graph import GraphDefinition, graph_from_function
 from .hook import HookDefinition
 from .partition import PartitionedConfig
-from .resource import ResourceDefinition, as_resource_def
+from .resource import ResourceDefinition, as_resource_def, check_resource_dependencies
 from .retry import RetryPolicy
 
 
@@ -80,6 +80,7 @@ class JobDefinition:
         self.partitioned_config: PartitionedConfig | None = None
         self.default_run_config: dict[str, Any] = {}
         self._set_config(config)
+        check_resource_dependencies(self.resource_defs)
         if resource_defs is not None:
             self.check_resources()
         self._init_args = {

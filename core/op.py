@@ -12,6 +12,7 @@ from .config import Config, ConfigSchema
 from .errors import DagsterInvalidDefinitionError
 from .input import In, InputDefinition
 from .output import DEFAULT_OUTPUT, Out, OutputDefinition, check_output_name, output_type_of
+from .resource import resource_keys
 from .retry import RetryPolicy
 from .types import NO_VALUE, Nothing, is_nothing
 
@@ -52,7 +53,7 @@ class OpDefinition(composition.Invocable):
         if not self.name.isidentifier():
             raise DagsterInvalidDefinitionError(f"op name {self.name!r} is not an identifier")
         self.description = description if description is not None else inspect.getdoc(compute_fn)
-        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self.required_resource_keys = resource_keys(required_resource_keys, f"op {self.name!r}")
         self.tags: dict[str, Any] = dict(tags or {})
         self.retry_policy = retry_policy
         self.code_version = code_version

@@ -11,9 +11,16 @@ from typing import Any
 from unittest import mock
 
 from .config import ConfigSchema
-from .errors import DagsterInvalidDefinitionError, DagsterUnknownResourceError, ResourceError
+from .errors import (
+    DagsterInvalidDefinitionError,
+    DagsterInvariantViolationError,
+    DagsterUnknownResourceError,
+    ResourceError,
+)
 
 ResourceFn = Callable[..., Any]
+
+logger = logging.getLogger("opgrid.resource")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +33,9 @@ class InitResourceContext:
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = field(
         default_factory=lambda: logging.getLogger("opgrid.resource")
     )
+    instance: Any = None
+    resource_def: Any = None
+    dagster_run: Any = None
 
 
 class ResourceDefinition:
@@ -47,12 +57,17 @@ class ResourceDefinition:
     ) -> None:
         self.resource_fn = resource_fn
         self.description = description
-        self.required_resource_keys = frozenset(required_resource_keys or ())
         name = getattr(resource_fn, "__name__", "resource")
+        self.required_resource_keys = resource_keys(required_resource_keys, f"resource {name!r}")
         self.config_schema = (
             ConfigSchema(config_schema, f"resource {name!r}") if config_schema is not None else None
         )
         self._takes_context = _takes_context(resource_fn)
+
+    @property
+    def takes_context(self) -> bool:
+        """Whether the resource function has a context parameter."""
+        return self._takes_context
 
     @staticmethod
     def hardcoded_resource(value: Any, description: str | None = None) -> ResourceDefinition:
@@ -88,8 +103,11 @@ class ResourceDefinition:
         )
         return result
 
-    def __call__(self, *args: Any) -> Any:
-        return self.resource_fn(*args)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Invoke the resource function directly, as Dagster allows (see ``invoke_resource``)."""
+        from .resource_invocation import invoke_resource
+
+        return invoke_resource(self, args, kwargs)
 
     @contextmanager
     def build(self, context: InitResourceContext) -> Iterator[Any]:
@@ -104,6 +122,25 @@ class ResourceDefinition:
                 yield value
         else:
             yield produced
+
+
+def resource_keys(keys: Any, owner: str) -> frozenset[str]:
+    """``required_resource_keys`` as a frozenset of strings (a string is its characters,
+    as in Dagster); anything else is refused."""
+    if keys is None:
+        return frozenset()
+    if isinstance(keys, str):
+        return frozenset(keys)
+    try:
+        members = list(keys)
+    except TypeError:
+        members = [keys]
+    bad = [k for k in members if not isinstance(k, str)]
+    if bad:
+        raise DagsterInvalidDefinitionError(
+            f"{owner}: required_resource_keys must be strings, got {bad[0]!r}"
+        )
+    return frozenset(members)
 
 
 def _drive(generator: Generator[Any, Any, Any]) -> Iterator[Any]:
@@ -219,10 +256,61 @@ def build_resources(
                 resources=Resources({k: built[k] for k in definition.required_resource_keys}),
                 run_id=run_id,
             )
+            manager = definition.build(context)
             try:
-                built[key] = stack.enter_context(definition.build(context))
+                built[key] = manager.__enter__()
             except Exception as exc:
                 raise ResourceError(
                     f"Error while initializing resource {key!r}: {type(exc).__name__}: {exc}"
                 ) from exc
+            stack.push(_teardown_guard(key, manager))
         yield Resources(built)
+
+
+def _teardown_guard(key: str, manager: AbstractContextManager[Any]) -> Callable[..., bool]:
+    """An exit callback that tears one resource down; a teardown that raises is reported
+    (logged with its traceback), not raised, so it cannot change the run's outcome."""
+
+    def exit_(exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        try:
+            return bool(manager.__exit__(exc_type, exc, tb))
+        except Exception as error:
+            if error is exc:
+                raise  # the resource re-raised what the block raised: not a teardown error
+            logger.error(
+                "Teardown of resource %r raised %s: %s; the run's result stands",
+                key,
+                type(error).__name__,
+                error,
+                exc_info=True,
+            )
+            return False
+
+    return exit_
+
+
+def check_resource_dependencies(defs: Mapping[str, ResourceDefinition]) -> None:
+    """Refuse resources that need a key nobody provides, or that depend on themselves.
+
+    Raises:
+        DagsterInvariantViolationError: with Dagster's wording, naming the keys.
+    """
+    for key in sorted(defs):
+        for dep in sorted(defs[key].required_resource_keys):
+            if dep not in defs:
+                raise DagsterInvariantViolationError(
+                    f"Resource with key '{dep}' required by resource with key '{key}', "
+                    "but not provided."
+                )
+    for key in sorted(defs):
+        pending = list(defs[key].required_resource_keys)
+        seen: set[str] = set()
+        while pending:
+            dep = pending.pop()
+            if dep == key:
+                raise DagsterInvariantViolationError(
+                    f'Resource key "{key}" transitively depends on itself.'
+                )
+            if dep not in seen and dep in defs:
+                seen.add(dep)
+                pending.extend(defs[dep].required_resource_keys)
