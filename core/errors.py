@@ -61,6 +61,10 @@ class DagsterInvalidConfigDefinitionError(DagsterInvalidDefinitionError):
     """A config schema itself is invalid (raised where the schema is defined)."""
 
 
+class DagsterInvalidSubsetError(DagsterError):
+    """An ``op_selection`` names nodes that do not exist or makes an invalid graph."""
+
+
 class DagsterInvalidInvocationError(DagsterError):
     """An op or graph was invoked in a way its definition does not allow."""
 

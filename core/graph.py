@@ -173,8 +173,8 @@ class GraphDefinition(composition.Invocable):
 
         if "hooks" in kwargs:  # @job's name for it
             kwargs["hook_defs"] = kwargs.pop("hooks")
-
-        return JobDefinition(graph_def=self, name=name, **kwargs)
+        op_selection = kwargs.pop("op_selection", None)
+        return JobDefinition(graph_def=self, name=name, **kwargs).get_subset(op_selection)
 
     def execute_in_process(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,8 @@ class JobDefinition:
         check_resource_dependencies(self.resource_defs)
         if resource_defs is not None:
             self.check_resources()
+        #: the selection this job is a subset by (``get_subset``), None for a whole job
+        self.op_selection: list[str] | None = None
         self._init_args = {
             "name": self.name,
             "config": config,
@@ -167,6 +169,22 @@ class JobDefinition:
             **self._init_args,
         )
 
+    def get_subset(self, op_selection: Sequence[str] | None = None, **_: Any) -> JobDefinition:
+        """This job restricted to ``op_selection`` (``"op"``, ``"*op"``, ``"op+"``,
+        ``"graph.op"``, ...), under the same name; see ``opgrid.selection``."""
+        if op_selection is None:
+            return self
+        from .selection import subset_graph
+
+        subset = JobDefinition(
+            subset_graph(self.graph, list(op_selection)),
+            resource_defs=self.resource_defs,
+            hook_defs=self.hook_defs,
+            **self._init_args,
+        )
+        subset.op_selection = list(op_selection)
+        return subset
+
     def execute_in_process(
         self,
         run_config: Any = None,
@@ -177,6 +195,7 @@ class JobDefinition:
         input_values: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         instance: Any = None,
+        op_selection: Sequence[str] | None = None,
     ) -> Any:
         """Run every op of the job in this process and return the result.
 
@@ -189,6 +208,7 @@ class JobDefinition:
             input_values: values for the job's top-level graph inputs.
             run_id: the run's id; a new one when omitted.
             instance: accepted for compatibility; unused.
+            op_selection: run only these nodes (Dagster's selection syntax).
 
         Returns:
             ExecuteInProcessResult: success, outputs and events of the run.
@@ -196,6 +216,7 @@ class JobDefinition:
         from opgrid.orchestrator.executor import execute_in_process  # the one allowed import
 
         job = self.with_resources(resources) if resources else self
+        job = job.get_subset(op_selection=op_selection)
         return execute_in_process(
             job,
             run_config=run_config,

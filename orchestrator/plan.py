@@ -114,6 +114,9 @@ class ExecutionPlan(BaseModel):
     resource_config: dict[str, Any] = {}
     tags: dict[str, Any] = {}
     partition_key: str | None = None
+    #: the op selection the job was subset by (None: the whole job); informational, since
+    #: steps keep the full job's node handles and workers resolve ops by handle
+    op_selection: list[str] | None = None
 
     def step_named(self) -> dict[str, PlanStep]:
         """Steps by key."""
@@ -164,11 +167,7 @@ def compile_plan(
     effective, partition_tags = effective_run_config(job, run_config, partition_key)
     problems = check_top_level(effective)
     builder = _Builder(job, problems)
-    top_inputs = {
-        name: _Feed("run_input", run_inputs=(name,))
-        for name in job.graph.input_defs
-        if name in input_names
-    }
+    top_inputs = _top_inputs(job, effective, input_names, problems)
     with gc_paused():
         builder.walk(job.graph, "", builder.top_section(effective), "ops", top_inputs)
     keys, resource_config = resolve_resources(job, effective.get("resources"), problems)
@@ -187,7 +186,30 @@ def compile_plan(
         resource_config=resource_config,
         tags=run_tags,
         partition_key=partition_key,
+        op_selection=getattr(job, "op_selection", None),
     )
+
+
+def _top_inputs(
+    job: JobDefinition,
+    run_config: Mapping[str, Any],
+    input_names: frozenset[str],
+    problems: list[tuple[str, str]],
+) -> dict[str, _Feed]:
+    """The job's own graph inputs: launch values, else the top-level ``inputs`` config."""
+    given = _section(run_config, "inputs", "inputs", problems)
+    feeds: dict[str, _Feed] = {}
+    for name in job.graph.input_defs:
+        if name in input_names:
+            feeds[name] = _Feed("run_input", run_inputs=(name,))
+        elif name in given:
+            feeds[name] = _Feed("config", value=_unwrap(given[name]))
+    problems.extend(
+        (f"inputs.{name}", f"job {job.name!r} has no input {name!r}")
+        for name in given
+        if name not in job.graph.input_defs
+    )
+    return feeds
 
 
 def check_cluster_tags(owner: str, tags: Mapping[str, Any]) -> None:
