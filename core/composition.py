@@ -287,7 +287,7 @@ def _bind(
         if key not in node_def.input_defs:
             raise DagsterInvalidDefinitionError(
                 f"graph {graph_name!r}: {node_def.node_type_str} {name!r} has no input {key!r} "
-                f"(inputs: {', '.join(node_def.input_defs) or 'none'})"
+                f"(inputs: {', '.join(node_def.input_defs.keys()) or 'none'})"
             )
         if key in bindings:
             raise DagsterInvalidDefinitionError(
@@ -345,7 +345,7 @@ def _outputs_tuple(names: tuple[str, ...]) -> Any:
 
 
 def _handles(node_def: Any, name: str, mode: str) -> Any:
-    outputs = node_def.output_defs
+    outputs = dict(node_def.output_defs.items())
     if not outputs:
         return None
 

@@ -124,7 +124,7 @@ class OpExecutionContext:
             output_name: which output; may be omitted when the op has one.
             mapping_key: which value of a dynamic output.
         """
-        outs = list(getattr(self.op_def, "output_defs", {}) or {})
+        outs = list(self.op_def.output_defs.keys()) if self.op_def is not None else []
         if output_name is None:
             if len(outs) != 1:
                 raise DagsterInvariantViolationError(

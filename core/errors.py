@@ -157,6 +157,11 @@ class DagsterTypeCheckDidNotPass(DagsterError):
         self.metadata = dict(metadata or {})
         self.dagster_type = dagster_type
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A type's check function is often a lambda or closure, which cannot cross a
+        # process boundary: the copy a worker sends back keeps the text and metadata only.
+        return (type(self), (self.description, self.metadata))
+
 
 class DagsterStepOutputNotFoundError(DagsterError):
     """An op finished without producing one of its required outputs."""

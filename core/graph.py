@@ -27,6 +27,7 @@ from .dependency import (
 from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .gc_pause import gc_paused
 from .input import GraphIn
+from .named_sequence import NamedDefinitions
 from .output import GraphOut, OutputDefinition
 from .types import NO_VALUE, is_nothing
 
@@ -96,11 +97,17 @@ class GraphDefinition(composition.Invocable):
         self.node_dict: dict[str, Node] = _build_nodes(name, self.node_defs, dependencies or {})
         self.edges: dict[str, dict[str, Binding]] = {n: {} for n in self.node_dict}
         _resolve_edges(self, dependencies or {})
-        for mapping in input_mappings or ():
+        self._given_input_mappings = list(input_mappings or ())
+        for mapping in self._given_input_mappings:
             self._map_input(mapping)
-        self.input_defs = self._input_defs(ins or {})
+        self.input_defs: NamedDefinitions[GraphInputDefinition] = NamedDefinitions(
+            self._input_defs(ins or {})
+        )
+        self.input_mappings = self._mappings_in()
         self.output_mappings = list(output_mappings or ())
-        self.output_defs = self._output_defs(out or {})
+        self.output_defs: NamedDefinitions[OutputDefinition] = NamedDefinitions(
+            self._output_defs(out or {})
+        )
         self.positional_inputs = tuple(n for n, d in self.input_defs.items() if not d.is_nothing)
         self.topological_order = _toposort(name, self.node_dict, self.edges)
 
@@ -211,6 +218,14 @@ class GraphDefinition(composition.Invocable):
         else:
             self.edges[mapping.node_name][mapping.input_name] = ref
 
+    def _mappings_in(self) -> list[InputMapping]:
+        """Every graph input mapping, in the order the graph's inputs were declared."""
+        return [
+            InputMapping(d.name, node, input_name)
+            for d in self.input_defs
+            for node, input_name in d.targets
+        ]
+
     def _input_defs(self, ins: Mapping[str, GraphIn]) -> dict[str, GraphInputDefinition]:
         targets: dict[str, list[tuple[str, str]]] = {}
         for node_name, inputs in self.edges.items():
@@ -318,7 +333,7 @@ def _resolve_edges(graph: GraphDefinition, dependencies: Mapping[Any, Mapping[st
             if input_def is None:
                 raise DagsterInvalidDefinitionError(
                     f"graph {graph.name!r}: node {node_name!r} has no input {input_name!r} "
-                    f"(inputs: {', '.join(node.definition.input_defs) or 'none'})"
+                    f"(inputs: {', '.join(node.definition.input_defs.keys()) or 'none'})"
                 )
             graph.edges[node_name][input_name] = _binding(graph, node_name, input_name, dep)
 
@@ -363,7 +378,7 @@ def _check_source(graph: GraphDefinition, where: str, node_name: str, output: st
     if output not in source.definition.output_defs:
         raise DagsterInvalidDefinitionError(
             f"{where} depends on output {output!r} of node {node_name!r}, which has no such "
-            f"output (outputs: {', '.join(source.definition.output_defs) or 'none'})"
+            f"output (outputs: {', '.join(source.definition.output_defs.keys()) or 'none'})"
         )
 
 

@@ -162,7 +162,7 @@ def _split_context(
 
 
 def _input_values(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    names = [n for n in op_def.input_defs if not op_def.input_defs[n].is_nothing]
+    names = [n for n, d in op_def.input_defs.items() if not d.is_nothing]
     if len(args) > len(names):
         raise DagsterInvalidInvocationError(
             f"Too many input arguments were provided for op '{op_def.name}'. This may be "

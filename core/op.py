@@ -11,6 +11,7 @@ from . import composition
 from .config import Config, ConfigSchema
 from .errors import DagsterInvalidDefinitionError
 from .input import In, InputDefinition
+from .named_sequence import NamedDefinitions
 from .output import DEFAULT_OUTPUT, Out, OutputDefinition, check_output_name, output_type_of
 from .resource import resource_keys
 from .retry import RetryPolicy
@@ -68,18 +69,20 @@ class OpDefinition(composition.Invocable):
         self.config_schema = (
             ConfigSchema(config_schema, f"op {self.name!r}") if config_schema is not None else None
         )
-        self.input_defs = sig.inputs(ins or {})
-        self.output_defs = _outputs(self.name, outs, sig.return_annotation)
+        self.input_defs: NamedDefinitions[InputDefinition] = NamedDefinitions(sig.inputs(ins or {}))
+        self.output_defs: NamedDefinitions[OutputDefinition] = NamedDefinitions(
+            _outputs(self.name, outs, sig.return_annotation)
+        )
         self.positional_inputs = tuple(n for n, d in self.input_defs.items() if not d.is_nothing)
 
     # Dagster-compatible views -------------------------------------------------
     @property
     def ins(self) -> dict[str, InputDefinition]:
-        return self.input_defs
+        return dict(self.input_defs.items())
 
     @property
     def outs(self) -> dict[str, OutputDefinition]:
-        return self.output_defs
+        return dict(self.output_defs.items())
 
     @property
     def node_type_str(self) -> str:

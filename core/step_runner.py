@@ -191,7 +191,7 @@ class _Collector:
         self.add(item)
 
     def add_return(self, value: Any) -> None:
-        outs = self.spec.op_def.output_defs
+        outs = dict(self.spec.op_def.output_defs.items())
         if isinstance(value, Output):
             self.add(value)
         elif isinstance(value, list) and _dynamic_list(value, outs):
@@ -230,7 +230,7 @@ class _Collector:
         if out_def is None:
             raise DagsterInvariantViolationError(
                 f'op "{self.spec.handle}" produced output "{name}", which it does not declare '
-                f"(outputs: {', '.join(self.spec.op_def.output_defs) or 'none'})"
+                f"(outputs: {', '.join(self.spec.op_def.output_defs.keys()) or 'none'})"
             )
         mapping_key = output.mapping_key if isinstance(output, DynamicOutput) else None
         if out_def.is_dynamic != (mapping_key is not None):

@@ -199,7 +199,7 @@ def _top_inputs(
     """The job's own graph inputs: launch values, else the top-level ``inputs`` config."""
     given = _section(run_config, "inputs", "inputs", problems)
     feeds: dict[str, _Feed] = {}
-    for name in job.graph.input_defs:
+    for name in job.graph.input_defs.keys():
         if name in input_names:
             feeds[name] = _Feed("run_input", run_inputs=(name,))
         elif name in given:
@@ -349,7 +349,7 @@ class _Builder:
         )
         given = _section(section, "inputs", f"{path}.inputs", self.problems)
         feeds: dict[str, _Feed] = {}
-        for name in graph.input_defs:
+        for name in graph.input_defs.keys():
             if name in resolved and resolved[name].kind != "none":
                 feeds[name] = resolved[name]
             elif name in given:
@@ -398,7 +398,7 @@ class _Builder:
         given = _section(section, "inputs", f"{path}.inputs", self.problems)
         inputs = []
         mapped_by: OutputRef | None = None
-        for name in op_def.input_defs:
+        for name in op_def.input_defs.keys():
             feed = resolved.get(name)
             if feed is not None and feed.kind == "none":
                 feed = None

@@ -142,7 +142,7 @@ class ExecuteInProcessResult:
         if output_name not in definition.output_defs:
             raise DagsterInvariantViolationError(
                 f"node {node_str!r} has no output {output_name!r} "
-                f"(outputs: {', '.join(definition.output_defs) or 'none'})"
+                f"(outputs: {', '.join(definition.output_defs.keys()) or 'none'})"
             )
         return handle, output_name
 
