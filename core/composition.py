@@ -24,7 +24,7 @@ from .dependency import (
     NodeInvocation,
     OutputMapping,
 )
-from .errors import DagsterInvalidDefinitionError
+from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .output import DEFAULT_OUTPUT
 
 _local = threading.local()
@@ -58,8 +58,23 @@ class OutputHandle:
         return CollectHandle(self.node, self.output)
 
     def alias(self, _name: str) -> Any:
-        raise DagsterInvalidDefinitionError(
-            f"alias() is called on an op before invoking it, not on the output of {self.node!r}"
+        raise DagsterInvariantViolationError(
+            f"In @job/@graph, attempted to call alias method for the output {self.output!r} of "
+            f"the already invoked node {self.node!r}: call alias() on the op before invoking it"
+        )
+
+    def __getitem__(self, _index: Any) -> Any:
+        raise DagsterInvariantViolationError(
+            f'Attempted to index in to the output "{self.output}" of node {self.node!r}. '
+            "Consider defining multiple Outs if you seek to pass different parts of this "
+            "output to different nodes."
+        )
+
+    def __iter__(self) -> Any:
+        raise DagsterInvariantViolationError(
+            f'Attempted to iterate over the output "{self.output}" of node {self.node!r}. '
+            "Consider defining multiple Outs if you seek to pass different parts of this "
+            "output to different nodes."
         )
 
 

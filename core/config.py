@@ -68,6 +68,11 @@ class Field:
     description: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.config, str | int | float | bool) or self.config is None:
+            raise DagsterInvalidDefinitionError(
+                f"Attempted to pass {self.config!r} to a Field that expects a valid dagster type "
+                "usable in config (e.g. Dict, Int, String et al)."
+            )
         _refuse_dagster_type(self.config)
         if self.is_required and self.default_value is not NO_VALUE:
             raise DagsterInvalidDefinitionError(

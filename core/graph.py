@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import composition
 from .dagster_type import BUILTIN_ANY
+from .definition_checks import (
+    check_dynamic_wiring,
+    check_name,
+    check_tags,
+    check_unique_definitions,
+)
 from .dependency import (
     Binding,
     Collect,
@@ -33,11 +39,6 @@ from .types import NO_VALUE, is_nothing
 
 if TYPE_CHECKING:
     from .job import JobDefinition
-
-
-def _valid_name(name: str) -> bool:
-    """Letters, digits and underscores only (a faster ``^[A-Za-z0-9_]+$``)."""
-    return name.isascii() and name.replace("_", "a").isalnum()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -87,13 +88,14 @@ class GraphDefinition(composition.Invocable):
         ins: Mapping[str, GraphIn] | None = None,
         out: Mapping[str, GraphOut] | None = None,
     ) -> None:
-        if not isinstance(name, str) or not _valid_name(name):
-            raise DagsterInvalidDefinitionError(f"graph name {name!r} is not a valid name")
+        check_name(name, "the name of a graph or job")
+        check_tags(tags, f"graph {name!r}")
         self.name = name
         self.description = description
         self.config_mapping = config
         self.tags: dict[str, Any] = dict(tags or {})
         self.node_defs = list(node_defs or [])
+        self.all_definitions = check_unique_definitions(name, self.node_defs)
         self.node_dict: dict[str, Node] = _build_nodes(name, self.node_defs, dependencies or {})
         self.edges: dict[str, dict[str, Binding]] = {n: {} for n in self.node_dict}
         _resolve_edges(self, dependencies or {})
@@ -110,6 +112,7 @@ class GraphDefinition(composition.Invocable):
         )
         self.positional_inputs = tuple(n for n, d in self.input_defs.items() if not d.is_nothing)
         self.topological_order = _toposort(name, self.node_dict, self.edges)
+        check_dynamic_wiring(name, self.node_dict, self.edges, self.topological_order)
 
     # Dagster-compatible views -------------------------------------------------
     @property
@@ -285,11 +288,6 @@ def _build_nodes(
             raise DagsterInvalidDefinitionError(
                 f"graph {graph_name!r}: node_defs must hold ops or graphs, got {definition!r}"
             )
-        other = by_name.get(definition.name)
-        if other is not None and other is not definition:
-            raise DagsterInvalidDefinitionError(
-                f"graph {graph_name!r}: two different definitions are named {definition.name!r}"
-            )
         by_name[definition.name] = definition
     nodes: dict[str, Node] = {}
     invoked: set[str] = set()
@@ -306,10 +304,8 @@ def _build_nodes(
             raise DagsterInvalidDefinitionError(
                 f"graph {graph_name!r}: two nodes are named {node_name!r}"
             )
-        if not _valid_name(node_name):
-            raise DagsterInvalidDefinitionError(
-                f"graph {graph_name!r}: node name {node_name!r} is not a valid name"
-            )
+        check_name(node_name, f"a node of graph {graph_name!r}")
+        check_tags(invocation.tags, f"node {node_name!r}")
         invoked.add(invocation.name)
         nodes[node_name] = Node(
             node_name,
@@ -455,6 +451,13 @@ def graph_from_function(
     outs = {"result": out} if isinstance(out, GraphOut) else dict(out or {})
     with gc_paused():
         traced = composition.trace(graph_name, fn, params, list(outs) or None)
+        mapped = {m.graph_input_name for m in traced.input_mappings}
+        for param in params:
+            if param not in mapped:
+                raise DagsterInvalidDefinitionError(
+                    f"@graph '{graph_name}' has unmapped input '{param}'. Remove it or pass it "
+                    "to the appropriate op/graph invocation."
+                )
         return GraphDefinition(
             name=graph_name,
             description=description if description is not None else inspect.getdoc(fn),

@@ -27,6 +27,9 @@ class In:
     default_value: Any = NO_VALUE
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_type_arg(self.dagster_type, "In")
+
 
 @dataclass(frozen=True, slots=True)
 class GraphIn:
@@ -91,6 +94,19 @@ class InputDefinition:
         if spec is not None and spec.default_value is not NO_VALUE:
             default = spec.default_value
         resolved = resolve_dagster_type(dagster_type)
+        if resolved.is_nothing and spec is None:
+            raise DagsterInvalidDefinitionError(
+                f"Input parameter {name} is annotated with Nothing which is a type that "
+                "represents passing no data. This type must be used via In() and no parameter "
+                "should be included"
+            )
+        if default is not NO_VALUE and not resolved.is_any:
+            failed = resolved.failure(default)
+            if failed is not None:
+                raise DagsterInvalidDefinitionError(
+                    f"Type check failed for the default_value of InputDefinition {name} of type "
+                    f"{resolved.display_name}. Received value {default} of type {type(default)}"
+                )
         return InputDefinition(
             name=name,
             dagster_type=resolved,

@@ -8,6 +8,7 @@ from typing import Any
 
 from .config import RunConfig
 from .config_mapping import ConfigMapping
+from .definition_checks import check_tags
 from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .graph import GraphDefinition, graph_from_function
 from .hook import HookDefinition
@@ -76,6 +77,13 @@ class JobDefinition:
         self.op_retry_policy = op_retry_policy
         self.metadata = dict(metadata or {})
         self.input_values = dict(input_values or {})
+        for key in self.input_values:
+            if key not in graph_def.input_defs:
+                raise DagsterInvalidDefinitionError(
+                    f"Error when constructing JobDefinition '{self.name}': Input value provided "
+                    f"for key '{key}', but job has no top-level input with that name."
+                )
+        check_tags(tags, f"job {self.name!r}")
         self.config_mapping: ConfigMapping | None = None
         self.partitioned_config: PartitionedConfig | None = None
         self.default_run_config: dict[str, Any] = {}
@@ -117,8 +125,9 @@ class JobDefinition:
             for key in sorted(op_def.required_resource_keys - set(self.resource_defs)):
                 provided = ", ".join(sorted(self.resource_defs)) or "none"
                 raise DagsterInvalidDefinitionError(
-                    f"op {op_def.name!r} requires resource {key!r}, which job {self.name!r} "
-                    f"does not provide (resources: {provided})"
+                    f"resource with key '{key}' required by op '{op_def.name}' was not "
+                    f"provided. Please provide a ResourceDefinition to key '{key}' in job "
+                    f"{self.name!r} (resources: {provided})"
                 )
         for key in self.missing_resource_keys():
             raise DagsterInvalidDefinitionError(

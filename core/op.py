@@ -9,6 +9,7 @@ from typing import Any
 
 from . import composition
 from .config import Config, ConfigSchema
+from .definition_checks import check_name, check_tags
 from .errors import DagsterInvalidDefinitionError
 from .input import In, InputDefinition
 from .named_sequence import NamedDefinitions
@@ -51,8 +52,8 @@ class OpDefinition(composition.Invocable):
     ) -> None:
         self.compute_fn = compute_fn
         self.name = name or compute_fn.__name__
-        if not self.name.isidentifier():
-            raise DagsterInvalidDefinitionError(f"op name {self.name!r} is not an identifier")
+        check_name(self.name, "the name of an op")
+        check_tags(tags, f"op {self.name!r}")
         self.description = description if description is not None else inspect.getdoc(compute_fn)
         self.required_resource_keys = resource_keys(required_resource_keys, f"op {self.name!r}")
         self.tags: dict[str, Any] = dict(tags or {})

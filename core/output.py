@@ -40,6 +40,11 @@ class Out:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     code_version: str | None = None
 
+    def __post_init__(self) -> None:
+        from .input import check_type_arg
+
+        check_type_arg(self.dagster_type, "Out")
+
 
 @dataclass(frozen=True, slots=True)
 class DynamicOut(Out):
