@@ -64,6 +64,7 @@ from .errors import (
     DagsterResourceFunctionError,
     DagsterStepOutputNotFoundError,
     DagsterTypeCheckDidNotPass,
+    DagsterUnknownPartitionError,
     DagsterUnknownResourceError,
     DefinitionError,
     Failure,
@@ -79,7 +80,14 @@ from .errors import (
 )
 from .event_type import DagsterEventType
 from .graph import GraphDefinition, graph
-from .hook import HookContext, HookDefinition, failure_hook, success_hook
+from .hook import (
+    HookContext,
+    HookDefinition,
+    HookExecutionResult,
+    build_hook_context,
+    failure_hook,
+    success_hook,
+)
 from .input import GraphIn, In
 from .invocation import build_op_context
 from .job import (
@@ -191,11 +199,13 @@ __all__ = [
     "DagsterRun",
     "HookContext",
     "HookDefinition",
+    "HookExecutionResult",
     "InitResourceContext",
     "Jitter",
     "OpExecutionContext",
     "ResourceDefinition",
     "RetryPolicy",
+    "build_hook_context",
     "build_init_resource_context",
     "build_op_context",
     "make_values_resource",
@@ -225,6 +235,7 @@ __all__ = [
     "DagsterResourceFunctionError",
     "DagsterStepOutputNotFoundError",
     "DagsterTypeCheckDidNotPass",
+    "DagsterUnknownPartitionError",
     "DagsterUnknownResourceError",
     "DefinitionError",
     "Failure",

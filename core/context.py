@@ -24,6 +24,21 @@ class DagsterRun:
     job_name: str
     tags: Mapping[str, str] = field(default_factory=dict)
     run_config: Mapping[str, Any] = field(default_factory=dict)
+    #: "SUCCESS" or "FAILURE" once the run has ended (set on a result's run), else None
+    status: str | None = None
+    op_selection: list[str] | None = None
+
+    @property
+    def is_success(self) -> bool:
+        return self.status == "SUCCESS"
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status == "FAILURE"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status is not None
 
     @property
     def partition_key(self) -> str | None:
@@ -72,14 +87,44 @@ class StepLog:
         self._emit(logging.CRITICAL, "CRITICAL", msg, args)
 
 
+class NodeView:
+    """``context.op``: a node's name (its alias), merged tags and definition; other
+    attributes come from the op definition."""
+
+    __slots__ = ("_definition", "_tags", "name")
+
+    def __init__(self, name: str, definition: Any, tags: Mapping[str, Any] | None) -> None:
+        self.name = name
+        self._definition = definition
+        self._tags = tags
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        if self._tags is not None:
+            return dict(self._tags)
+        return dict(getattr(self._definition, "tags", {}) or {})
+
+    @property
+    def definition(self) -> Any:
+        return self._definition
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(object.__getattribute__(self, "_definition"), item)
+
+    def __repr__(self) -> str:
+        return f"<node {self.name}>"
+
+
 class OpExecutionContext:
     """The ``context`` argument of an op."""
 
     __slots__ = (
+        "_job_def",
         "_mapping_key",
         "_op_config",
         "_output_metadata",
         "_run",
+        "_tags",
         "log",
         "op_def",
         "op_handle",
@@ -99,8 +144,12 @@ class OpExecutionContext:
         log: StepLog,
         retry_number: int = 0,
         mapping_key: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        job_def: Any = None,
     ) -> None:
         self._run = run
+        self._tags = tags
+        self._job_def = job_def
         self.op_def = op_def
         self.op_handle = op_handle
         self.step_key = step_key
@@ -197,5 +246,12 @@ class OpExecutionContext:
         return f'op "{self.op_handle}"'
 
     @property
-    def op(self) -> Any:
-        return self.op_def
+    def op(self) -> NodeView:
+        """The node this op runs as: its name (alias), tags and definition."""
+        name = self.op_handle.rsplit(".", 1)[-1] if self.op_handle else self.op_def.name
+        return NodeView(name, self.op_def, self._tags if self._tags is not None else None)
+
+    @property
+    def job_def(self) -> Any:
+        """The job this op runs in (None when invoked directly)."""
+        return self._job_def

@@ -61,6 +61,10 @@ class DagsterInvalidConfigDefinitionError(DagsterInvalidDefinitionError):
     """A config schema itself is invalid (raised where the schema is defined)."""
 
 
+class DagsterUnknownPartitionError(DagsterError):
+    """A partition key that the job's partitions do not have."""
+
+
 class DagsterInvalidSubsetError(DagsterError):
     """An ``op_selection`` names nodes that do not exist or makes an invalid graph."""
 

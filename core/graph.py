@@ -444,13 +444,14 @@ def graph_from_function(
     out: Mapping[str, GraphOut] | GraphOut | None,
     config: Any,
     tags: Mapping[str, Any] | None,
+    decorator: str = "graph",
 ) -> GraphDefinition:
     """Trace ``fn`` and build the graph it describes."""
     graph_name = name or fn.__name__
     params = [p.name for p in inspect.signature(fn).parameters.values()]
     outs = {"result": out} if isinstance(out, GraphOut) else dict(out or {})
     with gc_paused():
-        traced = composition.trace(graph_name, fn, params, list(outs) or None)
+        traced = composition.trace(graph_name, fn, params, list(outs) or None, decorator)
         mapped = {m.graph_input_name for m in traced.input_mappings}
         for param in params:
             if param not in mapped:

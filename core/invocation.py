@@ -134,10 +134,8 @@ def invoke_op(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     if op_def.config_param is not None:
         values[op_def.config_param] = op_def.config_schema.instance(config)
     _check_inputs(op_def, values)
-    if op_def.has_context:
-        result = op_def.compute_fn(_bound(op_def, context, config), **values)
-    else:
-        result = op_def.compute_fn(**values)
+    bound = _bound(op_def, context, config) if op_def.has_context else None
+    result = op_def.call(bound, values)
     return _checked(op_def, result)
 
 

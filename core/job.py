@@ -74,6 +74,7 @@ class JobDefinition:
         self.tags: dict[str, Any] = {**graph_def.tags, **(tags or {})}
         self.hook_defs: frozenset[HookDefinition] = frozenset(hook_defs or ())
         self.executor_def = executor_def or in_process_executor
+        self.explicit_executor = executor_def is not None
         self.op_retry_policy = op_retry_policy
         self.metadata = dict(metadata or {})
         self.input_values = dict(input_values or {})
@@ -178,6 +179,15 @@ class JobDefinition:
             **self._init_args,
         )
 
+    def has_node(self, name: str) -> bool:
+        """Whether the job has a node of that name (a dotted path reaches into graphs)."""
+        graph: Any = self.graph
+        for part in name.split("."):
+            if not hasattr(graph, "node_dict") or part not in graph.node_dict:
+                return False
+            graph = graph.node_dict[part].definition
+        return True
+
     def get_subset(self, op_selection: Sequence[str] | None = None, **_: Any) -> JobDefinition:
         """This job restricted to ``op_selection`` (``"op"``, ``"*op"``, ``"op+"``,
         ``"graph.op"``, ...), under the same name; see ``opgrid.selection``."""
@@ -265,7 +275,7 @@ def job(
     """Turn a composition function into a ``JobDefinition`` (``@job`` or ``@job(...)``)."""
 
     def wrap(fn: Callable[..., Any]) -> JobDefinition:
-        graph_def = graph_from_function(fn, name, description, None, None, None, None)
+        graph_def = graph_from_function(fn, name, description, None, None, None, None, "job")
         return JobDefinition(
             graph_def,
             name=name,

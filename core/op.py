@@ -61,6 +61,8 @@ class OpDefinition(composition.Invocable):
         self.code_version = code_version
         self.is_generator = inspect.isgeneratorfunction(compute_fn)
         sig = _Signature(compute_fn, self.name)
+        #: the raw ``OpDefinition(compute_fn=fn(context, inputs))`` form: inputs come as a dict
+        self.takes_inputs_dict = sig.takes_inputs_dict(ins or {})
         self.has_context = sig.has_context
         self.context_param = sig.context_param
         self.var_kwargs = sig.var_kwargs
@@ -116,6 +118,14 @@ class OpDefinition(composition.Invocable):
         )
         return result
 
+    def call(self, context: Any, inputs: Mapping[str, Any]) -> Any:
+        """Call the function with a context (when it takes one) and the input values."""
+        if self.takes_inputs_dict:
+            return self.compute_fn(context, dict(inputs))
+        if self.has_context:
+            return self.compute_fn(context, **inputs)
+        return self.compute_fn(**inputs)
+
     # Composition ---------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if composition.is_composing():
@@ -154,7 +164,18 @@ class _Signature:
             if isinstance(hint, type) and issubclass(hint, Config):
                 self.config_param, self.config_class = param.name, hint
         self.params = [p for p in params if p.name != self.config_param]
+        self.raw = False
         self.hints = hints
+
+    def takes_inputs_dict(self, ins: Mapping[str, In]) -> bool:
+        """Whether the function is ``fn(context, inputs)`` with the inputs declared in ``ins``."""
+        declared = [n for n, spec in ins.items() if not is_nothing(spec.dagster_type)]
+        is_raw = self.has_context and [p.name for p in self.params] == ["inputs"]
+        if is_raw and declared and "inputs" not in ins:
+            self.params = []  # the declared ins are the inputs
+            self.raw = True
+            return True
+        return False
 
     def inputs(self, ins: Mapping[str, In]) -> dict[str, InputDefinition]:
         names = {p.name for p in self.params}
@@ -168,12 +189,16 @@ class _Signature:
                     f"op {self.op_name!r}: input {name!r} is of type Nothing and must not be "
                     "a parameter of the function"
                 )
-            if not is_nothing(spec.dagster_type) and name not in names:
+            if not is_nothing(spec.dagster_type) and name not in names and not self.raw:
                 raise DagsterInvalidDefinitionError(
                     f"op {self.op_name!r}: input {name!r} is declared in ins but is not a "
                     "parameter of the function"
                 )
         result: dict[str, InputDefinition] = {}
+        if self.raw:  # the raw form: every declared input, in order
+            for name, spec in ins.items():
+                if not is_nothing(spec.dagster_type):
+                    result[name] = InputDefinition.build(name, NO_VALUE, spec, NO_VALUE)
         for param in self.params:
             default = NO_VALUE if param.default is param.empty else param.default
             hint = self.hints.get(param.name, NO_VALUE)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from .errors import ConfigError, DagsterInvalidDefinitionError
+from .errors import ConfigError, DagsterInvalidDefinitionError, DagsterUnknownPartitionError
 
 
 class StaticPartitionsDefinition:
@@ -103,22 +103,32 @@ class PartitionedConfig:
 
     def get_run_config_for_partition_key(self, key: str) -> dict[str, Any]:
         if not self.partitions_def.has_partition_key(key):
-            raise ConfigError([("partition_key", f"{key!r} is not a partition of this job")])
+            raise DagsterUnknownPartitionError(
+                f"Could not find a partition with key `{key}` (partition_key)."
+            )
         return dict(self._config_fn(key))
 
     def get_tags_for_partition_key(self, key: str) -> dict[str, str]:
-        return dict(self._tags_fn(key)) if self._tags_fn else {}
+        tags = dict(self._tags_fn(key)) if self._tags_fn else {}
+        return {**tags, "dagster/partition": key}
+
+    def get_partition_keys(self, current_time: datetime | None = None) -> list[str]:
+        """The keys of the partitions this config is defined for."""
+        return self.partitions_def.get_partition_keys(current_time)
 
 
 def static_partitioned_config(
     partition_keys: Sequence[str],
     tags_for_partition_fn: Callable[[str], Mapping[str, str]] | None = None,
+    tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
 ) -> Callable[[Callable[[str], Mapping[str, Any]]], PartitionedConfig]:
     """Decorate ``fn(partition_key) -> run_config`` over a fixed list of keys."""
 
     def wrap(fn: Callable[[str], Mapping[str, Any]]) -> PartitionedConfig:
         return PartitionedConfig(
-            StaticPartitionsDefinition(partition_keys), fn, tags_for_partition_fn
+            StaticPartitionsDefinition(partition_keys),
+            fn,
+            tags_for_partition_key_fn or tags_for_partition_fn,
         )
 
     return wrap
@@ -131,12 +141,13 @@ def daily_partitioned_config(
     end_offset: int = 0,
     fmt: str = "%Y-%m-%d",
     tags_for_partition_fn: Callable[[datetime, datetime], Mapping[str, str]] | None = None,
+    tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
 ) -> Callable[[Callable[[datetime, datetime], Mapping[str, Any]]], PartitionedConfig]:
     """Decorate ``fn(start, end) -> run_config``, one partition per day."""
 
     def wrap(fn: Callable[[datetime, datetime], Mapping[str, Any]]) -> PartitionedConfig:
         days = DailyPartitionsDefinition(start_date, end_offset, fmt, hour_offset, minute_offset)
-        tags_fn = (
+        tags_fn = tags_for_partition_key_fn or (
             (lambda key: tags_for_partition_fn(*days.window(key)))
             if tags_for_partition_fn
             else None

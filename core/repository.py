@@ -44,6 +44,8 @@ class RepositoryDefinition:
 
 
 def _as_job(item: Any, where: str) -> JobDefinition:
+    if callable(item) and not isinstance(item, JobDefinition | GraphDefinition):
+        item = item()  # a repository dict may hold functions that build the job
     if isinstance(item, JobDefinition):
         return item
     if isinstance(item, GraphDefinition):
@@ -58,8 +60,14 @@ def repository(
     *,
     name: str | None = None,
     description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    default_executor_def: Any = None,
+    default_logger_defs: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Turn a function returning jobs into a ``RepositoryDefinition``."""
+    """Turn a function returning jobs into a ``RepositoryDefinition``.
+
+    ``default_executor_def`` becomes the executor of jobs that did not choose one.
+    """
 
     def wrap(body: Callable[[], Any]) -> RepositoryDefinition:
         repo_name = name or body.__name__
@@ -67,9 +75,18 @@ def repository(
         if isinstance(items, Mapping):
             items = [value for group in items.values() for value in _values(group)]
         jobs = [_as_job(item, f"repository {repo_name!r}") for item in items]
+        if default_executor_def is not None:
+            jobs = [_with_default_executor(j, default_executor_def) for j in jobs]
         return RepositoryDefinition(repo_name, jobs, description)
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _with_default_executor(job_def: JobDefinition, executor_def: Any) -> JobDefinition:
+    if job_def.explicit_executor:
+        return job_def
+    job_def.executor_def = executor_def
+    return job_def
 
 
 def _values(group: Any) -> Iterable[Any]:

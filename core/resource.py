@@ -56,7 +56,7 @@ class ResourceDefinition:
         required_resource_keys: set[str] | frozenset[str] | None = None,
     ) -> None:
         self.resource_fn = resource_fn
-        self.description = description
+        self.description = description if description is not None else inspect.getdoc(resource_fn)
         name = getattr(resource_fn, "__name__", "resource")
         self.required_resource_keys = resource_keys(required_resource_keys, f"resource {name!r}")
         self.config_schema = (

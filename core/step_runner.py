@@ -46,6 +46,9 @@ class StepSpec:
     hook_defs: frozenset[HookDefinition] = frozenset()
     retry_policy: RetryPolicy | None = None
     mapping_key: str | None = None
+    #: the node's tags (op definition, graph and invocation tags merged), for ``context.op``
+    tags: Mapping[str, Any] | None = None
+    job_def: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,8 @@ def run_step(
         log,
         retry_number,
         spec.mapping_key,
+        spec.tags,
+        spec.job_def,
     )
     try:
         _check_inputs(spec, inputs)
@@ -143,9 +148,7 @@ def _call(
     kwargs = dict(inputs)
     if op_def.config_param is not None and op_def.config_schema is not None:
         kwargs[op_def.config_param] = op_def.config_schema.instance(spec.op_config)
-    result = (
-        op_def.compute_fn(context, **kwargs) if op_def.has_context else op_def.compute_fn(**kwargs)
-    )
+    result = op_def.call(context, kwargs)
     collector = _Collector(spec)
     if inspect.isgenerator(result):
         for item in result:
@@ -308,7 +311,7 @@ def _run_hooks(
         if not hook.fires_on(succeeded):
             continue
         context = HookContext(
-            op=HookNode(spec.handle.rsplit(".", 1)[-1], spec.handle),
+            op=HookNode(spec.handle.rsplit(".", 1)[-1], spec.handle, dict(spec.tags or {})),
             job_name=run.job_name,
             run_id=run.run_id,
             step_key=spec.step_key,

@@ -157,6 +157,8 @@ class _InProcessRun:
             hook_defs=resolved.hook_defs,
             retry_policy=resolved.retry_policy,
             mapping_key=self.state.mapping_key_of(key),
+            tags=resolved.tags,
+            job_def=self.job,
         )
         self._emit(E.STEP_RESTARTED if attempt else E.STEP_START, step_key=key, attempt=attempt)
         inputs = self._inputs(key, plan_step, resolved)
