@@ -122,3 +122,36 @@ def test_field_is_required_as_dagster_resolves_it():
     assert not Field(dg.Noneable(int)).is_required
     assert not Field({"a": Field(int, default_value=1)}).is_required
     assert Field({"a": int}).is_required
+
+
+class Count(dg.Config):
+    n: int = 1
+
+
+@dg.op
+def counted(config: Count):
+    return config.n
+
+
+@dg.graph
+def counting_graph():
+    counted()
+
+
+@dg.job
+def counting_job():
+    counting_graph()
+    counted.alias("top")()
+
+
+def test_run_config_objects_reach_ops_inside_graphs():
+    run_config = dg.RunConfig(
+        ops={"counting_graph": {"ops": {"counted": Count(n=5)}}, "top": Count(n=2)}
+    )
+    result = counting_job.execute_in_process(run_config=run_config)
+    assert (result.output_for_node("counting_graph.counted"), result.output_for_node("top")) == (
+        5,
+        2,
+    )
+    plain = dg.RunConfig(ops={"top": Count(n=2)}).to_config_dict()
+    assert plain["ops"] == {"top": {"config": {"n": 2}}}
