@@ -61,7 +61,7 @@ class RunConfig(dict[str, Any]):
 
     def to_config_dict(self) -> dict[str, Any]:
         """The run config as plain dicts (Dagster's four sections, empty when unset)."""
-        plain = {"loggers": {}, "resources": {}, "ops": {}, "execution": {}}
+        plain: dict[str, Any] = {"loggers": {}, "resources": {}, "ops": {}, "execution": {}}
         plain.update(_plain_dicts(dict(self)))
         return plain
 
