@@ -101,9 +101,13 @@ from .op import OpDefinition, op
 from .output import DynamicOut, DynamicOutput, GraphOut, Out, Output
 from .partition import (
     DailyPartitionsDefinition,
+    DynamicPartitionsDefinition,
     PartitionedConfig,
+    PartitionKeyRange,
     StaticPartitionsDefinition,
+    TimeWindow,
     daily_partitioned_config,
+    dynamic_partitioned_config,
     static_partitioned_config,
 )
 from .repository import Definitions, RepositoryDefinition, repository
@@ -180,19 +184,23 @@ __all__ = [
     "EnumValue",
     "Map",
     "DailyPartitionsDefinition",
+    "DynamicPartitionsDefinition",
     "Field",
     "IntSource",
     "Noneable",
+    "PartitionKeyRange",
     "PartitionedConfig",
     "Permissive",
     "RunConfig",
     "Selector",
     "Shape",
     "StaticPartitionsDefinition",
+    "TimeWindow",
     "StringSource",
     "config_mapping",
     "configured",
     "daily_partitioned_config",
+    "dynamic_partitioned_config",
     "static_partitioned_config",
     # Resources, hooks, retries, context
     "Backoff",

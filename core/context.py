@@ -238,6 +238,28 @@ class OpExecutionContext:
             )
         return key
 
+    @property
+    def partition_keys(self) -> list[str]:
+        return [self.partition_key]
+
+    @property
+    def partition_key_range(self) -> Any:
+        from .partition import PartitionKeyRange
+
+        return PartitionKeyRange(self.partition_key, self.partition_key)
+
+    @property
+    def has_partition_key_range(self) -> bool:
+        return False  # a run covers one partition here, never a range
+
+    @property
+    def partition_time_window(self) -> Any:
+        """The time window of the run's partition (time-partitioned jobs only)."""
+        from .partition import partition_time_window
+
+        partitions_def = getattr(self._job_def, "partitions_def", None)
+        return partition_time_window(partitions_def, self.partition_key)
+
     def get_mapping_key(self) -> str | None:
         """The mapping key of this copy of a mapped op, else None."""
         return self._mapping_key

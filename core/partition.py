@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-from .errors import ConfigError, DagsterInvalidDefinitionError, DagsterUnknownPartitionError
+from .errors import (
+    ConfigError,
+    DagsterInvalidDefinitionError,
+    DagsterInvariantViolationError,
+    DagsterUnknownPartitionError,
+)
 
 
 class StaticPartitionsDefinition:
@@ -22,6 +27,49 @@ class StaticPartitionsDefinition:
 
     def has_partition_key(self, key: str) -> bool:
         return key in self._keys
+
+
+class DynamicPartitionsDefinition:
+    """Partition keys computed when asked: ``partition_fn(current_time)``.
+
+    Args:
+        partition_fn: returns the keys (strings, or objects with a ``name``).
+        name: Dagster's instance-backed form; opgrid has no instance to store keys in, so
+            it needs ``partition_fn``.
+    """
+
+    def __init__(
+        self,
+        partition_fn: Callable[[datetime | None], Sequence[Any]] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if partition_fn is None:
+            raise DagsterInvalidDefinitionError(
+                f"DynamicPartitionsDefinition {name!r}: opgrid needs a partition_fn (it keeps "
+                "no instance in which partitions are added by name)"
+            )
+        self.name = name
+        self._fn = partition_fn
+
+    def get_partition_keys(self, current_time: datetime | None = None) -> list[str]:
+        return [k if isinstance(k, str) else str(k.name) for k in self._fn(current_time)]
+
+    def has_partition_key(self, key: str) -> bool:
+        return key in self.get_partition_keys()
+
+
+class PartitionKeyRange(NamedTuple):
+    """The first and last partition key of a run."""
+
+    start: str
+    end: str
+
+
+class TimeWindow(NamedTuple):
+    """The time span a time partition covers."""
+
+    start: datetime
+    end: datetime
 
 
 class DailyPartitionsDefinition:
@@ -71,7 +119,9 @@ def _as_datetime(value: str | datetime | date, fmt: str) -> datetime:
     return value.replace(tzinfo=value.tzinfo or timezone.utc)
 
 
-PartitionsDefinition = StaticPartitionsDefinition | DailyPartitionsDefinition
+PartitionsDefinition = (
+    StaticPartitionsDefinition | DailyPartitionsDefinition | DynamicPartitionsDefinition
+)
 
 
 class PartitionedConfig:
@@ -132,6 +182,33 @@ def static_partitioned_config(
         )
 
     return wrap
+
+
+def dynamic_partitioned_config(
+    partition_fn: Callable[[datetime | None], Sequence[Any]],
+    tags_for_partition_fn: Callable[[str], Mapping[str, str]] | None = None,
+    tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
+) -> Callable[[Callable[[str], Mapping[str, Any]]], PartitionedConfig]:
+    """Decorate ``fn(partition_key) -> run_config`` over keys that ``partition_fn`` lists."""
+
+    def wrap(fn: Callable[[str], Mapping[str, Any]]) -> PartitionedConfig:
+        return PartitionedConfig(
+            DynamicPartitionsDefinition(partition_fn),
+            fn,
+            tags_for_partition_key_fn or tags_for_partition_fn,
+        )
+
+    return wrap
+
+
+def partition_time_window(partitions_def: Any, key: str) -> TimeWindow:
+    """The time window of ``key``; only time partitions have one."""
+    if not isinstance(partitions_def, DailyPartitionsDefinition):
+        raise DagsterInvariantViolationError(
+            "Expected a TimeWindowPartitionsDefinition with a single time dimension, but "
+            f"instead found {type(partitions_def).__name__}"
+        )
+    return TimeWindow(*partitions_def.window(key))
 
 
 def daily_partitioned_config(

@@ -214,3 +214,48 @@ def test_an_uninvoked_tagged_op_does_not_warn(kind):
             one()
 
     assert [w for w in caught if issubclass(w.category, UserWarning)] == []
+
+
+@dg.op
+def accessors(context):
+    return (
+        context.partition_keys,
+        tuple(context.partition_key_range),
+        context.has_partition_key_range,
+    )
+
+
+@dg.op
+def window(context):
+    span = context.partition_time_window
+    return span.start.isoformat(), span.end.isoformat()
+
+
+@dg.daily_partitioned_config(start_date="2024-01-01")
+def daily(start, end):
+    return {}
+
+
+@dg.dynamic_partitioned_config(
+    partition_fn=lambda _now: ["x", "y"], tags_for_partition_key_fn=lambda k: {"k": k}
+)
+def dynamic(key):
+    return {}
+
+
+def test_dynamic_partitions_and_partition_accessors():
+    dynamic_job = dg.GraphDefinition(name="dynamic_job", node_defs=[accessors]).to_job(
+        config=dynamic
+    )
+    result = dynamic_job.execute_in_process(partition_key="y")
+    assert result.output_for_node("accessors") == (["y"], ("y", "y"), False)
+    assert result.dagster_run.tags["k"] == "y"
+    assert dynamic.partitions_def.get_partition_keys() == ["x", "y"]
+    assert raised(lambda: dynamic_job.execute_in_process(partition_key="zz")) == (
+        "DagsterUnknownPartitionError"
+    )
+    daily_job = dg.GraphDefinition(name="daily_job", node_defs=[window]).to_job(config=daily)
+    assert daily_job.execute_in_process(partition_key="2024-01-02").output_for_node("window") == (
+        "2024-01-02T00:00:00+00:00",
+        "2024-01-03T00:00:00+00:00",
+    )
