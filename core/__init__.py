@@ -9,6 +9,7 @@ from typing import Any
 
 from .cluster import local_coordinator, submit
 from .code_location import CodeLocation, load_code_location
+from .collection_types import Dict, List, Optional, Set, Tuple
 from .composition import PendingNodeInvocation
 from .config import (
     Array,
@@ -29,12 +30,7 @@ from .configured import configured
 from .context import DagsterRun, OpExecutionContext
 from .dagster_type import (
     DagsterType,
-    Dict,
-    List,
-    Optional,
     PythonObjectDagsterType,
-    Set,
-    Tuple,
     TypeCheck,
     TypeCheckContext,
     check_dagster_type,

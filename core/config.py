@@ -365,7 +365,8 @@ def _convert_enum_or_map(raw: Any, owner: str, where: str) -> Any:
 
 def _refuse_dagster_type(raw: Any) -> None:
     """Dagster types are not config schemas; say so in Dagster's words."""
-    from .dagster_type import DagsterType, is_collection_api
+    from .collection_types import is_collection_api
+    from .dagster_type import DagsterType
 
     if is_collection_api(raw) or getattr(raw, "kind", None) == "list":
         name = repr(raw) if is_collection_api(raw) else "List"

@@ -3,8 +3,8 @@
 ``Int``, ``String``, ``Bool`` and ``Float`` are the Python classes themselves (as in
 Dagster 1.13) and ``Any`` is ``typing.Any``; each resolves to a built-in
 ``DagsterType`` when used in ``In``/``Out`` or as an annotation. ``List[...]``,
-``Optional[...]``, ``Dict[...]``, ``Set[...]`` and ``Tuple[...]`` build collection
-types. Any other class becomes a ``PythonObjectDagsterType`` (an ``isinstance``
+``Optional[...]``, ``Dict[...]``, ``Set[...]`` and ``Tuple[...]`` (``collection_types``)
+build collection types. Any other class becomes a ``PythonObjectDagsterType`` (an ``isinstance``
 check), and annotations the checker cannot judge (unions, literals, ...) keep the
 annotation's own check from ``types.make_checker``.
 """
@@ -260,14 +260,16 @@ _REGISTERED: dict[type, DagsterType] = {}
 
 def resolve_dagster_type(tp: Any) -> DagsterType:
     """The ``DagsterType`` for an ``In``/``Out`` type or a Python annotation."""
+    from .collection_types import is_collection_api
+
     if isinstance(tp, DagsterType):
         return tp
     if tp is NO_VALUE or tp is Any or tp is object:
         return BUILTIN_ANY
     if is_nothing(tp):
         return BUILTIN_NOTHING
-    if isinstance(tp, _CollectionApi):
-        return tp.bare()
+    if is_collection_api(tp):
+        return tp.bare()  # type: ignore[no-any-return]
     if isinstance(tp, type) and tp in _REGISTERED:
         return _REGISTERED[tp]
     if _hashable(tp) and tp in _BY_CLASS:
@@ -289,6 +291,8 @@ def _hashable(tp: Any) -> bool:
 
 
 def _from_generic(tp: Any) -> DagsterType | None:
+    from .collection_types import Dict, List, Optional, Set, Tuple
+
     origin = typing.get_origin(tp) or (tp if tp in (list, typing.List) else None)  # noqa: UP006
     args = typing.get_args(tp)
     if origin is list:
@@ -314,114 +318,6 @@ def _annotation_type(tp: Any) -> DagsterType:
         return TypeCheck(reason is None, reason)
 
     return DagsterType(check, name=type_name(tp), kind="annotation", typing_type=tp)
-
-
-def _collection(
-    name: str, kind: str, outer: type, outer_fail: Callable[[Any], str], items: Any
-) -> DagsterType:
-    def check(context: Any, value: Any) -> TypeCheck:
-        if not isinstance(value, outer):
-            return TypeCheck(False, outer_fail(value))
-        for inner, item in items(value):
-            result: TypeCheck = inner.type_check(context, item)
-            if not result.success:
-                return result
-        return TypeCheck(True)
-
-    return DagsterType(check, name=name, is_builtin=True, kind=kind, typing_type=outer)
-
-
-class _CollectionApi:
-    """``List[...]``-style constructors of collection types."""
-
-    def __init__(self, name: str, build: Callable[[tuple[DagsterType, ...]], DagsterType]) -> None:
-        self._name = name
-        self._build = build
-
-    def __getitem__(self, params: Any) -> DagsterType:
-        args = params if isinstance(params, tuple) else (params,)
-        return self._build(tuple(resolve_dagster_type(arg) for arg in args))
-
-    def bare(self) -> DagsterType:
-        if self._name == "List":
-            return self[Any]
-        return PythonObjectDagsterType({"Dict": dict, "Set": set, "Tuple": tuple}[self._name])
-
-    def __repr__(self) -> str:
-        return self._name
-
-
-def _list(inner: tuple[DagsterType, ...]) -> DagsterType:
-    (item,) = inner
-    return _collection(
-        f"[{item.display_name}]",
-        "list",
-        list,
-        lambda v: f'Value "{v}" of python type "{type(v).__name__}" must be a list.',
-        lambda value: ((item, element) for element in value),
-    )
-
-
-def _optional(inner: tuple[DagsterType, ...]) -> DagsterType:
-    (item,) = inner
-
-    def check(context: Any, value: Any) -> TypeCheck:
-        return TypeCheck(True) if value is None else item.type_check(context, value)
-
-    return DagsterType(check, name=f"{item.display_name}?", is_builtin=True, kind="optional")
-
-
-def _dict(inner: tuple[DagsterType, ...]) -> DagsterType:
-    key, val = inner
-    return _collection(
-        f"Dict[{key.display_name},{val.display_name}]",
-        "dict",
-        dict,
-        lambda v: f"Value should be a dict, got a {type(v)}",
-        lambda value: (pair for k, v in value.items() for pair in ((key, k), (val, v))),
-    )
-
-
-def _set(inner: tuple[DagsterType, ...]) -> DagsterType:
-    (item,) = inner
-    return _collection(
-        f"Set[{item.display_name}]",
-        "set",
-        set,
-        lambda v: f"Value should be a set, got a{type(v)}",
-        lambda value: ((item, element) for element in value),
-    )
-
-
-def _tuple(inner: tuple[DagsterType, ...]) -> DagsterType:
-    names = ",".join(t.display_name for t in inner)
-
-    def check(context: Any, value: Any) -> TypeCheck:
-        if not isinstance(value, tuple):
-            return TypeCheck(False, f"Value should be a tuple, got a {type(value)}")
-        if len(value) != len(inner):
-            return TypeCheck(
-                False, f"Tuple with key {names} requires {len(inner)} entries, got {len(value)}."
-            )
-        for item_type, item in zip(inner, value, strict=True):
-            result = item_type.type_check(context, item)
-            if not result.success:
-                return result
-        return TypeCheck(True)
-
-    return DagsterType(check, name=f"Tuple[{names}]", is_builtin=True, kind="tuple")
-
-
-List = _CollectionApi("List", _list)
-Optional = _CollectionApi("Optional", _optional)
-Dict = _CollectionApi("Dict", _dict)
-Set = _CollectionApi("Set", _set)
-Tuple = _CollectionApi("Tuple", _tuple)
-
-
-def is_collection_api(value: Any) -> bool:
-    """Whether ``value`` is ``List``, ``Optional``, ... itself (not subscripted)."""
-    return isinstance(value, _CollectionApi)
 
 
 def check_dagster_type(dagster_type: Any, value: Any) -> TypeCheck:

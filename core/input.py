@@ -131,7 +131,7 @@ def check_type_arg(value: Any, where: str) -> None:
         return
     if isinstance(value, type) or value is Any or _is_typing_form(value):
         return
-    from .dagster_type import is_collection_api
+    from .collection_types import is_collection_api
     from .types import is_nothing
 
     if is_nothing(value) or is_collection_api(value):
