@@ -19,7 +19,6 @@ from .config import (
     IntSource,
     Noneable,
     Permissive,
-    RunConfig,
     Selector,
     Shape,
     StringSource,
@@ -110,6 +109,7 @@ from .repository import Definitions, RepositoryDefinition, repository
 from .resource import InitResourceContext, ResourceDefinition, resource
 from .resource_invocation import build_init_resource_context, make_values_resource
 from .retry import Backoff, Jitter, RetryPolicy
+from .run_config import RunConfig
 from .type_loader import DagsterTypeLoader, DagsterTypeLoaderContext, dagster_type_loader
 from .types import Nothing
 

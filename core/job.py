@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import RunConfig
 from .config_mapping import ConfigMapping
 from .definition_checks import check_tags
 from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
@@ -15,6 +14,7 @@ from .hook import HookDefinition
 from .partition import PartitionedConfig
 from .resource import ResourceDefinition, as_resource_def, check_resource_dependencies
 from .retry import RetryPolicy
+from .run_config import RunConfig
 
 
 @dataclass(frozen=True, slots=True)
