@@ -77,13 +77,7 @@ class JobDefinition:
         self.explicit_executor = executor_def is not None
         self.op_retry_policy = op_retry_policy
         self.metadata = dict(metadata or {})
-        self.input_values = dict(input_values or {})
-        for key in self.input_values:
-            if key not in graph_def.input_defs:
-                raise DagsterInvalidDefinitionError(
-                    f"Error when constructing JobDefinition '{self.name}': Input value provided "
-                    f"for key '{key}', but job has no top-level input with that name."
-                )
+        self.input_values = _checked_input_values(self.name, graph_def, input_values)
         check_tags(tags, f"job {self.name!r}")
         self.config_mapping: ConfigMapping | None = None
         self.partitioned_config: PartitionedConfig | None = None
@@ -254,6 +248,18 @@ class JobDefinition:
 
     def __repr__(self) -> str:
         return f"<JobDefinition {self.name}>"
+
+
+def _checked_input_values(
+    name: str, graph_def: GraphDefinition, input_values: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    for key in input_values or {}:
+        if key not in graph_def.input_defs:
+            raise DagsterInvalidDefinitionError(
+                f"Error when constructing JobDefinition '{name}': Input value provided "
+                f"for key '{key}', but job has no top-level input with that name."
+            )
+    return dict(input_values or {})
 
 
 def job(
