@@ -179,3 +179,13 @@ def test_json_tags_and_plain_nested_mapping_are_accepted():
 
     assert tagged.execute_in_process().success
     assert unrelated_inside_map.execute_in_process().success
+
+
+def test_conflicting_definitions_are_reported_in_dagster_words():
+    try:
+        _duplicate_nested_definition()
+    except Exception as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("no error")
+    assert 'Detected conflicting node definitions with the same name "same"' in message
