@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -286,7 +287,9 @@ def graph(
     """Turn a composition function into a ``GraphDefinition`` (``@graph`` or ``@graph(...)``)."""
 
     def wrap(fn: Callable[..., Any]) -> GraphDefinition:
-        return graph_from_function(fn, name, description, ins, out, config, tags)
+        definition = graph_from_function(fn, name, description, ins, out, config, tags)
+        functools.update_wrapper(definition, fn, updated=())  # __wrapped__ calls the body
+        return definition
 
     return wrap(compose_fn) if compose_fn is not None else wrap
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -282,7 +283,7 @@ def job(
 
     def wrap(fn: Callable[..., Any]) -> JobDefinition:
         graph_def = graph_from_function(fn, name, description, None, None, None, None, "job")
-        return JobDefinition(
+        definition = JobDefinition(
             graph_def,
             name=name,
             resource_defs=resource_defs,
@@ -295,5 +296,7 @@ def job(
             metadata=metadata,
             input_values=input_values,
         )
+        functools.update_wrapper(definition, fn, updated=())  # __wrapped__ calls the body
+        return definition
 
     return wrap(compose_fn) if compose_fn is not None else wrap

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -266,7 +267,7 @@ def op(
 
     def wrap(fn: Callable[..., Any]) -> OpDefinition:
         outs = out if isinstance(out, Mapping) else ({DEFAULT_OUTPUT: out} if out else None)
-        return OpDefinition(
+        definition = OpDefinition(
             fn,
             name=name,
             ins=ins,
@@ -278,6 +279,9 @@ def op(
             retry_policy=retry_policy,
             code_version=code_version,
         )
+        # as in Dagster, the definition wraps its function: __wrapped__, __name__, __doc__
+        functools.update_wrapper(definition, fn, updated=())
+        return definition
 
     if compute_fn is not None:
         return wrap(compute_fn)

@@ -150,3 +150,23 @@ def test_graphs_and_jobs_cannot_be_called_outside_composition(kind):
         plain(plain.alias("first")())
 
     assert raised(lambda: composed()) == "DagsterInvariantViolationError"
+
+
+def test_a_graph_or_job_body_can_be_called_through_wrapped():
+    @dg.op
+    def five():
+        return 5
+
+    @dg.graph
+    def graph_body():
+        """The graph's doc."""
+        return five()
+
+    @dg.job
+    def job_body():
+        five()
+
+    assert graph_body.__wrapped__() == 5  # outside composition the op runs directly
+    assert job_body.__wrapped__() is None
+    assert (graph_body.__name__, graph_body.__doc__) == ("graph_body", "The graph's doc.")
+    assert five.__wrapped__() == 5
