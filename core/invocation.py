@@ -169,12 +169,9 @@ def _input_values(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         )
     values = dict(zip(names, args, strict=False))
     for key, value in kwargs.items():
-        if key not in op_def.input_defs and key != op_def.config_param and not op_def.var_kwargs:
-            raise DagsterInvalidInvocationError(
-                f"op '{op_def.name}' has no input named '{key}' "
-                f"(inputs: {', '.join(names) or 'none'})"
-            )
-        values[key] = value
+        if key in op_def.input_defs or key == op_def.config_param or op_def.var_kwargs:
+            values[key] = value
+        # as in Dagster, a keyword naming no input is ignored
     for name in names:
         if name not in values:
             default = op_def.input_defs[name]

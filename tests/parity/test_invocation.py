@@ -170,3 +170,7 @@ def test_a_graph_or_job_body_can_be_called_through_wrapped():
     assert job_body.__wrapped__() is None
     assert (graph_body.__name__, graph_body.__doc__) == ("graph_body", "The graph's doc.")
     assert five.__wrapped__() == 5
+
+
+def test_a_keyword_naming_no_input_is_ignored():
+    assert plain(x=1, unrelated=2) == 2
