@@ -161,7 +161,8 @@ def _split_context(
 
 def _input_values(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     names = [n for n, d in op_def.input_defs.items() if not d.is_nothing]
-    if len(args) > len(names):
+    extra = [k for k in kwargs if k != op_def.config_param]
+    if len(args) + (0 if op_def.var_kwargs else len(extra)) > len(names):
         raise DagsterInvalidInvocationError(
             f"Too many input arguments were provided for op '{op_def.name}'. This may be "
             "because an argument was provided for the context parameter, but no context "

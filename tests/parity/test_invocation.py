@@ -172,5 +172,11 @@ def test_a_graph_or_job_body_can_be_called_through_wrapped():
     assert five.__wrapped__() == 5
 
 
-def test_a_keyword_naming_no_input_is_ignored():
-    assert plain(x=1, unrelated=2) == 2
+@dg.op
+def add(a: int, b: int = 2) -> int:
+    return a + b
+
+
+def test_keywords_count_against_the_inputs_and_unknown_ones_are_ignored():
+    assert add(1, c=5) == 3
+    assert raised(lambda: plain(x=1, unrelated=2)) == "DagsterInvalidInvocationError"
