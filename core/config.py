@@ -230,9 +230,29 @@ def _problem(path: str, err: Mapping[str, Any]) -> ConfigProblem:
         return full, f'Missing required config entry "{key}": required field is missing'
     if kind == "extra_forbidden":
         return full, f'Received unexpected config entry "{key}" (not in the schema)'
+    scalar = _DAGSTER_SCALARS.get(kind)
+    if scalar is not None:
+        value = err.get("input")
+        return full, (
+            f'Invalid scalar: Value "{value}" of type "{type(value)}" is not valid for expected '
+            f'type "{scalar}".'
+        )
     if kind == "value_error" and "not in enum type" in str(err.get("msg", "")):
         return full, str(err["msg"]).removeprefix("Value error, ")
     return full, f"{err['msg']} (got {err.get('input')!r})"
+
+
+#: pydantic error types of scalar mismatches, and Dagster's name of the expected type
+_DAGSTER_SCALARS = {
+    "int_type": "Int",
+    "int_parsing": "Int",
+    "int_from_float": "Int",
+    "string_type": "String",
+    "bool_type": "Bool",
+    "bool_parsing": "Bool",
+    "float_type": "Float",
+    "float_parsing": "Float",
+}
 
 
 def _is_internal_loc(part: Any) -> bool:

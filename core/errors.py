@@ -85,11 +85,13 @@ class DagsterInvalidConfigError(DagsterError):
             (``ops.my_op.config.param``).
     """
 
-    def __init__(self, errors: Sequence[tuple[str, str]], *, subject: str = "run config") -> None:
+    def __init__(self, errors: Sequence[tuple[str, str]], *, subject: str = "the run") -> None:
         self.errors: list[ConfigErrorItem] = [ConfigErrorItem(*item) for item in errors]
         lines = "\n".join(f"  {path or '<root>'}: {message}" for path, message in self.errors)
         count = len(self.errors)
-        super().__init__(f"Invalid {subject}: {count} error{'s' if count != 1 else ''}\n{lines}")
+        super().__init__(
+            f"Error in config for {subject}: {count} error{'s' if count != 1 else ''}\n{lines}"
+        )
 
 
 class DagsterResourceFunctionError(DagsterError):

@@ -116,7 +116,7 @@ def _resource_configs(
             problems.extend(found)
             configs[key] = value
     if problems:
-        raise DagsterInvalidConfigError(problems, subject="config for resources")
+        raise DagsterInvalidConfigError(problems, subject="resources")
     return configs
 
 
@@ -199,7 +199,7 @@ def _config(op_def: Any, context: OpExecutionContext) -> Any:
         return raw
     value, problems = op_def.config_schema.validate(NO_VALUE if raw is None else raw, "config")
     if problems:
-        raise DagsterInvalidConfigError(problems, subject=f"config for op {op_def.name!r}")
+        raise DagsterInvalidConfigError(problems, subject=f"op {op_def.name!r}")
     return value
 
 

@@ -60,7 +60,7 @@ def invoke_resource(
         raw = context.resource_config
         value, problems = schema.validate(NO_VALUE if raw is None else raw, "config")
         if problems:
-            raise DagsterInvalidConfigError(problems, subject="config for resource")
+            raise DagsterInvalidConfigError(problems, subject="resource")
         context = InitResourceContext(
             value, context.resources, context.run_id, context.log, context.instance, resource_def
         )

@@ -172,7 +172,7 @@ def compile_plan(
         builder.walk(job.graph, "", builder.top_section(effective), "ops", top_inputs)
     keys, resource_config = resolve_resources(job, effective.get("resources"), problems)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, subject=f"job {job.name}")
     run_tags = {**job.tags, **partition_tags, **(tags or {})}
     check_cluster_tags("the run", run_tags)
     for step in builder.steps:

@@ -155,3 +155,17 @@ def test_run_config_objects_reach_ops_inside_graphs():
     )
     plain = dg.RunConfig(ops={"top": Count(n=2)}).to_config_dict()
     assert plain["ops"] == {"top": {"config": {"n": 2}}}
+
+
+def test_a_scalar_mismatch_is_reported_in_dagster_words():
+    @dg.op(config_schema={"a": int})
+    def typed(context):
+        return context.op_config
+
+    error = raised_exc(
+        lambda: one_op_job(typed, "scalar_job").execute_in_process(
+            run_config=_run_config("typed", {"a": "x"})
+        )
+    )
+    assert "Error in config for job scalar_job" in str(error)
+    assert 'Value "x" of type "<class \'str\'>" is not valid for expected type "Int"' in str(error)
