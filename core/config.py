@@ -361,13 +361,22 @@ def _hashable(raw: Any) -> bool:
 
 
 def _model(
-    fields: Mapping[str, Any], owner: str, where: str, base: type[_ShapeModel]
+    fields: Mapping[str, Any],
+    owner: str,
+    where: str,
+    base: type[_ShapeModel],
+    fill_defaults: bool = True,
 ) -> type[BaseModel]:
     definitions: dict[str, Any] = {}
     for name, spec in fields.items():
         annotation, default = _convert(spec, owner, f"{where}.{name}" if where else name)
         inner = spec.config if isinstance(spec, Field) else spec
-        fill = default is NO_VALUE and _all_optional(inner) and not isinstance(inner, Noneable)
+        fill = (
+            fill_defaults
+            and default is NO_VALUE
+            and _all_optional(inner)
+            and not isinstance(inner, Noneable)
+        )
         required = spec.required if isinstance(spec, Field) else default is NO_VALUE and not fill
         if fill:
             default = {}  # a shape whose fields all have defaults: filled in, as Dagster does
@@ -395,6 +404,7 @@ def _selector(fields: Mapping[str, Any], owner: str, where: str) -> Any:
         owner,
         where,
         _ShapeModel,
+        fill_defaults=False,  # a selector's unchosen fields stay absent
     )
 
     def exactly_one(value: Any) -> Any:
