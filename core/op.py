@@ -19,8 +19,9 @@ from .resource import resource_keys
 from .retry import RetryPolicy
 from .types import NO_VALUE, Nothing, is_nothing
 
-#: First-parameter names that make a parameter the op's context.
-CONTEXT_NAMES = frozenset({"context", "_context", "_", "ctx"})
+#: First-parameter names that make a parameter the op's context (Dagster's; ``ctx`` is an
+#: input there). A first parameter annotated ``OpExecutionContext`` is a context too.
+CONTEXT_NAMES = frozenset({"context", "_context", "context_", "_"})
 
 
 class OpDefinition(composition.Invocable):

@@ -180,3 +180,14 @@ def add(a: int, b: int = 2) -> int:
 def test_keywords_count_against_the_inputs_and_unknown_ones_are_ignored():
     assert add(1, c=5) == 3
     assert raised(lambda: plain(x=1, unrelated=2)) == "DagsterInvalidInvocationError"
+
+
+def test_which_first_parameter_names_are_the_context():
+    def op_from(source):
+        namespace = {}
+        exec(source, namespace)
+        return dg.op(namespace["f"])
+
+    for name in ("context", "_context", "context_", "_"):
+        assert [d.name for d in op_from(f"def f({name}, x): return x").input_defs] == ["x"]
+    assert [d.name for d in op_from("def f(ctx, x): return x").input_defs] == ["ctx", "x"]
