@@ -7,6 +7,7 @@ Field names are permanent: add fields with defaults, never rename.
 from __future__ import annotations
 
 import traceback
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
 
@@ -70,6 +71,14 @@ class ErrorInfo(BaseModel):
         return ErrorInfo(cls_name=type(exc).__name__, message=str(exc), stack=stack)
 
 
+@dataclass(frozen=True, slots=True)
+class UserFailureData:
+    """What a ``Failure`` raised by an op said (Dagster's ``user_failure_data``)."""
+
+    description: str | None
+    metadata: dict[str, Any]
+
+
 class RunEvent(BaseModel):
     """One entry of a run's event log."""
 
@@ -96,6 +105,15 @@ class RunEvent(BaseModel):
         """Dagster keeps ``error``, ``metadata``, ... on a per-kind object; here they are
         fields of the event itself, so the event stands in for it."""
         return self
+
+    @property
+    def user_failure_data(self) -> UserFailureData | None:
+        """For a step that raised ``Failure``: its description and metadata."""
+        if self.kind is not DagsterEventType.STEP_FAILURE or self.error is None:
+            return None
+        if self.error.cls_name != "Failure":
+            return None
+        return UserFailureData(description=self.error.message or None, metadata=self.metadata)
 
     @property
     def step_output_handle(self) -> RunEvent:

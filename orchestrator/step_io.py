@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opgrid.errors import DagsterMaxRetriesExceededError
+from opgrid.errors import DagsterMaxRetriesExceededError, Failure
 from opgrid.event_type import DagsterEventType as E
 from opgrid.op import OpDefinition
+from opgrid.output import jsonable_metadata
 from opgrid.step_runner import StepOutcome
 
 from .messages import ErrorInfo, RunEvent
@@ -95,6 +96,11 @@ def raised_for(step_key: str, attempt: int, outcome: StepOutcome) -> BaseExcepti
     return exceeded
 
 
+def _is_failure(outcome: StepOutcome) -> bool:
+    """Whether the op raised ``Failure`` (whose metadata the failure event carries)."""
+    return isinstance(outcome.error, Failure)
+
+
 def outcome_events(
     run_id: str, step_key: str, attempt: int, outcome: StepOutcome, now: float
 ) -> list[RunEvent]:
@@ -129,7 +135,10 @@ def outcome_events(
                 event(E.STEP_UP_FOR_RETRY, error=error, retry_delay_s=outcome.retry_delay_s)
             )
         else:
-            events.append(event(E.STEP_FAILURE, error=error))
+            details = getattr(outcome.error, "metadata", None) if _is_failure(outcome) else None
+            events.append(
+                event(E.STEP_FAILURE, error=error, metadata=jsonable_metadata(details or {}))
+            )
     events.extend(event(E.HOOK_COMPLETED, message=name) for name in outcome.hooks_completed)
     events.extend(
         event(E.HOOK_ERRORED, message=f"hook {name!r}", error=ErrorInfo.from_exception(exc))

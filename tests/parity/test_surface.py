@@ -259,3 +259,20 @@ def test_dynamic_partitions_and_partition_accessors():
         "2024-01-02T00:00:00+00:00",
         "2024-01-03T00:00:00+00:00",
     )
+
+
+def test_a_failure_reports_its_description_and_metadata():
+    @dg.op
+    def refuses():
+        raise dg.Failure(description="nope", metadata={"rows": 3})
+
+    result = (
+        dg.GraphDefinition(name="refusing", node_defs=[refuses])
+        .to_job()
+        .execute_in_process(raise_on_error=False)
+    )
+    data = result.failure_data_for_node("refuses")
+    assert data.error.cls_name == "Failure"
+    assert data.user_failure_data.description == "nope"
+    metadata = {k: getattr(v, "value", v) for k, v in data.user_failure_data.metadata.items()}
+    assert metadata == {"rows": 3}
