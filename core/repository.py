@@ -132,6 +132,10 @@ class Definitions:
     def get_job_def(self, name: str) -> JobDefinition:
         return self._repository.get_job(name)
 
+    def resolve_job_def(self, name: str) -> JobDefinition:
+        """The job named ``name``, with the definitions' resources bound (Dagster's name)."""
+        return self._repository.get_job(name)
+
     def get_repository_def(self) -> RepositoryDefinition:
         return self._repository
 

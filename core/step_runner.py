@@ -74,6 +74,8 @@ class StepOutcome:
     #: the step had retries and used them all
     retries_exhausted: bool = False
     hooks_completed: list[str] = field(default_factory=list)
+    #: hooks that did not fire (a success hook on a failure, every hook on a retry)
+    hooks_skipped: list[str] = field(default_factory=list)
     hook_errors: list[tuple[str, BaseException]] = field(default_factory=list)
 
     @property
@@ -118,6 +120,8 @@ def run_step(
         outcome = StepOutcome("success", outputs)
     if outcome.status != "retry":
         _run_hooks(spec, run, resources, log, outcome)
+    else:
+        outcome.hooks_skipped.extend(sorted(hook.name for hook in spec.hook_defs))
     return outcome
 
 
@@ -309,6 +313,7 @@ def _run_hooks(
     succeeded = outcome.status == "success"
     for hook in sorted(spec.hook_defs, key=lambda h: h.name):
         if not hook.fires_on(succeeded):
+            outcome.hooks_skipped.append(hook.name)
             continue
         context = HookContext(
             op=HookNode(spec.handle.rsplit(".", 1)[-1], spec.handle, dict(spec.tags or {})),

@@ -140,6 +140,7 @@ def outcome_events(
                 event(E.STEP_FAILURE, error=error, metadata=jsonable_metadata(details or {}))
             )
     events.extend(event(E.HOOK_COMPLETED, message=name) for name in outcome.hooks_completed)
+    events.extend(event(E.HOOK_SKIPPED, message=name) for name in outcome.hooks_skipped)
     events.extend(
         event(E.HOOK_ERRORED, message=f"hook {name!r}", error=ErrorInfo.from_exception(exc))
         for name, exc in outcome.hook_errors

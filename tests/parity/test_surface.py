@@ -276,3 +276,36 @@ def test_a_failure_reports_its_description_and_metadata():
     assert data.user_failure_data.description == "nope"
     metadata = {k: getattr(v, "value", v) for k, v in data.user_failure_data.metadata.items()}
     assert metadata == {"rows": 3}
+
+
+def test_hooks_that_do_not_fire_are_reported_skipped():
+    @dg.success_hook
+    def on_success(context):
+        pass
+
+    @dg.failure_hook
+    def on_failure(context):
+        pass
+
+    @dg.op
+    def works():
+        return 1
+
+    @dg.op
+    def breaks():
+        raise ValueError("x")
+
+    @dg.job(hooks={on_success, on_failure})
+    def hooked():
+        works()
+        breaks()
+
+    result = hooked.execute_in_process(raise_on_error=False)
+    kinds = {}
+    for event in result.all_events:
+        if event.event_type_value.startswith("HOOK"):
+            kinds.setdefault(event.step_key, []).append(event.event_type_value)
+    assert {k: sorted(v) for k, v in kinds.items()} == {
+        "works": ["HOOK_COMPLETED", "HOOK_SKIPPED"],
+        "breaks": ["HOOK_COMPLETED", "HOOK_SKIPPED"],
+    }
