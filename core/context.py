@@ -189,6 +189,8 @@ class OpExecutionContext:
 
     def output_metadata_for(self, output_name: str, mapping_key: str | None) -> dict[str, Any]:
         """The metadata added with ``add_output_metadata`` for one output value."""
+        if not self._output_metadata:
+            return {}
         return dict(self._output_metadata.get((output_name, mapping_key), {}))
 
     @property

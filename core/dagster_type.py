@@ -50,6 +50,10 @@ class TypeCheckContext:
     resources: Any = None
 
 
+#: The context type checks get when a run has nothing more specific to offer.
+_CONTEXT = TypeCheckContext()
+
+
 class DagsterType:
     """A named type check applied to the values an op receives and produces.
 
@@ -136,7 +140,9 @@ class DagsterType:
         """The failed check of ``value``, or None when it passes."""
         if self.kind == "any":
             return None
-        result = self.type_check(TypeCheckContext(), value)
+        if self.kind == "scalar" and isinstance(value, self.typing_type):
+            return None  # the common case, without building a TypeCheck
+        result = self.type_check(_CONTEXT, value)
         return None if result.success else result
 
     def reason(self, value: Any) -> str | None:

@@ -159,15 +159,15 @@ def _call(
             collector.add_event(item)
     else:
         collector.add_return(result)
-    return [
-        dataclasses.replace(
-            out,
-            metadata=jsonable_metadata(
-                {**out.metadata, **context.output_metadata_for(out.name, out.mapping_key)}
-            ),
-        )
-        for out in collector.finish()
-    ]
+    return [_with_metadata(out, context) for out in collector.finish()]
+
+
+def _with_metadata(out: ProducedOutput, context: OpExecutionContext) -> ProducedOutput:
+    """The output with its metadata (``Output(metadata=)`` and the context's) as JSON."""
+    added = context.output_metadata_for(out.name, out.mapping_key)
+    if not out.metadata and not added:
+        return out
+    return dataclasses.replace(out, metadata=jsonable_metadata({**out.metadata, **added}))
 
 
 def _dynamic_list(value: list[Any], outs: Mapping[str, Any]) -> bool:
