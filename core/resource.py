@@ -19,6 +19,8 @@ from .errors import (
 )
 
 ResourceFn = Callable[..., Any]
+#: Told about a resource whose teardown raised: (resource key, the exception).
+TeardownErrorSink = Callable[[str, BaseException], None]
 
 logger = logging.getLogger("opgrid.resource")
 
@@ -245,8 +247,13 @@ def build_resources(
     keys: frozenset[str],
     configs: Mapping[str, Any],
     run_id: str | None = None,
+    on_teardown_error: TeardownErrorSink | None = None,
 ) -> Iterator[Resources]:
-    """Build the resources named by ``keys`` (and what they need); tear them down in reverse."""
+    """Build the resources named by ``keys`` (and what they need); tear them down in reverse.
+
+    A teardown that raises is logged and handed to ``on_teardown_error`` (the in-process
+    executor records it as an engine event); it never changes how the block ended.
+    """
     built: dict[str, Any] = {}
     with ExitStack() as stack:
         for key in resource_closure(defs, keys):
@@ -263,11 +270,13 @@ def build_resources(
                 raise ResourceError(
                     f"Error while initializing resource {key!r}: {type(exc).__name__}: {exc}"
                 ) from exc
-            stack.push(_teardown_guard(key, manager))
+            stack.push(_teardown_guard(key, manager, on_teardown_error))
         yield Resources(built)
 
 
-def _teardown_guard(key: str, manager: AbstractContextManager[Any]) -> Callable[..., bool]:
+def _teardown_guard(
+    key: str, manager: AbstractContextManager[Any], sink: TeardownErrorSink | None
+) -> Callable[..., bool]:
     """An exit callback that tears one resource down; a teardown that raises is reported
     (logged with its traceback), not raised, so it cannot change the run's outcome."""
 
@@ -284,6 +293,8 @@ def _teardown_guard(key: str, manager: AbstractContextManager[Any]) -> Callable[
                 error,
                 exc_info=True,
             )
+            if sink is not None:
+                sink(key, error)
             return False
 
     return exit_

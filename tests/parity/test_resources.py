@@ -53,6 +53,14 @@ def test_a_failing_teardown_is_reported_not_raised():
     outcome = run(job)
     assert outcome.success
     assert outcome.steps == {"use_t": "success"}
+    events = job.execute_in_process().all_events
+    assert events[-1].event_type_value == "PIPELINE_SUCCESS"
+    teardown = [
+        e
+        for e in events
+        if e.event_type_value == "ENGINE_EVENT" and "Teardown of resource" in e.message
+    ]
+    assert [e.event_specific_data.error.cls_name for e in teardown] == ["ValueError"]
 
 
 def test_an_op_reading_an_undeclared_resource_fails():
