@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import warnings
 from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .dependency import (
     NodeInvocation,
     OutputMapping,
 )
-from .errors import DagsterInvalidDefinitionError
+from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .output import DEFAULT_OUTPUT
 
 _local = threading.local()
@@ -58,8 +59,23 @@ class OutputHandle:
         return CollectHandle(self.node, self.output)
 
     def alias(self, _name: str) -> Any:
-        raise DagsterInvalidDefinitionError(
-            f"alias() is called on an op before invoking it, not on the output of {self.node!r}"
+        raise DagsterInvariantViolationError(
+            f"In @job/@graph, attempted to call alias method for the output {self.output!r} of "
+            f"the already invoked node {self.node!r}: call alias() on the op before invoking it"
+        )
+
+    def __getitem__(self, _index: Any) -> Any:
+        raise DagsterInvariantViolationError(
+            f'Attempted to index in to the output "{self.output}" of node {self.node!r}. '
+            "Consider defining multiple Outs if you seek to pass different parts of this "
+            "output to different nodes."
+        )
+
+    def __iter__(self) -> Any:
+        raise DagsterInvariantViolationError(
+            f'Attempted to iterate over the output "{self.output}" of node {self.node!r}. '
+            "Consider defining multiple Outs if you seek to pass different parts of this "
+            "output to different nodes."
         )
 
 
@@ -87,6 +103,8 @@ class _Composition:
     used_names: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
     input_mappings: list[InputMapping] = field(default_factory=list)
+    #: aliased/tagged nodes made in this body and not (yet) invoked, by id
+    pending: dict[int, PendingNodeInvocation] = field(default_factory=dict)
 
     def unique_name(self, base: str) -> str:
         if base not in self.used_names:
@@ -129,6 +147,7 @@ def trace(
     fn: Callable[..., Any],
     input_names: list[str],
     out_names: list[str] | None,
+    decorator: str = "graph",
 ) -> Traced:
     """Run a composition body and return the wiring it declared."""
     current = _Composition(graph_name)
@@ -137,6 +156,8 @@ def trace(
         returned = fn(**{name: GraphInputHandle(name) for name in input_names})
     finally:
         _stack().pop()
+    for pending in current.pending.values():
+        _warn_uninvoked(decorator, graph_name, pending)
     outputs = _output_mappings(graph_name, returned, out_names)
     return Traced(current.node_defs, current.invocations, current.input_mappings, outputs)
 
@@ -172,6 +193,21 @@ def _mapping(graph_name: str, name: str, handle: Any) -> OutputMapping:
     )
 
 
+def _warn_uninvoked(decorator: str, graph_name: str, pending: PendingNodeInvocation) -> None:
+    """Dagster's warning for an aliased node that a body made but never called."""
+    if pending.given_alias is None:
+        return
+    name = pending.node_def.name
+    kind = pending.node_def.node_type_str
+    message = (
+        f"While in @{decorator} context '{graph_name}', received an uninvoked {kind} "
+        f"'{name}'.\n'{name}' was aliased as '{pending.given_alias}'."
+    )
+    if pending.tags:
+        message += f"\nProvided tags: {pending.tags}."
+    warnings.warn(message, UserWarning, stacklevel=4)
+
+
 class PendingNodeInvocation:
     """An op or graph with an alias, tags, hooks or retry policy, not yet invoked."""
 
@@ -188,6 +224,8 @@ class PendingNodeInvocation:
         self.tags = dict(tags or {})
         self.hook_defs = hook_defs
         self.retry_policy = retry_policy
+        if is_composing():
+            _stack()[-1].pending[id(self)] = self
 
     def _with(self, **changes: Any) -> PendingNodeInvocation:
         values = {
@@ -197,6 +235,8 @@ class PendingNodeInvocation:
             "retry_policy": self.retry_policy,
         }
         values.update(changes)
+        if is_composing():
+            _stack()[-1].pending.pop(id(self), None)  # superseded by the new one
         return PendingNodeInvocation(self.node_def, **values)
 
     def alias(self, name: str) -> PendingNodeInvocation:
@@ -244,6 +284,8 @@ def invoke(
 ) -> Any:
     """Record a call of ``node_def`` in the current composition; return its output handles."""
     current = _stack()[-1]
+    if pending is not None:
+        current.pending.pop(id(pending), None)
     given = pending.given_alias if pending else None
     if given is not None and given in current.used_names:
         raise DagsterInvalidDefinitionError(
@@ -275,7 +317,8 @@ def invoke(
 def _bind(
     graph_name: str, node_def: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
-    positional = node_def.positional_inputs
+    nothing = [n for n, d in node_def.input_defs.items() if d.is_nothing]
+    positional = (*node_def.positional_inputs, *nothing)  # In(Nothing) may be passed in order
     if len(args) > len(positional):
         raise DagsterInvalidDefinitionError(
             f"graph {graph_name!r}: {node_def.node_type_str} {name!r} was called with "
@@ -287,7 +330,7 @@ def _bind(
         if key not in node_def.input_defs:
             raise DagsterInvalidDefinitionError(
                 f"graph {graph_name!r}: {node_def.node_type_str} {name!r} has no input {key!r} "
-                f"(inputs: {', '.join(node_def.input_defs) or 'none'})"
+                f"(inputs: {', '.join(node_def.input_defs.keys()) or 'none'})"
             )
         if key in bindings:
             raise DagsterInvalidDefinitionError(
@@ -345,7 +388,7 @@ def _outputs_tuple(names: tuple[str, ...]) -> Any:
 
 
 def _handles(node_def: Any, name: str, mode: str) -> Any:
-    outputs = node_def.output_defs
+    outputs = dict(node_def.output_defs.items())
     if not outputs:
         return None
 

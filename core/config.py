@@ -19,7 +19,8 @@ from typing import Annotated, Any, Optional
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr
 
-from .errors import DagsterInvalidDefinitionError
+from .config_types import Enum, enum_members_to_names, enum_names_to_members, map_schema
+from .errors import DagsterInvalidConfigDefinitionError, DagsterInvalidDefinitionError
 from .types import NO_VALUE
 
 #: One validation problem: (dotted path, message).
@@ -31,24 +32,11 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class RunConfig(dict[str, Any]):
-    """Run config built from ``Config`` objects: ``RunConfig(ops={"my_op": MyConfig(...)})``."""
-
-    def __init__(
-        self,
-        ops: Mapping[str, Any] | None = None,
-        resources: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__()
-        if ops:
-            self["ops"] = {name: {"config": _as_plain(cfg)} for name, cfg in ops.items()}
-        if resources:
-            self["resources"] = {name: {"config": _as_plain(c)} for name, c in resources.items()}
-
-
-def _as_plain(value: Any) -> Any:
-    return value.model_dump() if isinstance(value, BaseModel) else value
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _enum_members_by_name(cls, data: Any) -> Any:
+        # Dagster reads Python Enum fields by member name: {"color": "RED"}
+        return enum_names_to_members(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +48,47 @@ class Field:
     is_required: bool | None = None
     description: str | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.config, str | int | float | bool) or self.config is None:
+            raise DagsterInvalidDefinitionError(
+                f"Attempted to pass {self.config!r} to a Field that expects a valid dagster type "
+                "usable in config (e.g. Dict, Int, String et al)."
+            )
+        _refuse_dagster_type(self.config)
+        if self.is_required and self.default_value is not NO_VALUE:
+            raise DagsterInvalidDefinitionError(
+                "required arguments should not specify default values"
+            )
+        if self.is_required is None:
+            optional = self.default_value is not NO_VALUE or _all_optional(self.config)
+            object.__setattr__(self, "is_required", not optional)
+
     @property
     def required(self) -> bool:
-        if self.is_required is not None:
-            return self.is_required and self.default_value is NO_VALUE
-        return self.default_value is NO_VALUE
+        return bool(self.is_required) and self.default_value is NO_VALUE
+
+    @property
+    def default_provided(self) -> bool:
+        return self.default_value is not NO_VALUE
+
+    @property
+    def config_type(self) -> Any:
+        return self.config
+
+
+def _all_optional(config: Any) -> bool:
+    """Dagster's rule: a field is optional when nothing inside it needs a value."""
+    if isinstance(config, Noneable):
+        return True
+    if isinstance(config, Permissive) and not config.fields:
+        return True
+    fields = config.fields if isinstance(config, Shape | Permissive) else config
+    if isinstance(fields, Mapping):
+        return all(
+            (not spec.is_required) if isinstance(spec, Field) else _all_optional(spec)
+            for spec in fields.values()
+        )
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +210,10 @@ class ConfigSchema:
             return None, [_problem(path, err) for err in exc.errors()]
         return _plain(validated), []
 
+    def as_field(self) -> Field:
+        """The schema as a ``Field`` (required unless nothing in it needs a value)."""
+        return self.raw if isinstance(self.raw, Field) else Field(self.raw)
+
     def instance(self, plain: Any) -> Any:
         """The value an op sees as its ``config`` parameter (a Config object when declared)."""
         if self.config_class is None:
@@ -197,11 +225,34 @@ def _problem(path: str, err: Mapping[str, Any]) -> ConfigProblem:
     loc = ".".join(str(part) for part in err["loc"] if not _is_internal_loc(part))
     full = f"{path}.{loc}" if path and loc else (path or loc)
     kind = err["type"]
+    key = str(err["loc"][-1]) if err["loc"] else ""
     if kind == "missing":
-        return full, "required field is missing"
+        return full, f'Missing required config entry "{key}": required field is missing'
     if kind == "extra_forbidden":
-        return full, "unexpected field (not in the schema)"
+        return full, f'Received unexpected config entry "{key}" (not in the schema)'
+    scalar = _DAGSTER_SCALARS.get(kind)
+    if scalar is not None:
+        value = err.get("input")
+        return full, (
+            f'Invalid scalar: Value "{value}" of type "{type(value)}" is not valid for expected '
+            f'type "{scalar}".'
+        )
+    if kind == "value_error" and "not in enum type" in str(err.get("msg", "")):
+        return full, str(err["msg"]).removeprefix("Value error, ")
     return full, f"{err['msg']} (got {err.get('input')!r})"
+
+
+#: pydantic error types of scalar mismatches, and Dagster's name of the expected type
+_DAGSTER_SCALARS = {
+    "int_type": "Int",
+    "int_parsing": "Int",
+    "int_from_float": "Int",
+    "string_type": "String",
+    "bool_type": "Bool",
+    "bool_parsing": "Bool",
+    "float_type": "Float",
+    "float_parsing": "Float",
+}
 
 
 def _is_internal_loc(part: Any) -> bool:
@@ -223,9 +274,11 @@ def _plain(value: Any) -> Any:
         out.update({k: _plain(v) for k, v in (value.__pydantic_extra__ or {}).items()})
         return out
     if isinstance(value, BaseModel):
-        return value.model_dump()
+        return enum_members_to_names(value.model_dump())
     if isinstance(value, list):
         return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
@@ -245,6 +298,9 @@ def _convert(raw: Any, owner: str, where: str) -> tuple[Any, Any]:
         return list[_convert(raw.inner, owner, where)[0]], NO_VALUE  # type: ignore[misc]
     if isinstance(raw, Noneable):
         return Optional[_convert(raw.inner, owner, where)[0]], None  # noqa: UP045
+    special = _convert_enum_or_map(raw, owner, where)
+    if special is not None:
+        return special, NO_VALUE
     if isinstance(raw, dict | Shape):
         fields = raw.fields if isinstance(raw, Shape) else raw
         return _model(fields, owner, where, _ShapeModel), NO_VALUE
@@ -254,9 +310,46 @@ def _convert(raw: Any, owner: str, where: str) -> tuple[Any, Any]:
         return _selector(raw.fields, owner, where), NO_VALUE
     if raw is StringSource or raw is IntSource or raw is BoolSource:
         return raw, NO_VALUE
-    raise DagsterInvalidDefinitionError(
-        f"{owner}: config schema{' at ' + where if where else ''} is not a valid schema: {raw!r}"
+    _refuse_dagster_type(raw)
+    raise DagsterInvalidConfigDefinitionError(
+        f"{owner}: Error defining config. Original value passed: {raw!r}. "
+        f"{raw!r} cannot be resolved{' (at ' + where + ')' if where else ''}; a config schema "
+        "is a Field, a Python primitive type, a config type (Shape, Permissive, Selector, "
+        "Noneable, Array, Enum, Map, ...), a dict of them or a one-element list of one."
     )
+
+
+def _convert_enum_or_map(raw: Any, owner: str, where: str) -> Any:
+    if isinstance(raw, Enum):
+        return Annotated[Any, pydantic.BeforeValidator(raw.convert)]
+    found = map_schema(raw)
+    if found is None:
+        return None
+    key, inner = found
+    value_annotation = _convert(inner, owner, where)[0]
+    return dict[_SCALARS[key], value_annotation]  # type: ignore[valid-type]
+
+
+def _refuse_dagster_type(raw: Any) -> None:
+    """Dagster types are not config schemas; say so in Dagster's words."""
+    from .collection_types import is_collection_api
+    from .dagster_type import DagsterType
+
+    if is_collection_api(raw) or getattr(raw, "kind", None) == "list":
+        name = repr(raw) if is_collection_api(raw) else "List"
+        where = "config" if name == "List" else "a config field"
+        raise DagsterInvalidDefinitionError(
+            f"Cannot use {name} in the context of {where}. Please use a python list "
+            "(e.g. [int]) or dagster.Array (e.g. Array(int)) instead."
+        )
+    if isinstance(raw, DagsterType):
+        raise DagsterInvalidDefinitionError(
+            f"You have passed an instance of DagsterType {raw.display_name} to the config "
+            "system. The DagsterType and config schema systems are separate. Valid config "
+            "values are: a Python primitive type (int, float, bool, str), a config type (Int, "
+            "Float, Bool, String, StringSource, Any, Array, Noneable, Selector, Shape, "
+            "Permissive, ...), a dict of them, or a one-element list of one."
+        )
 
 
 def _hashable(raw: Any) -> bool:
@@ -268,17 +361,33 @@ def _hashable(raw: Any) -> bool:
 
 
 def _model(
-    fields: Mapping[str, Any], owner: str, where: str, base: type[_ShapeModel]
+    fields: Mapping[str, Any],
+    owner: str,
+    where: str,
+    base: type[_ShapeModel],
+    fill_defaults: bool = True,
 ) -> type[BaseModel]:
     definitions: dict[str, Any] = {}
     for name, spec in fields.items():
         annotation, default = _convert(spec, owner, f"{where}.{name}" if where else name)
-        required = spec.required if isinstance(spec, Field) else default is NO_VALUE
-        if isinstance(spec, Field) and not required and default is NO_VALUE:
+        inner = spec.config if isinstance(spec, Field) else spec
+        fill = (
+            fill_defaults
+            and default is NO_VALUE
+            and _all_optional(inner)
+            and not isinstance(inner, Noneable)
+        )
+        required = spec.required if isinstance(spec, Field) else default is NO_VALUE and not fill
+        if fill:
+            default = {}  # a shape whose fields all have defaults: filled in, as Dagster does
+        elif isinstance(spec, Field) and not required and default is NO_VALUE:
             default = _ABSENT
         description = spec.description if isinstance(spec, Field) else None
         info = pydantic.Field(
-            default=... if required else default, description=description, alias=name
+            default=... if required else default,
+            description=description,
+            alias=name,
+            validate_default=fill,
         )
         definitions[_safe_attr(name)] = (annotation, info)
     model: type[BaseModel] = pydantic.create_model("ConfigShape", __base__=base, **definitions)
@@ -295,6 +404,7 @@ def _selector(fields: Mapping[str, Any], owner: str, where: str) -> Any:
         owner,
         where,
         _ShapeModel,
+        fill_defaults=False,  # a selector's unchosen fields stay absent
     )
 
     def exactly_one(value: Any) -> Any:

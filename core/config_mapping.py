@@ -7,6 +7,7 @@ from typing import Any
 
 from .config import ConfigSchema
 from .errors import ConfigError
+from .types import NO_VALUE
 
 
 class ConfigMapping:
@@ -34,6 +35,13 @@ class ConfigMapping:
             if config_schema is not None
             else None
         )
+
+    @property
+    def needs_no_config(self) -> bool:
+        """Whether the mapping applies when no config is given (no schema, or defaults)."""
+        if self.config_schema is None:
+            return True
+        return not self.config_schema.validate(NO_VALUE, "")[1]
 
     def resolve(self, outer: Any, path: str) -> Any:
         """Validate ``outer`` and return the run config the mapping makes of it."""

@@ -118,22 +118,55 @@ Binding = Upstream | GraphInputRef | FanIn | Collect
 
 @dataclass(frozen=True, slots=True)
 class InputMapping:
-    """A graph input and the inner inputs it feeds."""
+    """A graph input and the inner input it feeds (Dagster's field names).
+
+    Args:
+        graph_input_name: the graph's input.
+        mapped_node_name: the inner node it feeds.
+        mapped_node_input_name: that node's input.
+        fan_in_index: position in a fan-in input; accepted, the order of mappings decides.
+        graph_input_description: shown in tooling.
+        dagster_type: accepted; the graph input takes the inner input's type.
+    """
 
     graph_input_name: str
-    node_name: str
-    input_name: str
+    mapped_node_name: str
+    mapped_node_input_name: str
+    fan_in_index: int | None = None
+    graph_input_description: str | None = None
+    dagster_type: Any = None
+
+    @property
+    def node_name(self) -> str:
+        return self.mapped_node_name
+
+    @property
+    def input_name(self) -> str:
+        return self.mapped_node_input_name
 
 
 @dataclass(frozen=True, slots=True)
 class OutputMapping:
-    """A graph output and the inner output it comes from."""
+    """A graph output and the inner output it comes from (Dagster's field names)."""
 
     graph_output_name: str
-    node_name: str
-    output_name: str
-    description: str | None = None
+    mapped_node_name: str
+    mapped_node_output_name: str
+    graph_output_description: str | None = None
+    dagster_type: Any = None
     from_dynamic_mapping: bool = False
+
+    @property
+    def node_name(self) -> str:
+        return self.mapped_node_name
+
+    @property
+    def output_name(self) -> str:
+        return self.mapped_node_output_name
+
+    @property
+    def description(self) -> str | None:
+        return self.graph_output_description
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -1,16 +1,16 @@
 """Every exception opgrid raises, in one hierarchy.
 
 Users catch these without importing any infrastructure. Dagster's exception
-names are kept as the class names users already know; where opgrid's own
-name and Dagster's describe the same concept they are one class, bound to
-both names, so catching either works.
+names are the class names users already know; where opgrid's own name and
+Dagster's describe the same concept they are one class, bound to both names,
+so catching either works.
 
-    OpgridError (DagsterError)
-    ├── DefinitionError (DagsterInvalidDefinitionError)   bad op/graph/job, raised at definition
+    DagsterError (OpgridError)
+    ├── DagsterInvalidDefinitionError (DefinitionError)   bad op/graph/job, raised at definition
     ├── DagsterInvalidInvocationError                     an op called the wrong way
     ├── DagsterInvariantViolationError                    an API used against its contract
-    ├── ConfigError (DagsterInvalidConfigError)           run config rejected
-    ├── ResourceError (DagsterResourceFunctionError)      a resource failed to initialise
+    ├── DagsterInvalidConfigError (ConfigError)           run config rejected
+    ├── DagsterResourceFunctionError (ResourceError)      a resource failed to initialise
     ├── DagsterUnknownResourceError                       an op used an undeclared resource
     ├── PlanError / RunNotFound
     │                 └── AmbiguousRunId                  a short run id matches several runs
@@ -19,7 +19,7 @@ both names, so catching either works.
     ├── InvalidTransition                                 the run state machine refused an event
     ├── StorageError
     │   └── OutputNotFound
-    ├── StepExecutionError (DagsterExecutionStepExecutionError)   user code raised in a step
+    ├── DagsterExecutionStepExecutionError (StepExecutionError)   user code raised in a step
     ├── StepTimeLimitExceeded                             a step ran past its opgrid/timeout_s
     ├── StepLost                                          a step's worker was lost, or none took it
     ├── DagsterTypeCheckDidNotPass                        a value failed its type check
@@ -37,26 +37,57 @@ both names, so catching either works.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 
-class OpgridError(Exception):
+class ConfigErrorItem(NamedTuple):
+    """One bad field of a rejected config; unpacks as ``(path, message)``."""
+
+    path: str
+    message: str
+
+    @property
+    def reason(self) -> str:
+        """Dagster's name for the kind of problem."""
+        text = self.message
+        if "unexpected config entry" in text or "unexpected" in text.split(" ", 3)[:3]:
+            return "FIELD_NOT_DEFINED"
+        if "missing" in text:
+            return "MISSING_REQUIRED_FIELD"
+        if "exactly one of" in text:
+            return "SELECTOR_FIELD_ERROR"
+        return "RUNTIME_TYPE_MISMATCH"
+
+
+class DagsterError(Exception):
     """Base class of every error opgrid raises."""
 
 
-class DefinitionError(OpgridError):
+class DagsterInvalidDefinitionError(DagsterError):
     """An op, graph, job or resource was defined wrongly; raised at definition time."""
 
 
-class DagsterInvalidInvocationError(OpgridError):
+class DagsterInvalidConfigDefinitionError(DagsterInvalidDefinitionError):
+    """A config schema itself is invalid (raised where the schema is defined)."""
+
+
+class DagsterUnknownPartitionError(DagsterError):
+    """A partition key that the job's partitions do not have."""
+
+
+class DagsterInvalidSubsetError(DagsterError):
+    """An ``op_selection`` names nodes that do not exist or makes an invalid graph."""
+
+
+class DagsterInvalidInvocationError(DagsterError):
     """An op or graph was invoked in a way its definition does not allow."""
 
 
-class DagsterInvariantViolationError(OpgridError):
+class DagsterInvariantViolationError(DagsterError):
     """An API was used against its contract (e.g. asking for an output that does not exist)."""
 
 
-class ConfigError(OpgridError):
+class DagsterInvalidConfigError(DagsterError):
     """The run config does not match the job's schema.
 
     Attributes:
@@ -64,26 +95,28 @@ class ConfigError(OpgridError):
             (``ops.my_op.config.param``).
     """
 
-    def __init__(self, errors: Sequence[tuple[str, str]], *, subject: str = "run config") -> None:
-        self.errors: list[tuple[str, str]] = list(errors)
+    def __init__(self, errors: Sequence[tuple[str, str]], *, subject: str = "the run") -> None:
+        self.errors: list[ConfigErrorItem] = [ConfigErrorItem(*item) for item in errors]
         lines = "\n".join(f"  {path or '<root>'}: {message}" for path, message in self.errors)
         count = len(self.errors)
-        super().__init__(f"Invalid {subject}: {count} error{'s' if count != 1 else ''}\n{lines}")
+        super().__init__(
+            f"Error in config for {subject}: {count} error{'s' if count != 1 else ''}\n{lines}"
+        )
 
 
-class ResourceError(OpgridError):
+class DagsterResourceFunctionError(DagsterError):
     """A resource's init function raised."""
 
 
-class DagsterUnknownResourceError(OpgridError, AttributeError):
+class DagsterUnknownResourceError(DagsterError, AttributeError):
     """An op or hook used a resource key it did not require."""
 
 
-class PlanError(OpgridError):
+class PlanError(DagsterError):
     """A job cannot be turned into an execution plan."""
 
 
-class RunNotFound(OpgridError):
+class RunNotFound(DagsterError):
     """No run with the given id exists."""
 
 
@@ -91,19 +124,23 @@ class AmbiguousRunId(RunNotFound):
     """A short run id matches more than one run; the message lists the matches."""
 
 
-class RunTimeout(OpgridError):
+class RunTimeout(DagsterError):
     """``RunHandle.wait`` gave up before the run finished."""
 
 
-class InvalidTransition(OpgridError):
+class UnconsumedQueueError(DagsterError):
+    """``submit(unconsumed="refuse")``: a step's queue has no live consumer; nothing queued."""
+
+
+class InvalidTransition(DagsterError):
     """The run state machine refused an event that is impossible in the step's current state."""
 
 
-class StorageError(OpgridError):
+class StorageError(DagsterError):
     """Run or output storage failed."""
 
 
-class BrokerError(OpgridError):
+class BrokerError(DagsterError):
     """The broker did not take a step message."""
 
 
@@ -111,7 +148,7 @@ class OutputNotFound(StorageError):
     """A step output that should have been stored is not there."""
 
 
-class StepExecutionError(OpgridError):
+class DagsterExecutionStepExecutionError(DagsterError):
     """User code raised inside a step; the user's exception is chained as ``__cause__``."""
 
     def __init__(
@@ -128,11 +165,33 @@ class StepExecutionError(OpgridError):
         return self.__cause__
 
 
-class DagsterTypeCheckDidNotPass(OpgridError):
-    """A value handed to or produced by an op did not pass its type check."""
+class DagsterTypeCheckDidNotPass(DagsterError):
+    """A value handed to or produced by an op did not pass its type check.
+
+    Args:
+        description: what failed, the message of the exception.
+        metadata: facts the type check reported.
+        dagster_type: the type the value failed.
+    """
+
+    def __init__(
+        self,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        dagster_type: Any = None,
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        self.metadata = dict(metadata or {})
+        self.dagster_type = dagster_type
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A type's check function is often a lambda or closure, which cannot cross a
+        # process boundary: the copy a worker sends back keeps the text and metadata only.
+        return (type(self), (self.description, self.metadata))
 
 
-class DagsterStepOutputNotFoundError(OpgridError):
+class DagsterStepOutputNotFoundError(DagsterError):
     """An op finished without producing one of its required outputs."""
 
     def __init__(self, message: str, *, step_key: str = "", output_name: str = "") -> None:
@@ -141,11 +200,11 @@ class DagsterStepOutputNotFoundError(OpgridError):
         self.output_name = output_name
 
 
-class StepTimeLimitExceeded(OpgridError):
+class StepTimeLimitExceeded(DagsterError):
     """A step ran past its time limit (the ``opgrid/timeout_s`` tag) and was stopped."""
 
 
-class StepLost(OpgridError):
+class StepLost(DagsterError):
     """A step's worker stopped answering (and redelivery did not help), or no worker
     picked the step up in time."""
 
@@ -158,11 +217,11 @@ class DagsterExecutionInterruptedError(BaseException):
     """
 
 
-class DagsterMaxRetriesExceededError(OpgridError):
+class DagsterMaxRetriesExceededError(DagsterError):
     """A step failed on its last allowed retry; the op's exception is chained."""
 
 
-class Failure(OpgridError):
+class Failure(DagsterError):
     """Raised by an op to fail its step with a description and metadata.
 
     Args:
@@ -183,7 +242,7 @@ class Failure(OpgridError):
         self.allow_retries = allow_retries
 
 
-class RetryRequested(OpgridError):
+class RetryRequested(DagsterError):
     """Raised by an op to ask for its step to be run again.
 
     Args:
@@ -197,25 +256,15 @@ class RetryRequested(OpgridError):
         self.seconds_to_wait = seconds_to_wait
 
 
-class ScheduleExecutionError(OpgridError):
+# opgrid's names for the same concepts: one class each, two names. The classes carry
+# Dagster's names, so ``type(exc).__name__`` and reported error classes match Dagster's.
+class ScheduleExecutionError(DagsterError):
     """A schedule's function (or its run config, tags or should_execute function) raised;
     the user's exception is chained as ``__cause__``."""
 
 
-class SensorExecutionError(OpgridError):
+class SensorExecutionError(DagsterError):
     """A sensor's function raised; the user's exception is chained as ``__cause__``."""
-
-
-class DagsterUnknownPartitionError(OpgridError):
-    """A partition key that the partitions definition does not have."""
-
-
-# Dagster's names for the same concepts: one class each, two names.
-DagsterError = OpgridError
-DagsterInvalidDefinitionError = DefinitionError
-DagsterInvalidConfigError = ConfigError
-DagsterResourceFunctionError = ResourceError
-DagsterExecutionStepExecutionError = StepExecutionError
 
 
 class NoCoordinatorWarning(UserWarning):
@@ -226,5 +275,8 @@ class UnconsumedQueueWarning(UserWarning):
     """A run was submitted with steps for a queue that no live worker consumes."""
 
 
-class UnconsumedQueueError(OpgridError):
-    """``submit(strict=True)``: a step's queue has no live consumer; nothing was queued."""
+OpgridError = DagsterError
+DefinitionError = DagsterInvalidDefinitionError
+ConfigError = DagsterInvalidConfigError
+ResourceError = DagsterResourceFunctionError
+StepExecutionError = DagsterExecutionStepExecutionError

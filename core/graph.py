@@ -2,40 +2,38 @@
 
 from __future__ import annotations
 
-import heapq
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import composition
+from .dagster_type import BUILTIN_ANY
+from .definition_checks import (
+    check_dynamic_wiring,
+    check_name,
+    check_tags,
+    check_unique_definitions,
+)
 from .dependency import (
     Binding,
-    Collect,
-    DependencyDefinition,
-    DynamicCollectDependencyDefinition,
     FanIn,
     GraphInputRef,
     InputMapping,
-    MultiDependencyDefinition,
     Node,
-    NodeInvocation,
     OutputMapping,
-    Upstream,
 )
-from .errors import DagsterInvalidDefinitionError, DagsterInvalidInvocationError
+from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .gc_pause import gc_paused
+from .graph_wiring import build_nodes, resolve_edges, toposort
 from .input import GraphIn
+from .named_sequence import NamedDefinitions
 from .output import GraphOut, OutputDefinition
-from .types import NO_VALUE, is_list_type, is_nothing
+from .types import NO_VALUE, is_nothing
 
 if TYPE_CHECKING:
     from .job import JobDefinition
-
-
-def _valid_name(name: str) -> bool:
-    """Letters, digits and underscores only (a faster ``^[A-Za-z0-9_]+$``)."""
-    return name.isascii() and name.replace("_", "a").isalnum()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -85,23 +83,31 @@ class GraphDefinition(composition.Invocable):
         ins: Mapping[str, GraphIn] | None = None,
         out: Mapping[str, GraphOut] | None = None,
     ) -> None:
-        if not isinstance(name, str) or not _valid_name(name):
-            raise DagsterInvalidDefinitionError(f"graph name {name!r} is not a valid name")
+        check_name(name, "the name of a graph or job")
+        check_tags(tags, f"graph {name!r}")
         self.name = name
         self.description = description
         self.config_mapping = config
         self.tags: dict[str, Any] = dict(tags or {})
         self.node_defs = list(node_defs or [])
-        self.node_dict: dict[str, Node] = _build_nodes(name, self.node_defs, dependencies or {})
+        self.all_definitions = check_unique_definitions(name, self.node_defs)
+        self.node_dict: dict[str, Node] = build_nodes(name, self.node_defs, dependencies or {})
         self.edges: dict[str, dict[str, Binding]] = {n: {} for n in self.node_dict}
-        _resolve_edges(self, dependencies or {})
-        for mapping in input_mappings or ():
+        resolve_edges(self, dependencies or {})
+        self._given_input_mappings = list(input_mappings or ())
+        for mapping in self._given_input_mappings:
             self._map_input(mapping)
-        self.input_defs = self._input_defs(ins or {})
+        self.input_defs: NamedDefinitions[GraphInputDefinition] = NamedDefinitions(
+            self._input_defs(ins or {})
+        )
+        self.input_mappings = self._mappings_in()
         self.output_mappings = list(output_mappings or ())
-        self.output_defs = self._output_defs(out or {})
+        self.output_defs: NamedDefinitions[OutputDefinition] = NamedDefinitions(
+            self._output_defs(out or {})
+        )
         self.positional_inputs = tuple(n for n, d in self.input_defs.items() if not d.is_nothing)
-        self.topological_order = _toposort(name, self.node_dict, self.edges)
+        self.topological_order = toposort(name, self.node_dict, self.edges)
+        check_dynamic_wiring(name, self.node_dict, self.edges, self.topological_order)
 
     # Dagster-compatible views -------------------------------------------------
     @property
@@ -144,11 +150,27 @@ class GraphDefinition(composition.Invocable):
     # Use ------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not composition.is_composing():
-            raise DagsterInvalidInvocationError(
-                f"graph {self.name!r} can only be called inside a @graph or @job body; "
-                "use execute_in_process() to run it"
+            raise DagsterInvariantViolationError(
+                f"Attempted to call graph '{self.name}' outside of a composition function. "
+                "Invoking graphs is only valid in a function decorated with @job or @graph "
+                "(use execute_in_process() to run it)."
             )
         return composition.invoke(self, None, args, kwargs)
+
+    def configured(
+        self,
+        config_or_config_fn: Any,
+        name: str,
+        config_schema: Any = None,
+        description: str | None = None,
+    ) -> GraphDefinition:
+        """A copy named ``name`` whose config mapping is fed fixed or mapped config."""
+        from .configured import configure_graph
+
+        result: GraphDefinition = configure_graph(
+            self, config_or_config_fn, name, config_schema, description
+        )
+        return result
 
     def to_job(self, name: str | None = None, **kwargs: Any) -> JobDefinition:
         """Make a job from this graph; takes the same arguments as ``@job``."""
@@ -156,7 +178,8 @@ class GraphDefinition(composition.Invocable):
 
         if "hooks" in kwargs:  # @job's name for it
             kwargs["hook_defs"] = kwargs.pop("hooks")
-        return JobDefinition(graph_def=self, name=name, **kwargs)
+        op_selection = kwargs.pop("op_selection", None)
+        return JobDefinition(graph_def=self, name=name, **kwargs).get_subset(op_selection)
 
     def execute_in_process(
         self,
@@ -193,6 +216,14 @@ class GraphDefinition(composition.Invocable):
         else:
             self.edges[mapping.node_name][mapping.input_name] = ref
 
+    def _mappings_in(self) -> list[InputMapping]:
+        """Every graph input mapping, in the order the graph's inputs were declared."""
+        return [
+            InputMapping(d.name, node, input_name)
+            for d in self.input_defs
+            for node, input_name in d.targets
+        ]
+
     def _input_defs(self, ins: Mapping[str, GraphIn]) -> dict[str, GraphInputDefinition]:
         targets: dict[str, list[tuple[str, str]]] = {}
         for node_name, inputs in self.edges.items():
@@ -209,7 +240,7 @@ class GraphDefinition(composition.Invocable):
             fan_in = first is not None and isinstance(self.edges[first[0]][first[1]], FanIn)
             result[input_name] = GraphInputDefinition(
                 name=input_name,
-                dagster_type=inner.dagster_type if inner and not fan_in else Any,
+                dagster_type=inner.dagster_type if inner and not fan_in else BUILTIN_ANY,
                 description=ins[input_name].description if input_name in ins else None,
                 targets=tuple(where),
                 default_value=inner.default_value if inner and len(where) == 1 else NO_VALUE,
@@ -243,152 +274,6 @@ class GraphDefinition(composition.Invocable):
         return result
 
 
-def _build_nodes(
-    graph_name: str, node_defs: Sequence[Any], dependencies: Mapping[Any, Any]
-) -> dict[str, Node]:
-    by_name: dict[str, Any] = {}
-    for definition in node_defs:
-        if not hasattr(definition, "output_defs"):
-            raise DagsterInvalidDefinitionError(
-                f"graph {graph_name!r}: node_defs must hold ops or graphs, got {definition!r}"
-            )
-        other = by_name.get(definition.name)
-        if other is not None and other is not definition:
-            raise DagsterInvalidDefinitionError(
-                f"graph {graph_name!r}: two different definitions are named {definition.name!r}"
-            )
-        by_name[definition.name] = definition
-    nodes: dict[str, Node] = {}
-    invoked: set[str] = set()
-    for key in dependencies:
-        invocation = key if isinstance(key, NodeInvocation) else NodeInvocation(name=key)
-        definition = by_name.get(invocation.name)
-        node_name = invocation.alias or invocation.name
-        if definition is None:
-            raise DagsterInvalidDefinitionError(
-                f"graph {graph_name!r}: dependencies name node {node_name!r}, but no definition "
-                f"named {invocation.name!r} is in node_defs ({', '.join(by_name) or 'none'})"
-            )
-        if node_name in nodes:
-            raise DagsterInvalidDefinitionError(
-                f"graph {graph_name!r}: two nodes are named {node_name!r}"
-            )
-        if not _valid_name(node_name):
-            raise DagsterInvalidDefinitionError(
-                f"graph {graph_name!r}: node name {node_name!r} is not a valid name"
-            )
-        invoked.add(invocation.name)
-        nodes[node_name] = Node(
-            node_name,
-            definition,
-            dict(invocation.tags or {}),
-            frozenset(invocation.hook_defs or ()),
-            invocation.retry_policy,
-        )
-    for name, definition in by_name.items():
-        if name not in invoked and name not in nodes:
-            nodes[name] = Node(name, definition)
-    return nodes
-
-
-def _resolve_edges(graph: GraphDefinition, dependencies: Mapping[Any, Mapping[str, Any]]) -> None:
-    for key, inputs in dependencies.items():
-        node_name = key.alias or key.name if isinstance(key, NodeInvocation) else key
-        node = graph.node_dict[node_name]
-        for input_name, dep in inputs.items():
-            input_def = node.definition.input_defs.get(input_name)
-            if input_def is None:
-                raise DagsterInvalidDefinitionError(
-                    f"graph {graph.name!r}: node {node_name!r} has no input {input_name!r} "
-                    f"(inputs: {', '.join(node.definition.input_defs) or 'none'})"
-                )
-            graph.edges[node_name][input_name] = _binding(graph, node_name, input_name, dep)
-
-
-def _binding(graph: GraphDefinition, node_name: str, input_name: str, dep: Any) -> Binding:
-    where = f"graph {graph.name!r}: input {input_name!r} of node {node_name!r}"
-    if isinstance(dep, DependencyDefinition):
-        _check_source(graph, where, dep.node, dep.output)
-        return Upstream(dep.node, dep.output)
-    if isinstance(dep, MultiDependencyDefinition):
-        input_def = graph.node_dict[node_name].definition.input_defs[input_name]
-        if not is_list_type(input_def.dagster_type):
-            raise DagsterInvalidDefinitionError(
-                f"{where} is a fan-in of {len(dep.dependencies)} outputs, but its type "
-                f"{input_def.type_display} is not a list; annotate it List[...]"
-            )
-        seen: set[tuple[str, str]] = set()
-        for item in dep.dependencies:
-            _check_source(graph, where, item.node, item.output)
-            if (item.node, item.output) in seen:
-                raise DagsterInvalidDefinitionError(
-                    f"{where} lists output {item.output!r} of node {item.node!r} twice "
-                    "in one fan-in"
-                )
-            seen.add((item.node, item.output))
-        return FanIn(tuple(Upstream(d.node, d.output) for d in dep.dependencies))
-    if isinstance(dep, DynamicCollectDependencyDefinition):
-        _check_source(graph, where, dep.node, dep.output)
-        return Collect(dep.node, dep.output)
-    raise DagsterInvalidDefinitionError(
-        f"{where}: expected a DependencyDefinition or MultiDependencyDefinition, got {dep!r}"
-    )
-
-
-def _check_source(graph: GraphDefinition, where: str, node_name: str, output: str) -> None:
-    source = graph.node_dict.get(node_name)
-    if source is None:
-        raise DagsterInvalidDefinitionError(
-            f"{where} depends on node {node_name!r}, which is not in the graph "
-            f"(nodes: {', '.join(graph.node_dict)})"
-        )
-    if output not in source.definition.output_defs:
-        raise DagsterInvalidDefinitionError(
-            f"{where} depends on output {output!r} of node {node_name!r}, which has no such "
-            f"output (outputs: {', '.join(source.definition.output_defs) or 'none'})"
-        )
-
-
-def upstream_nodes(binding: Binding) -> Iterator[str]:
-    """The node names a binding depends on."""
-    if isinstance(binding, Upstream | Collect):
-        yield binding.node
-    elif isinstance(binding, FanIn):
-        for item in binding.items:
-            if isinstance(item, Upstream):
-                yield item.node
-
-
-def _toposort(
-    graph_name: str, nodes: Mapping[str, Node], edges: Mapping[str, Mapping[str, Binding]]
-) -> list[str]:
-    position = {name: index for index, name in enumerate(nodes)}
-    waiting = {name: 0 for name in nodes}
-    downstream: dict[str, list[str]] = {name: [] for name in nodes}
-    for name, inputs in edges.items():
-        for binding in inputs.values():
-            for upstream in upstream_nodes(binding):
-                waiting[name] += 1
-                downstream[upstream].append(name)
-    # Kahn's algorithm; among ready nodes the one declared first goes first.
-    ready = [(position[name], name) for name, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, name = heapq.heappop(ready)
-        order.append(name)
-        for child in downstream[name]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                heapq.heappush(ready, (position[child], child))
-    if len(order) != len(nodes):
-        stuck = [name for name, count in waiting.items() if count > 0]
-        raise DagsterInvalidDefinitionError(
-            f"graph {graph_name!r} has a circular dependency among nodes {', '.join(stuck)}"
-        )
-    return order
-
-
 def graph(
     compose_fn: Callable[..., Any] | None = None,
     *,
@@ -402,7 +287,9 @@ def graph(
     """Turn a composition function into a ``GraphDefinition`` (``@graph`` or ``@graph(...)``)."""
 
     def wrap(fn: Callable[..., Any]) -> GraphDefinition:
-        return graph_from_function(fn, name, description, ins, out, config, tags)
+        definition = graph_from_function(fn, name, description, ins, out, config, tags)
+        functools.update_wrapper(definition, fn, updated=())  # __wrapped__ calls the body
+        return definition
 
     return wrap(compose_fn) if compose_fn is not None else wrap
 
@@ -415,13 +302,21 @@ def graph_from_function(
     out: Mapping[str, GraphOut] | GraphOut | None,
     config: Any,
     tags: Mapping[str, Any] | None,
+    decorator: str = "graph",
 ) -> GraphDefinition:
     """Trace ``fn`` and build the graph it describes."""
     graph_name = name or fn.__name__
     params = [p.name for p in inspect.signature(fn).parameters.values()]
     outs = {"result": out} if isinstance(out, GraphOut) else dict(out or {})
     with gc_paused():
-        traced = composition.trace(graph_name, fn, params, list(outs) or None)
+        traced = composition.trace(graph_name, fn, params, list(outs) or None, decorator)
+        mapped = {m.graph_input_name for m in traced.input_mappings}
+        for param in params:
+            if param not in mapped:
+                raise DagsterInvalidDefinitionError(
+                    f"@graph '{graph_name}' has unmapped input '{param}'. Remove it or pass it "
+                    "to the appropriate op/graph invocation."
+                )
         return GraphDefinition(
             name=graph_name,
             description=description if description is not None else inspect.getdoc(fn),

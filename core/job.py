@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import RunConfig
 from .config_mapping import ConfigMapping
-from .errors import DagsterInvalidDefinitionError
+from .definition_checks import check_tags
+from .errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 from .graph import GraphDefinition, graph_from_function
 from .hook import HookDefinition
 from .partition import PartitionedConfig
-from .resource import ResourceDefinition, as_resource_def
+from .resource import ResourceDefinition, as_resource_def, check_resource_dependencies
 from .retry import RetryPolicy
+from .run_config import RunConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +75,20 @@ class JobDefinition:
         self.tags: dict[str, Any] = {**graph_def.tags, **(tags or {})}
         self.hook_defs: frozenset[HookDefinition] = frozenset(hook_defs or ())
         self.executor_def = executor_def or in_process_executor
+        self.explicit_executor = executor_def is not None
         self.op_retry_policy = op_retry_policy
         self.metadata = dict(metadata or {})
-        self.input_values = dict(input_values or {})
+        self.input_values = _checked_input_values(self.name, graph_def, input_values)
+        check_tags(tags, f"job {self.name!r}")
         self.config_mapping: ConfigMapping | None = None
         self.partitioned_config: PartitionedConfig | None = None
         self.default_run_config: dict[str, Any] = {}
         self._set_config(config)
+        check_resource_dependencies(self.resource_defs)
         if resource_defs is not None:
             self.check_resources()
+        #: the selection this job is a subset by (``get_subset``), None for a whole job
+        self.op_selection: list[str] | None = None
         self._init_args = {
             "name": self.name,
             "config": config,
@@ -114,8 +121,9 @@ class JobDefinition:
             for key in sorted(op_def.required_resource_keys - set(self.resource_defs)):
                 provided = ", ".join(sorted(self.resource_defs)) or "none"
                 raise DagsterInvalidDefinitionError(
-                    f"op {op_def.name!r} requires resource {key!r}, which job {self.name!r} "
-                    f"does not provide (resources: {provided})"
+                    f"resource with key '{key}' required by op '{op_def.name}' was not "
+                    f"provided. Please provide a ResourceDefinition to key '{key}' in job "
+                    f"{self.name!r} (resources: {provided})"
                 )
         for key in self.missing_resource_keys():
             raise DagsterInvalidDefinitionError(
@@ -166,6 +174,31 @@ class JobDefinition:
             **self._init_args,
         )
 
+    def has_node(self, name: str) -> bool:
+        """Whether the job has a node of that name (a dotted path reaches into graphs)."""
+        graph: Any = self.graph
+        for part in name.split("."):
+            if not hasattr(graph, "node_dict") or part not in graph.node_dict:
+                return False
+            graph = graph.node_dict[part].definition
+        return True
+
+    def get_subset(self, op_selection: Sequence[str] | None = None, **_: Any) -> JobDefinition:
+        """This job restricted to ``op_selection`` (``"op"``, ``"*op"``, ``"op+"``,
+        ``"graph.op"``, ...), under the same name; see ``opgrid.selection``."""
+        if op_selection is None:
+            return self
+        from .selection import subset_graph
+
+        subset = JobDefinition(
+            subset_graph(self.graph, list(op_selection)),
+            resource_defs=self.resource_defs,
+            hook_defs=self.hook_defs,
+            **self._init_args,
+        )
+        subset.op_selection = list(op_selection)
+        return subset
+
     def execute_in_process(
         self,
         run_config: Any = None,
@@ -176,6 +209,7 @@ class JobDefinition:
         input_values: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         instance: Any = None,
+        op_selection: Sequence[str] | None = None,
     ) -> Any:
         """Run every op of the job in this process and return the result.
 
@@ -188,6 +222,7 @@ class JobDefinition:
             input_values: values for the job's top-level graph inputs.
             run_id: the run's id; a new one when omitted.
             instance: accepted for compatibility; unused.
+            op_selection: run only these nodes (Dagster's selection syntax).
 
         Returns:
             ExecuteInProcessResult: success, outputs and events of the run.
@@ -197,6 +232,7 @@ class JobDefinition:
         )
 
         job = self.with_resources(resources) if resources else self
+        job = job.get_subset(op_selection=op_selection)
         return execute_in_process(
             job,
             run_config=run_config,
@@ -207,8 +243,26 @@ class JobDefinition:
             run_id=run_id,
         )
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise DagsterInvariantViolationError(
+            f"Attempted to call job '{self.name}' directly. Jobs should be invoked by using an "
+            "execution API function (e.g. `job.execute_in_process`)."
+        )
+
     def __repr__(self) -> str:
         return f"<JobDefinition {self.name}>"
+
+
+def _checked_input_values(
+    name: str, graph_def: GraphDefinition, input_values: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    for key in input_values or {}:
+        if key not in graph_def.input_defs:
+            raise DagsterInvalidDefinitionError(
+                f"Error when constructing JobDefinition '{name}': Input value provided "
+                f"for key '{key}', but job has no top-level input with that name."
+            )
+    return dict(input_values or {})
 
 
 def job(
@@ -230,8 +284,8 @@ def job(
     """Turn a composition function into a ``JobDefinition`` (``@job`` or ``@job(...)``)."""
 
     def wrap(fn: Callable[..., Any]) -> JobDefinition:
-        graph_def = graph_from_function(fn, name, description, None, None, None, None)
-        return JobDefinition(
+        graph_def = graph_from_function(fn, name, description, None, None, None, None, "job")
+        definition = JobDefinition(
             graph_def,
             name=name,
             resource_defs=resource_defs,
@@ -244,5 +298,7 @@ def job(
             metadata=metadata,
             input_values=input_values,
         )
+        functools.update_wrapper(definition, fn, updated=())  # __wrapped__ calls the body
+        return definition
 
     return wrap(compose_fn) if compose_fn is not None else wrap

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -9,14 +10,18 @@ from typing import Any
 
 from . import composition
 from .config import Config, ConfigSchema
+from .definition_checks import check_name, check_tags
 from .errors import DagsterInvalidDefinitionError
 from .input import In, InputDefinition
-from .output import DEFAULT_OUTPUT, Out, OutputDefinition, check_output_name
+from .named_sequence import NamedDefinitions
+from .output import DEFAULT_OUTPUT, Out, OutputDefinition, check_output_name, output_type_of
+from .resource import resource_keys
 from .retry import RetryPolicy
 from .types import NO_VALUE, Nothing, is_nothing
 
-#: First-parameter names that make a parameter the op's context.
-CONTEXT_NAMES = frozenset({"context", "_context", "_", "ctx"})
+#: First-parameter names that make a parameter the op's context (Dagster's; ``ctx`` is an
+#: input there). A first parameter annotated ``OpExecutionContext`` is a context too.
+CONTEXT_NAMES = frozenset({"context", "_context", "context_", "_"})
 
 
 class OpDefinition(composition.Invocable):
@@ -49,34 +54,40 @@ class OpDefinition(composition.Invocable):
     ) -> None:
         self.compute_fn = compute_fn
         self.name = name or compute_fn.__name__
-        if not self.name.isidentifier():
-            raise DagsterInvalidDefinitionError(f"op name {self.name!r} is not an identifier")
+        check_name(self.name, "the name of an op")
+        check_tags(tags, f"op {self.name!r}")
         self.description = description if description is not None else inspect.getdoc(compute_fn)
-        self.required_resource_keys = frozenset(required_resource_keys or ())
+        self.required_resource_keys = resource_keys(required_resource_keys, f"op {self.name!r}")
         self.tags: dict[str, Any] = dict(tags or {})
         self.retry_policy = retry_policy
         self.code_version = code_version
         self.is_generator = inspect.isgeneratorfunction(compute_fn)
         sig = _Signature(compute_fn, self.name)
+        #: the raw ``OpDefinition(compute_fn=fn(context, inputs))`` form: inputs come as a dict
+        self.takes_inputs_dict = sig.takes_inputs_dict(ins or {})
         self.has_context = sig.has_context
+        self.context_param = sig.context_param
+        self.var_kwargs = sig.var_kwargs
         self.config_param = sig.config_param
         if config_schema is None and sig.config_class is not None:
             config_schema = sig.config_class
         self.config_schema = (
             ConfigSchema(config_schema, f"op {self.name!r}") if config_schema is not None else None
         )
-        self.input_defs = sig.inputs(ins or {})
-        self.output_defs = _outputs(self.name, outs, sig.return_annotation)
+        self.input_defs: NamedDefinitions[InputDefinition] = NamedDefinitions(sig.inputs(ins or {}))
+        self.output_defs: NamedDefinitions[OutputDefinition] = NamedDefinitions(
+            _outputs(self.name, outs, sig.return_annotation)
+        )
         self.positional_inputs = tuple(n for n, d in self.input_defs.items() if not d.is_nothing)
 
     # Dagster-compatible views -------------------------------------------------
     @property
     def ins(self) -> dict[str, InputDefinition]:
-        return self.input_defs
+        return dict(self.input_defs.items())
 
     @property
     def outs(self) -> dict[str, OutputDefinition]:
-        return self.output_defs
+        return dict(self.output_defs.items())
 
     @property
     def node_type_str(self) -> str:
@@ -93,6 +104,29 @@ class OpDefinition(composition.Invocable):
 
     def iterate_op_defs(self) -> list[OpDefinition]:
         return [self]
+
+    def configured(
+        self,
+        config_or_config_fn: Any,
+        name: str,
+        config_schema: Any = None,
+        description: str | None = None,
+    ) -> OpDefinition:
+        """A copy named ``name`` whose config is fixed, or mapped from ``config_schema``."""
+        from .configured import configure_op
+
+        result: OpDefinition = configure_op(
+            self, config_or_config_fn, name, config_schema, description
+        )
+        return result
+
+    def call(self, context: Any, inputs: Mapping[str, Any]) -> Any:
+        """Call the function with a context (when it takes one) and the input values."""
+        if self.takes_inputs_dict:
+            return self.compute_fn(context, dict(inputs))
+        if self.has_context:
+            return self.compute_fn(context, **inputs)
+        return self.compute_fn(**inputs)
 
     # Composition ---------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -111,11 +145,9 @@ class _Signature:
 
     def __init__(self, fn: Callable[..., Any], op_name: str) -> None:
         self.op_name = op_name
-        params = [
-            p
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        every = list(inspect.signature(fn).parameters.values())
+        self.var_kwargs = any(p.kind is p.VAR_KEYWORD for p in every)
+        params = [p for p in every if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         try:
             hints = typing.get_type_hints(fn)
         except Exception:  # unresolvable forward references: fall back to raw annotations
@@ -124,6 +156,7 @@ class _Signature:
         self.has_context = bool(params) and (
             params[0].name in CONTEXT_NAMES or _is_context_type(hints.get(params[0].name))
         )
+        self.context_param = params[0].name if self.has_context else None
         if self.has_context:
             params = params[1:]
         self.config_param: str | None = None
@@ -133,7 +166,18 @@ class _Signature:
             if isinstance(hint, type) and issubclass(hint, Config):
                 self.config_param, self.config_class = param.name, hint
         self.params = [p for p in params if p.name != self.config_param]
+        self.raw = False
         self.hints = hints
+
+    def takes_inputs_dict(self, ins: Mapping[str, In]) -> bool:
+        """Whether the function is ``fn(context, inputs)`` with the inputs declared in ``ins``."""
+        declared = [n for n, spec in ins.items() if not is_nothing(spec.dagster_type)]
+        is_raw = self.has_context and [p.name for p in self.params] == ["inputs"]
+        if is_raw and declared and "inputs" not in ins:
+            self.params = []  # the declared ins are the inputs
+            self.raw = True
+            return True
+        return False
 
     def inputs(self, ins: Mapping[str, In]) -> dict[str, InputDefinition]:
         names = {p.name for p in self.params}
@@ -147,12 +191,16 @@ class _Signature:
                     f"op {self.op_name!r}: input {name!r} is of type Nothing and must not be "
                     "a parameter of the function"
                 )
-            if not is_nothing(spec.dagster_type) and name not in names:
+            if not is_nothing(spec.dagster_type) and name not in names and not self.raw:
                 raise DagsterInvalidDefinitionError(
                     f"op {self.op_name!r}: input {name!r} is declared in ins but is not a "
                     "parameter of the function"
                 )
         result: dict[str, InputDefinition] = {}
+        if self.raw:  # the raw form: every declared input, in order
+            for name, spec in ins.items():
+                if not is_nothing(spec.dagster_type):
+                    result[name] = InputDefinition.build(name, NO_VALUE, spec, NO_VALUE)
         for param in self.params:
             default = NO_VALUE if param.default is param.empty else param.default
             hint = self.hints.get(param.name, NO_VALUE)
@@ -175,6 +223,7 @@ def _is_context_type(hint: Any) -> bool:
 def _outputs(
     op_name: str, outs: Mapping[str, Out] | Out | None, annotation: Any
 ) -> dict[str, OutputDefinition]:
+    annotation = output_type_of(annotation, op_name)
     if outs is None or isinstance(outs, Out):
         spec = outs or Out()
         if annotation is None or annotation is type(None):
@@ -193,10 +242,12 @@ def _outputs(
 
 
 def _tuple_args(annotation: Any, count: int) -> list[Any]:
+    if count == 1 and annotation is not NO_VALUE:
+        return [annotation]  # one output: the whole return annotation is its type
     if typing.get_origin(annotation) is tuple:
         args = typing.get_args(annotation)
         if len(args) == count and Ellipsis not in args:
-            return list(args)
+            return [output_type_of(arg, "") for arg in args]
     return [NO_VALUE] * count
 
 
@@ -217,7 +268,7 @@ def op(
 
     def wrap(fn: Callable[..., Any]) -> OpDefinition:
         outs = out if isinstance(out, Mapping) else ({DEFAULT_OUTPUT: out} if out else None)
-        return OpDefinition(
+        definition = OpDefinition(
             fn,
             name=name,
             ins=ins,
@@ -229,6 +280,9 @@ def op(
             retry_policy=retry_policy,
             code_version=code_version,
         )
+        # as in Dagster, the definition wraps its function: __wrapped__, __name__, __doc__
+        functools.update_wrapper(definition, fn, updated=())
+        return definition
 
     if compute_fn is not None:
         return wrap(compute_fn)

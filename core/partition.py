@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-from .errors import ConfigError, DagsterInvalidDefinitionError
+from .errors import (
+    ConfigError,
+    DagsterInvalidDefinitionError,
+    DagsterInvariantViolationError,
+    DagsterUnknownPartitionError,
+)
 
 
 class StaticPartitionsDefinition:
@@ -22,6 +27,49 @@ class StaticPartitionsDefinition:
 
     def has_partition_key(self, key: str) -> bool:
         return key in self._keys
+
+
+class DynamicPartitionsDefinition:
+    """Partition keys computed when asked: ``partition_fn(current_time)``.
+
+    Args:
+        partition_fn: returns the keys (strings, or objects with a ``name``).
+        name: Dagster's instance-backed form; opgrid has no instance to store keys in, so
+            it needs ``partition_fn``.
+    """
+
+    def __init__(
+        self,
+        partition_fn: Callable[[datetime | None], Sequence[Any]] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if partition_fn is None:
+            raise DagsterInvalidDefinitionError(
+                f"DynamicPartitionsDefinition {name!r}: opgrid needs a partition_fn (it keeps "
+                "no instance in which partitions are added by name)"
+            )
+        self.name = name
+        self._fn = partition_fn
+
+    def get_partition_keys(self, current_time: datetime | None = None) -> list[str]:
+        return [k if isinstance(k, str) else str(k.name) for k in self._fn(current_time)]
+
+    def has_partition_key(self, key: str) -> bool:
+        return key in self.get_partition_keys()
+
+
+class PartitionKeyRange(NamedTuple):
+    """The first and last partition key of a run."""
+
+    start: str
+    end: str
+
+
+class TimeWindow(NamedTuple):
+    """The time span a time partition covers."""
+
+    start: datetime
+    end: datetime
 
 
 class DailyPartitionsDefinition:
@@ -71,7 +119,9 @@ def _as_datetime(value: str | datetime | date, fmt: str) -> datetime:
     return value.replace(tzinfo=value.tzinfo or timezone.utc)
 
 
-PartitionsDefinition = StaticPartitionsDefinition | DailyPartitionsDefinition
+PartitionsDefinition = (
+    StaticPartitionsDefinition | DailyPartitionsDefinition | DynamicPartitionsDefinition
+)
 
 
 class PartitionedConfig:
@@ -103,25 +153,62 @@ class PartitionedConfig:
 
     def get_run_config_for_partition_key(self, key: str) -> dict[str, Any]:
         if not self.partitions_def.has_partition_key(key):
-            raise ConfigError([("partition_key", f"{key!r} is not a partition of this job")])
+            raise DagsterUnknownPartitionError(
+                f"Could not find a partition with key `{key}` (partition_key)."
+            )
         return dict(self._config_fn(key))
 
     def get_tags_for_partition_key(self, key: str) -> dict[str, str]:
-        return dict(self._tags_fn(key)) if self._tags_fn else {}
+        tags = dict(self._tags_fn(key)) if self._tags_fn else {}
+        return {**tags, "dagster/partition": key}
+
+    def get_partition_keys(self, current_time: datetime | None = None) -> list[str]:
+        """The keys of the partitions this config is defined for."""
+        return self.partitions_def.get_partition_keys(current_time)
 
 
 def static_partitioned_config(
     partition_keys: Sequence[str],
     tags_for_partition_fn: Callable[[str], Mapping[str, str]] | None = None,
+    tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
 ) -> Callable[[Callable[[str], Mapping[str, Any]]], PartitionedConfig]:
     """Decorate ``fn(partition_key) -> run_config`` over a fixed list of keys."""
 
     def wrap(fn: Callable[[str], Mapping[str, Any]]) -> PartitionedConfig:
         return PartitionedConfig(
-            StaticPartitionsDefinition(partition_keys), fn, tags_for_partition_fn
+            StaticPartitionsDefinition(partition_keys),
+            fn,
+            tags_for_partition_key_fn or tags_for_partition_fn,
         )
 
     return wrap
+
+
+def dynamic_partitioned_config(
+    partition_fn: Callable[[datetime | None], Sequence[Any]],
+    tags_for_partition_fn: Callable[[str], Mapping[str, str]] | None = None,
+    tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
+) -> Callable[[Callable[[str], Mapping[str, Any]]], PartitionedConfig]:
+    """Decorate ``fn(partition_key) -> run_config`` over keys that ``partition_fn`` lists."""
+
+    def wrap(fn: Callable[[str], Mapping[str, Any]]) -> PartitionedConfig:
+        return PartitionedConfig(
+            DynamicPartitionsDefinition(partition_fn),
+            fn,
+            tags_for_partition_key_fn or tags_for_partition_fn,
+        )
+
+    return wrap
+
+
+def partition_time_window(partitions_def: Any, key: str) -> TimeWindow:
+    """The time window of ``key``; only time partitions have one."""
+    if not isinstance(partitions_def, DailyPartitionsDefinition):
+        raise DagsterInvariantViolationError(
+            "Expected a TimeWindowPartitionsDefinition with a single time dimension, but "
+            f"instead found {type(partitions_def).__name__}"
+        )
+    return TimeWindow(*partitions_def.window(key))
 
 
 def daily_partitioned_config(
@@ -131,12 +218,13 @@ def daily_partitioned_config(
     end_offset: int = 0,
     fmt: str = "%Y-%m-%d",
     tags_for_partition_fn: Callable[[datetime, datetime], Mapping[str, str]] | None = None,
+    tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
 ) -> Callable[[Callable[[datetime, datetime], Mapping[str, Any]]], PartitionedConfig]:
     """Decorate ``fn(start, end) -> run_config``, one partition per day."""
 
     def wrap(fn: Callable[[datetime, datetime], Mapping[str, Any]]) -> PartitionedConfig:
         days = DailyPartitionsDefinition(start_date, end_offset, fmt, hour_offset, minute_offset)
-        tags_fn = (
+        tags_fn = tags_for_partition_key_fn or (
             (lambda key: tags_for_partition_fn(*days.window(key)))
             if tags_for_partition_fn
             else None

@@ -58,6 +58,8 @@ class RepositoryDefinition(SchedulesAndSensors):
 
 
 def _as_job(item: Any, where: str) -> JobDefinition:
+    if callable(item) and not isinstance(item, JobDefinition | GraphDefinition):
+        item = item()  # a repository dict may hold functions that build the job
     if isinstance(item, JobDefinition):
         return item
     if isinstance(item, GraphDefinition):
@@ -72,8 +74,14 @@ def repository(
     *,
     name: str | None = None,
     description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    default_executor_def: Any = None,
+    default_logger_defs: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Turn a function returning jobs into a ``RepositoryDefinition``."""
+    """Turn a function returning jobs into a ``RepositoryDefinition``.
+
+    ``default_executor_def`` becomes the executor of jobs that did not choose one.
+    """
 
     def wrap(body: Callable[[], Any]) -> RepositoryDefinition:
         repo_name = name or body.__name__
@@ -82,9 +90,18 @@ def repository(
             items = [value for group in items.values() for value in _values(group)]
         others, schedules, sensors = split_definitions(items)
         jobs = [_as_job(item, f"repository {repo_name!r}") for item in others]
+        if default_executor_def is not None:
+            jobs = [_with_default_executor(j, default_executor_def) for j in jobs]
         return RepositoryDefinition(repo_name, jobs, description, schedules, sensors)
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _with_default_executor(job_def: JobDefinition, executor_def: Any) -> JobDefinition:
+    if job_def.explicit_executor:
+        return job_def
+    job_def.executor_def = executor_def
+    return job_def
 
 
 def _values(group: Any) -> Iterable[Any]:
@@ -132,6 +149,10 @@ class Definitions:
         )
 
     def get_job_def(self, name: str) -> JobDefinition:
+        return self._repository.get_job(name)
+
+    def resolve_job_def(self, name: str) -> JobDefinition:
+        """The job named ``name``, with the definitions' resources bound (Dagster's name)."""
         return self._repository.get_job(name)
 
     def get_repository_def(self) -> RepositoryDefinition:

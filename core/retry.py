@@ -37,6 +37,10 @@ class RetryPolicy:
     backoff: Backoff | None = None
     jitter: Jitter | None = None
 
+    def calculate_delay(self, attempt_num: int) -> float:
+        """Seconds before retry ``attempt_num`` (1 for the first), jitter applied."""
+        return self.delay_for(attempt_num)
+
     def delay_for(self, retry_number: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""
         return retry_delay(self.delay, self.backoff, self.jitter, retry_number, rng)

@@ -8,6 +8,7 @@ store and report.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import random
 import traceback
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .context import DagsterRun, LogSink, OpExecutionContext, StepLog
+from .dagster_type import DagsterType
 from .errors import (
     DagsterInvariantViolationError,
     DagsterStepOutputNotFoundError,
@@ -26,7 +28,7 @@ from .errors import (
 )
 from .hook import HookContext, HookDefinition, HookNode
 from .op import OpDefinition
-from .output import DynamicOutput, Output
+from .output import DynamicOutput, Output, jsonable_metadata
 from .resource import Resources
 from .retry import RetryPolicy
 
@@ -44,6 +46,9 @@ class StepSpec:
     hook_defs: frozenset[HookDefinition] = frozenset()
     retry_policy: RetryPolicy | None = None
     mapping_key: str | None = None
+    #: the node's tags (op definition, graph and invocation tags merged), for ``context.op``
+    tags: Mapping[str, Any] | None = None
+    job_def: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,8 @@ class ProducedOutput:
     name: str
     value: Any
     mapping_key: str | None = None
+    #: ``Output(metadata=)`` and ``context.add_output_metadata``, as JSON values
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -67,6 +74,8 @@ class StepOutcome:
     #: the step had retries and used them all
     retries_exhausted: bool = False
     hooks_completed: list[str] = field(default_factory=list)
+    #: hooks that did not fire (a success hook on a failure, every hook on a retry)
+    hooks_skipped: list[str] = field(default_factory=list)
     hook_errors: list[tuple[str, BaseException]] = field(default_factory=list)
 
     @property
@@ -99,6 +108,8 @@ def run_step(
         log,
         retry_number,
         spec.mapping_key,
+        spec.tags,
+        spec.job_def,
     )
     try:
         _check_inputs(spec, inputs)
@@ -109,18 +120,29 @@ def run_step(
         outcome = StepOutcome("success", outputs)
     if outcome.status != "retry":
         _run_hooks(spec, run, resources, log, outcome)
+    else:
+        outcome.hooks_skipped.extend(sorted(hook.name for hook in spec.hook_defs))
     return outcome
 
 
 def _check_inputs(spec: StepSpec, inputs: Mapping[str, Any]) -> None:
     for name, value in inputs.items():
-        checker = spec.op_def.input_defs[name].checker
-        if checker is not None:
-            reason = checker(value)
-            if reason is not None:
-                raise DagsterTypeCheckDidNotPass(
-                    f'Type check failed for step input "{name}" of op "{spec.handle}": {reason}'
-                )
+        input_def = spec.op_def.input_defs[name]
+        if input_def.checker is not None:
+            raise_if_failed(input_def.dagster_type, value, f'step input "{name}"', spec.handle)
+
+
+def raise_if_failed(dagster_type: DagsterType, value: Any, what: str, handle: str) -> None:
+    """Raise Dagster's ``DagsterTypeCheckDidNotPass`` when ``value`` fails ``dagster_type``."""
+    failed = dagster_type.failure(value)
+    if failed is None:
+        return
+    raise DagsterTypeCheckDidNotPass(
+        f'Type check failed for {what} - expected type "{dagster_type.display_name}" '
+        f'(op "{handle}"). Description: {failed.description}',
+        metadata=failed.metadata,
+        dagster_type=dagster_type,
+    )
 
 
 def _call(
@@ -130,16 +152,33 @@ def _call(
     kwargs = dict(inputs)
     if op_def.config_param is not None and op_def.config_schema is not None:
         kwargs[op_def.config_param] = op_def.config_schema.instance(spec.op_config)
-    result = (
-        op_def.compute_fn(context, **kwargs) if op_def.has_context else op_def.compute_fn(**kwargs)
-    )
+    result = op_def.call(context, kwargs)
     collector = _Collector(spec)
     if inspect.isgenerator(result):
         for item in result:
             collector.add_event(item)
     else:
         collector.add_return(result)
-    return collector.finish()
+    return [_with_metadata(out, context) for out in collector.finish()]
+
+
+def _with_metadata(out: ProducedOutput, context: OpExecutionContext) -> ProducedOutput:
+    """The output with its metadata (``Output(metadata=)`` and the context's) as JSON."""
+    added = context.output_metadata_for(out.name, out.mapping_key)
+    if not out.metadata and not added:
+        return out
+    return dataclasses.replace(out, metadata=jsonable_metadata({**out.metadata, **added}))
+
+
+def _dynamic_list(value: list[Any], outs: Mapping[str, Any]) -> bool:
+    if value:
+        return all(isinstance(v, DynamicOutput) for v in value)
+    return any(o.is_dynamic for o in outs.values())  # an empty list: no mapped copies
+
+
+def output_collector(spec: StepSpec) -> _Collector:
+    """The checker of what one call of ``spec``'s op produces (also used by invocation)."""
+    return _Collector(spec)
 
 
 class _Collector:
@@ -159,10 +198,10 @@ class _Collector:
         self.add(item)
 
     def add_return(self, value: Any) -> None:
-        outs = self.spec.op_def.output_defs
+        outs = dict(self.spec.op_def.output_defs.items())
         if isinstance(value, Output):
             self.add(value)
-        elif isinstance(value, list) and value and all(isinstance(v, DynamicOutput) for v in value):
+        elif isinstance(value, list) and _dynamic_list(value, outs):
             for item in value:
                 self.add(item)
         elif len(outs) == 1:
@@ -198,7 +237,7 @@ class _Collector:
         if out_def is None:
             raise DagsterInvariantViolationError(
                 f'op "{self.spec.handle}" produced output "{name}", which it does not declare '
-                f"(outputs: {', '.join(self.spec.op_def.output_defs) or 'none'})"
+                f"(outputs: {', '.join(self.spec.op_def.output_defs.keys()) or 'none'})"
             )
         mapping_key = output.mapping_key if isinstance(output, DynamicOutput) else None
         if out_def.is_dynamic != (mapping_key is not None):
@@ -212,13 +251,13 @@ class _Collector:
                 f'{where} produced mapping key "{mapping_key}" more than once'
             )
         if out_def.checker is not None:
-            reason = out_def.checker(output.value)
-            if reason is not None:
-                raise DagsterTypeCheckDidNotPass(f"Type check failed for {where}: {reason}")
+            raise_if_failed(
+                out_def.dagster_type, output.value, f'step output "{name}"', self.spec.handle
+            )
         self.seen.add(name)
         if mapping_key is not None:
             self.keys[name].add(mapping_key)
-        self.outputs.append(ProducedOutput(name, output.value, mapping_key))
+        self.outputs.append(ProducedOutput(name, output.value, mapping_key, output.metadata))
 
     def finish(self) -> list[ProducedOutput]:
         for name, out_def in self.spec.op_def.output_defs.items():
@@ -274,9 +313,10 @@ def _run_hooks(
     succeeded = outcome.status == "success"
     for hook in sorted(spec.hook_defs, key=lambda h: h.name):
         if not hook.fires_on(succeeded):
+            outcome.hooks_skipped.append(hook.name)
             continue
         context = HookContext(
-            op=HookNode(spec.handle.rsplit(".", 1)[-1], spec.handle),
+            op=HookNode(spec.handle.rsplit(".", 1)[-1], spec.handle, dict(spec.tags or {})),
             job_name=run.job_name,
             run_id=run.run_id,
             step_key=spec.step_key,

@@ -51,8 +51,8 @@ NO_VALUE: Any = _NoValue()
 
 
 def is_nothing(tp: Any) -> bool:
-    """Whether ``tp`` is the ``Nothing`` marker."""
-    return tp is Nothing
+    """Whether ``tp`` is the ``Nothing`` marker (or the Dagster type it resolves to)."""
+    return tp is Nothing or getattr(tp, "kind", None) == "nothing"
 
 
 def type_name(tp: Any) -> str:

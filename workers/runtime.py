@@ -260,6 +260,8 @@ class WorkerRuntime:
             hook_defs=resolved.hook_defs,
             retry_policy=resolved.retry_policy,
             mapping_key=mapping_key,
+            tags=resolved.tags,
+            job_def=job,
         )
         run = DagsterRun(request.run_id, job.name, dict(plan.tags), plan.run_config)
         keys = resolved.op_def.required_resource_keys.union(

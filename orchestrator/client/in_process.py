@@ -92,6 +92,8 @@ class _InProcessRun:
         self._ready: list[tuple[float, int, DispatchStep]] = []
         self._sequence = 0
         self._ops: dict[str, ResolvedOp] = {}
+        #: the run's final event, emitted once the resources are torn down
+        self._final: E | None = None
 
     def execute(self) -> None:
         self._emit(E.RUN_START)
@@ -101,12 +103,23 @@ class _InProcessRun:
                 frozenset(self.plan.resource_keys),
                 self.plan.resource_config,
                 self.run.run_id,
+                self._teardown_failed,
             ) as resources:
                 self._handle(self.state.start())
                 self._loop(resources)
         except ResourceError as exc:
             self.first_error = self.first_error or exc
             self._emit(E.RUN_FAILURE, message=str(exc), error=ErrorInfo.from_exception(exc))
+        else:
+            if self._final is not None:  # after teardown, as Dagster orders it
+                self._emit(self._final)
+
+    def _teardown_failed(self, key: str, error: BaseException) -> None:
+        self._emit(
+            E.ENGINE_EVENT,
+            message=f"Teardown of resource {key!r} failed",
+            error=ErrorInfo.from_exception(error),
+        )
 
     def _loop(self, resources: Resources) -> None:
         while self._ready:
@@ -127,8 +140,7 @@ class _InProcessRun:
             elif isinstance(command, AbandonStep):
                 continue  # Dagster records nothing for a step that never ran
             elif isinstance(command, FinishRun):
-                kind = E.RUN_SUCCESS if command.status.value == "success" else E.RUN_FAILURE
-                self._emit(kind)
+                self._final = E.RUN_SUCCESS if command.status.value == "success" else E.RUN_FAILURE
 
     def _emit(self, kind: E, **fields: Any) -> None:
         self._record(RunEvent(run_id=self.run.run_id, kind=kind, timestamp=time.time(), **fields))
@@ -166,6 +178,8 @@ class _InProcessRun:
             hook_defs=resolved.hook_defs,
             retry_policy=resolved.retry_policy,
             mapping_key=self.state.mapping_key_of(key),
+            tags=resolved.tags,
+            job_def=self.job,
         )
         self._emit(E.STEP_RESTARTED if attempt else E.STEP_START, step_key=key, attempt=attempt)
         inputs = self._inputs(key, plan_step, resolved)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -40,11 +41,12 @@ class ExecuteInProcessResult:
     ) -> None:
         self.job_def = job
         self.plan = plan
-        self.dagster_run = run
         self._state = state
         self._store = store
         self._read_events = events if callable(events) else None
         self._loaded: list[RunEvent] | None = None if callable(events) else events
+        status = None if state.run_status is None else state.run_status.name
+        self.dagster_run = dataclasses.replace(run, status=status, op_selection=plan.op_selection)
 
     @property
     def _events(self) -> list[RunEvent]:
@@ -85,8 +87,28 @@ class ExecuteInProcessResult:
         return [e for e in self.all_events if e.step_key is not None]
 
     def events_for_node(self, node_name: str) -> list[RunEvent]:
-        keys = set(self._step_keys(node_name))
+        """The events of a node's steps; none for a name the job does not have."""
+        try:
+            keys = set(self._step_keys(node_name))
+        except DagsterInvariantViolationError:
+            return []  # Dagster answers an unknown node with no events
         return [e for e in self.all_events if e.step_key in keys]
+
+    def filter_events(self, event_filter: Callable[[RunEvent], bool]) -> list[RunEvent]:
+        """The run's events for which ``event_filter`` is true."""
+        return [e for e in self.all_events if event_filter(e)]
+
+    def get_step_skipped_events(self) -> list[RunEvent]:
+        return [e for e in self._events if e.kind is E.STEP_SKIPPED]
+
+    def retry_attempts_for_node(self, node_str: str) -> int:
+        """How many times the node's step was retried."""
+        return sum(1 for e in self.events_for_node(node_str) if e.kind is E.STEP_UP_FOR_RETRY)
+
+    def failure_data_for_node(self, node_str: str) -> RunEvent | None:
+        """The node's STEP_FAILURE event (its ``.error`` says what failed), else None."""
+        failures = [e for e in self.events_for_node(node_str) if e.kind is E.STEP_FAILURE]
+        return failures[0].event_specific_data if failures else None
 
     def get_step_success_events(self) -> list[RunEvent]:
         return [e for e in self._events if e.kind is E.STEP_SUCCESS]
@@ -157,7 +179,7 @@ class ExecuteInProcessResult:
         if output_name not in definition.output_defs:
             raise DagsterInvariantViolationError(
                 f"node {node_str!r} has no output {output_name!r} "
-                f"(outputs: {', '.join(definition.output_defs) or 'none'})"
+                f"(outputs: {', '.join(definition.output_defs.keys()) or 'none'})"
             )
         return handle, output_name
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opgrid.errors import DagsterMaxRetriesExceededError
+from opgrid.errors import DagsterMaxRetriesExceededError, Failure
 from opgrid.event_type import DagsterEventType as E
 from opgrid.op import OpDefinition
 from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
+from opgrid.output import jsonable_metadata
 from opgrid.step_runner import StepOutcome
 
 from .plan import PlanStep
@@ -47,7 +48,7 @@ def assemble_inputs(
         elif kind == "run_input":
             values[name] = extra[0]
         elif kind == "config":
-            values[name] = plan_input.value
+            values[name] = op_def.input_defs[name].value_from_config(plan_input.value, op_def)
         elif kind == "default":
             values[name] = op_def.input_defs[name].default_value
     return values
@@ -95,6 +96,11 @@ def raised_for(step_key: str, attempt: int, outcome: StepOutcome) -> BaseExcepti
     return exceeded
 
 
+def _is_failure(outcome: StepOutcome) -> bool:
+    """Whether the op raised ``Failure`` (whose metadata the failure event carries)."""
+    return isinstance(outcome.error, Failure)
+
+
 def outcome_events(
     run_id: str, step_key: str, attempt: int, outcome: StepOutcome, now: float
 ) -> list[RunEvent]:
@@ -108,7 +114,12 @@ def outcome_events(
     events: list[RunEvent] = []
     if outcome.status == "success":
         events.extend(
-            event(E.STEP_OUTPUT, output_name=o.name, mapping_key=o.mapping_key)
+            event(
+                E.STEP_OUTPUT,
+                output_name=o.name,
+                mapping_key=o.mapping_key,
+                metadata=dict(o.metadata),
+            )
             for o in outcome.outputs
         )
         events.append(event(E.STEP_SUCCESS))
@@ -124,8 +135,12 @@ def outcome_events(
                 event(E.STEP_UP_FOR_RETRY, error=error, retry_delay_s=outcome.retry_delay_s)
             )
         else:
-            events.append(event(E.STEP_FAILURE, error=error))
+            details = getattr(outcome.error, "metadata", None) if _is_failure(outcome) else None
+            events.append(
+                event(E.STEP_FAILURE, error=error, metadata=jsonable_metadata(details or {}))
+            )
     events.extend(event(E.HOOK_COMPLETED, message=name) for name in outcome.hooks_completed)
+    events.extend(event(E.HOOK_SKIPPED, message=name) for name in outcome.hooks_skipped)
     events.extend(
         event(E.HOOK_ERRORED, message=f"hook {name!r}", error=ErrorInfo.from_exception(exc))
         for name, exc in outcome.hook_errors

@@ -25,7 +25,7 @@ from opgrid.op import OpDefinition
 from opgrid.orchestrator.protocol.tags import check_cluster_tags
 from opgrid.types import NO_VALUE
 
-from .run_config import check_top_level, effective_run_config, resolve_resources
+from .run_config import check_top_level, deep_merge, effective_run_config, resolve_resources
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -114,6 +114,9 @@ class ExecutionPlan(BaseModel):
     resource_config: dict[str, Any] = {}
     tags: dict[str, Any] = {}
     partition_key: str | None = None
+    #: the op selection the job was subset by (None: the whole job); informational, since
+    #: steps keep the full job's node handles and workers resolve ops by handle
+    op_selection: list[str] | None = None
 
     def step_named(self) -> dict[str, PlanStep]:
         """Steps by key."""
@@ -164,16 +167,12 @@ def compile_plan(
     effective, partition_tags = effective_run_config(job, run_config, partition_key)
     problems = check_top_level(effective)
     builder = _Builder(job, problems)
-    top_inputs = {
-        name: _Feed("run_input", run_inputs=(name,))
-        for name in job.graph.input_defs
-        if name in input_names
-    }
+    top_inputs = _top_inputs(job, effective, input_names, problems)
     with gc_paused():
-        builder.walk(job.graph, "", _section(effective, "ops", "ops", problems), "ops", top_inputs)
+        builder.walk(job.graph, "", builder.top_section(effective), "ops", top_inputs)
     keys, resource_config = resolve_resources(job, effective.get("resources"), problems)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, subject=f"job {job.name}")
     run_tags = {**job.tags, **partition_tags, **(tags or {})}
     check_cluster_tags("the run", run_tags)
     for step in builder.steps:
@@ -187,7 +186,30 @@ def compile_plan(
         resource_config=resource_config,
         tags=run_tags,
         partition_key=partition_key,
+        op_selection=getattr(job, "op_selection", None),
     )
+
+
+def _top_inputs(
+    job: JobDefinition,
+    run_config: Mapping[str, Any],
+    input_names: frozenset[str],
+    problems: list[tuple[str, str]],
+) -> dict[str, _Feed]:
+    """The job's own graph inputs: launch values, else the top-level ``inputs`` config."""
+    given = _section(run_config, "inputs", "inputs", problems)
+    feeds: dict[str, _Feed] = {}
+    for name in job.graph.input_defs.keys():
+        if name in input_names:
+            feeds[name] = _Feed("run_input", run_inputs=(name,))
+        elif name in given:
+            feeds[name] = _Feed("config", value=_unwrap(given[name]))
+    problems.extend(
+        (f"inputs.{name}", f"job {job.name!r} has no input {name!r}")
+        for name in given
+        if name not in job.graph.input_defs
+    )
+    return feeds
 
 
 def _section(parent: Any, key: str, path: str, problems: list[tuple[str, str]]) -> dict[str, Any]:
@@ -298,22 +320,47 @@ class _Builder:
         path: str,
         resolved: dict[str, _Feed],
     ) -> dict[str, _Source]:
-        inner_section = _section(section, "ops", f"{path}.ops", self.problems)
-        if graph.config_mapping is not None and "config" in section:
-            try:
-                mapped = graph.config_mapping.resolve(section["config"], f"{path}.config")
-            except ConfigError as exc:
-                self.problems.extend(exc.errors)
-                mapped = {}
-            inner_section = _section(mapped, "ops", f"{path}.config", self.problems)
+        inner_section = self.graph_section(
+            graph, _section(section, "ops", f"{path}.ops", self.problems), section, path
+        )
         given = _section(section, "inputs", f"{path}.inputs", self.problems)
         feeds: dict[str, _Feed] = {}
-        for name in graph.input_defs:
+        for name in graph.input_defs.keys():
             if name in resolved and resolved[name].kind != "none":
                 feeds[name] = resolved[name]
             elif name in given:
                 feeds[name] = _Feed("config", value=_unwrap(given[name]))
         return self.walk(graph, prefix, inner_section, f"{path}.ops", feeds)
+
+    def top_section(self, run_config: Mapping[str, Any]) -> dict[str, Any]:
+        """The node config of the job's own graph; with a graph config mapping (and no job
+        mapping) ``ops.config`` is the mapping's input, as in Dagster."""
+        top = _section(run_config, "ops", "ops", self.problems)
+        graph = self.job.graph
+        if graph.config_mapping is None or self.job.config_mapping is not None:
+            return top
+        nodes = {k: v for k, v in top.items() if k != "config" or k in graph.node_dict}
+        return self.graph_section(graph, nodes, top, "ops")
+
+    def graph_section(
+        self, graph: GraphDefinition, ops: dict[str, Any], section: Mapping[str, Any], path: str
+    ) -> dict[str, Any]:
+        """The config of a graph's nodes: ``ops`` after the graph's config (a dict of
+        defaults, or a mapping of ``section["config"]``) is applied, as Dagster does."""
+        mapping = graph.config_mapping
+        if isinstance(mapping, Mapping):
+            return deep_merge(_node_config(mapping), ops)
+        if mapping is None or ("config" not in section and not mapping.needs_no_config):
+            return ops
+        try:
+            mapped = mapping.resolve(section.get("config"), f"{path}.config")
+        except ConfigError as exc:
+            self.problems.extend(exc.errors)
+            return {}
+        if not isinstance(mapped, Mapping):
+            self.problems.append((f"{path}.config", f"config mapping returned {mapped!r}"))
+            return {}
+        return _node_config(mapped)
 
     def _op_step(
         self,
@@ -327,7 +374,7 @@ class _Builder:
         given = _section(section, "inputs", f"{path}.inputs", self.problems)
         inputs = []
         mapped_by: OutputRef | None = None
-        for name in op_def.input_defs:
+        for name in op_def.input_defs.keys():
             feed = resolved.get(name)
             if feed is not None and feed.kind == "none":
                 feed = None
@@ -371,15 +418,8 @@ class _Builder:
 
     def _op_config(self, op_def: OpDefinition, section: Mapping[str, Any], path: str) -> Any:
         raw = section.get("config", NO_VALUE)
-        if op_def.config_schema is None:
-            if raw is not NO_VALUE and raw is not None:
-                self.problems.append(
-                    (
-                        f"{path}.config",
-                        f"op {op_def.name!r} takes no config (it has no config_schema)",
-                    )
-                )
-            return None
+        if op_def.config_schema is None:  # Dagster treats a missing schema as Any
+            return None if raw is NO_VALUE else raw
         value, found = op_def.config_schema.validate(raw, f"{path}.config")
         self.problems.extend(found)
         return value
@@ -411,7 +451,7 @@ class _Builder:
             )
         if name in given:
             value = _unwrap(given[name])
-            reason = input_def.checker(value) if input_def.checker else None
+            reason = input_def.config_problem(value)
             if reason is not None:
                 self.problems.append((path, reason))
             return PlanInput(name=name, kind="config", value=value, is_nothing=nothing)
@@ -426,6 +466,13 @@ class _Builder:
                 )
             )
         return PlanInput(name=name, kind="none", is_nothing=nothing)
+
+
+def _node_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A graph's node config, keyed by node (an ``{"ops": ...}`` wrapper is accepted too)."""
+    if set(config) == {"ops"} and isinstance(config["ops"], Mapping):
+        return dict(config["ops"])
+    return dict(config)
 
 
 def _unwrap(value: Any) -> Any:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from opgrid.event_type import DagsterEventType
 
@@ -39,6 +40,14 @@ class ErrorInfo(BaseModel):
         return ErrorInfo(cls_name=type(exc).__name__, message=str(exc), stack=stack)
 
 
+@dataclass(frozen=True, slots=True)
+class UserFailureData:
+    """What a ``Failure`` raised by an op said (Dagster's ``user_failure_data``)."""
+
+    description: str | None
+    metadata: dict[str, Any]
+
+
 class RunEvent(BaseModel):
     """One entry of a run's event log."""
 
@@ -58,8 +67,30 @@ class RunEvent(BaseModel):
     level: str | None = None
     #: on a step's start: the worker running it (``host/pid``)
     worker: str | None = None
+    #: an output's metadata (``Output(metadata=)``, ``context.add_output_metadata``), JSON
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     # Dagster's accessors ---------------------------------------------------------
+    @property
+    def event_specific_data(self) -> RunEvent:
+        """Dagster keeps ``error``, ``metadata``, ... on a per-kind object; here they are
+        fields of the event itself, so the event stands in for it."""
+        return self
+
+    @property
+    def user_failure_data(self) -> UserFailureData | None:
+        """For a step that raised ``Failure``: its description and metadata."""
+        if self.kind is not DagsterEventType.STEP_FAILURE or self.error is None:
+            return None
+        if self.error.cls_name != "Failure":
+            return None
+        return UserFailureData(description=self.error.message or None, metadata=self.metadata)
+
+    @property
+    def step_output_handle(self) -> RunEvent:
+        """Dagster's handle of an output event: ``output_name`` and ``mapping_key``."""
+        return self
+
     @property
     def event_type(self) -> DagsterEventType:
         return self.kind

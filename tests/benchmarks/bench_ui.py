@@ -32,13 +32,15 @@ from collections.abc import Callable
 import httpx
 
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.io_manager import io_manager_from_settings
-from opgrid.orchestrator.messages import RunEvent, RunRecord, RunStatus
-from opgrid.orchestrator.plan import compile_plan
-from opgrid.orchestrator.redis_server import RedisServer
-from opgrid.orchestrator.redis_store import RedisRunStore
+from opgrid.orchestrator.cli.embedded_redis import RedisServer
+from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.state import ValueRef
+from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.protocol.messages import RunRecord
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.state import ValueRef
+from opgrid.orchestrator.store.envelopes import io_manager_from_settings
+from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.ui import LocationSource, serving
 from tests.benchmarks import ui_jobs
 

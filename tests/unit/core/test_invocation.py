@@ -52,7 +52,7 @@ def test_op_with_context_takes_a_built_context():
 def test_direct_invocation_validates_config_and_arguments():
     with pytest.raises(DagsterInvalidInvocationError, match="add"):
         add(1, 2, 3)
-    with pytest.raises(DagsterInvalidInvocationError, match="'a'"):
+    with pytest.raises(DagsterInvalidInvocationError, match='input "a"'):
         add()
     with pytest.raises(Exception, match="factor"):
         scaled(build_op_context(resources={"base": 1}, op_config={}), 1)

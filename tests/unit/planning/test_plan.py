@@ -134,7 +134,7 @@ def test_every_bad_config_field_is_reported_with_its_dotted_path():
         "ops.configured.config.extra",
         "ops.other.config.param",
     }
-    assert "ops.other.config.param: required field is missing" in str(exc.value)
+    assert 'ops.other.config.param: Missing required config entry "param"' in str(exc.value)
 
 
 def test_config_defaults_are_filled_into_the_plan():
