@@ -22,6 +22,7 @@ from opgrid.orchestrator.store.connect import broker_ssl
 from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 
+from .acks import LiveChannel, guarded_request, track_live_channel
 from .locations import LocationRegistry
 from .presence import WorkerPresence
 from .runtime import WorkerRuntime
@@ -57,6 +58,8 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         registry.load(spec)
     holder: dict[str, WorkerRuntime] = {}
     in_pool_process: list[bool] = [False]
+    live = LiveChannel()  # acks of messages whose broker connection was lost go through it
+    track_live_channel(app, live)
     secret = settings.secret.get_secret_value().encode()
 
     def runtime() -> WorkerRuntime:
@@ -73,6 +76,7 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         acks_late=True,
         reject_on_worker_lost=True,
         ignore_result=True,
+        Request=guarded_request(live),
     )
     def execute_step(**fields: Any) -> str:
         request = admit_step(secret, fields)
