@@ -7,7 +7,9 @@ of one attempt can reach workers. Each worker that gets one asks for the attempt
 *claim* first, in one atomic step with recording its start; the verdict says
 whether it runs the attempt:
 
-* the step already ended (or was canceled): ``SETTLED``, drop the delivery;
+* the step already ended (or was canceled), or this attempt ended and the step waits
+  for its next one (``up_for_retry`` with the claim still at this attempt): ``SETTLED``,
+  drop the delivery;
 * a later attempt exists: ``STALE``, drop it;
 * another worker holds the claim and its heartbeat is fresh: ``BUSY``, a duplicate,
   drop it;
@@ -109,6 +111,8 @@ def decide(
     held, holder = parse_claim(claim)
     if held > attempt:
         return Verdict.STALE, holder
+    if held == attempt and status == StepStatus.UP_FOR_RETRY.value:
+        return Verdict.SETTLED, status  # this attempt ended; the next one is due
     if held < attempt or holder == token:
         return Verdict.GO, holder
     alive = beat is not None and beat > now - lost_after_s

@@ -41,6 +41,7 @@ if claim then
   local held = tonumber(string.sub(claim, 1, sep - 1))
   holder = string.sub(claim, sep + 1)
   if held > attempt then return {'stale', holder} end
+  if held == attempt and status == 'up_for_retry' then return {'settled', status} end
   if held == attempt and holder ~= token then
     local beat = tonumber(redis.call('HGET', KEYS[3], step) or '0')
     if holder ~= 'lost' and holder ~= ARGV[5] and beat > now - tonumber(ARGV[4]) then
