@@ -198,3 +198,14 @@ DagsterExecutionStepExecutionError = StepExecutionError
 
 class NoCoordinatorWarning(UserWarning):
     """A run was submitted while no coordinator is alive to run it."""
+
+
+class StepProcessDied(OpgridError):
+    """The process running a step attempt died (its op called ``os._exit``, crashed with
+    a signal, or was killed by the OOM killer) more often than ``OPGRID_MAX_REDELIVERIES``
+    allows; the message names the exit code or signal when the worker saw it."""
+
+
+class SecretMismatchWarning(UserWarning):
+    """Live workers hold another ``OPGRID_SECRET`` than the submitter: they refuse its
+    steps, which then wait forever (or until ``OPGRID_QUEUE_TIMEOUT_S``)."""

@@ -21,8 +21,11 @@ visibility timeout, and the attempt's claim drops that copy (the step has ended)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from billiard.einfo import ExceptionWithTraceback
+from billiard.exceptions import WorkerLostError
 from celery import Celery, bootsteps
 from celery.worker.request import Request
 
@@ -65,10 +68,21 @@ def settle_orphan(message: Any, live: LiveChannel, requeue: bool = False) -> str
         return f"left for redelivery ({exc!r})"
 
 
-def guarded_request(live: LiveChannel) -> type[Request]:
-    """A Celery request class whose ack and reject survive a lost broker connection."""
+def guarded_request(
+    live: LiveChannel, on_lost: Callable[[Any, BaseException], None] | None = None
+) -> type[Request]:
+    """A Celery request class whose ack and reject survive a lost broker connection;
+    ``on_lost(kwargs, error)`` hears of each pool process that died running one."""
 
     class GuardedRequest(Request):  # type: ignore[misc]
+        def on_failure(
+            self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
+        ) -> None:
+            lost = _lost_process(exc_info.exception)
+            if on_lost is not None and lost is not None:
+                on_lost(self.kwargs, lost)  # before the message goes back to the queue
+            super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
         def acknowledge(self) -> None:
             if not self.acknowledged and orphaned(self.message):
                 self._settle_orphan(requeue=False)
@@ -89,6 +103,14 @@ def guarded_request(live: LiveChannel) -> type[Request]:
             self.acknowledged = True
 
     return GuardedRequest
+
+
+def _lost_process(exc: BaseException) -> BaseException | None:
+    """The error saying that the pool process running a request died, if ``exc`` is one
+    (billiard wraps it; billiard >= 4.3 may report the process's ``SystemExit``)."""
+    if isinstance(exc, ExceptionWithTraceback):
+        exc = exc.exc
+    return exc if isinstance(exc, WorkerLostError | SystemExit) else None
 
 
 def track_live_channel(app: Celery, live: LiveChannel) -> None:

@@ -23,6 +23,7 @@ from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .acks import LiveChannel, guarded_request, track_live_channel
+from .deaths import DeathRecorder
 from .locations import LocationRegistry
 from .presence import WorkerPresence
 from .runtime import WorkerRuntime
@@ -60,6 +61,7 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
     in_pool_process: list[bool] = [False]
     live = LiveChannel()  # acks of messages whose broker connection was lost go through it
     track_live_channel(app, live)
+    deaths = DeathRecorder(settings)  # pool processes that died running a step
     secret = settings.secret.get_secret_value().encode()
 
     def runtime() -> WorkerRuntime:
@@ -76,7 +78,7 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         acks_late=True,
         reject_on_worker_lost=True,
         ignore_result=True,
-        Request=guarded_request(live),
+        Request=guarded_request(live, deaths.record),
     )
     def execute_step(**fields: Any) -> str:
         request = admit_step(secret, fields)
