@@ -27,6 +27,7 @@ from .deaths import DeathRecorder
 from .locations import LocationRegistry
 from .presence import WorkerPresence
 from .runtime import WorkerRuntime
+from .transport import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
         broker_use_ssl=broker_ssl(settings.broker_url),  # rediss://: check the certificate
+        # kombu's Redis transport, refusing junk items on a queue (see ``transport``)
+        broker_transport=_transport(settings.broker_url),
         # a message not acknowledged this long after delivery goes back to the queue;
         # steps that run longer keep their claim by heartbeats, so the copy is dropped
         broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
@@ -116,6 +119,13 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
     app.opgrid_locations = registry  # type: ignore[attr-defined]
     app.opgrid_runtime = runtime  # type: ignore[attr-defined]
     return app
+
+
+def _transport(broker_url: str) -> str | None:
+    """The kombu transport of a broker URL: opgrid's Redis transport for Redis URLs."""
+    if broker_url.lower().startswith(("redis://", "rediss://")):
+        return f"{Transport.__module__}:{Transport.__qualname__}"
+    return None
 
 
 @signals.after_setup_logger.connect(weak=False)
