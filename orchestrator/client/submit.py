@@ -18,6 +18,7 @@ from opgrid.context import DagsterRun
 from opgrid.errors import (
     NoCoordinatorWarning,
     RunTimeout,
+    SecretMismatchWarning,
     StepExecutionError,
 )
 from opgrid.event_type import DagsterEventType as E
@@ -31,6 +32,7 @@ from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisOutputStore, RedisRunStore
+from opgrid.orchestrator.store.registry import secret_fingerprint
 
 from .result import ExecuteInProcessResult
 
@@ -84,6 +86,7 @@ def submit(
             [],
         )
     store.create_run(record, plan)
+    _warn_of_other_secrets(store, settings, record.run_id)
     if not store.live_coordinators():
         warnings.warn(
             f"run {record.run_id} is queued but no coordinator is alive to run it; start one "
@@ -92,6 +95,21 @@ def submit(
             stacklevel=2,
         )
     return RunHandle(job, record.run_id, store, io)
+
+
+def _warn_of_other_secrets(store: RedisRunStore, settings: Settings, run_id: str) -> None:
+    """Warn when live workers hold another OPGRID_SECRET: they refuse this run's steps."""
+    mine = secret_fingerprint(settings.secret.get_secret_value().encode())
+    others = {host: fp for host, fp in store.live_fingerprints().items() if fp != mine}
+    if others:
+        listed = ", ".join(f"{host} ({fp})" for host, fp in sorted(others.items())[:5])
+        warnings.warn(
+            f"run {run_id}: {len(others)} live worker(s) hold another OPGRID_SECRET than "
+            f"this submitter (fingerprint {mine}): {listed}; they refuse the steps "
+            "they take, which then stay queued. Give every process the same secret",
+            SecretMismatchWarning,
+            stacklevel=3,
+        )
 
 
 class RunHandle:

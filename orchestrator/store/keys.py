@@ -30,6 +30,8 @@ Cluster-wide:
 - ``<ns>:workers``             ZSET    Celery worker hostnames scored by when their announcement
                                       lapses; written by each worker's main process
 - ``<ns>:worker_queues``       HASH    worker hostname -> the queues it consumes, comma-separated
+- ``<ns>:worker_secrets``      HASH    worker hostname -> the fingerprint of its OPGRID_SECRET
+                                      (``registry.secret_fingerprint``); read by ``submit``
 
 Celery's, on the broker (kombu's Redis transport; not under the namespace):
 
@@ -123,6 +125,9 @@ class Keys:
 
     def worker_queues(self) -> str:
         return f"{self.namespace}:worker_queues"
+
+    def worker_secrets(self) -> str:
+        return f"{self.namespace}:worker_secrets"
 
 
 #: Characters that ``SCAN MATCH`` (Redis glob) gives a meaning.
