@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from billiard.einfo import ExceptionWithTraceback
+from billiard.einfo import ExceptionWithTraceback  # type: ignore[attr-defined]
 from billiard.exceptions import WorkerLostError
 from celery import Celery, bootsteps
 from celery.worker.request import Request
@@ -74,7 +74,7 @@ def guarded_request(
     """A Celery request class whose ack and reject survive a lost broker connection;
     ``on_lost(kwargs, error)`` hears of each pool process that died running one."""
 
-    class GuardedRequest(Request):  # type: ignore[misc]
+    class GuardedRequest(Request):
         def on_failure(
             self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
         ) -> None:
@@ -116,7 +116,7 @@ def _lost_process(exc: BaseException) -> BaseException | None:
 def track_live_channel(app: Celery, live: LiveChannel) -> None:
     """Keep ``live`` on the task consumer's channel as the worker (re)connects."""
 
-    class LiveChannelStep(bootsteps.StartStopStep):  # type: ignore[misc]
+    class LiveChannelStep(bootsteps.StartStopStep):
         requires = ("celery.worker.consumer.tasks:Tasks",)
 
         def start(self, c: Any) -> None:

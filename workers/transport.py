@@ -60,23 +60,23 @@ def _refuse(queue: str | None, reason: str) -> None:
     logger.error("refused an item on %s: %s", where, reason)
 
 
-class Channel(redis.Channel):  # type: ignore[misc]
+class Channel(redis.Channel):
     """A Redis channel that refuses a queue item that is not JSON."""
 
     def _brpop_read(self, **options: Any) -> Any:
         try:
-            return super()._brpop_read(**options)
+            return super()._brpop_read(**options)  # type: ignore[misc]
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # popped: nothing to ack
             _refuse(None, f"not JSON ({str(exc)[:_MAX_SHOWN]})")
             return True
 
 
-class Transport(redis.Transport):  # type: ignore[misc]
+class Transport(redis.Transport):
     """kombu's Redis transport with ``Channel`` above and envelopes checked on delivery."""
 
     Channel = Channel
 
-    def _deliver(self, message: Any, queue: str) -> None:
+    def _deliver(self, message: Any, queue: str | None) -> None:
         reason = malformed(message)
         if reason is not None:
             _refuse(queue, reason)
