@@ -86,12 +86,27 @@ def guarded_request(
         def acknowledge(self) -> None:
             if not self.acknowledged and orphaned(self.message):
                 self._settle_orphan(requeue=False)
-            super().acknowledge()
+            if not self.acknowledged:  # Celery's, but see _ack_errors
+                self._on_ack(logger, self._ack_errors())  # type: ignore[attr-defined]
+                self.acknowledged = True
 
         def reject(self, requeue: bool = False) -> None:
             if not self.acknowledged and orphaned(self.message):
                 self._settle_orphan(requeue=requeue)
-            super().reject(requeue=requeue)
+            if not self.acknowledged:  # Celery's, but see _ack_errors
+                self._on_reject(logger, self._ack_errors(), requeue)  # type: ignore[attr-defined]
+                self.acknowledged = True
+                self.send_event("task-rejected", requeue=requeue)
+
+        def _ack_errors(self) -> tuple[type[BaseException], ...]:
+            """What an ack may raise and only gets logged (Celery: connection errors).
+
+            The ack runs a moment later, in the event loop; if the connection broke in
+            between, kombu may raise AttributeError on the closed channel (see above).
+            Logged at CRITICAL with its traceback, the message left for redelivery: an
+            unacknowledged step message is dropped by its claim when it comes back.
+            """
+            return (*self._connection_errors, AttributeError)  # type: ignore[attr-defined]
 
         def _settle_orphan(self, requeue: bool) -> None:
             done = settle_orphan(self.message, live, requeue)

@@ -28,7 +28,7 @@ from .deaths import DeathRecorder
 from .locations import LocationRegistry
 from .presence import WorkerPresence
 from .runtime import WorkerRuntime
-from .transport import Transport
+from .transport import use_for_redis_urls
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
     """A worker app: JSON only, late acks, prefetch 1, task events on, no result backend."""
     settings = settings or Settings()
     registry = locations or LocationRegistry()
+    use_for_redis_urls()  # kombu's Redis transport, refusing junk items on a queue
     app = Celery("opgrid", broker=settings.broker_url, set_as_current=False)
     _configure(app, settings)
     for spec in settings.location_list():  # in the parent, before the pool forks
@@ -114,8 +115,6 @@ def _configure(app: Celery, settings: Settings) -> None:
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
         broker_use_ssl=broker_ssl(settings.broker_url),  # rediss://: check the certificate
-        # kombu's Redis transport, refusing junk items on a queue (see ``transport``)
-        broker_transport=_transport(settings.broker_url),
         # a message not acknowledged this long after delivery goes back to the queue;
         # steps that run longer keep their claim by heartbeats, so the copy is dropped
         broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
@@ -151,13 +150,6 @@ def _refusal(problem: str, secret: bytes) -> str:
         f"{secret_fingerprint(secret)}; a coordinator holding another secret sends steps "
         "this worker cannot run, and they stay queued: submitting warns of such workers)"
     )
-
-
-def _transport(broker_url: str) -> str | None:
-    """The kombu transport of a broker URL: opgrid's Redis transport for Redis URLs."""
-    if broker_url.lower().startswith(("redis://", "rediss://")):
-        return f"{Transport.__module__}:{Transport.__qualname__}"
-    return None
 
 
 @signals.after_setup_logger.connect(weak=False)

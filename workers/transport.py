@@ -18,7 +18,7 @@ import json
 import logging
 from typing import Any
 
-from kombu.transport import redis
+from kombu.transport import TRANSPORT_ALIASES, redis
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +82,15 @@ class Transport(redis.Transport):
             _refuse(queue, reason)
             return
         super()._deliver(message, queue)
+
+
+def use_for_redis_urls() -> None:
+    """Make ``redis://`` and ``rediss://`` broker URLs use ``Transport`` in this process.
+
+    By kombu's alias table rather than Celery's ``broker_transport`` setting: with the
+    setting, kombu would name the transport class instead of the scheme wherever it
+    shows the broker URL (Celery's banner, "Connected to ..."). A process that already
+    opened a Redis connection keeps kombu's own transport (kombu caches the lookup).
+    """
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = f"{Transport.__module__}:{Transport.__qualname__}"
