@@ -11,11 +11,14 @@ more, and ``Message.ack()`` builds a new pool from ``transport.client``, which i
 None: ``AttributeError: 'NoneType' object has no attribute 'hostname'``, raised in
 the worker's event loop, which ends the worker.
 
-So a step's request acknowledges (or rejects) a message of a closed channel through
-the consumer's live channel: the ``unacked`` hash and index are the broker's, not the
-channel's, so removing the delivery tag there is the ack. With no live channel (Redis
-still away) the message is left where it is: the broker delivers it again after the
-visibility timeout, and the attempt's claim drops that copy (the step has ended).
+opgrid's transport (``transport.Channel``) keeps what that pool needs, so such a
+channel can be closed and acked on; on top of that, a step's request acknowledges (or
+rejects) a message of a closed channel through the consumer's live channel, so the ack
+does not depend on a channel kombu has given up on: the ``unacked`` hash and index are
+the broker's, not the channel's, so removing the delivery tag there is the ack. With
+no live channel (Redis still away) the message is left where it is: the broker
+delivers it again after the visibility timeout, and the attempt's claim drops that
+copy (the step has ended).
 """
 
 from __future__ import annotations

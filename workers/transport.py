@@ -61,7 +61,26 @@ def _refuse(queue: str | None, reason: str) -> None:
 
 
 class Channel(redis.Channel):
-    """A Redis channel that refuses a queue item that is not JSON."""
+    """A Redis channel that refuses a queue item that is not JSON, and can still reach
+    Redis while it closes after its connection was dropped (``_connparams``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connparams(asynchronous=False)  # remembered while the transport knows them
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        """kombu's, remembered: once the consumer has dropped a broken connection
+        (``Connection.collect``), the transport's ``client`` is None, and a channel that
+        closes only then (its first close stopped at a BRPOP broken mid-read) builds a
+        pool from it to restore its unacknowledged messages: AttributeError
+        ``'NoneType' object has no attribute 'hostname'``, which ends the worker."""
+        known: dict[bool, dict[str, Any]] = self.__dict__.setdefault("_known_params", {})
+        transport = self.connection
+        if (transport is None or transport.client is None) and asynchronous in known:
+            return dict(known[asynchronous])
+        params = super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]
+        known[asynchronous] = dict(params)
+        return params
 
     def _brpop_read(self, **options: Any) -> Any:
         try:

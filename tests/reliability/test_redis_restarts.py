@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import kombu
 import pytest
@@ -24,6 +24,7 @@ from opgrid.errors import StorageError
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
 from opgrid.workers.acks import LiveChannel, orphaned, settle_orphan
+from opgrid.workers.transport import Transport
 from tests.reliability import jobs
 from tests.reliability.procs import Processes, fast_settings, wait_for
 
@@ -48,7 +49,9 @@ def test_a_worker_survives_redis_restarting_while_it_runs_a_step(
         )
         procs = Processes(settings, tmp_path, SLOW_S=str(4 * RESTARTS + 2))
         try:
-            worker = procs.worker("w1")
+            # two pool processes for one running step: the worker keeps a BRPOP in flight
+            # while the step runs, and Redis going away breaks it mid-read
+            worker = procs.worker("w1", concurrency=2)
             coordinator = procs.coordinator("c1")
             handle = submit(jobs.slow_chain, settings=settings)
             wait_for(lambda: procs.marks_of("slow", "start"), 30, coordinator.text)
@@ -58,6 +61,7 @@ def test_a_worker_survives_redis_restarting_while_it_runs_a_step(
                 server.start()
                 # the worker notices, reconnects and consumes again before the next outage
                 time.sleep(3.0)
+            assert worker.alive(), worker.text()
             result = _through_outages(lambda: handle.wait(timeout=60))
             assert result.success, [e.describe() for e in handle.events()]
             assert result.output_for_node("last") == [1, 2]
@@ -74,39 +78,57 @@ def test_a_worker_survives_redis_restarting_while_it_runs_a_step(
     assert len(procs.marks_of("slow", "done")) == 1, procs.marks.read_text()
 
 
-def test_a_message_of_a_connection_lost_mid_close_is_acked_through_the_new_one(
+def _lost_mid_close(server: RedisServer, transport: Any = None) -> kombu.Message:
+    """The sequence behind the lost workers, step by step on a real redis-server.
+
+    A consumer's channel has a message in hand and a BRPOP in flight (a prefork worker
+    with a free pool process always has one), and a second channel (Celery's control
+    channel) listens on a fanout exchange. Redis goes away; the consumer drops the
+    connection as Celery's does (``collect``, then ``close``): the first close of the
+    consumer's channel stops at the broken BRPOP, the control channel's close fails,
+    the transport forgets its client, and only then does the consumer's channel really
+    close, wanting to restore its unacknowledged message. Returns that message.
+    """
+    queue = kombu.Queue("steps", routing_key="steps")
+    with kombu.Connection(server.url, transport=transport) as producer:
+        producer.Producer().publish({"step": 1}, routing_key="steps", declare=[queue])
+    old = kombu.Connection(server.url, transport=transport)
+    received: list[kombu.Message] = []
+    kombu.Consumer(old, [queue], callbacks=[lambda _, m: received.append(m)]).consume()
+    control = kombu.Queue("control", kombu.Exchange("control", "fanout"), auto_delete=True)
+    kombu.Consumer(old.channel(), [control], no_ack=True).consume()
+    while not received:
+        old.drain_events(timeout=5)
+    (message,) = received
+    message.channel._brpop_start()  # the event loop's BRPOP, in flight
+    server.stop()
+    with contextlib.suppress(Exception):  # Celery ignores what collect raises
+        old.collect(socket_timeout=2)
+    old.close()  # Celery ignores only connection errors here: anything else ends the worker
+    server.start()
+    return message
+
+
+def test_opgrid_s_transport_closes_and_acks_a_channel_whose_connection_was_dropped(
     tmp_path: Path,
 ) -> None:
-    """The sequence behind the lost workers, step by step on a real redis-server: the
-    consumer's channel has a BRPOP in flight and a second channel (Celery's control
-    channel) listens on a fanout exchange; Redis goes away; the consumer drops the
-    connection as Celery does (``collect``, then ``close``). The channel of the message
-    being processed is left closed, without a pool, on a transport without a client:
-    kombu's own ``Message.ack`` would raise AttributeError there."""
-    queue = kombu.Queue("steps", routing_key="steps")
+    """With kombu's own transport, ``close`` above raises AttributeError ('NoneType'
+    object has no attribute 'hostname'), and so would ``Message.ack`` afterwards."""
     with RedisServer(appendonly=True, dir=tmp_path / "redis") as server:
-        with kombu.Connection(server.url) as producer:
-            producer.Producer().publish({"step": 1}, routing_key="steps", declare=[queue])
-        old = kombu.Connection(server.url)
-        received: list[kombu.Message] = []
-        kombu.Consumer(old, [queue], callbacks=[lambda _, m: received.append(m)]).consume()
-        control = kombu.Queue("control", kombu.Exchange("control", "fanout"), auto_delete=True)
-        kombu.Consumer(old.channel(), [control], no_ack=True).consume()
-        while not received:
-            old.drain_events(timeout=5)
-        (message,) = received
-        message.channel._brpop_start()  # the event loop always has one in flight
-        server.stop()
-        with contextlib.suppress(Exception):  # Celery's consumer ignores what teardown raises
-            old.collect(socket_timeout=2)
-        with contextlib.suppress(Exception):
-            old.close()
-        server.start()
+        message = _lost_mid_close(server, Transport)
+        unacked = redis.Redis.from_url(server.url)
+        assert unacked.hexists("unacked", message.delivery_tag)  # its restore met no Redis
+        message.ack()
+        assert not unacked.hexists("unacked", message.delivery_tag)
+        unacked.close()
 
+
+def test_a_message_of_a_closed_channel_is_acked_through_the_live_one(tmp_path: Path) -> None:
+    with RedisServer(appendonly=True, dir=tmp_path / "redis") as server:
+        message = _lost_mid_close(server, Transport)
         assert orphaned(message)
         unacked = redis.Redis.from_url(server.url)
-        assert unacked.hexists("unacked", message.delivery_tag)
-        with kombu.Connection(server.url) as new:
+        with kombu.Connection(server.url, transport=Transport) as new:
             live = LiveChannel()
             live.channel = new.default_channel
             assert settle_orphan(message, live) == "acknowledged through the new connection"
