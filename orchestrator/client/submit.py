@@ -86,19 +86,13 @@ def submit(
             [],
         )
     store.create_run(record, plan)
-    _warn_of_other_secrets(store, settings, record.run_id)
-    if not store.live_coordinators():
-        warnings.warn(
-            f"run {record.run_id} is queued but no coordinator is alive to run it; start one "
-            "with `opgrid coordinator` (or submit with `--coordinate`)",
-            NoCoordinatorWarning,
-            stacklevel=2,
-        )
+    _warn_of_trouble(store, settings, record.run_id)
     return RunHandle(job, record.run_id, store, io)
 
 
-def _warn_of_other_secrets(store: RedisRunStore, settings: Settings, run_id: str) -> None:
-    """Warn when live workers hold another OPGRID_SECRET: they refuse this run's steps."""
+def _warn_of_trouble(store: RedisRunStore, settings: Settings, run_id: str) -> None:
+    """Warn when no coordinator is alive, or live workers hold another OPGRID_SECRET
+    (they refuse this run's steps); the warnings point at ``submit``'s caller."""
     mine = secret_fingerprint(settings.secret.get_secret_value().encode())
     others = {host: fp for host, fp in store.live_fingerprints().items() if fp != mine}
     if others:
@@ -108,6 +102,13 @@ def _warn_of_other_secrets(store: RedisRunStore, settings: Settings, run_id: str
             f"this submitter (fingerprint {mine}): {listed}; they refuse the steps "
             "they take, which then stay queued. Give every process the same secret",
             SecretMismatchWarning,
+            stacklevel=3,
+        )
+    if not store.live_coordinators():
+        warnings.warn(
+            f"run {run_id} is queued but no coordinator is alive to run it; start one "
+            "with `opgrid coordinator` (or submit with `--coordinate`)",
+            NoCoordinatorWarning,
             stacklevel=3,
         )
 

@@ -81,17 +81,7 @@ class RedisAttempts:
         except redis.exceptions.NoScriptError:  # a restarted Redis: load the script once
             self._r.script_load(BEGIN)
             replies = self._begin_trip(keys, args, output_keys)
-        verdict, holder, *rest = replies[0]
-        inputs = rest[0] if rest else None
-        deaths, died = deaths_of(rest[1].decode() if len(rest) > 1 else None, attempt)
-        return Begun(
-            Verdict(verdict.decode()),
-            holder.decode(),
-            StepInputs.model_validate_json(inputs) if inputs is not None else None,
-            replies[1] if refs else [],
-            deaths,
-            died,
-        )
+        return _begun(replies[0], replies[1] if refs else [], attempt)
 
     def _begin_trip(self, keys: list[str], args: list[Any], output_keys: list[str]) -> Any:
         """EVALSHA of the claim script and the MGET of the values, in one round trip.
@@ -146,3 +136,19 @@ class RedisAttempts:
         keys = [self.keys.steps(run_id), self.keys.claims(run_id), self.keys.events(run_id)]
         args = [step_key, deaths_field(step_key), attempt, how, event.model_dump_json()]
         return int(self._r.register_script(DIED)(keys=keys, args=args))
+
+
+def _begun(reply: list[Any], values: list[bytes | None], attempt: int) -> Begun:
+    """The claim script's reply: verdict, holder and, when the delivery runs, the step's
+    input refs (or nil) and the attempt's deaths record."""
+    verdict, holder, *rest = reply
+    inputs = rest[0] if rest else None
+    deaths, died = deaths_of(rest[1].decode() if len(rest) > 1 else None, attempt)
+    return Begun(
+        Verdict(verdict.decode()),
+        holder.decode(),
+        StepInputs.model_validate_json(inputs) if inputs is not None else None,
+        values,
+        deaths,
+        died,
+    )
