@@ -280,3 +280,14 @@ DefinitionError = DagsterInvalidDefinitionError
 ConfigError = DagsterInvalidConfigError
 ResourceError = DagsterResourceFunctionError
 StepExecutionError = DagsterExecutionStepExecutionError
+
+
+class StepProcessDied(DagsterError):
+    """The process running a step attempt died (its op called ``os._exit``, crashed with
+    a signal, or was killed by the OOM killer) more often than ``OPGRID_MAX_REDELIVERIES``
+    allows; the message names the exit code or signal when the worker saw it."""
+
+
+class SecretMismatchWarning(UserWarning):
+    """Live workers hold another ``OPGRID_SECRET`` than the submitter: they refuse its
+    steps, which then wait forever (or until ``OPGRID_QUEUE_TIMEOUT_S``)."""

@@ -21,11 +21,15 @@ from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import broker_ssl
 from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisRunStore
+from opgrid.orchestrator.store.registry import secret_fingerprint
 
+from .acks import LiveChannel, guarded_request, track_live_channel
+from .deaths import DeathRecorder
 from .locations import LocationRegistry
 from .presence import WorkerPresence
 from .runtime import WorkerRuntime
 from .ticks import register_tick_task
+from .transport import use_for_redis_urls
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +38,72 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
     """A worker app: JSON only, late acks, prefetch 1, task events on, no result backend."""
     settings = settings or Settings()
     registry = locations or LocationRegistry()
+    use_for_redis_urls()  # kombu's Redis transport, refusing junk items on a queue
     app = Celery("opgrid", broker=settings.broker_url, set_as_current=False)
+    _configure(app, settings)
+    for spec in settings.location_list():  # in the parent, before the pool forks
+        registry.load(spec)
+    runtime = _Runtime(settings, registry)
+    live = LiveChannel()  # acks of messages whose broker connection was lost go through it
+    track_live_channel(app, live)
+    deaths = DeathRecorder(settings)  # pool processes that died running a step
+    secret = settings.secret.get_secret_value().encode()
+
+    @app.task(
+        name=EXECUTE_STEP,
+        shared=False,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+        Request=guarded_request(live, deaths.record),
+    )
+    def execute_step(**fields: Any) -> str:
+        request = admit_step(secret, fields)
+        if isinstance(request, str):  # malformed or forged: logged, acked, never retried
+            logger.error("refused an %s message: %s", EXECUTE_STEP, _refusal(request, secret))
+            return "refused: malformed or forged"
+        try:
+            return runtime().execute(request)
+        except RunNotFound as exc:  # signed, but its run is gone (pruned, expired) or never was
+            extra = {"run_id": request.run_id, "step_key": request.step_key}
+            logger.error("refused the step %s: %s", request.step_key, exc, extra=extra)
+            return f"refused: {exc}"
+
+    signals.worker_process_init.connect(runtime.forked, weak=False)
+    _announce_while_running(app, settings)
+    register_tick_task(app, settings, registry)
+    app.opgrid_locations = registry  # type: ignore[attr-defined]
+    app.opgrid_runtime = runtime  # type: ignore[attr-defined]
+    return app
+
+
+class _Runtime:
+    """This process's ``WorkerRuntime``, built on first use."""
+
+    def __init__(self, settings: Settings, registry: LocationRegistry) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.in_pool_process = False
+        self._runtime: WorkerRuntime | None = None
+
+    def __call__(self) -> WorkerRuntime:
+        if self._runtime is None:
+            # the stores are built here, at the entry point (a test passes in-memory ones)
+            store = RedisRunStore.from_settings(self.settings)
+            io = io_manager_from_settings(self.settings)
+            self._runtime = WorkerRuntime(
+                self.settings, self.registry, store, io, self.in_pool_process
+            )
+        return self._runtime
+
+    def forked(self, **_: Any) -> None:
+        """A forked pool process opens its own Redis connections (and may be killed
+        to stop a step that ignores a cancel)."""
+        self._runtime = None
+        self.in_pool_process = True
+
+
+def _configure(app: Celery, settings: Settings) -> None:
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -54,51 +123,14 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         # a running step outlives a broker outage: its result goes to Redis, not the broker
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
-    for spec in settings.location_list():  # in the parent, before the pool forks
-        registry.load(spec)
-    holder: dict[str, WorkerRuntime] = {}
-    in_pool_process: list[bool] = [False]
-    secret = settings.secret.get_secret_value().encode()
 
-    def runtime() -> WorkerRuntime:
-        if "runtime" not in holder:
-            # the stores are built here, at the entry point (a test passes in-memory ones)
-            store = RedisRunStore.from_settings(settings)
-            io = io_manager_from_settings(settings)
-            holder["runtime"] = WorkerRuntime(settings, registry, store, io, in_pool_process[0])
-        return holder["runtime"]
 
-    @app.task(
-        name=EXECUTE_STEP,
-        shared=False,
-        acks_late=True,
-        reject_on_worker_lost=True,
-        ignore_result=True,
-    )
-    def execute_step(**fields: Any) -> str:
-        request = admit_step(secret, fields)
-        if isinstance(request, str):  # malformed or forged: logged, acked, never retried
-            logger.error("refused an %s message: %s", EXECUTE_STEP, request)
-            return "refused: malformed or forged"
-        try:
-            return runtime().execute(request)
-        except RunNotFound as exc:  # signed, but its run is gone (pruned, expired) or never was
-            extra = {"run_id": request.run_id, "step_key": request.step_key}
-            logger.error("refused the step %s: %s", request.step_key, exc, extra=extra)
-            return f"refused: {exc}"
-
-    @signals.worker_process_init.connect(weak=False)
-    def _fresh_connections(**_: Any) -> None:
-        """A forked pool process opens its own Redis connections (and may be killed
-        to stop a step that ignores a cancel)."""
-        holder.clear()
-        in_pool_process[0] = True
-
+def _announce_while_running(app: Celery, settings: Settings) -> None:
+    """The main process lists the worker in the cluster's live workers while it runs."""
     presence: list[WorkerPresence] = []
 
     @signals.worker_ready.connect(weak=False)
     def _announce(sender: Any, **_: Any) -> None:
-        """The main process lists the worker in the cluster's live workers while it runs."""
         if sender.app is app:
             queues = list(app.amqp.queues.consume_from)
             presence.append(WorkerPresence.start_for(settings, sender.hostname, queues))
@@ -108,10 +140,18 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
         while presence and sender.app is app:
             presence.pop().stop()
 
-    register_tick_task(app, settings, registry)
-    app.opgrid_locations = registry  # type: ignore[attr-defined]
-    app.opgrid_runtime = runtime  # type: ignore[attr-defined]
-    return app
+
+def _refusal(problem: str, secret: bytes) -> str:
+    """The line for a refused request; a signature problem also says how to tell whether
+    the secrets differ (a request signed with another secret fails exactly like a forged
+    one, so the worker cannot record a failure for it: see README, Reliability)."""
+    if " signature" not in problem.partition(" on the request ")[0]:
+        return problem
+    return (
+        f"{problem} (this worker's OPGRID_SECRET has fingerprint "
+        f"{secret_fingerprint(secret)}; a coordinator holding another secret sends steps "
+        "this worker cannot run, and they stay queued: submitting warns of such workers)"
+    )
 
 
 @signals.after_setup_logger.connect(weak=False)

@@ -56,6 +56,11 @@ class LocationRegistry:
                 return candidate.jobs[job_name]
         return None
 
+    def missing(self, location: str | None, job_name: str) -> str:
+        """Why a request for ``job_name`` (from ``location``) cannot run here."""
+        where = f" in code location {location!r}" if location else ""
+        return f"this worker has no job {job_name!r}{where} (it serves: {self.describe()})"
+
     def describe(self) -> str:
         return (
             ", ".join(

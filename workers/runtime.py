@@ -11,17 +11,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, TypeVar
-
-from celery.exceptions import SoftTimeLimitExceeded
 
 from opgrid.context import DagsterRun
 from opgrid.errors import (
     DagsterExecutionInterruptedError,
     OpgridError,
     StepExecutionError,
-    StepTimeLimitExceeded,
     StorageError,
 )
 from opgrid.event_type import DagsterEventType as E
@@ -41,13 +37,13 @@ from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
 from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, StepRequest
 from opgrid.orchestrator.protocol.status import StepStatus
 from opgrid.orchestrator.protocol.step_keys import template_of
-from opgrid.orchestrator.protocol.tags import TIMEOUT_TAG
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import StepStore
 from opgrid.orchestrator.store.envelopes import IOManager
 from opgrid.resource import build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 
+from .failures import explain_time_limit, too_many_deaths
 from .locations import LocationRegistry
 from .watch import StepWatch
 
@@ -97,17 +93,12 @@ class WorkerRuntime:
         plan, steps = self._plan(request.run_id)  # RunNotFound before anything is written
         job = self.locations.find(request.location, request.job_name)
         if job is None:
-            message = (
-                f"this worker has no job {request.job_name!r}"
-                + (f" in code location {request.location!r}" if request.location else "")
-                + f" (it serves: {self.locations.describe()})"
-            )
+            message = self.locations.missing(request.location, request.job_name)
             logger.error("%s", message)
             self._fail(request, "JobNotFound", message)
             return f"failure: JobNotFound: {message}"
-        template = template_of(request.step_key)
-        plan_step = steps[template]
-        resolved = self._resolved(job, template)
+        plan_step = steps[template_of(request.step_key)]
+        resolved = self._resolved(job, plan_step.key)
         known = plan_refs(plan_step, steps)
         begun = self._claim(request, known)
         if not begun.verdict.runs:
@@ -120,6 +111,10 @@ class WorkerRuntime:
             )
             return f"dropped: {begun.verdict.value}"
         claim = (request.step_key, claim_of(request.attempt, self.token))
+        died = too_many_deaths(request, begun, self.settings.max_redeliveries)
+        if died is not None:  # its op keeps killing its process: a failure, not a loop
+            committed = self._commit(request, claim, resolved, died, [])
+            return f"failure: {died.error_text}"[:200] if committed else "refused: failure"
         watch = StepWatch(
             self.store,
             request.run_id,
@@ -134,7 +129,7 @@ class WorkerRuntime:
             try:
                 loaded = self._load(request, plan_step, known, begun)
                 outcome = self._run(request, job, plan, plan_step, resolved, loaded, logs)
-                outcome = self._explain_time_limit(request, plan, plan_step, outcome)
+                outcome = explain_time_limit(request, plan, plan_step, outcome)
                 if watch.reason is None:
                     committed = self._commit(request, claim, resolved, outcome, logs)
             except DagsterExecutionInterruptedError:
@@ -143,14 +138,21 @@ class WorkerRuntime:
             except OpgridError as exc:  # unreadable inputs, failing resources: a clear failure
                 outcome = StepOutcome("failure", error=exc, error_text=str(exc))
                 committed = self._commit(request, claim, resolved, outcome, logs)
-        if watch.reason is not None and not committed:
+        return self._reported(request, watch.reason, committed, outcome)
+
+    @staticmethod
+    def _reported(
+        request: StepRequest, stopped: str | None, committed: bool, outcome: StepOutcome
+    ) -> str:
+        """How a delivery that ran the op ended, in a few words (logged when unusual)."""
+        if stopped is not None and not committed:
             logger.warning(
                 "step %s attempt %d stopped (%s); nothing recorded",
                 request.step_key,
                 request.attempt,
-                watch.reason,
+                stopped,
             )
-            return f"stopped: {watch.reason}"
+            return f"stopped: {stopped}"
         if not committed:
             logger.warning(
                 "step %s attempt %d: result refused (the step ended or was taken over meanwhile)",
@@ -285,19 +287,6 @@ class WorkerRuntime:
                 raise OpgridError(f"run {request.run_id}: no stored value for input {ref.output!r}")
             values[ref.output] = self.io.loads(data, where=f"input value {ref.output!r}")
         return values
-
-    def _explain_time_limit(
-        self, request: StepRequest, plan: ExecutionPlan, plan_step: PlanStep, outcome: StepOutcome
-    ) -> StepOutcome:
-        """Celery's soft time limit raised in the op: say so in opgrid's words."""
-        if not isinstance(outcome.error, SoftTimeLimitExceeded):
-            return outcome
-        limit = plan_step.tags.get(TIMEOUT_TAG, plan.tags.get(TIMEOUT_TAG))
-        error = StepTimeLimitExceeded(
-            f"op {plan_step.key!r} (step {request.step_key!r}) ran longer than its time limit "
-            f"of {limit} s (tag {TIMEOUT_TAG}) and was stopped"
-        )
-        return replace(outcome, error=error, error_text=str(error))
 
     def _commit(
         self,

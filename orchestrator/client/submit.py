@@ -19,6 +19,7 @@ from opgrid.errors import (
     DagsterInvariantViolationError,
     NoCoordinatorWarning,
     RunTimeout,
+    SecretMismatchWarning,
     StepExecutionError,
     UnconsumedQueueError,
     UnconsumedQueueWarning,
@@ -35,6 +36,7 @@ from opgrid.orchestrator.protocol.tags import step_queue
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisOutputStore, RedisRunStore
+from opgrid.orchestrator.store.registry import secret_fingerprint
 
 from .result import ExecuteInProcessResult
 from .runs import resolve_run_id
@@ -101,14 +103,31 @@ def submit(
             [],
         )
     store.create_run(record, plan)
+    _warn_of_trouble(store, settings, record.run_id)
+    return RunHandle(job, record.run_id, store, io)
+
+
+def _warn_of_trouble(store: RedisRunStore, settings: Settings, run_id: str) -> None:
+    """Warn when no coordinator is alive, or live workers hold another OPGRID_SECRET
+    (they refuse this run's steps); the warnings point at ``submit``'s caller."""
+    mine = secret_fingerprint(settings.secret.get_secret_value().encode())
+    others = {host: fp for host, fp in store.live_fingerprints().items() if fp != mine}
+    if others:
+        listed = ", ".join(f"{host} ({fp})" for host, fp in sorted(others.items())[:5])
+        warnings.warn(
+            f"run {run_id}: {len(others)} live worker(s) hold another OPGRID_SECRET than "
+            f"this submitter (fingerprint {mine}): {listed}; they refuse the steps "
+            "they take, which then stay queued. Give every process the same secret",
+            SecretMismatchWarning,
+            stacklevel=3,
+        )
     if not store.live_coordinators():
         warnings.warn(
-            f"run {record.run_id} is queued but no coordinator is alive to run it; start one "
+            f"run {run_id} is queued but no coordinator is alive to run it; start one "
             "with `opgrid coordinator` (or submit with `--coordinate`)",
             NoCoordinatorWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return RunHandle(job, record.run_id, store, io)
 
 
 def _unconsumed(

@@ -7,12 +7,20 @@ of one attempt can reach workers. Each worker that gets one asks for the attempt
 *claim* first, in one atomic step with recording its start; the verdict says
 whether it runs the attempt:
 
-* the step already ended (or was canceled): ``SETTLED``, drop the delivery;
+* the step already ended (or was canceled), or this attempt ended and the step waits
+  for its next one (``up_for_retry`` with the claim still at this attempt): ``SETTLED``,
+  drop the delivery;
 * a later attempt exists: ``STALE``, drop it;
 * another worker holds the claim and its heartbeat is fresh: ``BUSY``, a duplicate,
   drop it;
 * no one holds it, or the holder stopped beating (or the coordinator declared it
   lost): ``GO`` (``TAKEN_OVER`` when a lost holder is replaced).
+
+A pool process that dies running an attempt (an op calling ``os._exit``, a crash, the
+OOM killer) gets its message handed back by Celery at once, and the next delivery takes
+the attempt over from the dead holder; each such death is counted per attempt
+(``deaths_field``), so that after ``max_redeliveries`` of them the step fails instead
+of killing processes forever.
 
 A worker commits an attempt's outputs and status only while it still holds the
 claim and the step is not final, so a zombie's late report changes nothing: step
@@ -66,6 +74,10 @@ class Begun:
     inputs: StepInputs | None
     #: the stored values asked for, in order (None where absent)
     values: list[bytes | None]
+    #: how often a process running this attempt died so far (see ``deaths_field``)
+    deaths: int = 0
+    #: how the last one ended, as its worker saw it ("exitcode 3", "signal 9 (SIGKILL)")
+    died: str = ""
 
 
 def claim_of(attempt: int, holder: str) -> str:
@@ -76,6 +88,25 @@ def claim_of(attempt: int, holder: str) -> str:
 def parse_claim(claim: str) -> tuple[int, str]:
     attempt, _, holder = claim.partition(":")
     return int(attempt), holder
+
+
+def deaths_field(step_key: str) -> str:
+    """The field of a run's claims hash that counts the process deaths of the step's
+    current attempt: ``"<attempt>:<deaths>:<how the last one ended>"``. A worker's main
+    process adds one each time a pool process dies running the attempt (Celery's
+    ``WorkerLostError``); the claim script hands the count to the next delivery. (``#``
+    is in no step key.)"""
+    return f"{step_key}#deaths"
+
+
+def deaths_of(record: str | None, attempt: int) -> tuple[int, str]:
+    """The deaths of ``attempt`` a stored ``deaths_field`` value counts, and how the
+    last one ended; none for a record of another attempt."""
+    held, _, rest = (record or "").partition(":")
+    count, _, how = rest.partition(":")
+    if not held.isdigit() or int(held) != attempt or not count.isdigit():
+        return 0, ""
+    return int(count), how
 
 
 def decide(
@@ -109,6 +140,8 @@ def decide(
     held, holder = parse_claim(claim)
     if held > attempt:
         return Verdict.STALE, holder
+    if held == attempt and status == StepStatus.UP_FOR_RETRY.value:
+        return Verdict.SETTLED, status  # this attempt ended; the next one is due
     if held < attempt or holder == token:
         return Verdict.GO, holder
     alive = beat is not None and beat > now - lost_after_s

@@ -13,13 +13,13 @@ from typing import Any
 import redis
 
 from opgrid.orchestrator.planning.state import ValueRef
-from opgrid.orchestrator.protocol.attempts import Begun, Verdict
+from opgrid.orchestrator.protocol.attempts import Begun, Verdict, deaths_field, deaths_of
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import StepInputs
 
 from .connect import translated
 from .keys import Keys
-from .scripts import BEGIN
+from .scripts import BEGIN, DIED
 
 
 class RedisAttempts:
@@ -73,6 +73,7 @@ class RedisAttempts:
             start.model_dump_json(),
             lost.model_dump_json(),
             "0" if refs is not None else "1",
+            deaths_field(step_key),
         ]
         output_keys = [self._output_key(run_id, ref) for ref in refs or ()]
         try:
@@ -80,14 +81,7 @@ class RedisAttempts:
         except redis.exceptions.NoScriptError:  # a restarted Redis: load the script once
             self._r.script_load(BEGIN)
             replies = self._begin_trip(keys, args, output_keys)
-        verdict, holder, *rest = replies[0]
-        inputs = rest[0] if rest else None
-        return Begun(
-            Verdict(verdict.decode()),
-            holder.decode(),
-            StepInputs.model_validate_json(inputs) if inputs is not None else None,
-            replies[1] if refs else [],
-        )
+        return _begun(replies[0], replies[1] if refs else [], attempt)
 
     def _begin_trip(self, keys: list[str], args: list[Any], output_keys: list[str]) -> Any:
         """EVALSHA of the claim script and the MGET of the values, in one round trip.
@@ -131,3 +125,30 @@ class RedisAttempts:
         args += [event.model_dump_json() for event in events]
         args += [data for _, data in outputs]
         return bool(self._commit(keys=keys, args=args))
+
+    @translated
+    def record_death(
+        self, run_id: str, step_key: str, attempt: int, how: str, event: RunEvent
+    ) -> int:
+        """Count a process death of ``attempt`` (``how``: "exitcode 3", "signal 11
+        (SIGSEGV)") and log ``event``; the deaths so far, or 0 when the step has ended
+        or moved on to a later attempt."""
+        keys = [self.keys.steps(run_id), self.keys.claims(run_id), self.keys.events(run_id)]
+        args = [step_key, deaths_field(step_key), attempt, how, event.model_dump_json()]
+        return int(self._r.register_script(DIED)(keys=keys, args=args))
+
+
+def _begun(reply: list[Any], values: list[bytes | None], attempt: int) -> Begun:
+    """The claim script's reply: verdict, holder and, when the delivery runs, the step's
+    input refs (or nil) and the attempt's deaths record."""
+    verdict, holder, *rest = reply
+    inputs = rest[0] if rest else None
+    deaths, died = deaths_of(rest[1].decode() if len(rest) > 1 else None, attempt)
+    return Begun(
+        Verdict(verdict.decode()),
+        holder.decode(),
+        StepInputs.model_validate_json(inputs) if inputs is not None else None,
+        values,
+        deaths,
+        died,
+    )

@@ -215,12 +215,24 @@ class Attempts(Protocol):
     ) -> bool:
         """An attempt's outputs, events and status while its claim holds."""
 
+    def record_death(
+        self, run_id: str, step_key: str, attempt: int, how: str, event: RunEvent
+    ) -> int:
+        """Count a death of the process running ``attempt`` and log ``event``; the deaths
+        so far, or 0 when the step has ended or moved on to a later attempt."""
+
 
 class Registry(Protocol):
     """The workers alive, the queues they consume, how deep the queues are."""
 
-    def worker_heartbeat(self, hostname: str, queues: Sequence[str], ttl_s: float) -> None:
-        """A worker consuming ``queues`` is alive for ``ttl_s`` more seconds."""
+    def worker_heartbeat(
+        self, hostname: str, queues: Sequence[str], ttl_s: float, fingerprint: str = ""
+    ) -> None:
+        """A worker consuming ``queues`` is alive for ``ttl_s`` more seconds, holding the
+        secret of ``fingerprint`` (``registry.secret_fingerprint``) when given."""
+
+    def live_fingerprints(self) -> dict[str, str]:
+        """Hostname -> secret fingerprint of each live worker that published one."""
 
     def forget_worker(self, hostname: str) -> None:
         """The worker stopped."""

@@ -60,6 +60,8 @@ Schedules, sensors and backfills (``ticks.RedisTicks``; ``<origin>`` is
 - ``<ns>:{backfill:<id>}:launched``  HASH    partition -> run id; written by the leader
 - ``<ns>:{backfill:<id>}:finished``  HASH    partition -> final run status; written by the
   leader
+- ``<ns>:worker_secrets``      HASH    worker hostname -> the fingerprint of its OPGRID_SECRET
+                                      (``registry.secret_fingerprint``); read by ``submit``
 
 Celery's, on the broker (kombu's Redis transport; not under the namespace):
 
@@ -200,6 +202,9 @@ class Keys:
 
     def backfill_finished(self, backfill_id: str) -> str:
         return self._backfill(backfill_id, "finished")
+
+    def worker_secrets(self) -> str:
+        return f"{self.namespace}:worker_secrets"
 
 
 #: Characters that ``SCAN MATCH`` (Redis glob) gives a meaning.

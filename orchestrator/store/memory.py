@@ -25,11 +25,14 @@ from opgrid.orchestrator.protocol.attempts import (
     Begun,
     Verdict,
     claim_of,
+    deaths_field,
+    deaths_of,
     decide,
+    parse_claim,
 )
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
-from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, StepStatus
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, FINAL_STEP_VALUES, StepStatus
 from opgrid.orchestrator.protocol.step_keys import output_label
 
 from .memory_ticks import InMemoryTicks
@@ -63,6 +66,7 @@ class InMemoryRunStore(InMemoryTicks):
         self._coordinators: dict[str, float] = {}
         self._workers: dict[str, tuple[float, list[str]]] = {}
         self._queues: set[str] = set()
+        self._fingerprints: dict[str, str] = {}
         self._next = 0
         self._changed = threading.Condition()
 
@@ -215,7 +219,23 @@ class InMemoryRunStore(InMemoryTicks):
             start, lost = events
             self._append(run_id, [lost, start] if verdict is Verdict.TAKEN_OVER else [start])
             inputs = run.inputs.get(step_key) if refs is None else None
-            return Begun(verdict, holder, inputs, values)
+            deaths, died = deaths_of(run.claims.get(deaths_field(step_key)), attempt)
+            return Begun(verdict, holder, inputs, values, deaths, died)
+
+    def record_death(
+        self, run_id: str, step_key: str, attempt: int, how: str, event: RunEvent
+    ) -> int:
+        with self._changed:
+            run = self._run(run_id)
+            if run.steps.get(step_key) in FINAL_STEP_VALUES:
+                return 0
+            held = run.claims.get(step_key)
+            if held is not None and parse_claim(held)[0] > attempt:
+                return 0
+            deaths = deaths_of(run.claims.get(deaths_field(step_key)), attempt)[0] + 1
+            run.claims[deaths_field(step_key)] = f"{attempt}:{deaths}:{how}"
+            self._append(run_id, [event])
+            return deaths
 
     def beat(self, run_id: str, step_key: str, claim: str) -> str | None:
         with self._changed:
@@ -353,11 +373,20 @@ class InMemoryRunStore(InMemoryTicks):
         return sorted(c for c, until in self._coordinators.items() if until > now)
 
     # Workers ------------------------------------------------------------------------------
-    def worker_heartbeat(self, hostname: str, queues: Sequence[str], ttl_s: float) -> None:
+    def worker_heartbeat(
+        self, hostname: str, queues: Sequence[str], ttl_s: float, fingerprint: str = ""
+    ) -> None:
         self._workers[hostname] = (time.monotonic() + ttl_s, list(queues))
+        if fingerprint:
+            self._fingerprints[hostname] = fingerprint
 
     def forget_worker(self, hostname: str) -> None:
         self._workers.pop(hostname, None)
+        self._fingerprints.pop(hostname, None)
+
+    def live_fingerprints(self) -> dict[str, str]:
+        alive = self.live_workers()
+        return {host: found for host, found in sorted(self._fingerprints.items()) if host in alive}
 
     def live_workers(self) -> dict[str, list[str]]:
         now = time.monotonic()

@@ -13,8 +13,19 @@ from typing import Any
 
 import redis
 
+from opgrid.orchestrator.protocol.signing import sign
+
 from .connect import translated
 from .keys import Keys, queue_lists
+
+#: What a secret's fingerprint is the HMAC of.
+_FINGERPRINT_TEXT = b"opgrid-fingerprint"
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    """8 hex characters that tell two ``OPGRID_SECRET`` values apart without revealing
+    either: the start of HMAC-SHA256(secret, "opgrid-fingerprint")."""
+    return sign(secret, _FINGERPRINT_TEXT).hex()[:8]
 
 
 class RedisRegistry:
@@ -25,11 +36,16 @@ class RedisRegistry:
 
     # Workers and queues (read by the coordinator's metrics) ----------------------------------
     @translated
-    def worker_heartbeat(self, hostname: str, queues: Sequence[str], ttl_s: float) -> None:
-        """A Celery worker, consuming ``queues``, is alive until ``ttl_s`` from now."""
+    def worker_heartbeat(
+        self, hostname: str, queues: Sequence[str], ttl_s: float, fingerprint: str = ""
+    ) -> None:
+        """A Celery worker, consuming ``queues``, is alive until ``ttl_s`` from now; it
+        holds the secret of ``fingerprint`` (``secret_fingerprint``), when given."""
         with self._r.pipeline(transaction=False) as pipe:
             pipe.zadd(self.keys.workers(), {hostname: time.time() + ttl_s})
             pipe.hset(self.keys.worker_queues(), hostname, ",".join(queues))
+            if fingerprint:
+                pipe.hset(self.keys.worker_secrets(), hostname, fingerprint)
             pipe.execute()
 
     @translated
@@ -37,7 +53,22 @@ class RedisRegistry:
         with self._r.pipeline(transaction=False) as pipe:
             pipe.zrem(self.keys.workers(), hostname)
             pipe.hdel(self.keys.worker_queues(), hostname)
+            pipe.hdel(self.keys.worker_secrets(), hostname)
             pipe.execute()
+
+    @translated
+    def live_fingerprints(self) -> dict[str, str]:
+        """Hostname -> secret fingerprint of each live worker that published one."""
+        now = time.time()
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(self.keys.workers(), now, "+inf")
+            pipe.hgetall(self.keys.worker_secrets())
+            alive, fingerprints = pipe.execute()
+        return {
+            member.decode(): fingerprints[member].decode()
+            for member in sorted(alive)
+            if member in fingerprints
+        }
 
     @translated
     def live_workers(self) -> dict[str, list[str]]:
@@ -54,7 +85,10 @@ class RedisRegistry:
             pipe.hgetall(self.keys.worker_queues())
             lapsed, _, alive, queues = pipe.execute()
         if lapsed:
-            self._r.hdel(self.keys.worker_queues(), *lapsed)
+            with self._r.pipeline(transaction=False) as pipe:
+                pipe.hdel(self.keys.worker_queues(), *lapsed)
+                pipe.hdel(self.keys.worker_secrets(), *lapsed)
+                pipe.execute()
         return {
             member.decode(): [q for q in queues.get(member, b"").decode().split(",") if q]
             for member in sorted(alive)

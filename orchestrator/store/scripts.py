@@ -23,7 +23,8 @@ return 0
 """
 #: The claim rule of ``attempts.decide``, atomically with recording the start.
 #: KEYS: steps, claims, beats, events, inputs.
-#: ARGV: step, attempt, token, lost_after_s, take_over, start event, lost event, want inputs.
+#: ARGV: step, attempt, token, lost_after_s, take_over, start event, lost event, want inputs,
+#: deaths field. A delivery that runs also gets the attempt's deaths record (``DIED``).
 BEGIN = """
 local step, attempt, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
@@ -41,6 +42,7 @@ if claim then
   local held = tonumber(string.sub(claim, 1, sep - 1))
   holder = string.sub(claim, sep + 1)
   if held > attempt then return {'stale', holder} end
+  if held == attempt and status == 'up_for_retry' then return {'settled', status} end
   if held == attempt and holder ~= token then
     local beat = tonumber(redis.call('HGET', KEYS[3], step) or '0')
     if holder ~= 'lost' and holder ~= ARGV[5] and beat > now - tonumber(ARGV[4]) then
@@ -56,7 +58,31 @@ if verdict == 'taken_over' then redis.call('XADD', KEYS[4], '*', 'e', ARGV[7]) e
 redis.call('XADD', KEYS[4], '*', 'e', ARGV[6])
 local inputs = false
 if ARGV[8] == '1' then inputs = redis.call('HGET', KEYS[5], step) end
-return {verdict, holder, inputs}
+return {verdict, holder, inputs, redis.call('HGET', KEYS[2], ARGV[9]) or ''}
+"""
+#: A process died running an attempt: count it in the attempt's deaths record (a record
+#: of an earlier attempt starts over) and log the event; nothing once the step is final
+#: or a later attempt holds the claim. Returns the deaths so far (0: not counted).
+#: KEYS: steps, claims, events. ARGV: step, deaths field, attempt, how it ended, event.
+DIED = """
+local step, attempt = ARGV[1], tonumber(ARGV[3])
+local status = redis.call('HGET', KEYS[1], step)
+if status == 'success' or status == 'failure' or status == 'skipped'
+    or status == 'abandoned' or status == 'canceled' then
+  return 0
+end
+local held = tonumber(string.match(redis.call('HGET', KEYS[2], step) or '', '^(%d+):'))
+if held and held > attempt then return 0 end
+local deaths = 0
+local record = redis.call('HGET', KEYS[2], ARGV[2])
+if record then
+  local held, count = string.match(record, '^(%d+):(%d+):')
+  if tonumber(held) == attempt then deaths = tonumber(count) end
+end
+deaths = deaths + 1
+redis.call('HSET', KEYS[2], ARGV[2], attempt .. ':' .. deaths .. ':' .. ARGV[4])
+redis.call('XADD', KEYS[3], '*', 'e', ARGV[5])
+return deaths
 """
 #: A heartbeat, only while the claim is still ours; returns the step's status.
 #: KEYS: claims, beats, steps. ARGV: step, claim.

@@ -31,7 +31,7 @@ from opgrid.errors import (
     StorageError,
 )
 from opgrid.event_type import DagsterEventType
-from opgrid.graph import upstream_nodes
+from opgrid.graph_wiring import upstream_nodes
 from opgrid.op import OpDefinition
 from opgrid.orchestrator.client.reexecute import reexecute
 from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep, compile_plan

@@ -67,3 +67,18 @@ def test_heartbeats_keep_a_claim_and_report_a_cancel(store: RunStore) -> None:
     assert store.beat("r1", "one", "0:w1") == "canceled"
     assert not store.commit_attempt("r1", ("one", "0:w1"), [], [], "success")
     assert store.step_statuses("r1") == {"one": "canceled"}
+
+
+def test_process_deaths_of_an_attempt_are_counted_and_handed_to_the_next_delivery(
+    store: RunStore,
+) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    assert begin(store, "w1").deaths == 0
+    died = event(E.ENGINE_EVENT, "one")
+    assert store.record_death("r1", "one", 0, "signal 9 (SIGKILL)", died) == 1
+    assert store.record_death("r1", "one", 0, "exitcode 3", died) == 2
+    again = begin(store, "w2", take_over="w1")
+    assert (again.deaths, again.died) == (2, "exitcode 3")
+    assert store.record_death("r1", "one", 1, "exitcode 3", died) == 1  # a later attempt
+    store.save_progress("r1", {"one": "failure"}, {}, [])
+    assert store.record_death("r1", "one", 1, "exitcode 3", died) == 0  # the step has ended

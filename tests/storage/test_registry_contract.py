@@ -34,3 +34,13 @@ def test_queues_steps_were_sent_to_are_remembered(store: RunStore) -> None:
     store.remember_queues(["gpu"])
     store.remember_queues([])
     assert store.known_queues() == ["default", "gpu"]
+
+
+def test_live_workers_secret_fingerprints_are_listed(store: RunStore) -> None:
+    store.worker_heartbeat("w1@host", ["default"], ttl_s=30, fingerprint="abcd1234")
+    store.worker_heartbeat("w2@host", ["default"], ttl_s=30)
+    store.worker_heartbeat("w3@host", ["default"], ttl_s=0.05, fingerprint="ffff0000")
+    time.sleep(0.1)
+    assert store.live_fingerprints() == {"w1@host": "abcd1234"}
+    store.forget_worker("w1@host")
+    assert store.live_fingerprints() == {}
