@@ -14,7 +14,7 @@ from typing import Any
 from .errors import DagsterInvalidDefinitionError
 from .instigator import DefaultScheduleStatus, as_job
 from .job import JobDefinition
-from .partition import DailyPartitionsDefinition, PartitionsDefinition, StaticPartitionsDefinition
+from .partition import DailyPartitionsDefinition, PartitionsDefinition
 from .run_request import RunRequest, SkipReason
 from .schedule import ScheduleDefinition, ScheduleEvaluationContext
 
@@ -133,9 +133,7 @@ class _PartitionRuns:
         self.tags = tags
 
     def __call__(self, context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
-        if isinstance(self.partitions_def, StaticPartitionsDefinition):
-            keys = self.partitions_def.get_partition_keys()
-        else:
+        if isinstance(self.partitions_def, DailyPartitionsDefinition):
             moment = (
                 context.scheduled_execution_time
                 if context.has_scheduled_execution_time
@@ -143,6 +141,8 @@ class _PartitionRuns:
             )
             latest = last_ended_partition(self.partitions_def, moment)
             keys = [latest] if latest is not None else []
+        else:  # static (and computed) partitions: every one of them
+            keys = list(self.partitions_def.get_partition_keys())
         if not keys:
             return SkipReason("The job's PartitionsDefinition has no partitions")
         return [
