@@ -23,7 +23,7 @@ from celery import Celery, signals
 
 from opgrid.code_location import CodeLocation
 from opgrid.errors import OpgridError, StorageError
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.scheduling.definitions import instigator_defs
 from opgrid.orchestrator.scheduling.evaluation import (
     RequestedRun,

@@ -19,7 +19,8 @@ import click
 
 from opgrid.errors import ConfigError, OpgridError
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.planning.plan import ExecutionPlan, compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.scheduling.backfill import Backfill, select_partitions
 from opgrid.orchestrator.store.redis import RedisRunStore

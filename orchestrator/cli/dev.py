@@ -35,7 +35,7 @@ from opgrid.errors import (
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.client.submit import RunHandle
 from opgrid.orchestrator.coordinator.local import local_coordinator, local_coordinator_with_metrics
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.protocol.step_keys import mapping_suffix

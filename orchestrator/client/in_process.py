@@ -19,7 +19,8 @@ from opgrid.event_type import DagsterEventType as E
 from opgrid.handle import ResolvedOp, resolve_op
 from opgrid.job import JobDefinition
 from opgrid.orchestrator.planning.around_step import assemble_inputs, outcome_events, raised_for
-from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep, compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep
 from opgrid.orchestrator.planning.state import (
     AbandonStep,
     Command,

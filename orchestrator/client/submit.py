@@ -26,7 +26,8 @@ from opgrid.errors import (
 )
 from opgrid.event_type import DagsterEventType as E
 from opgrid.job import JobDefinition
-from opgrid.orchestrator.planning.plan import ExecutionPlan, compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.planning.state import RunState, ValueRef
 from opgrid.orchestrator.planning.summary import SummaryOutcomes
 from opgrid.orchestrator.protocol.events import RunEvent

@@ -1,14 +1,15 @@
 """Pure planning: a job and its run config become a plan, and events move its state.
 
-No Redis, Celery, clock or logging here. ``plan`` (the ``ExecutionPlan`` model and
-``compile_plan``), ``run_config`` (effective config, defaults, partitions),
+No Redis, Celery, clock or logging here. ``plan`` (the ``ExecutionPlan`` model),
+``compiler`` (``compile_plan``), ``run_config`` (effective config, defaults, partitions),
 ``state`` (``RunState``, the one state machine both executors drive), ``summary``
 (a finished run's outcome, read back without replay), ``around_step`` (what every
 executor does around one step: inputs in, outcome events out).
 """
 
 from .around_step import assemble_inputs, outcome_events, plan_refs, raised_for
-from .plan import ExecutionPlan, PlanStep, compile_plan
+from .compiler import compile_plan
+from .plan import ExecutionPlan, PlanStep
 from .state import AbandonStep, Command, DispatchStep, FinishRun, RunState, SkipStep, ValueRef
 from .summary import Outcomes, SummaryOutcomes, summarize
 

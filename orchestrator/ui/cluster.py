@@ -34,19 +34,19 @@ from opgrid.event_type import DagsterEventType
 from opgrid.graph_wiring import upstream_nodes
 from opgrid.op import OpDefinition
 from opgrid.orchestrator.client.reexecute import reexecute
-from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep, compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
 from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
 from opgrid.orchestrator.protocol.tags import QUEUE_TAG
+from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import safe_url
 from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.types import NO_VALUE
-
-from ..settings import Settings
 
 __all__ = [
     "ERROR_OUTPUT",

@@ -14,7 +14,7 @@ defined in two ways:
 * ``GraphDefinition`` + ``DependencyDefinition`` + ``NodeInvocation``, then ``to_job()``.
 
 "define" = building the ``JobDefinition``; "compile" =
-``opgrid.orchestrator.planning.plan.compile_plan(job, None)``. Every size is measured in
+``opgrid.orchestrator.planning.compiler.compile_plan(job, None)``. Every size is measured in
 a fresh child interpreter (this same script with ``--child``), so that one
 size's garbage and heap growth do not leak into the next and the child's
 ``ru_maxrss`` is that size's peak memory. Figures are printed next to the
@@ -37,7 +37,8 @@ from collections.abc import Callable
 from typing import Any
 
 from opgrid import DependencyDefinition, GraphDefinition, NodeInvocation, job, op
-from opgrid.orchestrator.planning.plan import ExecutionPlan, compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 
 #: Ops per layer of the layered job.
 WIDTH = 100

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opgrid import job, op
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 
 #: The issue's goal: at most this much wall time per op.
 GOAL_MS_PER_OP = 0.5

@@ -33,7 +33,7 @@ import httpx
 
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord
@@ -41,7 +41,8 @@ from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisRunStore
-from opgrid.orchestrator.ui import LocationSource, serving
+from opgrid.orchestrator.ui.catalog import LocationSource
+from opgrid.orchestrator.ui.server import serving
 from tests.benchmarks import ui_jobs
 
 JOBS = "tests/benchmarks/ui_jobs.py"

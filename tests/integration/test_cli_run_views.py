@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli import main
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.protocol.events import run_event
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import RunStatus

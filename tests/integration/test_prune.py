@@ -20,7 +20,7 @@ from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli import main
 from opgrid.orchestrator.cli.run import parse_age
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 import opgrid
 from opgrid.errors import ConfigError, InvalidTransition
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.planning.state import RunState
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import StepRequest

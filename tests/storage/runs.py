@@ -6,7 +6,7 @@ import time
 
 from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.store.base import RunStore

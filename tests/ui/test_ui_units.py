@@ -7,7 +7,7 @@ import pytest
 from opgrid import Config, Field, job, op
 from opgrid.errors import DagsterInvariantViolationError
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.ui.auth import AuthPolicy, is_loopback

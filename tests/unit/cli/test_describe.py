@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from opgrid import Config, Field, job, op
 from opgrid.orchestrator.cli import main
 from opgrid.orchestrator.cli.describe import scaffold_config
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 
 ROOT = Path(__file__).resolve().parents[3]
 

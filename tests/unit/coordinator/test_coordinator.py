@@ -18,7 +18,7 @@ from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.coordinator.dispatch import Delivery
 from opgrid.orchestrator.coordinator.loop import Coordinator
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.protocol.attempts import Verdict
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord

@@ -15,7 +15,7 @@ from opgrid.orchestrator.coordinator.dispatch import Delivery
 from opgrid.orchestrator.coordinator.hooks import Counts, Hooks
 from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.coordinator.owned import COUNT_EVERY_S, OwnedRun, Tally
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.planning.state import RunState
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary

@@ -29,7 +29,7 @@ from opgrid.orchestrator.coordinator.metrics import (
     PrometheusMetrics,
     served_metrics,
 )
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, StepRequest
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus

@@ -25,7 +25,7 @@ from opgrid.orchestrator.coordinator.supervision import (
     decide,
     to_watch,
 )
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.planning.state import RunState
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord

@@ -8,7 +8,8 @@ import pytest
 import opgrid
 from opgrid import Config, DagsterInvalidDefinitionError, Field, op, resource
 from opgrid.config import ConfigSchema
-from opgrid.orchestrator.planning.plan import ExecutionPlan, compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 
 
 class Shade(enum.Enum):

@@ -7,7 +7,7 @@ import pytest
 import opgrid
 from opgrid import DagsterTypeCheckDidNotPass, In, List, Out, op
 from opgrid.dagster_type import BUILTIN_ANY, BUILTIN_INT, resolve_dagster_type
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ import pytest
 
 from opgrid import DagsterInvalidSubsetError, job, op
 from opgrid.handle import resolve_op
-from opgrid.orchestrator.planning.plan import ExecutionPlan, compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.selection import parse_clause, subset_graph
 
 

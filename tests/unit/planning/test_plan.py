@@ -18,7 +18,8 @@ from opgrid import (
     op,
     resource,
 )
-from opgrid.orchestrator.planning.plan import ExecutionPlan, compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 
 
 @op

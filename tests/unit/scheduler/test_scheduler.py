@@ -18,7 +18,7 @@ from opgrid import (
     static_partitioned_config,
 )
 from opgrid.code_location import CodeLocation
-from opgrid.orchestrator.planning.plan import compile_plan
+from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.scheduler.loop import Scheduler
 from opgrid.orchestrator.scheduling.backfill import Backfill
