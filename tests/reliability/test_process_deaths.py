@@ -17,12 +17,13 @@ import pytest
 from opgrid import local_coordinator, submit
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.settings import Settings
+from tests.harness.processes import Proc, Processes, fast_settings
 from tests.jobs import crash_jobs as jobs
-from tests.processes import OPGRID
-from tests.reliability.procs import Proc, Processes, fast_settings, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
+#: The code location of the crashing jobs, as workers and submitters name it.
+CRASH_JOBS = "tests/jobs/crash_jobs.py"
 #: Deaths of one attempt allowed before its step fails.
 MAX_REDELIVERIES = 1
 #: Long enough that the coordinator never takes the attempt from the worker here: each
@@ -38,12 +39,7 @@ class CrashCluster(Processes):
         self.env["OPGRID_STEP_LOST_AFTER_S"] = str(LOST_AFTER_S)
 
     def crash_worker(self, name: str) -> Proc:
-        argv = [OPGRID, "worker", "-f", "tests/jobs/crash_jobs.py", "--pool", "prefork"]
-        argv += ["-c", "1", "-n", f"{name}@%h", "--", "--without-gossip", "--without-mingle"]
-        proc = self._start(name, argv)
-        wait_for(lambda: "ready." in proc.text() or not proc.alive(), 20, proc.text)
-        assert proc.alive(), proc.text()
-        return proc
+        return self.worker(name, location=CRASH_JOBS)
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import redis
 
 from opgrid import local_coordinator, submit
 from opgrid.orchestrator.settings import Settings
-from tests.reliability import jobs
-from tests.reliability.procs import Processes, fast_settings, wait_for
+from tests.harness.processes import Processes, fast_settings, wait_for
+from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

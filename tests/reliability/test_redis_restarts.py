@@ -25,8 +25,8 @@ from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
 from opgrid.workers.acks import LiveChannel, orphaned, settle_orphan
 from opgrid.workers.transport import Transport
-from tests.reliability import jobs
-from tests.reliability.procs import Processes, fast_settings, wait_for
+from tests.harness.processes import Processes, fast_settings, wait_for
+from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -18,8 +18,8 @@ from opgrid.errors import SecretMismatchWarning
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.registry import secret_fingerprint
-from tests.reliability import jobs
-from tests.reliability.procs import Processes, fast_settings, wait_for
+from tests.harness.processes import Processes, fast_settings, wait_for
+from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
