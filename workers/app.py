@@ -26,6 +26,7 @@ from opgrid.orchestrator.store.registry import secret_fingerprint
 from .acks import LiveChannel, guarded_request, track_live_channel
 from .deaths import DeathRecorder
 from .locations import LocationRegistry
+from .outcome import as_celery_result
 from .presence import WorkerPresence
 from .runtime import WorkerRuntime
 from .ticks import register_tick_task
@@ -63,11 +64,12 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
             logger.error("refused an %s message: %s", EXECUTE_STEP, _refusal(request, secret))
             return "refused: malformed or forged"
         try:
-            return runtime().execute(request)
+            outcome = runtime().execute(request)
         except RunNotFound as exc:  # signed, but its run is gone (pruned, expired) or never was
             extra = {"run_id": request.run_id, "step_key": request.step_key}
             logger.error("refused the step %s: %s", request.step_key, exc, extra=extra)
             return f"refused: {exc}"
+        return as_celery_result(outcome)  # FAILURE, RETRY, REVOKED as Celery users read them
 
     signals.worker_process_init.connect(runtime.forked, weak=False)
     _announce_while_running(app, settings)

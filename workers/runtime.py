@@ -45,6 +45,7 @@ from opgrid.step_runner import StepOutcome, StepSpec, run_step
 
 from .failures import explain_time_limit, too_many_deaths
 from .locations import LocationRegistry
+from .outcome import Delivered, State
 from .watch import StepWatch
 
 logger = logging.getLogger(__name__)
@@ -83,20 +84,20 @@ class WorkerRuntime:
         self._plans: OrderedDict[str, tuple[ExecutionPlan, dict[str, PlanStep]]] = OrderedDict()
         self._ops: dict[tuple[int, str], ResolvedOp] = {}
 
-    def execute(self, request: StepRequest) -> str:
-        """Run one delivery of a step attempt (unless another worker has it) and record
-        how it ended; returns that in a few words (Flower shows them as the result)."""
+    def execute(self, request: StepRequest) -> Delivered:
+        """Run one delivery of a step attempt (unless another worker has it), record how it
+        ended, and return that (``outcome.as_celery_result`` tells Celery and Flower)."""
         with log_context(run_id=request.run_id, step_key=request.step_key):
             return self._execute(request)
 
-    def _execute(self, request: StepRequest) -> str:
+    def _execute(self, request: StepRequest) -> Delivered:
         plan, steps = self._plan(request.run_id)  # RunNotFound before anything is written
         job = self.locations.find(request.location, request.job_name)
         if job is None:
             message = self.locations.missing(request.location, request.job_name)
             logger.error("%s", message)
             self._fail(request, "JobNotFound", message)
-            return f"failure: JobNotFound: {message}"
+            return Delivered("failure", f"failure: JobNotFound: {message}")
         plan_step = steps[template_of(request.step_key)]
         resolved = self._resolved(job, plan_step.key)
         known = plan_refs(plan_step, steps)
@@ -109,12 +110,14 @@ class WorkerRuntime:
                 begun.verdict.value,
                 f", held by {begun.holder}" if begun.holder else "",
             )
-            return f"dropped: {begun.verdict.value}"
+            return Delivered("dropped", f"dropped: {begun.verdict.value}")
         claim = (request.step_key, claim_of(request.attempt, self.token))
         died = too_many_deaths(request, begun, self.settings.max_redeliveries)
         if died is not None:  # its op keeps killing its process: a failure, not a loop
             committed = self._commit(request, claim, resolved, died, [])
-            return f"failure: {died.error_text}"[:200] if committed else "refused: failure"
+            if not committed:
+                return Delivered("dropped", "refused: failure")
+            return Delivered("failure", f"failure: {died.error_text}"[:200])
         watch = StepWatch(
             self.store,
             request.run_id,
@@ -125,6 +128,8 @@ class WorkerRuntime:
         )
         logs: list[RunEvent] = []
         committed = False
+        # what is reported if the op is interrupted (canceled, taken over) before it ends
+        outcome = StepOutcome("failure", error_text="interrupted before it ended")
         with watch:  # heartbeats go on until the result is stored (Redis may be away)
             try:
                 loaded = self._load(request, plan_step, known, begun)
@@ -143,7 +148,7 @@ class WorkerRuntime:
     @staticmethod
     def _reported(
         request: StepRequest, stopped: str | None, committed: bool, outcome: StepOutcome
-    ) -> str:
+    ) -> Delivered:
         """How a delivery that ran the op ended, in a few words (logged when unusual)."""
         if stopped is not None and not committed:
             logger.warning(
@@ -152,17 +157,21 @@ class WorkerRuntime:
                 request.attempt,
                 stopped,
             )
-            return f"stopped: {stopped}"
+            return Delivered(
+                "revoked" if stopped == "canceled" else "dropped", f"stopped: {stopped}"
+            )
         if not committed:
             logger.warning(
                 "step %s attempt %d: result refused (the step ended or was taken over meanwhile)",
                 request.step_key,
                 request.attempt,
             )
-            return f"refused: {outcome.status}"
+            return Delivered("dropped", f"refused: {outcome.status}")
+        final: State = outcome.status
         if outcome.error is not None:
-            return f"{outcome.status}: {type(outcome.error).__name__}: {outcome.error}"[:200]
-        return outcome.status
+            text = f"{outcome.status}: {type(outcome.error).__name__}: {outcome.error}"[:200]
+            return Delivered(final, text)
+        return Delivered(final, outcome.status)
 
     # Claiming and inputs ------------------------------------------------------------------
     def _claim(self, request: StepRequest, known: dict[str, list[ValueRef]] | None) -> Begun:

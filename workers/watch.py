@@ -26,6 +26,8 @@ import threading
 import time
 from types import TracebackType
 
+from billiard.pool import soft_timeout_sighandler
+
 from opgrid.errors import DagsterExecutionInterruptedError, StorageError
 from opgrid.orchestrator.protocol.status import StepStatus
 from opgrid.orchestrator.store.base import Attempts
@@ -210,9 +212,9 @@ def _in_main_thread(ident: int) -> bool:
 
 
 def _has_soft_limit_handler() -> bool:
-    """Whether SIGUSR1 raises (Celery's pool processes install such a handler)."""
-    handler = signal.getsignal(signal.SIGUSR1)
-    return callable(handler)
+    """Whether SIGUSR1 raises ``SoftTimeLimitExceeded`` (billiard's handler in a prefork
+    pool process; a solo worker's SIGUSR1 is Celery's stack dump instead)."""
+    return signal.getsignal(signal.SIGUSR1) is soft_timeout_sighandler
 
 
 def _set_async_exc(ident: int, exc_type: type[BaseException] | None) -> None:

@@ -17,6 +17,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from opgrid.errors import BrokerError
 from opgrid.orchestrator.protocol.messages import EXECUTE_STEP, StepRequest, task_id
 from opgrid.orchestrator.protocol.signing import step_signature
+from opgrid.orchestrator.protocol.step_keys import template_of
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import broker_ssl
 
@@ -92,7 +93,13 @@ class CeleryDispatcher:
 
     def _send(self, producer: Any, delivery: Delivery) -> None:
         request = delivery.request
-        label = f"run={request.run_id} job={request.job_name} step={request.step_key}"
+        # the task's name as workers report it (Flower lists and labels its metrics by it):
+        # job and step, a bounded set; the run and attempt are in its kwargs' repr
+        name = f"{request.job_name}:{template_of(request.step_key)}"
+        label = (
+            f"run={request.run_id} job={request.job_name} step={request.step_key} "
+            f"attempt={request.attempt}"
+        )
         kwargs = request.model_dump(mode="json")
         kwargs["signature"] = step_signature(self._secret, request)
         logger.debug("dispatch %s attempt %d to %s", label, request.attempt, delivery.queue)
@@ -108,7 +115,7 @@ class CeleryDispatcher:
             countdown=delivery.delay_s or None,
             task_id=task_id(request),
             **limits,
-            shadow=label,
+            shadow=name,
             producer=producer,
             argsrepr="()",
             kwargsrepr=label,

@@ -66,7 +66,8 @@ def test_a_step_message_carries_only_identifiers_as_json_with_a_readable_name(se
     message = json.loads(raw)
     assert message["content-type"] == "application/json"
     assert message["headers"]["task"] == "opgrid.step"
-    assert message["headers"]["shadow"] == "run=r1 job=j step=outer.add_one"
+    assert message["headers"]["shadow"] == "j:outer.add_one"  # bounded: job and step
+    assert message["headers"]["kwargsrepr"] == "run=r1 job=j step=outer.add_one attempt=2"
     args, kwargs, _ = json.loads(__import__("base64").b64decode(message["body"]))
     signed = sign_step(settings.secret.get_secret_value().encode(), request)
     assert args == [] and kwargs == signed.model_dump(mode="json")

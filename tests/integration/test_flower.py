@@ -24,7 +24,7 @@ import opgrid
 from opgrid.orchestrator.cli.embedded_redis import free_port
 from opgrid.orchestrator.settings import Settings
 from tests.harness.processes import cluster_env, start, stop, wait_for_text
-from tests.jobs.hosts_jobs import pipeline
+from tests.jobs.hosts_jobs import dawdling, pipeline, wobbly_job
 
 pytestmark = pytest.mark.integration
 
@@ -131,38 +131,70 @@ def test_flower_shows_each_step_task_by_its_label_and_final_state(
     assert failed.get_failed_step_keys() == {"transform"}
 
     # One task per dispatched step: `load` of the failed run was abandoned, never sent.
-    expected = {
-        f"run={good.run_id} job=pipeline step={step}" for step in ("extract", "transform", "load")
-    } | {f"run={bad.run_id} job=pipeline step={step}" for step in ("extract", "transform")}
+    expected = {f"{good.run_id}:{step}:0" for step in ("extract", "transform", "load")} | {
+        f"{bad.run_id}:{step}:0" for step in ("extract", "transform")
+    }
 
     def finished_tasks() -> dict[str, dict[str, Any]] | None:
         tasks = flower.json("/api/tasks")
-        ours = {
-            task["name"]: task
-            for task in tasks.values()
-            if task.get("name") and (good.run_id in task["name"] or bad.run_id in task["name"])
-        }
+        ours = {uuid: task for uuid, task in tasks.items() if uuid in expected}
         final = all(task["state"] in ("SUCCESS", "FAILURE") for task in ours.values())
         return ours if set(ours) == expected and final else None
 
     tasks = _poll("the five step tasks finished", finished_tasks)
 
-    # The dispatcher's `shadow` is what the worker reports as the task's name, so Flower
-    # lists `run=... job=... step=...` rather than the one task name `opgrid.step`.
-    assert set(tasks) == expected
-    for label, task in tasks.items():
-        run_id, step = label.removeprefix("run=").split(" job=pipeline step=")
-        assert task["uuid"] == f"{run_id}:{step}:0", task  # the task id: run, step, attempt
+    # The dispatcher's `shadow` is what the worker reports as the task's name: job and step
+    # (a bounded set of names for Flower's metrics); the run shows in the kwargs' repr.
+    for uuid, task in tasks.items():
+        run_id, step, attempt = uuid.split(":")  # the task id: run, step, attempt
+        assert task["name"] == f"pipeline:{step}", task
         assert task["worker"] == worker_name, task
-        assert task["kwargs"] == label, task  # kwargsrepr: the label, not the raw request
-        # Every task ends SUCCESS, the failing `transform` included: a step failure is user
-        # code raising inside the op, which opgrid's task records in Redis (STEP_FAILURE,
-        # the error, the run's failure) and then returns normally; the Celery task failed
-        # only if opgrid itself could not run the step. The run views show step failures.
-        assert task["state"] == "SUCCESS", task
-        assert task["exception"] is None, task
+        assert task["kwargs"] == f"run={run_id} job=pipeline step={step} attempt={attempt}"
+        if (run_id, step) == (bad.run_id, "transform"):
+            # a step failure: FAILURE, with the op's exception type and message
+            assert task["state"] == "FAILURE", task
+            assert "ValueError" in task["exception"], task
+        else:
+            assert task["state"] == "SUCCESS", task
+            assert task["exception"] is None, task
 
     workers = flower.json("/api/workers?refresh=1")
     assert "opgrid.step" in workers[worker_name]["registered"]
     queues = [queue["name"] for queue in workers[worker_name]["active_queues"]]
     assert queues == [settings.default_queue]
+
+
+def test_flower_shows_retried_attempts_as_retry_and_canceled_steps_as_revoked(
+    settings: Settings, worker_name: str, flower: Flower
+) -> None:
+    _poll("the worker online", lambda: flower.json("/api/workers?status=true").get(worker_name))
+    with opgrid.local_coordinator(settings):
+        retried = opgrid.submit(wobbly_job, settings=settings, location=JOBS)
+        assert retried.wait(timeout=TIMEOUT_S).success
+        canceled = opgrid.submit(dawdling, settings=settings, location=JOBS)
+        _poll(
+            "the slow step running",
+            lambda: (
+                canceled.status.value == "started"
+                and any(event.kind.name == "STEP_START" for event in canceled.events())
+            ),
+        )
+        canceled.cancel()
+        assert not canceled.wait(timeout=TIMEOUT_S).success
+    states = {
+        f"{retried.run_id}:wobbly:0": "RETRY",
+        f"{retried.run_id}:wobbly:1": "SUCCESS",
+        f"{canceled.run_id}:dawdle:0": "REVOKED",
+    }
+
+    def settled() -> dict[str, Any] | None:
+        tasks = flower.json("/api/tasks")
+        shown = {uuid: tasks[uuid]["state"] for uuid in states if uuid in tasks}
+        return tasks if shown == states else None
+
+    tasks = _poll("a RETRY, a SUCCESS and a REVOKED task", settled)
+    assert "the first attempt fails" in tasks[f"{retried.run_id}:wobbly:0"]["exception"]
+    # Flower's own metrics label series by task name: job and step, never a run id
+    status, metrics = flower.get("/metrics")
+    assert status == 200 and b"wobbly_job:wobbly" in metrics
+    assert retried.run_id.encode() not in metrics and canceled.run_id.encode() not in metrics

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import List
 from urllib.parse import urlsplit
 
-from opgrid import Config, DynamicOut, DynamicOutput, job, op
+from opgrid import Config, DynamicOut, DynamicOutput, OpExecutionContext, RetryPolicy, job, op
 
 #: Environment variable naming the worker a process belongs to (set by the tests).
 NODE_ENV = "OPGRID_TEST_NODE"
@@ -95,3 +95,27 @@ def _address_towards_redis() -> str:
         probe.connect((url.hostname or "127.0.0.1", url.port or 6379))
         address: str = probe.getsockname()[0]
         return address
+
+
+# wobbly: fails its first attempt, then succeeds; dawdling: runs until canceled ------------------
+@op(retry_policy=RetryPolicy(max_retries=1))
+def wobbly(context: OpExecutionContext) -> int:
+    if context.retry_number == 0:
+        raise ValueError("the first attempt fails")
+    return 1
+
+
+@job
+def wobbly_job() -> None:
+    wobbly()
+
+
+@op
+def dawdle() -> None:
+    for _ in range(600):  # a minute at most, in short sleeps a cancel can interrupt
+        time.sleep(0.1)
+
+
+@job
+def dawdling() -> None:
+    dawdle()
