@@ -32,9 +32,11 @@ from .options import (
     follow_run,
     load_location,
     location_options,
+    op_selection_option,
     read_run_config,
     run_options,
     select_job,
+    select_ops,
     wait_options,
 )
 from .render import Progress, print_summary
@@ -66,6 +68,7 @@ def list_jobs(file: str | None, module: str | None) -> None:
 )
 @run_options
 @click.option("--partition", metavar="KEY", help="The partition to run, for a partitioned job.")
+@op_selection_option
 @click.option("-v", "--verbose", is_flag=True, help="Print error stacks and outputs produced.")
 @click.pass_context
 def execute_job(
@@ -76,10 +79,11 @@ def execute_job(
     config_files: tuple[str, ...],
     tags: dict[str, str],
     partition: str | None,
+    op_selection: list[str] | None,
     verbose: bool,
 ) -> None:
     """Run a job in this process, printing each step as it finishes."""
-    job = select_job(load_location(file, module, verbose), job_name)
+    job = select_ops(select_job(load_location(file, module, verbose), job_name), op_selection)
     run_config = read_run_config(config_files)
     started = time.monotonic()
     try:
@@ -174,6 +178,7 @@ def _first_line(text: str | None) -> str:
     is_flag=True,
     help="Refuse the run when a step's queue has no live worker (else a warning).",
 )
+@op_selection_option
 @click.option("-v", "--verbose", is_flag=True, help="Print error stacks and outputs produced.")
 @cluster_options
 @click.pass_context
@@ -188,6 +193,7 @@ def submit_job(
     wait: bool,
     coordinate: bool,
     strict: bool,
+    op_selection: list[str] | None,
     timeout_s: float | None,
     verbose: bool,
     redis_url: str | None,
@@ -195,7 +201,7 @@ def submit_job(
 ) -> None:
     """Queue a run on the cluster and print its id; --wait follows it to the end."""
     location = load_location(file, module, verbose)
-    job = select_job(location, job_name)
+    job = select_ops(select_job(location, job_name), op_selection)
     run_config = read_run_config(config_files)
     settings = cluster_settings(ctx, redis_url, namespace)
     wait = wait or coordinate or timeout_s is not None

@@ -272,6 +272,30 @@ def select_job(location: CodeLocation, name: str | None) -> JobDefinition:
 EXIT_INTERRUPTED = 130
 
 
+def op_selection_option(command: _Command) -> _Command:
+    """``--op-selection "*op,other+"``: run only these nodes (Dagster's selection syntax)."""
+    return click.option(
+        "--op-selection",
+        "op_selection",
+        metavar="SELECTION",
+        callback=lambda _ctx, _param, value: (
+            None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+        ),
+        help="Run only these ops, comma-separated: op, *op (and what it reads from), op+ "
+        "(and what reads it), outer.inner for a node in a graph.",
+    )(command)
+
+
+def select_ops(job: JobDefinition, selection: list[str] | None) -> JobDefinition:
+    """``job`` cut down to ``selection``; a selection naming no node is a usage problem."""
+    if not selection:
+        return job
+    try:
+        return job.get_subset(op_selection=selection)
+    except OpgridError as exc:
+        raise UsageProblem(f"cannot select ops of job {job.name!r}: {exc}") from exc
+
+
 def json_option(command: _Command) -> _Command:
     """``--json``: print stable JSON instead of text, for scripts."""
     return click.option(

@@ -242,3 +242,23 @@ def test_dev_keep_running_stops_everything_on_ctrl_c(namespace, tmp_path):
             stop(process)
     assert [pid for pid in pids if _alive(pid)] == []
     assert _processes_in(namespace) == []
+
+
+def test_submit_with_an_op_selection_runs_only_the_selected_ops_on_a_worker(opgrid, worker):
+    result = opgrid(
+        "job", "submit", "-f", JOBS, "-j", "greeting", "--op-selection", "greet",
+        "--coordinate", "--wait", "--timeout", RUN_TIMEOUT_S,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output + worker.read_text(errors="replace")
+    assert "  success  greet" in result.stdout
+    assert "count_letters" not in result.stdout
+    shown = opgrid("run", "show", _run_id(result.stdout))
+    assert re.search(r"^steps \(1\)$", shown.stdout, flags=re.M), shown.stdout
+
+
+def test_an_op_selection_naming_no_op_is_one_line_and_exit_2(opgrid):
+    result = opgrid("job", "submit", "-f", JOBS, "-j", "greeting", "--op-selection", "nope")
+    assert result.exit_code == 2
+    assert "no node named nope" in result.stderr
+    assert "Traceback" not in result.output
