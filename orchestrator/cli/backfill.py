@@ -139,7 +139,7 @@ def _show(progress: BackfillProgressRecord) -> None:
 # opgrid backfill ... ---------------------------------------------------------------------
 @click.group(name="backfill")
 def backfill_group() -> None:
-    """The cluster's backfills: list, show, cancel (submit with ``opgrid job backfill``)."""
+    """The cluster's backfills: list, show, cancel (submit with: opgrid job backfill)."""
 
 
 @backfill_group.command(name="list")

@@ -165,42 +165,46 @@ def list_schedules(
         )
 
 
-@schedule_group.command(name="start")
-@click.argument("name")
-@location_options
-@cluster_options
-@click.pass_context
-def start_schedule(
-    ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
-) -> None:
-    """Turn a schedule on: it ticks from now on (on the coordinators' scheduler)."""
-    location = load_location(file, module) if file or module else None
-    settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
-    set_running(settings, KIND, name, True, location)
+def add_state_commands(group: click.Group, kind: InstigatorType, noun: str) -> None:
+    """``start NAME``, ``stop NAME`` and ``ticks NAME`` on ``group``, for schedules or
+    sensors alike (their state and ticks live in Redis, by kind and name)."""
+
+    @group.command(name="start", help=f"Turn a {noun} on (on the coordinators' scheduler).")
+    @click.argument("name")
+    @location_options
+    @cluster_options
+    @click.pass_context
+    def start(
+        ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
+    ) -> None:
+        location = load_location(file, module) if file or module else None
+        settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
+        set_running(settings, kind, name, True, location)
+
+    @group.command(name="stop", help=f"Turn a {noun} off.")
+    @click.argument("name")
+    @location_options
+    @cluster_options
+    @click.pass_context
+    def stop(
+        ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
+    ) -> None:
+        location = load_location(file, module) if file or module else None
+        settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
+        set_running(settings, kind, name, False, location)
+
+    @group.command(
+        name="ticks", help=f"The newest ticks of a {noun}: time, status, runs launched or why not."
+    )
+    @click.argument("name")
+    @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+    @cluster_options
+    @click.pass_context
+    def ticks(ctx: click.Context, /, name: str, limit: int, **opts: str | None) -> None:
+        print_ticks(cluster_settings(ctx, opts["redis_url"], opts["namespace"]), kind, name, limit)
 
 
-@schedule_group.command(name="stop")
-@click.argument("name")
-@location_options
-@cluster_options
-@click.pass_context
-def stop_schedule(
-    ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
-) -> None:
-    """Turn a schedule off."""
-    location = load_location(file, module) if file or module else None
-    settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
-    set_running(settings, KIND, name, False, location)
-
-
-@schedule_group.command(name="ticks")
-@click.argument("name")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@cluster_options
-@click.pass_context
-def schedule_ticks(ctx: click.Context, /, name: str, limit: int, **opts: str | None) -> None:
-    """The newest ticks of a schedule: time, status, runs launched or why not."""
-    print_ticks(cluster_settings(ctx, opts["redis_url"], opts["namespace"]), KIND, name, limit)
+add_state_commands(schedule_group, KIND, "schedule")
 
 
 @schedule_group.command(name="preview")

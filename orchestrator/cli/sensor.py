@@ -25,7 +25,7 @@ from .options import (
     location_options,
     open_store,
 )
-from .schedule import known_defs, print_ticks, result_lines, set_running, state_word, when
+from .schedule import add_state_commands, known_defs, result_lines, state_word, when
 
 KIND = InstigatorType.SENSOR
 
@@ -63,42 +63,7 @@ def list_sensors(
         )
 
 
-@sensor_group.command(name="start")
-@click.argument("name")
-@location_options
-@cluster_options
-@click.pass_context
-def start_sensor(
-    ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
-) -> None:
-    """Turn a sensor on (on the coordinators' scheduler)."""
-    location = load_location(file, module) if file or module else None
-    settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
-    set_running(settings, KIND, name, True, location)
-
-
-@sensor_group.command(name="stop")
-@click.argument("name")
-@location_options
-@cluster_options
-@click.pass_context
-def stop_sensor(
-    ctx: click.Context, /, name: str, file: str | None, module: str | None, **opts: str | None
-) -> None:
-    """Turn a sensor off."""
-    location = load_location(file, module) if file or module else None
-    settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
-    set_running(settings, KIND, name, False, location)
-
-
-@sensor_group.command(name="ticks")
-@click.argument("name")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@cluster_options
-@click.pass_context
-def sensor_ticks(ctx: click.Context, /, name: str, limit: int, **opts: str | None) -> None:
-    """The newest ticks of a sensor: time, status, runs launched or why not."""
-    print_ticks(cluster_settings(ctx, opts["redis_url"], opts["namespace"]), KIND, name, limit)
+add_state_commands(sensor_group, KIND, "sensor")
 
 
 @sensor_group.command(name="cursor")
@@ -109,7 +74,7 @@ def sensor_ticks(ctx: click.Context, /, name: str, limit: int, **opts: str | Non
 def sensor_cursor(
     ctx: click.Context, /, name: str, new_cursor: str | None, **opts: str | None
 ) -> None:
-    """Show a sensor's stored cursor, or set it (``--set ''`` clears it)."""
+    """Show a sensor's stored cursor, or set it (--set '' clears it)."""
     settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
     origin = origin_of(KIND, name)
     with cluster_errors(settings), open_store(settings) as store:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from opgrid.orchestrator.cli import _log_level_first, main
@@ -42,3 +43,17 @@ def test_arguments_after_a_double_dash_stay_where_they_are() -> None:
         "--limit",
         "3",
     ]
+
+
+def test_no_help_text_shows_restructuredtext_markup() -> None:
+    seen: list[str] = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        text = CliRunner().invoke(main, [*path, "--help"]).output
+        if "``" in text or ":class:" in text or ":func:" in text:
+            seen.append(" ".join(path))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(main, [])
+    assert seen == []
