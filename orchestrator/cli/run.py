@@ -403,6 +403,13 @@ def _echo_errors(events: list[RunEvent], verbose: bool) -> None:
     is_flag=True,
     help="Reuse the outputs of the steps that succeeded; run only what failed or never ran.",
 )
+@click.option(
+    "--step",
+    "steps",
+    multiple=True,
+    metavar="KEY",
+    help="Run only this step (repeat for several), reusing the outputs it reads.",
+)
 @wait_options
 @click.option("-v", "--verbose", is_flag=True, help="Print error stacks.")
 @cluster_options
@@ -411,6 +418,7 @@ def reexecute_run(
     ctx: click.Context,
     run_id: str,
     from_failure: bool,
+    steps: tuple[str, ...],
     wait: bool,
     timeout_s: float | None,
     verbose: bool,
@@ -422,7 +430,9 @@ def reexecute_run(
     with cluster_errors(settings), open_store(settings) as store:
         try:
             run_id = _record(store, run_id).run_id
-            record = reexecute(store, run_id, from_failure=from_failure)
+            if steps and from_failure:
+                raise UsageProblem("give --step or --from-failure, not both")
+            record = reexecute(store, run_id, from_failure=from_failure, steps=steps)
         except (RunNotFound, DagsterInvariantViolationError) as exc:
             raise UsageProblem(str(exc)) from exc
         if not store.live_coordinators():
@@ -431,7 +441,7 @@ def reexecute_run(
         click.echo(record.run_id)
         return
     started = time.monotonic()
-    reused = f", reusing {len(record.reused)} step(s)" if from_failure else ""
+    reused = f", reusing {len(record.reused)} step(s)" if from_failure or steps else ""
     click.echo(f"run {record.run_id} re-executes run {run_id}{reused}")
     with cluster_errors(settings):
         try:

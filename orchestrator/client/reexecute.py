@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 
 from opgrid.errors import DagsterInvariantViolationError
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.planning.state import RunState, ValueRef
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RUN_INPUTS_STEP, RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
+from opgrid.orchestrator.protocol.step_keys import template_of
 from opgrid.orchestrator.protocol.tags import PARENT_RUN_TAG, ROOT_RUN_TAG
 from opgrid.orchestrator.store.base import RunStore
 
@@ -26,14 +29,27 @@ from opgrid.orchestrator.store.base import RunStore
 _RETRYABLE = frozenset({RunStatus.FAILURE, RunStatus.CANCELED})
 
 
-def reexecute(store: RunStore, parent_run_id: str, from_failure: bool = True) -> RunRecord:
+def reexecute(
+    store: RunStore,
+    parent_run_id: str,
+    from_failure: bool = True,
+    steps: Sequence[str] = (),
+) -> RunRecord:
     """Queue a re-execution of ``parent_run_id``; the new run's record.
+
+    Args:
+        from_failure: reuse the outputs of the steps that succeeded; run the rest.
+        steps: run only these steps (plan step keys), reusing the parent's outputs for
+            what they read; ``from_failure`` does not apply then.
 
     Raises:
         RunNotFound: there is no such run.
         DagsterInvariantViolationError: the parent has not finished, or (from failure)
-            it succeeded, or the outputs it would reuse have expired.
+            it succeeded, or a selected step is not in its plan or reads a step that did
+            not succeed, or the outputs it would reuse have expired.
     """
+    if steps:
+        from_failure = False
     parent = store.get_run(parent_run_id)
     if parent.status not in FINAL_RUN_STATUSES:
         raise DagsterInvariantViolationError(
@@ -47,6 +63,8 @@ def reexecute(store: RunStore, parent_run_id: str, from_failure: bool = True) ->
     plan = store.get_plan(parent_run_id)
     run_id = str(uuid.uuid4())
     reused = _succeeded_steps(store, parent) if from_failure else {}
+    if steps:
+        plan, reused = _selected(plan, list(steps), _succeeded_steps(store, parent), parent)
     refs = [
         ValueRef(key, output, mapping_key)
         for key, outputs in reused.items()
@@ -76,7 +94,13 @@ def reexecute(store: RunStore, parent_run_id: str, from_failure: bool = True) ->
         parent_run_id=parent_run_id,
         reused=reused,
     )
-    how = "from failure" if from_failure else "of every step"
+    how = (
+        f"of step(s) {', '.join(steps)}"
+        if steps
+        else "from failure"
+        if from_failure
+        else "of every step"
+    )
     note = RunEvent(
         run_id=run_id,
         kind=E.ENGINE_EVENT,
@@ -112,3 +136,35 @@ def _succeeded_steps(store: RunStore, parent: RunRecord) -> dict[str, dict[str, 
         for key in dict.fromkeys(order)
         if state.status_of(key) is StepStatus.SUCCESS
     }
+
+
+def _selected(
+    plan: ExecutionPlan,
+    steps: list[str],
+    succeeded: dict[str, dict[str, list[str | None]]],
+    parent: RunRecord,
+) -> tuple[ExecutionPlan, dict[str, dict[str, list[str | None]]]]:
+    """The parent's plan cut down to ``steps`` and the steps they read (reused as the
+    parent left them), and what is reused."""
+    named = plan.step_named()
+    unknown = [key for key in steps if key not in named]
+    if unknown:
+        raise DagsterInvariantViolationError(
+            f"run {parent.run_id} has no step {unknown[0]!r} (its steps: {', '.join(named)})"
+        )
+    done = {template_of(key) for key in succeeded}
+    upstream: set[str] = set()
+    for key in steps:
+        for plan_input in named[key].inputs:
+            for source in plan_input.sources:
+                if source.step in steps:
+                    continue
+                if source.step not in done:
+                    raise DagsterInvariantViolationError(
+                        f"step {key!r} reads step {source.step!r}, which did not succeed in "
+                        f"run {parent.run_id}: select it too"
+                    )
+                upstream.add(source.step)
+    keep = set(steps) | upstream
+    cut = plan.model_copy(update={"steps": tuple(s for s in plan.steps if s.key in keep)})
+    return cut, {key: out for key, out in succeeded.items() if template_of(key) in upstream}
