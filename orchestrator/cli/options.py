@@ -35,19 +35,16 @@ from .render import RunWatch
 
 #: Exit code of a run that failed.
 EXIT_RUN_FAILED = 1
-
-
 #: Exit code of a usage, config or definition error (click's usage errors use it too).
 EXIT_USAGE = 2
-
-
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 #: Levels ``--log-level`` accepts.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
 #: Format of the log records of opgrid's own loggers (not of ``context.log`` lines).
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
+#: Longest a watcher blocks on a run's stream before it checks on its helpers.
+WATCH_BLOCK_S = 1.0
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -268,10 +265,6 @@ def select_job(location: CodeLocation, name: str | None) -> JobDefinition:
     )
 
 
-#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
-EXIT_INTERRUPTED = 130
-
-
 def op_selection_option(command: _Command) -> _Command:
     """``--op-selection "*op,other+"``: run only these nodes (Dagster's selection syntax)."""
     return click.option(
@@ -381,7 +374,3 @@ def open_store(settings: Settings) -> Iterator[RedisRunStore]:
         yield store
     finally:
         store.client.close()
-
-
-#: Longest a watcher blocks on a run's stream before it checks on its helpers.
-WATCH_BLOCK_S = 1.0
