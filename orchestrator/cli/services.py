@@ -39,8 +39,6 @@ logger = logging.getLogger(__name__)
 
 #: The Celery app a worker process runs (``celery -A``).
 WORKER_APP = "opgrid.workers.app"
-
-
 #: Celery pools ``opgrid worker --pool`` accepts.
 POOLS = ("prefork", "solo", "threads")
 
