@@ -12,11 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from opgrid.orchestrator.planning.compiler import compile_plan
-from opgrid.orchestrator.planning.plan import ExecutionPlan
-from opgrid.orchestrator.protocol.messages import RunRecord
-
-from .cluster import ConfigError, DagsterInvalidDefinitionError, OpgridError, StorageError
+from .cluster import (
+    ConfigError,
+    DagsterInvalidDefinitionError,
+    ExecutionPlan,
+    OpgridError,
+    RunRecord,
+    StorageError,
+    compile_plan,
+)
 from .state import UIState
 
 logger = logging.getLogger(__name__)

@@ -69,7 +69,7 @@ def test_unknown_jobs_runs_and_selections_get_dagsters_error_types(findings):
     assert findings["missing_run"]["type"] == "RunNotFoundError"
     unplannable = findings["unplannable"]
     assert unplannable["type"] == "PythonError"
-    assert "requires resource 'warehouse'" in unplannable["detail"]
+    assert "resource with key 'warehouse' required by op" in unplannable["detail"]
     assert findings["terminate_missing"]["type"] == "RunNotFoundError"
     assert findings["terminate_runs_partly"]["type"] == "TerminateRunsError"
 
