@@ -451,8 +451,8 @@ def reexecute_run(
             ctx.exit(130)
     with cluster_errors(settings), open_store(settings) as store:
         summary = store.get_summary(record.run_id)
-    steps = summary.steps if summary is not None else {}
+    ended = summary.steps if summary is not None else {}
     success = final.status is RunStatus.SUCCESS
-    print_run_summary(record.run_id, record.job_name, success, steps, time.monotonic() - started)
+    print_run_summary(record.run_id, record.job_name, success, ended, time.monotonic() - started)
     if final.status is not RunStatus.SUCCESS:
         ctx.exit(EXIT_RUN_FAILED)
