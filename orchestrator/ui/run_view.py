@@ -4,8 +4,9 @@ A ``RunView`` is read in a few round trips (record, plan, step statuses, claims,
 events) and derives every step attempt's timeline from the events: when the attempt
 became due (its upstream steps' successes, the run's start, or the end of its retry
 delay), when a worker started it, when it ended and how, and the redeliveries the
-coordinator announced. Which worker runs the current attempt (host and pid) comes
-from the run's claims hash (``Keys.claims``).
+coordinator announced. Which worker ran each attempt (host and pid) comes from its
+start event; for logs written before start events named their worker, the current
+attempt's worker comes from the run's claims hash (``Keys.claims``).
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def build_attempts(
             attempt = attempts.setdefault(slot, Attempt(key, event.attempt))
             attempt.due_at = attempt.due_at if attempt.due_at is not None else due
             attempt.started_at = attempt.started_at or event.timestamp
+            if event.worker:  # start events name their worker (host/pid): every attempt's
+                attempt.host, _, attempt.pid = event.worker.partition("/")
         elif event.kind in _ENDS and slot in attempts:
             _end(attempts[slot], event, succeeded, retry_due)
         elif event.kind is E.STEP_FAILURE:  # failed before a worker started it (lost, timeout)
@@ -157,7 +160,7 @@ def build_attempts(
             )
     for (key, number), attempt in attempts.items():
         claim = claims.get(key)
-        if claim is not None and claim[0] == number:
+        if claim is not None and claim[0] == number and not attempt.host:  # older logs
             attempt.host, attempt.pid = claim[1], claim[2]
     return sorted(attempts.values(), key=lambda a: a.started_at or a.ended_at or 0.0)
 

@@ -127,6 +127,32 @@ def test_attempts_carry_queue_wait_retries_redeliveries_and_the_claiming_worker(
     assert by_key[("one", 0)].host == ""
 
 
+def test_each_attempt_shows_the_worker_its_start_event_names():
+    @op
+    def solo() -> int:
+        return 1
+
+    @job
+    def single():
+        solo()
+
+    plan = compile_plan(single)
+    record = RunRecord(run_id="r", job_name="single", created_at=100.0)
+    events = [
+        RunEvent(run_id="r", kind=E.STEP_START, timestamp=100.1, step_key="solo",
+                 worker="host-a/11"),
+        RunEvent(run_id="r", kind=E.STEP_UP_FOR_RETRY, timestamp=100.2, step_key="solo"),
+        RunEvent(run_id="r", kind=E.STEP_RESTARTED, timestamp=100.3, step_key="solo",
+                 attempt=1, worker="host-b/22"),
+        RunEvent(run_id="r", kind=E.STEP_SUCCESS, timestamp=100.4, step_key="solo", attempt=1),
+    ]  # fmt: skip
+    attempts = build_attempts(plan, record, events, {"solo": (1, "host-c", "33")})
+    assert [(a.number, a.host, a.pid) for a in attempts] == [
+        (0, "host-a", "11"),
+        (1, "host-b", "22"),
+    ]
+
+
 def test_the_launchpad_scaffold_fills_defaults_and_masks_secrets():
     @op(config_schema={"size": Field(int, default_value=5), "name": str})
     def plain(context) -> None:
