@@ -82,7 +82,7 @@ class WorkerRuntime:
         #: this process's name in the claims of the attempts it runs
         self.token = worker_token()
         self._plans: OrderedDict[str, tuple[ExecutionPlan, dict[str, PlanStep]]] = OrderedDict()
-        self._ops: dict[tuple[int, str], ResolvedOp] = {}
+        self._ops: dict[tuple[int, str], tuple[JobDefinition, ResolvedOp]] = {}
 
     def execute(self, request: StepRequest) -> Delivered:
         """Run one delivery of a step attempt (unless another worker has it), record how it
@@ -379,10 +379,11 @@ class WorkerRuntime:
 
     def _resolved(self, job: JobDefinition, handle: str) -> ResolvedOp:
         key = (id(job), handle)
-        found = self._ops.get(key)
-        if found is None:
-            found = self._ops[key] = resolve_op(job, handle)
-        return found
+        cached = self._ops.get(key)
+        # the entry holds its job: an id can be reused once a replaced job is collected
+        if cached is None or cached[0] is not job:
+            cached = self._ops[key] = (job, resolve_op(job, handle))
+        return cached[1]
 
     @staticmethod
     def _event(request: StepRequest, kind: E, **fields: Any) -> RunEvent:

@@ -171,8 +171,9 @@ def coordinator(
             len(others),
         )
         with stop_on_signals(stop):
-            start_scheduler(store, settings, driver.id, stop)
+            scheduler = start_scheduler(store, settings, driver.id, stop)
             driver.run(stop)
+            scheduler.join(timeout=settings.block_s + 5)  # before the store closes
 
 
 @contextlib.contextmanager

@@ -27,18 +27,23 @@ class CoordinatorThread:
         self._thread = threading.Thread(
             target=coordinator.run, args=(self._stop,), name=coordinator.id, daemon=True
         )
+        self._scheduler: threading.Thread | None = None
 
     def __enter__(self) -> Coordinator:
         self.coordinator.heartbeat()  # alive before the first submission
         self._thread.start()
-        start_scheduler(
+        self._scheduler = start_scheduler(
             self.coordinator.store, self.coordinator.settings, self.coordinator.id, self._stop
         )
         return self.coordinator
 
     def __exit__(self, *exc_info: object) -> None:
+        """Stop both threads and wait for them: the stores they use close after this."""
         self._stop.set()
-        self._thread.join(timeout=self.coordinator.settings.block_s + 5)
+        timeout = self.coordinator.settings.block_s + 5
+        self._thread.join(timeout=timeout)
+        if self._scheduler is not None:
+            self._scheduler.join(timeout=timeout)
 
 
 @contextlib.contextmanager
