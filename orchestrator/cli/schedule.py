@@ -123,6 +123,24 @@ def result_lines(result: TickResult) -> list[str]:
     return lines
 
 
+def defs_and_states(
+    ctx: click.Context,
+    kind: InstigatorType,
+    file: str | None,
+    module: str | None,
+    redis_url: str | None,
+    namespace: str | None,
+) -> tuple[dict[str, InstigatorDef], dict[str, InstigatorState]]:
+    """What ``list`` shows: the schedules or sensors known (published by workers, or read
+    from ``-f``/``-m``) and the stored state of each."""
+    settings = cluster_settings(ctx, redis_url, namespace)
+    location = load_location(file, module) if file or module else None
+    with cluster_errors(settings), open_store(settings) as store:
+        defs = known_defs(store, kind, location)
+        states = {name: store.get_instigator_state(origin_of(kind, name)) for name in defs}
+    return defs, states
+
+
 def state_word(state: InstigatorState, definition: InstigatorDef) -> str:
     return "RUNNING" if state.is_running(definition) else "STOPPED"
 
@@ -145,11 +163,7 @@ def list_schedules(
     namespace: str | None,
 ) -> None:
     """The schedules, their state and their next tick."""
-    settings = cluster_settings(ctx, redis_url, namespace)
-    location = load_location(file, module) if file or module else None
-    with cluster_errors(settings), open_store(settings) as store:
-        defs = known_defs(store, KIND, location)
-        states = {name: store.get_instigator_state(origin_of(KIND, name)) for name in defs}
+    defs, states = defs_and_states(ctx, KIND, file, module, redis_url, namespace)
     if not defs:
         click.echo("no schedules (none published by a worker; give -f/-m to read a location)")
     now = time.time()

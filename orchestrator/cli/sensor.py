@@ -25,7 +25,13 @@ from .options import (
     location_options,
     open_store,
 )
-from .schedule import add_state_commands, known_defs, result_lines, state_word, when
+from .schedule import (
+    add_state_commands,
+    defs_and_states,
+    result_lines,
+    state_word,
+    when,
+)
 
 KIND = InstigatorType.SENSOR
 
@@ -47,11 +53,7 @@ def list_sensors(
     namespace: str | None,
 ) -> None:
     """The sensors, their state, interval and last tick."""
-    settings = cluster_settings(ctx, redis_url, namespace)
-    location = load_location(file, module) if file or module else None
-    with cluster_errors(settings), open_store(settings) as store:
-        defs = known_defs(store, KIND, location)
-        states = {name: store.get_instigator_state(origin_of(KIND, name)) for name in defs}
+    defs, states = defs_and_states(ctx, KIND, file, module, redis_url, namespace)
     if not defs:
         click.echo("no sensors (none published by a worker; give -f/-m to read a location)")
     for name, d in sorted(defs.items()):
