@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     #: (one more Redis publish per step; without it Flower lists a step once a worker
     #: receives it)
     sent_events: bool = False
+    #: replicas that must confirm a step's commit before its worker acknowledges the
+    #: message (Redis ``WAIT``); -1: one under Sentinel (``redis+sentinel://``), else none
+    redis_wait_replicas: int = Field(default=-1, ge=-1)
+    #: the longest a commit waits for them; then it goes on, logging a warning
+    redis_wait_timeout_s: float = Field(default=1.0, gt=0)
     #: how long a worker keeps retrying Redis while it is unreachable before giving up
     redis_retry_s: float = Field(default=60.0, ge=0)
     #: the port on which ``opgrid coordinator`` serves ``/metrics`` (Prometheus) and
@@ -76,6 +81,12 @@ class Settings(BaseSettings):
                 f"step_heartbeat_s ({self.step_heartbeat_s}), or live steps look lost"
             )
         return self
+
+    def wait_replicas(self) -> int:
+        """How many replicas confirm each commit (``redis_wait_replicas``, resolved)."""
+        if self.redis_wait_replicas >= 0:
+            return self.redis_wait_replicas
+        return 1 if self.redis_url.lower().split("://", 1)[0].endswith("+sentinel") else 0
 
     def location_list(self) -> list[str]:
         """The configured code locations, in order."""

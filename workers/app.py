@@ -18,7 +18,7 @@ from opgrid.orchestrator.logs import use_format
 from opgrid.orchestrator.protocol.messages import EXECUTE_STEP
 from opgrid.orchestrator.protocol.signing import admit_step
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import broker_ssl
+from opgrid.orchestrator.store.connect import broker_ssl, broker_target
 from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.registry import secret_fingerprint
@@ -40,8 +40,9 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
     settings = settings or Settings()
     registry = locations or LocationRegistry()
     use_for_redis_urls()  # kombu's Redis transport, refusing junk items on a queue
-    app = Celery("opgrid", broker=settings.broker_url, set_as_current=False)
-    _configure(app, settings)
+    broker_url, transport_options = broker_target(settings.broker_url)
+    app = Celery("opgrid", broker=broker_url, set_as_current=False)
+    _configure(app, settings, transport_options)
     for spec in settings.location_list():  # in the parent, before the pool forks
         registry.load(spec)
     runtime = _Runtime(settings, registry)
@@ -105,7 +106,7 @@ class _Runtime:
         self.in_pool_process = True
 
 
-def _configure(app: Celery, settings: Settings) -> None:
+def _configure(app: Celery, settings: Settings, transport_options: dict[str, Any]) -> None:
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -121,7 +122,10 @@ def _configure(app: Celery, settings: Settings) -> None:
         broker_use_ssl=broker_ssl(settings.broker_url),  # rediss://: check the certificate
         # a message not acknowledged this long after delivery goes back to the queue;
         # steps that run longer keep their claim by heartbeats, so the copy is dropped
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_s,
+            **transport_options,  # a Sentinel group's master_name
+        },
         # a running step outlives a broker outage: its result goes to Redis, not the broker
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )

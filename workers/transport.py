@@ -60,9 +60,12 @@ def _refuse(queue: str | None, reason: str) -> None:
     logger.error("refused an item on %s: %s", where, reason)
 
 
-class Channel(redis.Channel):
-    """A Redis channel that refuses a queue item that is not JSON, and can still reach
-    Redis while it closes after its connection was dropped (``_connparams``)."""
+class _Guarded:
+    """What opgrid's Redis channels add to kombu's: refusing a queue item that is not
+    JSON, and still reaching Redis while closing after the connection was dropped
+    (``_connparams``)."""
+
+    connection: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -90,21 +93,40 @@ class Channel(redis.Channel):
             return True
 
 
-class Transport(redis.Transport):
-    """kombu's Redis transport with ``Channel`` above and envelopes checked on delivery."""
+class Channel(_Guarded, redis.Channel):
+    """kombu's Redis channel, guarded."""
 
-    Channel = Channel
+
+class SentinelChannel(_Guarded, redis.SentinelChannel):
+    """kombu's Redis Sentinel channel (the primary found through sentinels), guarded."""
+
+
+class _Checked:
+    """Envelopes checked on delivery: a malformed one is refused, not delivered."""
 
     def _deliver(self, message: Any, queue: str | None) -> None:
         reason = malformed(message)
         if reason is not None:
             _refuse(queue, reason)
             return
-        super()._deliver(message, queue)
+        super()._deliver(message, queue)  # type: ignore[misc]
+
+
+class Transport(_Checked, redis.Transport):
+    """kombu's Redis transport with ``Channel`` above and envelopes checked on delivery."""
+
+    Channel = Channel
+
+
+class SentinelTransport(_Checked, redis.SentinelTransport):
+    """kombu's Redis Sentinel transport, with ``SentinelChannel`` and checked envelopes."""
+
+    Channel = SentinelChannel
 
 
 def use_for_redis_urls() -> None:
-    """Make ``redis://`` and ``rediss://`` broker URLs use ``Transport`` in this process.
+    """Make ``redis://`` and ``rediss://`` broker URLs use ``Transport`` in this process,
+    and kombu's ``sentinel://`` ones ``SentinelTransport``.
 
     By kombu's alias table rather than Celery's ``broker_transport`` setting: with the
     setting, kombu would name the transport class instead of the scheme wherever it
@@ -113,3 +135,4 @@ def use_for_redis_urls() -> None:
     """
     for scheme in ("redis", "rediss"):
         TRANSPORT_ALIASES[scheme] = f"{Transport.__module__}:{Transport.__qualname__}"
+    TRANSPORT_ALIASES["sentinel"] = f"{__name__}:{SentinelTransport.__qualname__}"

@@ -19,7 +19,7 @@ from opgrid.orchestrator.protocol.messages import EXECUTE_STEP, StepRequest, tas
 from opgrid.orchestrator.protocol.signing import step_signature
 from opgrid.orchestrator.protocol.step_keys import template_of
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import broker_ssl
+from opgrid.orchestrator.store.connect import broker_ssl, broker_target
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class Dispatcher(Protocol):
 
 def celery_client(settings: Settings) -> Celery:
     """A Celery app used only to send tasks (JSON, no result backend)."""
-    app = Celery("opgrid-client", broker=settings.broker_url, set_as_current=False)
+    broker_url, transport_options = broker_target(settings.broker_url)
+    app = Celery("opgrid-client", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -62,6 +63,7 @@ def celery_client(settings: Settings) -> Celery:
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
         broker_use_ssl=broker_ssl(settings.broker_url),
+        broker_transport_options=transport_options,  # a Sentinel group's master_name
     )
     return app
 

@@ -20,6 +20,7 @@ from opgrid.orchestrator.protocol.messages import StepInputs
 from .connect import translated
 from .keys import Keys
 from .scripts import BEGIN, DIED
+from .sentinel import DurableWrites
 
 
 class RedisAttempts:
@@ -31,6 +32,7 @@ class RedisAttempts:
     _begin: Any
     _beat: Any
     _commit: Any
+    durable: DurableWrites
 
     def _output_key(self, run_id: str, ref: ValueRef) -> str:
         return self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
@@ -124,7 +126,15 @@ class RedisAttempts:
         args: list[Any] = [step_key, held, status, self.run_ttl_ms, len(events)]
         args += [event.model_dump_json() for event in events]
         args += [data for _, data in outputs]
-        return bool(self._commit(keys=keys, args=args))
+        if not self.durable.wanted():
+            return bool(self._commit(keys=keys, args=args))
+        # on the commit's own connection: WAIT covers the writes made through it
+        with self._r.pipeline(transaction=False) as pipe:
+            self._commit(keys=keys, args=args, client=pipe)
+            pipe.execute_command("WAIT", self.durable.replicas, self.durable.timeout_ms)
+            committed, confirmed = pipe.execute()
+        self.durable.settle(int(confirmed), f"the commit of step {step_key!r} of run {run_id}")
+        return bool(committed)
 
     @translated
     def record_death(

@@ -16,6 +16,8 @@ import redis
 
 from opgrid.errors import StorageError
 
+from . import sentinel
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -48,13 +50,16 @@ def block_ms(block_s: float) -> int:
 
 
 def connect(url: str, **options: Any) -> redis.Redis:
-    """A client for ``url`` (``redis://`` or ``rediss://``), bytes in and out.
+    """A client for ``url`` (``redis://``, ``rediss://``, or a Sentinel group's
+    ``redis+sentinel://``: its primary), bytes in and out.
 
     Raises:
         StorageError: ``url`` is not a Redis URL (the message shows it without password).
     """
     options.setdefault("socket_timeout", SOCKET_TIMEOUT_S)
     options.setdefault("socket_connect_timeout", 10.0)
+    if sentinel.is_sentinel_url(url):
+        return sentinel.primary(sentinel.parse(url), health_check_interval=30, **options)
     try:
         return redis.Redis.from_url(
             url, decode_responses=False, health_check_interval=30, **options
@@ -74,11 +79,21 @@ def safe_url(url: str) -> str:
     return _QUERY_PASSWORD.sub(r"\g<head>***", masked)
 
 
+def broker_target(broker_url: str) -> tuple[str, dict[str, Any]]:
+    """The URL and transport options kombu takes for ``broker_url``: a Sentinel group's
+    ``redis+sentinel://`` becomes kombu's ``sentinel://...;sentinel://...`` and its
+    ``master_name``; any other URL is kombu's already."""
+    if sentinel.is_sentinel_url(broker_url):
+        group = sentinel.parse(broker_url)
+        return group.kombu_url(), group.transport_options()
+    return broker_url, {}
+
+
 def broker_ssl(broker_url: str) -> dict[str, Any] | None:
     """Celery's ``broker_use_ssl`` for a broker URL: for ``rediss://``, verify the server's
     certificate (against the system's CAs unless the URL's ``ssl_ca_certs`` names a file),
     as redis-py does for storage; kombu alone would connect without checking it. The
     URL's own ``ssl_*`` query parameters win over this."""
-    if not broker_url.lower().startswith("rediss://"):
+    if not broker_url.lower().startswith(("rediss://", "rediss+sentinel://")):
         return None
     return {"ssl_cert_reqs": ssl.CERT_REQUIRED}

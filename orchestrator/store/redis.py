@@ -33,6 +33,7 @@ from .keys import EVENT_FIELD, Keys, glob_escaped, run_of
 from .prune import RedisPruning
 from .registry import RedisRegistry
 from .scripts import BEAT, BEGIN, COMMIT, DECLARE_LOST, RELEASE, RENEW
+from .sentinel import DurableWrites
 from .ticks import RedisTicks
 
 logger = logging.getLogger(__name__)
@@ -49,10 +50,21 @@ class RedisRunStore(RedisAttempts, RedisRegistry, RedisPruning, RedisTicks):
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisRunStore:
         """The run store of the cluster ``settings`` describe."""
-        return cls(connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s)
+        durable = DurableWrites(settings.wait_replicas(), settings.redis_wait_timeout_s)
+        return cls(
+            connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s, durable
+        )
 
-    def __init__(self, client: redis.Redis, keys: Keys, run_ttl_s: float) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        run_ttl_s: float,
+        durable: DurableWrites | None = None,
+    ) -> None:
         self.client = client
+        #: commits wait for replicas to confirm them (under Sentinel)
+        self.durable = durable or DurableWrites(0, 1.0)
         # redis-py types replies as unions over its decode modes; this store always
         # runs in bytes mode (``connect``), so replies are read through an untyped handle.
         self._r: Any = client
