@@ -43,13 +43,26 @@ class LiveChannel:
 
     def usable(self) -> Any:
         channel = self.channel
-        return channel if channel is not None and not channel.closed else None
+        return channel if channel is not None and not _closed(channel) else None
 
 
 def orphaned(message: Any) -> bool:
-    """Whether ``message`` came on a channel that has been closed since."""
+    """Whether ``message`` came on a Redis channel that has been closed since.
+
+    Only kombu's Redis channels leave a closed channel's messages to be settled: on
+    RabbitMQ a channel that closes hands its unacknowledged messages back itself.
+    """
     channel = message.channel
-    return channel is None or bool(channel.closed)
+    if channel is None:
+        return True
+    return hasattr(channel, "unacked_key") and _closed(channel)
+
+
+def _closed(channel: Any) -> bool:
+    """kombu's virtual channels say ``closed``; py-amqp's say ``is_open``."""
+    if hasattr(channel, "closed"):
+        return bool(channel.closed)
+    return not getattr(channel, "is_open", True)
 
 
 def settle_orphan(message: Any, live: LiveChannel, requeue: bool = False) -> str:

@@ -18,7 +18,7 @@ from opgrid.orchestrator.logs import use_format
 from opgrid.orchestrator.protocol.messages import EXECUTE_STEP
 from opgrid.orchestrator.protocol.signing import admit_step
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import broker_ssl, broker_target
+from opgrid.orchestrator.store.connect import broker_conf
 from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.registry import secret_fingerprint
@@ -40,9 +40,9 @@ def make_app(settings: Settings | None = None, locations: LocationRegistry | Non
     settings = settings or Settings()
     registry = locations or LocationRegistry()
     use_for_redis_urls()  # kombu's Redis transport, refusing junk items on a queue
-    broker_url, transport_options = broker_target(settings.broker_url)
+    broker_url, conf = broker_conf(settings.broker_url)
     app = Celery("opgrid", broker=broker_url, set_as_current=False)
-    _configure(app, settings, transport_options)
+    _configure(app, settings, conf)
     for spec in settings.location_list():  # in the parent, before the pool forks
         registry.load(spec)
     runtime = _Runtime(settings, registry)
@@ -106,7 +106,8 @@ class _Runtime:
         self.in_pool_process = True
 
 
-def _configure(app: Celery, settings: Settings, transport_options: dict[str, Any]) -> None:
+def _configure(app: Celery, settings: Settings, broker: dict[str, Any]) -> None:
+    transport_options = broker.pop("broker_transport_options")  # a Sentinel's master_name
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -119,12 +120,12 @@ def _configure(app: Celery, settings: Settings, transport_options: dict[str, Any
         task_send_sent_event=True,
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
-        broker_use_ssl=broker_ssl(settings.broker_url),  # rediss://: check the certificate
+        **broker,  # rediss://: check the certificate; RabbitMQ: queue priorities
         # a message not acknowledged this long after delivery goes back to the queue;
         # steps that run longer keep their claim by heartbeats, so the copy is dropped
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout_s,
-            **transport_options,  # a Sentinel group's master_name
+            **transport_options,
         },
         # a running step outlives a broker outage: its result goes to Redis, not the broker
         worker_cancel_long_running_tasks_on_connection_loss=False,

@@ -19,7 +19,7 @@ from opgrid.orchestrator.protocol.messages import EXECUTE_STEP, StepRequest, tas
 from opgrid.orchestrator.protocol.signing import step_signature
 from opgrid.orchestrator.protocol.step_keys import template_of
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import broker_ssl, broker_target
+from opgrid.orchestrator.store.connect import broker_conf
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Dispatcher(Protocol):
 
 def celery_client(settings: Settings) -> Celery:
     """A Celery app used only to send tasks (JSON, no result backend)."""
-    broker_url, transport_options = broker_target(settings.broker_url)
+    broker_url, broker = broker_conf(settings.broker_url)
     app = Celery("opgrid-client", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_serializer="json",
@@ -62,8 +62,7 @@ def celery_client(settings: Settings) -> Celery:
         task_send_sent_event=settings.sent_events,
         task_default_queue=settings.default_queue,
         broker_connection_retry_on_startup=True,
-        broker_use_ssl=broker_ssl(settings.broker_url),
-        broker_transport_options=transport_options,  # a Sentinel group's master_name
+        **broker,  # rediss://: check the certificate; Sentinel; RabbitMQ: queue priorities
     )
     return app
 

@@ -25,6 +25,9 @@ R = TypeVar("R")
 SOCKET_TIMEOUT_S = 30.0
 #: Longest single blocking read (XREAD BLOCK), well inside the socket timeout.
 BLOCK_LIMIT_S = 5.0
+#: Highest step priority (the ``opgrid/priority`` tag is 0-9); RabbitMQ queues are
+#: declared with it as ``x-max-priority``.
+MAX_PRIORITY = 9
 #: ``scheme://user:`` then the password up to the last ``@`` of the authority.
 _URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:).*@(?=[^@]*$)")
 #: ``?password=...`` or ``&password=...`` in a query.
@@ -79,14 +82,30 @@ def safe_url(url: str) -> str:
     return _QUERY_PASSWORD.sub(r"\g<head>***", masked)
 
 
-def broker_target(broker_url: str) -> tuple[str, dict[str, Any]]:
-    """The URL and transport options kombu takes for ``broker_url``: a Sentinel group's
-    ``redis+sentinel://`` becomes kombu's ``sentinel://...;sentinel://...`` and its
-    ``master_name``; any other URL is kombu's already."""
+def broker_conf(broker_url: str) -> tuple[str, dict[str, Any]]:
+    """The URL kombu takes for ``broker_url`` and the Celery settings that go with it.
+
+    A Sentinel group's ``redis+sentinel://`` becomes kombu's
+    ``sentinel://...;sentinel://...`` with its ``master_name``; ``rediss://`` gets its
+    certificate checked (``broker_ssl``); on RabbitMQ (``amqp://``, ``amqps://``) queues
+    are declared with ``x-max-priority`` so step priorities apply.
+    """
+    url, transport_options = broker_url, {}
     if sentinel.is_sentinel_url(broker_url):
         group = sentinel.parse(broker_url)
-        return group.kombu_url(), group.transport_options()
-    return broker_url, {}
+        url, transport_options = group.kombu_url(), group.transport_options()
+    conf: dict[str, Any] = {
+        "broker_use_ssl": broker_ssl(broker_url),
+        "broker_transport_options": transport_options,
+    }
+    if is_amqp(broker_url):
+        conf["task_queue_max_priority"] = MAX_PRIORITY
+    return url, conf
+
+
+def is_amqp(broker_url: str) -> bool:
+    """Whether the broker is RabbitMQ (or another AMQP 0-9-1 server)."""
+    return broker_url.split("://", 1)[0].lower() in ("amqp", "amqps", "pyamqp")
 
 
 def broker_ssl(broker_url: str) -> dict[str, Any] | None:

@@ -214,3 +214,19 @@ def flaky_pipeline():
     after_shaky(shaky(base()))
     steady()
     gather(fan().map(piece).collect())
+
+
+def _ranked(priority: int):
+    @op(name=f"ranked{priority}", tags={"opgrid/priority": priority})
+    def ranked() -> int:
+        mark(f"ranked{priority}", "start")
+        return priority
+
+    return ranked
+
+
+@job
+def prioritized():
+    """Three independent ops tagged ``opgrid/priority`` 1, 5 and 9."""
+    for priority in (1, 5, 9):
+        _ranked(priority)()

@@ -14,7 +14,7 @@ from opgrid.errors import StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import broker_ssl, broker_target, connect, safe_url
+from opgrid.orchestrator.store.connect import broker_conf, broker_ssl, connect, safe_url
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.sentinel import DurableWrites, SentinelGroup, parse
@@ -54,10 +54,17 @@ def test_a_bad_sentinel_url_is_refused_without_its_password(url: str, says: str)
 
 
 def test_the_broker_gets_the_same_group_in_kombu_s_form() -> None:
-    url, options = broker_target(URL)
+    url, conf = broker_conf(URL)
     assert url == "sentinel://:s3cret@10.0.0.1:26379/2;sentinel://:s3cret@10.0.0.2:26380/2"
-    assert options == {"master_name": "prod", "sentinel_kwargs": {"password": "x"}}
-    assert broker_target("redis://h:1/0") == ("redis://h:1/0", {})
+    assert conf["broker_transport_options"] == {
+        "master_name": "prod",
+        "sentinel_kwargs": {"password": "x"},
+    }
+    assert broker_conf("redis://h:1/0") == (
+        "redis://h:1/0",
+        {"broker_use_ssl": None, "broker_transport_options": {}},
+    )
+    assert broker_conf("amqp://h:5672//")[1]["task_queue_max_priority"] == 9
     assert broker_ssl("rediss+sentinel://h:1/prod") is not None
     assert "s3cret" not in safe_url(URL)
 
