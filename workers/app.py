@@ -28,6 +28,7 @@ from .deaths import DeathRecorder
 from .locations import LocationRegistry
 from .outcome import as_celery_result
 from .presence import WorkerPresence
+from .reaper import Reaper
 from .runtime import WorkerRuntime
 from .ticks import register_tick_task
 from .transport import use_for_redis_urls
@@ -133,19 +134,25 @@ def _configure(app: Celery, settings: Settings, broker: dict[str, Any]) -> None:
 
 
 def _announce_while_running(app: Celery, settings: Settings) -> None:
-    """The main process lists the worker in the cluster's live workers while it runs."""
+    """The main process lists the worker in the cluster's live workers while it runs,
+    and kills pool processes whose op is beyond asking (``reaper``) until its shutdown
+    is over (a warm shutdown waits for the pool)."""
     presence: list[WorkerPresence] = []
+    reapers: list[Reaper] = []
 
     @signals.worker_ready.connect(weak=False)
     def _announce(sender: Any, **_: Any) -> None:
         if sender.app is app:
             queues = list(app.amqp.queues.consume_from)
             presence.append(WorkerPresence.start_for(settings, sender.hostname, queues))
+            reapers.append(Reaper.start_for(settings))
 
     @signals.worker_shutdown.connect(weak=False)
     def _retire(sender: Any, **_: Any) -> None:
         while presence and sender.app is app:
             presence.pop().stop()
+        while reapers and sender.app is app:
+            reapers.pop().stop()
 
 
 def _refusal(problem: str, secret: bytes) -> str:

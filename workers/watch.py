@@ -13,7 +13,9 @@ gave the attempt to another worker (this one looked dead), it interrupts the op:
 An op that is still running ``cancel_grace_s`` later is beyond asking: in a pool
 process, that process alone is killed (Celery starts a new one and hands the message
 back; the redelivery finds the step final and is dropped); elsewhere it is left to
-finish, and its report is refused.
+finish, and its report is refused. An op holding the GIL in C code keeps this thread
+from running at all; the worker's main process kills its pool process then
+(``reaper.Reaper``).
 """
 
 from __future__ import annotations

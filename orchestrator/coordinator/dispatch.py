@@ -26,12 +26,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One step attempt to send: where, how urgently, and not before when."""
+    """One step attempt to send now: where, and how urgently (a retry's delay is held
+    by the coordinator, never by the message: no countdown or eta)."""
 
     request: StepRequest
     queue: str
     priority: int | None = None
-    delay_s: float = 0.0
     #: seconds the step may run (Celery's soft limit); None: no limit
     time_limit_s: float | None = None
 
@@ -113,7 +113,6 @@ class CeleryDispatcher:
             kwargs=kwargs,
             queue=delivery.queue,
             priority=delivery.priority,
-            countdown=delivery.delay_s or None,
             task_id=task_id(request),
             **limits,
             shadow=name,

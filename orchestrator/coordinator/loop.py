@@ -12,7 +12,8 @@ Every ``step_heartbeat_s`` it also watches the workers: a running step whose
 worker stopped sending heartbeats is taken from it and delivered again (at most
 ``max_redeliveries`` times, then it fails, saying why); a step past its time limit
 fails; with ``queue_timeout_s``, a step no worker picked up in time fails. What to do
-is decided by ``supervision`` (pure); the loop reads the beats and performs it. A cancel
+is decided by ``supervision`` (pure); the loop reads the beats and performs it. A retry
+with a delay is held here until due (the loop wakes for it), never by a worker. A cancel
 revokes the run's queued steps; workers stop running ones (see ``workers.watch``).
 
 It tells its ``hooks`` (``hooks.Hooks``, e.g. ``metrics.PrometheusMetrics``) what happens,
@@ -32,7 +33,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from opgrid.errors import BrokerError, InvalidTransition, RunNotFound, StorageError
+from opgrid.errors import InvalidTransition, RunNotFound, StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.logs import log_context
 from opgrid.orchestrator.planning.around_step import plan_refs
@@ -46,7 +47,7 @@ from opgrid.orchestrator.planning.state import (
 )
 from opgrid.orchestrator.planning.summary import summarize
 from opgrid.orchestrator.protocol.events import FINAL_RUN_EVENTS, ErrorInfo, RunEvent, run_event
-from opgrid.orchestrator.protocol.messages import StepInputs, task_id
+from opgrid.orchestrator.protocol.messages import StepInputs
 from opgrid.orchestrator.protocol.status import (
     FINAL_RUN_STATUSES,
     WORKER_REPORTED,
@@ -57,8 +58,9 @@ from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
 
 from . import supervision
-from .dispatch import Delivery, Dispatcher
+from .dispatch import Dispatcher
 from .hooks import Hooks
+from .outbox import Outbox
 from .owned import OwnedRun, Tally
 from .supervision import FailStep, Redeliver
 
@@ -97,8 +99,7 @@ class Coordinator:
         self._submissions_cursor = "0-0"
         self._next_housekeeping = 0.0
         self._next_watch = 0.0
-        #: deliveries the broker did not take yet; sent again each turn
-        self._undelivered: list[Delivery] = []
+        self.outbox = Outbox(dispatcher, settings.default_queue, self.id)
         self.hooks = hooks or Hooks()
         self._tally = Tally()
 
@@ -140,12 +141,16 @@ class Coordinator:
         if now >= self._next_watch:
             self._watch_steps()
             self._next_watch = now + self.settings.step_heartbeat_s
-        self._send([])
+        self.outbox.flush()
         cursors = {run_id: owned.cursor for run_id, owned in self.runs.items()}
         if sum(owned.state.in_flight for owned in self.runs.values()) >= BATCH_IN_FLIGHT:
             # Many steps are running: let their reports gather for a moment, so one
             # wake handles a batch instead of one event (a chain never waits here).
             time.sleep(BATCH_WINDOW_S)
+        self._send_due_retries()
+        due = supervision.next_retry_at(self.runs.values())
+        if due is not None:  # wake when the next held retry is due
+            block_s = max(0.001, min(block_s, due - time.time()))
         submitted, events = self.store.wait(self._submissions_cursor, cursors, block_s)
         for entry_id, run_id in submitted:
             self._submissions_cursor = entry_id
@@ -222,7 +227,7 @@ class Coordinator:
             owned.cursor = entry_id
             owned.track(event)
             if event.kind is E.RUN_CANCELING:
-                self._revoke(owned, owned.in_flight())
+                self.outbox.revoke(owned, owned.in_flight())
             try:
                 commands.extend(owned.state.apply(event))
             except InvalidTransition:
@@ -276,50 +281,47 @@ class Coordinator:
                 statuses[command.step_key] = state.status_of(command.step_key).value
         if inputs or events or statuses:
             self.store.save_progress(run_id, statuses, inputs, events)
-        sent = time.monotonic()
-        for command in dispatches:
-            owned.sent_at[command.step_key] = sent + command.delay_s
-        deliveries = [self._delivery(owned, command) for command in dispatches]
-        self.hooks.before_dispatch(deliveries)
-        self._send(deliveries)
+        self._dispatch(owned, self._hold_retries(owned, dispatches))
         if finish is not None:
             self._finish(owned, finish)
 
-    def _delivery(self, owned: OwnedRun, command: DispatchStep) -> Delivery:
-        key = command.step_key
-        return Delivery(
-            owned.request(key, command.attempt),
-            queue=owned.queue(key, self.settings.default_queue),
-            priority=owned.priority(key),
-            delay_s=command.delay_s,
-            time_limit_s=owned.time_limit_s(key),
-        )
-
-    def _send(self, deliveries: list[Delivery]) -> None:
-        """Send steps; what the broker does not take now is sent again next turn."""
-        self._undelivered.extend(deliveries)
-        if not self._undelivered:
-            return
-        try:
-            self.dispatcher.dispatch(self._undelivered)
-        except BrokerError:
-            logger.warning(
-                "coordinator %s: %d step(s) not sent yet; retrying",
-                self.id,
-                len(self._undelivered),
-                exc_info=True,
+    def _hold_retries(self, owned: OwnedRun, dispatches: list[DispatchStep]) -> list[DispatchStep]:
+        """Keep the retries not due yet in ``owned.retry_due``; the rest go now."""
+        now, send = time.time(), []
+        for command in dispatches:
+            if command.due_at is None or command.due_at <= now:
+                send.append(command)
+                continue
+            owned.retry_due[command.step_key] = (command.attempt, command.due_at)
+            logger.info(
+                "run %s: step %s attempt %d is due in %.1f s",
+                owned.run_id,
+                command.step_key,
+                command.attempt,
+                command.due_at - now,
             )
-            return
-        self._undelivered = []
+        return send
 
-    def _revoke(self, owned: OwnedRun, steps: list[tuple[str, int]]) -> None:
-        """Ask the workers to drop these step attempts (best effort: a worker that gets
-        one anyway finds the step final and drops it)."""
-        ids = [task_id(owned.request(key, attempt)) for key, attempt in steps]
-        try:
-            self.dispatcher.revoke(ids)
-        except BrokerError:
-            logger.warning("run %s: could not revoke %d step(s)", owned.record.run_id, len(ids))
+    def _send_due_retries(self) -> None:
+        """Dispatch the held retries whose time has come (``supervision.retries_due``)."""
+        now = time.time()
+        for owned in self.runs.values():
+            if owned.retry_due:
+                due, forget = supervision.retries_due(owned, now)
+                for key in forget:
+                    del owned.retry_due[key]
+                self._dispatch(owned, due)
+
+    def _dispatch(self, owned: OwnedRun, dispatches: list[DispatchStep]) -> None:
+        """Send step attempts; supervision counts them as sent from now."""
+        if not dispatches:
+            return
+        sent = time.monotonic()
+        for command in dispatches:
+            owned.sent_at[command.step_key] = sent
+        deliveries = [self.outbox.delivery(owned, command) for command in dispatches]
+        self.hooks.before_dispatch(deliveries)
+        self.outbox.send(deliveries)
 
     # Watching workers ----------------------------------------------------------------------
     def _watch_steps(self) -> None:
@@ -337,7 +339,7 @@ class Coordinator:
             if isinstance(decision, Redeliver):
                 self._redeliver(owned, decision)
             elif self._fail_step(owned, decision) and decision.revoke:
-                self._revoke(owned, [(decision.step_key, decision.attempt)])
+                self.outbox.revoke(owned, [(decision.step_key, decision.attempt)])
 
     def _redeliver(self, owned: OwnedRun, decision: Redeliver) -> None:
         """Take a running step from its silent worker and send the same attempt again."""
@@ -350,7 +352,7 @@ class Coordinator:
         logger.warning("run %s: %s", run_id, decision.message)
         owned.redelivered[key] = owned.redelivered.get(key, 0) + 1
         owned.sent_at[key] = time.monotonic()
-        self._send([self._delivery(owned, DispatchStep(key, attempt))])
+        self.outbox.send([self.outbox.delivery(owned, DispatchStep(key, attempt))])
 
     def _fail_step(self, owned: OwnedRun, decision: FailStep) -> bool:
         """End a step as failed on the coordinator's own authority (the event comes back

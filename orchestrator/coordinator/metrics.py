@@ -231,7 +231,7 @@ class PrometheusMetrics(Hooks, Collector):
         queues: set[str] = set()
         for delivery in deliveries:
             request = delivery.request
-            _tracked(self._ready, request.run_id)[request.step_key] = now + delivery.delay_s
+            _tracked(self._ready, request.run_id)[request.step_key] = now
             queues.add(delivery.queue)
         if not queues <= self._queues:
             try:

@@ -45,6 +45,9 @@ class OwnedRun:
     started_at: dict[str, float] = field(default_factory=dict)
     #: step key -> how often its attempt was delivered again after its worker was lost
     redelivered: dict[str, int] = field(default_factory=dict)
+    #: step key -> (attempt, when due) of a retry held until its delay has passed (the
+    #: time is the failed attempt's event time plus the delay, as the run's log says)
+    retry_due: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:

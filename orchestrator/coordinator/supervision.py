@@ -18,14 +18,22 @@ The loop performs the decisions: it writes their events only if the step is stil
 status ``expect`` names (the step may have ended meanwhile), then sends or revokes.
 A redelivered step waits for a worker like a queued one (in ``sent_at`` until a worker
 starts it), so it is watched by the queue timeout, not as a running step.
+
+A retry with a delay (``RetryPolicy(delay=...)``) is held by the coordinator, not by a
+broker message with a countdown (which a worker would hold in its memory and lose with
+it): ``retries_due`` answers which held retries are due at a time, and ``next_retry_at``
+when the loop must wake for the next one. The due time comes from the failed attempt's
+event in the run's log, so a coordinator that adopts the run holds it until the same
+time. A retry counts as sent (for the queue timeout) from when it is dispatched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from opgrid.errors import OpgridError, StepLost, StepTimeLimitExceeded
+from opgrid.orchestrator.planning.state import DispatchStep
 from opgrid.orchestrator.protocol.status import IN_FLIGHT, StepStatus
 from opgrid.orchestrator.protocol.tags import TIMEOUT_TAG
 from opgrid.orchestrator.settings import Settings
@@ -156,3 +164,26 @@ def _not_taken(owned: OwnedRun, key: str, settings: Settings) -> FailStep:
         f"being queued on {queue!r}: no worker took it (does a worker consume {queue!r}?)"
     )
     return FailStep(key, attempt, StepLost, reason, _NOT_TAKEN, revoke=True)
+
+
+def retries_due(owned: OwnedRun, now: float) -> tuple[list[DispatchStep], list[str]]:
+    """The held retries of ``owned`` to send at ``now`` (the clock of event timestamps),
+    and the keys of all held retries to forget: those and the ones whose step moved on
+    (canceled, or already at another attempt) meanwhile."""
+    due: list[DispatchStep] = []
+    forget: list[str] = []
+    for key, (attempt, due_at) in owned.retry_due.items():
+        moved_on = (
+            owned.state.status_of(key) is not StepStatus.UP_FOR_RETRY
+            or owned.state.current_attempt(key) != attempt
+        )
+        if moved_on or due_at <= now:
+            forget.append(key)
+        if not moved_on and due_at <= now:
+            due.append(DispatchStep(key, attempt))
+    return due, forget
+
+
+def next_retry_at(runs: Iterable[OwnedRun]) -> float | None:
+    """When the earliest retry held for ``runs`` is due; None when none is held."""
+    return min((due for run in runs for _, due in run.retry_due.values()), default=None)

@@ -58,6 +58,9 @@ class DispatchStep:
     step_key: str
     attempt: int
     delay_s: float = 0.0
+    #: with a delay: when it is due, on the clock of that event's timestamp (so whoever
+    #: replays the run's log finds the same time); None: at once
+    due_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,7 +373,9 @@ class RunState:
         step.pending_outputs = {}
         self._move(step, S.UP_FOR_RETRY)
         step.dispatched = event.attempt + 1
-        commands.append(DispatchStep(step.key, step.dispatched, event.retry_delay_s or 0.0))
+        delay = event.retry_delay_s or 0.0
+        due = event.timestamp + delay if delay > 0 else None
+        commands.append(DispatchStep(step.key, step.dispatched, delay, due))
 
     def _on_skipped(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         """Skips are decided here; a recorded one may only confirm it."""

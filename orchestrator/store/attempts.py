@@ -147,6 +147,18 @@ class RedisAttempts:
         args = [step_key, deaths_field(step_key), attempt, how, event.model_dump_json()]
         return int(self._r.register_script(DIED)(keys=keys, args=args))
 
+    @translated
+    def statuses_of(self, steps: Sequence[tuple[str, str]]) -> list[str | None]:
+        """The status of each (run id, step key), None where none is recorded: one trip
+        (a worker's main process asks about every step its pool processes run)."""
+        if not steps:
+            return []
+        with self._r.pipeline(transaction=False) as pipe:
+            for run_id, step_key in steps:
+                pipe.hget(self.keys.steps(run_id), step_key)
+            replies = pipe.execute()
+        return [reply.decode() if reply is not None else None for reply in replies]
+
 
 def _begun(reply: list[Any], values: list[bytes | None], attempt: int) -> Begun:
     """The claim script's reply: verdict, holder and, when the delivery runs, the step's

@@ -221,6 +221,9 @@ class Attempts(Protocol):
         """Count a death of the process running ``attempt`` and log ``event``; the deaths
         so far, or 0 when the step has ended or moved on to a later attempt."""
 
+    def statuses_of(self, steps: Sequence[tuple[str, str]]) -> list[str | None]:
+        """The status of each (run id, step key), None where none is recorded: one trip."""
+
 
 class Registry(Protocol):
     """The workers alive, the queues they consume, how deep the queues are."""

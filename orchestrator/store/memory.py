@@ -237,6 +237,14 @@ class InMemoryRunStore(InMemoryTicks):
             self._append(run_id, [event])
             return deaths
 
+    def statuses_of(self, steps: Sequence[tuple[str, str]]) -> list[str | None]:
+        with self._changed:
+            runs = [self._runs.get(run_id) for run_id, _ in steps]
+            return [
+                run.steps.get(key) if run is not None else None
+                for run, (_, key) in zip(runs, steps, strict=True)
+            ]
+
     def beat(self, run_id: str, step_key: str, claim: str) -> str | None:
         with self._changed:
             run = self._run(run_id)

@@ -8,9 +8,23 @@ at the right moment, and count how often an op really ran.
 from __future__ import annotations
 
 import os
+import re
 import time
 
-from opgrid import DynamicOut, DynamicOutput, In, Nothing, Out, job, op
+from opgrid import (
+    DynamicOut,
+    DynamicOutput,
+    In,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    RetryPolicy,
+    job,
+    op,
+)
+
+#: Seconds ``retried_later`` waits before its second attempt.
+RETRY_DELAY_S = 8.0
 
 
 def mark(name: str, event: str) -> None:
@@ -230,3 +244,31 @@ def prioritized():
     """Three independent ops tagged ``opgrid/priority`` 1, 5 and 9."""
     for priority in (1, 5, 9):
         _ranked(priority)()
+
+
+@op(retry_policy=RetryPolicy(max_retries=1, delay=RETRY_DELAY_S))
+def late(context: OpExecutionContext) -> int:
+    """Fails its first attempt; the retry is due ``RETRY_DELAY_S`` later."""
+    mark("late", f"attempt{context.retry_number}")
+    if context.retry_number == 0:
+        raise RuntimeError("the first attempt fails")
+    return 5
+
+
+@job
+def retried_later():
+    late()
+
+
+@op(out=Out(Nothing))
+def backtrack() -> None:
+    """Stuck in C code holding the GIL: a regex that backtracks for ages (2**40 paths);
+    no other thread of its process runs meanwhile."""
+    mark("backtrack", "start")
+    re.match(r"(a+)+$", "a" * 40 + "b")
+    mark("backtrack", "done")
+
+
+@job
+def stuck_in_c():
+    backtrack()

@@ -69,6 +69,14 @@ def test_heartbeats_keep_a_claim_and_report_a_cancel(store: RunStore) -> None:
     assert store.step_statuses("r1") == {"one": "canceled"}
 
 
+def test_the_statuses_of_steps_of_several_runs_are_read_at_once(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "running"}, {}, [])
+    store.save_progress("r2", {"two": "canceled"}, {}, [])
+    asked = [("r1", "one"), ("r2", "two"), ("r1", "other"), ("gone", "one")]
+    assert store.statuses_of(asked) == ["running", "canceled", None, None]
+    assert store.statuses_of([]) == []
+
+
 def test_process_deaths_of_an_attempt_are_counted_and_handed_to_the_next_delivery(
     store: RunStore,
 ) -> None:

@@ -8,11 +8,7 @@ after the queue timeout; a cancel revokes what is in flight).
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-
-import fakeredis
-import pytest
+from collections.abc import Sequence
 
 from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
@@ -25,9 +21,6 @@ from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
-from opgrid.orchestrator.store.keys import Keys
-from opgrid.orchestrator.store.memory import InMemoryRunStore
-from opgrid.orchestrator.store.redis import RedisRunStore
 
 
 @op(tags={"opgrid/queue": "gpu", "opgrid/priority": 7})
@@ -58,16 +51,6 @@ class Recorder:
 
     def close(self) -> None:
         return None
-
-
-@pytest.fixture(params=["memory", "fakeredis"])
-def store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
-    if request.param == "memory":
-        yield InMemoryRunStore()
-        return
-    client = fakeredis.FakeRedis()
-    yield RedisRunStore(client, Keys(f"c-{uuid.uuid4().hex[:6]}"), run_ttl_s=60)
-    client.close()
 
 
 def _submit(store: RunStore) -> str:

@@ -100,9 +100,9 @@ def _event(kind: E, step: str | None, at: float) -> RunEvent:
     return RunEvent(run_id=RUN, kind=kind, timestamp=at, step_key=step)
 
 
-def _delivery(step: str, queue: str, delay_s: float = 0.0) -> Delivery:
+def _delivery(step: str, queue: str) -> Delivery:
     request = StepRequest(run_id=RUN, step_key=step, job_name="two_steps")
-    return Delivery(request, queue=queue, delay_s=delay_s)
+    return Delivery(request, queue=queue)
 
 
 def _value(metrics: PrometheusMetrics, name: str, **labels: str) -> float | None:
@@ -111,13 +111,13 @@ def _value(metrics: PrometheusMetrics, name: str, **labels: str) -> float | None
 
 def test_step_events_durations_and_queue_waits_come_from_the_events(metrics):
     record, now = _record(), time.time()
-    metrics.before_dispatch([_delivery("first", "gpu"), _delivery("second", "default", delay_s=5)])
+    metrics.before_dispatch([_delivery("first", "gpu"), _delivery("second", "default")])
     metrics.after_event(record, _event(E.STEP_START, "first", now + 0.5))
     metrics.after_event(record, _event(E.STEP_OUTPUT, "first", now + 1.0))
     metrics.after_event(record, _event(E.STEP_SUCCESS, "first", now + 2.5))
     metrics.after_event(record, _event(E.LOG_MESSAGE, "first", now + 2.6))  # not a step event
     metrics.after_event(record, _event(E.RUN_START, None, now))
-    metrics.after_event(record, _event(E.STEP_START, "second", now + 1.0))  # within its 5 s delay
+    metrics.after_event(record, _event(E.STEP_START, "second", now + 1.0))
     metrics.after_event(record, _event(E.STEP_FAILURE, "second", now + 1.25))
     metrics.after_event(record, _event(E.STEP_SUCCESS, "second", now + 1.5))  # duplicate: not timed
     metrics.after_finish(_record(RunStatus.FAILURE))
@@ -134,7 +134,7 @@ def test_step_events_durations_and_queue_waits_come_from_the_events(metrics):
     )
     assert _value(metrics, "opgrid_step_queue_wait_seconds_count", job="two_steps") == 2
     waited = _value(metrics, "opgrid_step_queue_wait_seconds_sum", job="two_steps")
-    assert waited == pytest.approx(0.5, abs=0.1)  # the early start of "second" counts as 0
+    assert waited == pytest.approx(1.5, abs=0.1)  # from when each was sent
     assert _value(metrics, "opgrid_runs_finished_total", job="two_steps", status="failure") == 1
     assert _value(metrics, "opgrid_runs_finished_total", job="two_steps", status="success") == 0
 

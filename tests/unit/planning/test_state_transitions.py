@@ -287,8 +287,10 @@ def test_upstream_failure_abandons_the_step_and_fails_the_run() -> None:
 
 def test_up_for_retry_dispatches_the_next_attempt_after_the_delay() -> None:
     state, _ = started(CHAIN)
-    commands = state.apply(ev(E.STEP_UP_FOR_RETRY, "a", 0, retry_delay_s=2.5))
-    assert commands == [DispatchStep("a", 1, 2.5)]
+    failed = ev(E.STEP_UP_FOR_RETRY, "a", 0, retry_delay_s=2.5)
+    commands = state.apply(failed)
+    # due on the failed attempt's clock, so a coordinator replaying the log holds it alike
+    assert commands == [DispatchStep("a", 1, 2.5, due_at=failed.timestamp + 2.5)]
     commands = state.apply(ev(E.STEP_UP_FOR_RETRY, "a", 1))
     assert commands == [DispatchStep("a", 2, 0.0)]
     assert state.attempt_of("a") == 1
@@ -596,7 +598,8 @@ def test_replay_returns_the_dispatches_still_outstanding() -> None:
         (c for c in commands if isinstance(c, DispatchStep)), key=lambda c: c.step_key
     )
     # b's retry is due, c is queued; a settled and e is running: neither is outstanding
-    assert dispatches == [DispatchStep("b", 1, 3.0), DispatchStep("c", 0)]
+    # (b is due 3 s after its failed attempt's event, as the log says: at 0.0 + 3.0)
+    assert dispatches == [DispatchStep("b", 1, 3.0, due_at=3.0), DispatchStep("c", 0)]
     assert not any(isinstance(c, FinishRun) for c in commands)
 
 

@@ -1,0 +1,72 @@
+"""What the coordinator sends to the workers: step attempts now, and revokes.
+
+``Outbox`` turns a run's ``DispatchStep`` commands into ``Delivery`` values (queue,
+priority and time limit from the step's tags) and hands them to the ``Dispatcher``;
+what the broker does not take now stays in the outbox and goes with the next send
+(``flush`` each turn). Revokes are best effort: a worker that gets a revoked attempt
+anyway finds the step final and drops it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from opgrid.errors import BrokerError
+from opgrid.orchestrator.planning.state import DispatchStep
+from opgrid.orchestrator.protocol.messages import task_id
+
+from .dispatch import Delivery, Dispatcher
+from .owned import OwnedRun
+
+logger = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Sends for one coordinator (``owner`` names it in the logs)."""
+
+    def __init__(self, dispatcher: Dispatcher, default_queue: str, owner: str) -> None:
+        self.dispatcher = dispatcher
+        self.default_queue = default_queue
+        self.owner = owner
+        #: deliveries the broker did not take yet; sent again with the next send
+        self.undelivered: list[Delivery] = []
+
+    def delivery(self, owned: OwnedRun, command: DispatchStep) -> Delivery:
+        """What to send for ``command`` of ``owned``."""
+        key = command.step_key
+        return Delivery(
+            owned.request(key, command.attempt),
+            queue=owned.queue(key, self.default_queue),
+            priority=owned.priority(key),
+            time_limit_s=owned.time_limit_s(key),
+        )
+
+    def send(self, deliveries: Sequence[Delivery]) -> None:
+        """Send steps; what the broker does not take now is sent again next time."""
+        self.undelivered.extend(deliveries)
+        if not self.undelivered:
+            return
+        try:
+            self.dispatcher.dispatch(self.undelivered)
+        except BrokerError:
+            logger.warning(
+                "coordinator %s: %d step(s) not sent yet; retrying",
+                self.owner,
+                len(self.undelivered),
+                exc_info=True,
+            )
+            return
+        self.undelivered = []
+
+    def flush(self) -> None:
+        """Send again what the broker did not take."""
+        self.send([])
+
+    def revoke(self, owned: OwnedRun, steps: Sequence[tuple[str, int]]) -> None:
+        """Ask the workers to drop these (step key, attempt) of ``owned``."""
+        ids = [task_id(owned.request(key, attempt)) for key, attempt in steps]
+        try:
+            self.dispatcher.revoke(ids)
+        except BrokerError:
+            logger.warning("run %s: could not revoke %d step(s)", owned.run_id, len(ids))
