@@ -13,7 +13,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from .config import ConfigProblem, ConfigSchema
+from .config import ConfigSchema
+from .config_problems import ConfigProblem
 from .config_mapping import ConfigMapping
 from .errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError
 from .types import NO_VALUE
