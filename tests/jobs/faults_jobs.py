@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from opgrid import DynamicOut, DynamicOutput, In, Nothing, Out, job, op
+from opgrid import DynamicOut, DynamicOutput, In, Nothing, Out, Output, job, op
 
 
 def mark(name: str, event: str) -> None:
@@ -214,3 +214,23 @@ def flaky_pipeline():
     after_shaky(shaky(base()))
     steady()
     gather(fan().map(piece).collect())
+
+
+@op(out={"taken": Out(is_required=False), "untaken": Out(is_required=False)})
+def choose():
+    mark("choose", "start")
+    yield Output(1, "taken")
+
+
+@op
+def on_untaken(value: int) -> int:
+    mark("on_untaken", "start")
+    return value
+
+
+@job
+def branch_and_hang():
+    """choose yields "taken" only, so on_untaken is skipped; hang keeps the run going."""
+    _taken, untaken = choose()
+    on_untaken(untaken)
+    hang()
