@@ -24,6 +24,7 @@ from .config_types import Enum, enum_members_to_names, enum_names_to_members, ma
 from .errors import DagsterInvalidConfigDefinitionError, DagsterInvalidDefinitionError
 from .types import NO_VALUE
 
+
 class Config(BaseModel):
     """Base class for pythonic op and resource config (Dagster's ``Config``)."""
 

@@ -108,9 +108,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     if typing.get_origin(bare) not in (typing.Union, types.UnionType):
         return None
     models = [
-        arg
-        for arg in typing.get_args(bare)
-        if isinstance(arg, type) and issubclass(arg, BaseModel)
+        arg for arg in typing.get_args(bare) if isinstance(arg, type) and issubclass(arg, BaseModel)
     ]
     return models[0] if len(models) == 1 else None
 

@@ -120,8 +120,7 @@ def _top_inputs(
     problems.extend(
         (
             f"inputs.{name}",
-            f"job {job.name!r} has no input {name!r}: "
-            f"{did_you_mean(name, job.graph.input_defs)}",
+            f"job {job.name!r} has no input {name!r}: {did_you_mean(name, job.graph.input_defs)}",
         )
         for name in given
         if name not in job.graph.input_defs
@@ -207,9 +206,7 @@ class _Builder:
     def _check_keys(self, section: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
         for key in section:
             if key not in allowed:
-                self.problems.append(
-                    (f"{path}.{key}", unexpected_key(key, allowed))
-                )
+                self.problems.append((f"{path}.{key}", unexpected_key(key, allowed)))
 
     def _feed(
         self, binding: Binding, produced: dict[tuple[str, str], _Source], feeds: dict[str, _Feed]
