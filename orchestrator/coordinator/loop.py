@@ -313,10 +313,15 @@ class Coordinator:
         self._undelivered = []
 
     def _revoke(self, owned: OwnedRun, steps: list[tuple[str, int]]) -> None:
-        """Ask the workers to drop these step attempts (best effort: a worker that gets
-        one anyway finds the step final and drops it)."""
-        ids = [task_id(owned.request(key, attempt)) for key, attempt in steps]
+        """Take these step attempts off the broker's queues, and ask the workers to drop
+        them (best effort: a worker that gets one anyway finds the step final and drops it)."""
+        queued: dict[str, list[str]] = {}
+        for key, attempt in steps:
+            queue = owned.queue(key, self.settings.default_queue)
+            queued.setdefault(queue, []).append(task_id(owned.request(key, attempt)))
+        ids = [task for tasks in queued.values() for task in tasks]
         try:
+            self.dispatcher.withdraw(queued)
             self.dispatcher.revoke(ids)
         except BrokerError:
             logger.warning("run %s: could not revoke %d step(s)", owned.record.run_id, len(ids))

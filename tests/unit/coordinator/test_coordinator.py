@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import fakeredis
 import pytest
@@ -49,12 +49,17 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[Delivery] = []
         self.revoked: list[str] = []
+        self.withdrawn: dict[str, list[str]] = {}
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         self.sent.extend(deliveries)
 
     def revoke(self, task_ids: Sequence[str]) -> None:
         self.revoked.extend(task_ids)
+
+    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
+        self.withdrawn.update({queue: list(ids) for queue, ids in queued.items()})
+        return 0
 
     def close(self) -> None:
         return None
@@ -220,6 +225,7 @@ def test_a_cancel_revokes_the_steps_in_flight(store: RunStore) -> None:
     store.append_events("r", [cancel])
     _turns(coordinator, 0.05)
     assert recorder.revoked == ["r:solo:0"]
+    assert recorder.withdrawn == {coordinator.settings.default_queue: ["r:solo:0"]}
     assert store.get_run("r").status is RunStatus.CANCELED
     assert set(store.step_statuses("r").values()) == {"canceled"}
     assert _worker_starts(store, "late") is Verdict.SETTLED
