@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import ConfigSchema
-from .config_problems import ConfigProblem
 from .config_mapping import ConfigMapping
+from .config_problems import ConfigProblem
 from .errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError
 from .types import NO_VALUE
 

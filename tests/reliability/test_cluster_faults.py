@@ -54,7 +54,6 @@ def test_a_killed_coordinator_s_run_is_adopted_and_finished_by_a_new_one(
     assert worker.alive()
 
 
-
 def test_take_overs_record_each_skip_once(procs: Processes, settings: Settings) -> None:
     procs.worker("w1")
     owner = procs.coordinator("owner0")
@@ -71,13 +70,14 @@ def test_take_overs_record_each_skip_once(procs: Processes, settings: Settings) 
         else:
             owner.stop()
         owner = procs.coordinator(f"owner{turn}")
-        wait_for(lambda: "owns run" in owner.text(), 20, owner.text)
+        wait_for(lambda proc=owner: "owns run" in proc.text(), 20, owner.text)
     handle.cancel()
     result = handle.wait(timeout=40, raise_on_error=False)
 
     assert not result.success
     assert skipped() == ["on_untaken"], [e.describe() for e in handle.events()]
     assert len(procs.marks_of("choose", "start")) == 1
+
 
 def test_a_run_survives_redis_restarting_with_its_append_only_file(
     tmp_path: Path, namespace: str

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
-from opgrid import Config, Field, Noneable, job, op, resource
+from opgrid import Config, Field, Noneable, build_op_context, job, op, resource
 from opgrid.config import ConfigSchema
 from opgrid.config_problems import did_you_mean
 from opgrid.errors import DagsterInvalidConfigError
-from opgrid import build_op_context
 
 
 def problems_of(schema: Any, value: Any) -> list[tuple[str, str]]:
@@ -49,7 +48,7 @@ def test_an_op_config_typo_keeps_dagster_s_words_and_adds_the_suggestion() -> No
         'Received unexpected config entry "thresold" (not in the schema): '
         'did you mean "threshold"? Valid: "threshold", "window"'
     )
-    assert messages["ops.detect.config.threshold"].startswith('Missing required config entry')
+    assert messages["ops.detect.config.threshold"].startswith("Missing required config entry")
 
 
 def test_a_nested_field_lists_the_keys_of_its_own_level() -> None:
@@ -128,7 +127,7 @@ def test_a_run_config_root_or_op_name_typo_is_suggested() -> None:
     root = config_error(counting, {"opps": {"count": {"config": {"n": 1}}}})
     assert 'unexpected top-level key "opps": did you mean "ops"?' in str(root)
     node = config_error(counting, {"ops": {"cont": {"config": {"n": 1}}}})
-    assert 'no node named \'cont\': did you mean "count"?' in str(node)
+    assert "no node named 'cont': did you mean \"count\"?" in str(node)
     section = config_error(counting, {"ops": {"count": {"confg": {"n": 1}}}})
     assert 'unexpected key "confg": did you mean "config"?' in str(section)
 

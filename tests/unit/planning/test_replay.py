@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.event_type import DagsterEventType as E
+from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.planning.state import DispatchStep, FinishRun, RunState, SkipStep
 from opgrid.orchestrator.protocol.events import FINAL_RUN_EVENTS, FINAL_RUN_KINDS, RunEvent
 from opgrid.orchestrator.protocol.status import RunStatus
