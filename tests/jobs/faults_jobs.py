@@ -234,3 +234,17 @@ def branch_and_hang():
     _taken, untaken = choose()
     on_untaken(untaken)
     hang()
+
+
+@op(out=Out(Nothing))
+def nap() -> None:
+    mark("nap", "start")
+    sleep_in_steps(float(os.environ.get("NAP_S", "4")))
+    mark("nap", "done")
+
+
+@job
+def two_naps():
+    """Two naps side by side: on one single-process worker, the second waits its turn."""
+    nap()
+    nap.alias("nap2")()
