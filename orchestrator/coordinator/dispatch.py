@@ -180,7 +180,7 @@ def _withdraw(client: redis.Redis, key: str, task_ids: set[str]) -> int:
     may pop meanwhile: a message one took is simply not found)."""
     removed, start = 0, 0
     while True:
-        page: list[bytes] = client.lrange(key, start, start + _WITHDRAW_PAGE - 1)
+        page: list[Any] = client.lrange(key, start, start + _WITHDRAW_PAGE - 1)
         gone = 0
         for raw in page:
             if _task_id_of(raw) in task_ids:
@@ -191,7 +191,7 @@ def _withdraw(client: redis.Redis, key: str, task_ids: set[str]) -> int:
         start += _WITHDRAW_PAGE - gone
 
 
-def _task_id_of(raw: bytes) -> str | None:
+def _task_id_of(raw: Any) -> str | None:
     """The task id in a kombu message's headers; None for anything else on the list."""
     try:
         message = json.loads(raw)

@@ -117,11 +117,9 @@ def _top_inputs(
             feeds[name] = _Feed("run_input", run_inputs=(name,))
         elif name in given:
             feeds[name] = _Feed("config", value=_unwrap(given[name]))
+    known = job.graph.input_defs.keys()
     problems.extend(
-        (
-            f"inputs.{name}",
-            f"job {job.name!r} has no input {name!r}: {did_you_mean(name, job.graph.input_defs)}",
-        )
+        (f"inputs.{name}", f"job {job.name!r} has no input {name!r}: {did_you_mean(name, known)}")
         for name in given
         if name not in job.graph.input_defs
     )
@@ -304,7 +302,7 @@ class _Builder:
                     (
                         f"{path}.inputs.{name}",
                         f"op {op_def.name!r} has no such input: "
-                        f"{did_you_mean(name, op_def.input_defs)}",
+                        f"{did_you_mean(name, op_def.input_defs.keys())}",
                     )
                 )
         if mapped_by is not None and any(o.is_dynamic for o in op_def.output_defs.values()):
