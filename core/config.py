@@ -19,12 +19,10 @@ from typing import Annotated, Any, Optional
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr
 
+from .config_problems import ConfigProblem, problem
 from .config_types import Enum, enum_members_to_names, enum_names_to_members, map_schema
 from .errors import DagsterInvalidConfigDefinitionError, DagsterInvalidDefinitionError
 from .types import NO_VALUE
-
-#: One validation problem: (dotted path, message).
-ConfigProblem = tuple[str, str]
 
 
 class Config(BaseModel):
@@ -191,6 +189,7 @@ class ConfigSchema:
             raw if isinstance(raw, type) and issubclass(raw, BaseModel) else None
         )
         annotation, self.default = _convert(raw, owner, "")
+        self._annotation = annotation
         self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(annotation)
 
     def validate(self, value: Any, path: str) -> tuple[Any, list[ConfigProblem]]:
@@ -207,7 +206,7 @@ class ConfigSchema:
         try:
             validated = self._adapter.validate_python(value)
         except pydantic.ValidationError as exc:
-            return None, [_problem(path, err) for err in exc.errors()]
+            return None, [problem(path, err, self._annotation) for err in exc.errors()]
         return _plain(validated), []
 
     def as_field(self) -> Field:
@@ -219,47 +218,6 @@ class ConfigSchema:
         if self.config_class is None:
             return plain
         return self.config_class.model_validate(plain)
-
-
-def _problem(path: str, err: Mapping[str, Any]) -> ConfigProblem:
-    loc = ".".join(str(part) for part in err["loc"] if not _is_internal_loc(part))
-    full = f"{path}.{loc}" if path and loc else (path or loc)
-    kind = err["type"]
-    key = str(err["loc"][-1]) if err["loc"] else ""
-    if kind == "missing":
-        return full, f'Missing required config entry "{key}": required field is missing'
-    if kind == "extra_forbidden":
-        return full, f'Received unexpected config entry "{key}" (not in the schema)'
-    scalar = _DAGSTER_SCALARS.get(kind)
-    if scalar is not None:
-        value = err.get("input")
-        return full, (
-            f'Invalid scalar: Value "{value}" of type "{type(value)}" is not valid for expected '
-            f'type "{scalar}".'
-        )
-    if kind == "value_error" and "not in enum type" in str(err.get("msg", "")):
-        return full, str(err["msg"]).removeprefix("Value error, ")
-    return full, f"{err['msg']} (got {err.get('input')!r})"
-
-
-#: pydantic error types of scalar mismatches, and Dagster's name of the expected type
-_DAGSTER_SCALARS = {
-    "int_type": "Int",
-    "int_parsing": "Int",
-    "int_from_float": "Int",
-    "string_type": "String",
-    "bool_type": "Bool",
-    "bool_parsing": "Bool",
-    "float_type": "Float",
-    "float_parsing": "Float",
-}
-
-
-def _is_internal_loc(part: Any) -> bool:
-    return isinstance(part, str) and (part.startswith("function-") or part in _INTERNAL_LOCS)
-
-
-_INTERNAL_LOCS = {"str", "int", "float", "bool", "list[any]", "dict[str,any]", "none"}
 
 
 def _plain(value: Any) -> Any:

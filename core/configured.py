@@ -13,8 +13,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from .config import ConfigProblem, ConfigSchema
+from .config import ConfigSchema
 from .config_mapping import ConfigMapping
+from .config_problems import ConfigProblem
 from .errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError
 from .types import NO_VALUE
 

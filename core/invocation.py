@@ -16,6 +16,7 @@ from collections.abc import Generator, Iterator, Mapping
 from contextlib import ExitStack
 from typing import Any
 
+from .config_problems import did_you_mean
 from .context import PARTITION_TAG, DagsterRun, OpExecutionContext, StepLog
 from .errors import (
     DagsterInvalidConfigError,
@@ -96,7 +97,12 @@ def _resource_configs(
     configs: dict[str, Any] = {}
     for key, entry in given.items():
         if key not in defs:
-            problems.append((f"resources.{key}", f'Received unexpected config entry "{key}"'))
+            problems.append(
+                (
+                    f"resources.{key}",
+                    f'Received unexpected config entry "{key}": {did_you_mean(key, defs)}',
+                )
+            )
             continue
         if not isinstance(entry, Mapping) or set(entry) - {"config"}:
             extra = sorted(set(entry) - {"config"}) if isinstance(entry, Mapping) else [entry]
@@ -104,7 +110,8 @@ def _resource_configs(
                 (
                     f"resources.{key}",
                     f'Received unexpected config entry "{extra[0]}" at path root:{key}. '
-                    'Expected: "{ config: ... }".',
+                    'Expected: "{ config: ... }" '
+                    f"({did_you_mean(str(extra[0]), ['config'])})",
                 )
             )
             continue

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_redeliveries: int = Field(default=2, ge=0)
     #: a step that no worker started this long after it was queued fails; 0: no limit
     queue_timeout_s: float = Field(default=0.0, ge=0)
+    #: a step waiting on a queue that has had no live consumer (worker registry) this
+    #: long fails, naming the queue; a busy queue with live consumers waits; 0: no limit
+    no_consumer_timeout_s: float = Field(default=600.0, ge=0)
     #: a canceled (or timed-out) step gets this long to stop before its process is killed
     cancel_grace_s: float = Field(default=10.0, ge=0)
     #: the broker hands an unacknowledged step message to another worker after this long

@@ -24,14 +24,10 @@ import click
 from opgrid.errors import DagsterInvariantViolationError, RunNotFound
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.client.reexecute import reexecute
-from opgrid.orchestrator.client.runs import RunFilter, find_runs, record_json, resolve_run_id
-from opgrid.orchestrator.planning.plan import ExecutionPlan
-from opgrid.orchestrator.protocol.events import RunEvent, run_event
-from opgrid.orchestrator.protocol.messages import RunRecord
-from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
-from opgrid.orchestrator.protocol.step_keys import is_copy_of, template_of
-from opgrid.orchestrator.protocol.tags import step_queue
-from opgrid.orchestrator.store.redis import RedisRunStore
+from opgrid.orchestrator.client.runs import RunFilter, find_runs, record_json
+from opgrid.orchestrator.protocol.events import run_event
+from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus
+from opgrid.orchestrator.protocol.step_keys import is_copy_of
 
 from .options import (
     EXIT_RUN_FAILED,
@@ -46,7 +42,8 @@ from .options import (
     parse_tags,
     wait_options,
 )
-from .render import event_line, format_duration, print_run_summary
+from .render import event_line, print_run_summary
+from .show import STATUS_COLORS, clock, record_of, run_duration, show_run
 
 logger = logging.getLogger(__name__)
 
@@ -110,92 +107,18 @@ def list_runs(
         return
     header = ("RUN ID", "JOB", "STATUS", "CREATED", "DURATION")
     rows = [
-        (r.run_id, r.job_name, r.status.value, _clock(r.created_at), _run_duration(r))
+        (r.run_id, r.job_name, r.status.value, clock(r.created_at), run_duration(r))
         for r in records
     ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
         if row is not header:
-            cells[2] = click.style(cells[2], fg=_STATUS_COLORS.get(row[2]))
+            cells[2] = click.style(cells[2], fg=STATUS_COLORS.get(row[2]))
         click.echo("  ".join(cells).rstrip())
 
 
-@run_group.command(name="show")
-@click.argument("run_id")
-@click.option("-v", "--verbose", is_flag=True, help="Print the stack of each error.")
-@json_option
-@cluster_options
-@click.pass_context
-def show_run(
-    ctx: click.Context,
-    run_id: str,
-    verbose: bool,
-    as_json: bool,
-    redis_url: str | None,
-    namespace: str | None,
-) -> None:
-    """A run's record, the status of each step, and the errors of failed steps.
-
-    RUN_ID may be a unique prefix of the run's id.
-    """
-    settings = cluster_settings(ctx, redis_url, namespace)
-    with cluster_errors(settings), open_store(settings) as store:
-        record = _record(store, run_id)
-        plan = store.get_plan(record.run_id)
-        statuses = store.step_statuses(record.run_id)
-        events = [event for _, event in store.read_events(record.run_id)]
-        consumed = {queue for queues in store.live_workers().values() for queue in queues}
-    rows = _step_rows([step.key for step in plan.steps], statuses)
-    if as_json:
-        steps = [{"step_key": key, "status": status} for key, status in rows]
-        errors = [e.model_dump(mode="json") for e in events if e.error is not None]
-        click.echo(json.dumps({**record_json(record), "steps": steps, "errors": errors}, indent=2))
-        return
-    fields = {
-        "run": record.run_id,
-        "job": record.job_name,
-        "location": record.location or "",
-        "status": click.style(record.status.value, fg=_STATUS_COLORS.get(record.status.value)),
-        "tags": ", ".join(f"{key}={value}" for key, value in sorted(record.tags.items())),
-        "partition": record.partition_key or "",
-        "created": _clock(record.created_at),
-        "started": _clock(record.started_at),
-        "finished": _clock(record.finished_at),
-        "duration": _run_duration(record),
-    }
-    for name, value in fields.items():
-        if value:
-            click.echo(f"{name:<10}{value}")
-    took = _step_durations(events)
-    took.update(_waiting(plan, record, rows, consumed, settings.default_queue))
-    click.echo(f"steps ({len(rows)})")
-    width = max((len(key) for key, _ in rows), default=0)
-    for key, status in rows:
-        label = click.style(f"{status:<12}", fg=_STATUS_COLORS.get(status))
-        click.echo(f"  {label} {key:<{width}}  {took.get(key, '')}".rstrip())
-    _echo_errors(events, verbose)
-
-
-def _waiting(
-    plan: ExecutionPlan,
-    record: RunRecord,
-    rows: list[tuple[str, str]],
-    consumed: set[str],
-    default_queue: str,
-) -> dict[str, str]:
-    """For each queued step: the queue it waits on, and whether a live worker consumes it."""
-    steps = plan.step_named()
-    notes: dict[str, str] = {}
-    for key, status in rows:
-        step = steps.get(template_of(key))
-        if status != StepStatus.QUEUED.value or step is None:
-            continue
-        queue = step_queue(step.tags, record.tags, default_queue)
-        notes[key] = f"on queue {queue!r}" + (
-            "" if queue in consumed else click.style(": no live worker consumes it", fg="red")
-        )
-    return notes
+run_group.add_command(show_run)
 
 
 @run_group.command(name="logs")
@@ -226,7 +149,7 @@ def run_logs(
     """
     settings = cluster_settings(ctx, redis_url, namespace)
     with cluster_errors(settings), open_store(settings) as store:
-        record = _record(store, run_id)
+        record = record_of(store, run_id)
         cursor = "0-0"
         while True:
             finished = not follow or record.status in FINAL_RUN_STATUSES  # read before events
@@ -258,7 +181,7 @@ def cancel_run(
     """Ask the run's coordinator to stop it: running steps end, nothing new starts."""
     settings = cluster_settings(ctx, redis_url, namespace)
     with cluster_errors(settings), open_store(settings) as store:
-        record = _record(store, run_id)
+        record = record_of(store, run_id)
         run_id = record.run_id
         if record.status in FINAL_RUN_STATUSES:
             raise UsageProblem(f"run {run_id} has already finished ({record.status.value})")
@@ -326,73 +249,7 @@ def prune_runs(
         click.echo(run_id)
     verb = "would prune" if dry_run else "pruned"
     count = f"{len(pruned)} run" + ("" if len(pruned) == 1 else "s")
-    click.echo(f"{verb} {count} that ended before {_clock(cutoff)}", err=True)
-
-
-_STATUS_COLORS = {"success": "green", "failure": "red", "canceled": "yellow", "skipped": "yellow"}
-
-
-def _record(store: RedisRunStore, run_id: str) -> RunRecord:
-    """The record of the run ``run_id`` names (a unique prefix will do)."""
-    try:
-        return store.get_run(resolve_run_id(store, run_id))
-    except RunNotFound as exc:  # AmbiguousRunId too: its message lists the matches
-        raise UsageProblem(str(exc)) from exc
-
-
-def _clock(timestamp: float | None) -> str:
-    if timestamp is None:
-        return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def _run_duration(record: RunRecord) -> str:
-    if record.started_at is None:
-        return ""
-    if record.finished_at is None:
-        return format_duration(time.time() - record.started_at) + " so far"
-    return format_duration(record.finished_at - record.started_at)
-
-
-def _step_rows(plan_keys: list[str], statuses: dict[str, str]) -> list[tuple[str, str]]:
-    """Steps in plan order, each mapped copy after its template; never seen: pending."""
-    rows: list[tuple[str, str]] = []
-    for key in plan_keys:
-        copies = sorted(k for k in statuses if is_copy_of(k, key))
-        if key in statuses or not copies:
-            rows.append((key, statuses.get(key, StepStatus.PENDING.value)))
-        rows += [(copy, statuses[copy]) for copy in copies]
-    listed = {key for key, _ in rows}
-    return rows + sorted((k, v) for k, v in statuses.items() if k not in listed)
-
-
-def _step_durations(events: list[RunEvent]) -> dict[str, str]:
-    started: dict[str, float] = {}
-    took: dict[str, str] = {}
-    for event in events:
-        if event.step_key is None:
-            continue
-        if event.kind in (E.STEP_START, E.STEP_RESTARTED):
-            started[event.step_key] = event.timestamp
-        elif event.kind in (E.STEP_SUCCESS, E.STEP_FAILURE) and event.step_key in started:
-            took[event.step_key] = format_duration(event.timestamp - started[event.step_key])
-    return took
-
-
-def _echo_errors(events: list[RunEvent], verbose: bool) -> None:
-    failures = {
-        event.step_key or "<run>": event.error
-        for event in events
-        if event.error is not None and event.kind in (E.STEP_FAILURE, E.RUN_FAILURE)
-    }
-    if not failures:
-        return
-    click.echo("errors")
-    for where, error in failures.items():
-        text = error.line()
-        click.echo(click.style(f"  {where}  {text}", fg="red"))
-        if verbose and error.stack:
-            click.echo("\n".join("      " + line for line in error.stack.rstrip().splitlines()))
+    click.echo(f"{verb} {count} that ended before {clock(cutoff)}", err=True)
 
 
 # opgrid run reexecute ---------------------------------------------------------------------
@@ -429,7 +286,7 @@ def reexecute_run(
     settings = cluster_settings(ctx, redis_url, namespace)
     with cluster_errors(settings), open_store(settings) as store:
         try:
-            run_id = _record(store, run_id).run_id
+            run_id = record_of(store, run_id).run_id
             if steps and from_failure:
                 raise UsageProblem("give --step or --from-failure, not both")
             record = reexecute(store, run_id, from_failure=from_failure, steps=steps)

@@ -1,16 +1,22 @@
 """Sending steps to workers: the ``Dispatcher`` protocol and its Celery implementation.
 
-The orchestrator sends tasks by name only; it never imports the workers.
+The orchestrator sends tasks by name only; it never imports the workers. Taking steps
+back is broker-specific: with a Redis broker the messages still waiting in a queue's
+lists are removed (``withdraw``), so a canceled run leaves nothing on a queue nobody
+consumes; every broker also gets Celery's revoke, for messages a worker already holds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+import redis
 from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -19,7 +25,8 @@ from opgrid.orchestrator.protocol.messages import EXECUTE_STEP, StepRequest, tas
 from opgrid.orchestrator.protocol.signing import step_signature
 from opgrid.orchestrator.protocol.step_keys import template_of
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import broker_conf
+from opgrid.orchestrator.store.connect import broker_conf, connect
+from opgrid.orchestrator.store.keys import queue_lists
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +52,10 @@ class Dispatcher(Protocol):
 
     def revoke(self, task_ids: Sequence[str]) -> None:
         """Tell every worker to drop these tasks when they arrive (best effort)."""
+
+    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
+        """Remove the messages of these tasks (queue -> task ids) that still wait on the
+        broker, where the broker allows it; returns how many were removed (0 elsewhere)."""
 
     def close(self) -> None:
         """Release connections."""
@@ -79,6 +90,9 @@ class CeleryDispatcher:
         self._secret = settings.secret.get_secret_value().encode()
         #: a time-limited step's process is killed this long after its soft limit
         self._hard_limit_grace_s = max(settings.cancel_grace_s, 1.0)
+        #: the broker's Redis, opened on the first withdraw (None: the broker is not Redis)
+        self._broker_url = settings.broker_url
+        self._broker: redis.Redis | None = None
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
@@ -129,5 +143,61 @@ class CeleryDispatcher:
         except (KombuOperationalError, OSError) as exc:
             raise BrokerError(f"the broker did not take a revoke: {exc}") from exc
 
+    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
+        """kombu's Redis transport keeps a list per queue and priority step
+        (``keys.queue_lists``); each waiting message names its task id in its headers."""
+        client = self._broker_client()
+        if client is None:
+            return 0
+        removed = 0
+        try:
+            for queue, ids in queued.items():
+                if ids:
+                    removed += sum(_withdraw(client, key, set(ids)) for key in queue_lists(queue))
+        except redis.RedisError as exc:
+            raise BrokerError(f"the broker did not take a withdrawal: {exc}") from exc
+        if removed:
+            logger.debug("withdrew %d queued step message(s)", removed)
+        return removed
+
+    def _broker_client(self) -> redis.Redis | None:
+        if self._broker is None and urlsplit(self._broker_url).scheme in _REDIS_SCHEMES:
+            self._broker = connect(self._broker_url)
+        return self._broker
+
     def close(self) -> None:
+        if self._broker is not None:
+            self._broker.close()
         self.app.close()
+
+
+#: Broker URL schemes of kombu's Redis transports (whose queues are Redis lists).
+_REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel")
+#: Messages read from a queue's list at a time while withdrawing.
+_WITHDRAW_PAGE = 500
+
+
+def _withdraw(client: redis.Redis, key: str, task_ids: set[str]) -> int:
+    """Remove the messages of ``task_ids`` from the list ``key``, a page at a time (workers
+    may pop meanwhile: a message one took is simply not found)."""
+    removed, start = 0, 0
+    while True:
+        page: list[Any] = client.lrange(key, start, start + _WITHDRAW_PAGE - 1)
+        gone = 0
+        for raw in page:
+            if _task_id_of(raw) in task_ids:
+                gone += int(client.lrem(key, 1, raw))
+        removed += gone
+        if len(page) < _WITHDRAW_PAGE:
+            return removed
+        start += _WITHDRAW_PAGE - gone
+
+
+def _task_id_of(raw: Any) -> str | None:
+    """The task id in a kombu message's headers; None for anything else on the list."""
+    try:
+        message = json.loads(raw)
+        task = message["headers"]["id"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return task if isinstance(task, str) else None

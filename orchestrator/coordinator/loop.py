@@ -11,7 +11,8 @@ event log.
 Every ``step_heartbeat_s`` it also watches the workers: a running step whose
 worker stopped sending heartbeats is taken from it and delivered again (at most
 ``max_redeliveries`` times, then it fails, saying why); a step past its time limit
-fails; with ``queue_timeout_s``, a step no worker picked up in time fails. What to do
+fails; with ``queue_timeout_s``, a step no worker picked up in time fails, and with
+``no_consumer_timeout_s`` one whose queue had no live consumer that long. What to do
 is decided by ``supervision`` (pure); the loop reads the beats and performs it. A retry
 with a delay is held here until due (the loop wakes for it), never by a worker. A cancel
 revokes the run's queued steps; workers stop running ones (see ``workers.watch``).
@@ -46,13 +47,12 @@ from opgrid.orchestrator.planning.state import (
     SkipStep,
 )
 from opgrid.orchestrator.planning.summary import summarize
-from opgrid.orchestrator.protocol.events import FINAL_RUN_EVENTS, ErrorInfo, RunEvent, run_event
+from opgrid.orchestrator.protocol.events import FINAL_RUN_EVENTS, RunEvent, run_event
 from opgrid.orchestrator.protocol.messages import StepInputs
 from opgrid.orchestrator.protocol.status import (
     FINAL_RUN_STATUSES,
     WORKER_REPORTED,
     RunStatus,
-    StepStatus,
 )
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
@@ -62,7 +62,7 @@ from .dispatch import Dispatcher
 from .hooks import Hooks
 from .outbox import Outbox
 from .owned import OwnedRun, Tally
-from .supervision import FailStep, Redeliver
+from .watching import Watcher
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class Coordinator:
         self._next_housekeeping = 0.0
         self._next_watch = 0.0
         self.outbox = Outbox(dispatcher, settings.default_queue, self.id)
+        self._watcher = Watcher(store, settings, self._resend, self.outbox.revoke)
         self.hooks = hooks or Hooks()
         self._tally = Tally()
 
@@ -139,7 +140,7 @@ class Coordinator:
             self._housekeeping()
             self._next_housekeeping = now + self.settings.lease_s / 3
         if now >= self._next_watch:
-            self._watch_steps()
+            self._watcher.watch(list(self.runs.values()))
             self._next_watch = now + self.settings.step_heartbeat_s
         self.outbox.flush()
         cursors = {run_id: owned.cursor for run_id, owned in self.runs.items()}
@@ -323,60 +324,9 @@ class Coordinator:
         self.hooks.before_dispatch(deliveries)
         self.outbox.send(deliveries)
 
-    # Watching workers ----------------------------------------------------------------------
-    def _watch_steps(self) -> None:
-        """Find running steps whose worker went silent, and queued steps no worker took."""
-        for owned in list(self.runs.values()):
-            if owned.state.in_flight:
-                self._watch_run(owned)
-
-    def _watch_run(self, owned: OwnedRun) -> None:
-        watch = supervision.to_watch(owned, time.monotonic(), self.settings)
-        if not watch.running and not watch.waiting:
-            return
-        now, beats = self.store.step_beats(owned.run_id, watch.step_keys)
-        for decision in supervision.decide(owned, watch, now, beats, self.settings):
-            if isinstance(decision, Redeliver):
-                self._redeliver(owned, decision)
-            elif self._fail_step(owned, decision) and decision.revoke:
-                self.outbox.revoke(owned, [(decision.step_key, decision.attempt)])
-
-    def _redeliver(self, owned: OwnedRun, decision: Redeliver) -> None:
-        """Take a running step from its silent worker and send the same attempt again."""
-        run_id, key, attempt = owned.run_id, decision.step_key, decision.attempt
-        event = run_event(
-            run_id, E.ENGINE_EVENT, step_key=key, attempt=attempt, message=decision.message
-        )
-        if not self.store.declare_lost(run_id, key, attempt, [event], expect=("running",)):
-            return  # it ended meanwhile
-        logger.warning("run %s: %s", run_id, decision.message)
-        owned.redelivered[key] = owned.redelivered.get(key, 0) + 1
-        owned.sent_at[key] = time.monotonic()
+    def _resend(self, owned: OwnedRun, key: str, attempt: int) -> None:
+        """Send a step attempt again (a lost worker's)."""
         self.outbox.send([self.outbox.delivery(owned, DispatchStep(key, attempt))])
-
-    def _fail_step(self, owned: OwnedRun, decision: FailStep) -> bool:
-        """End a step as failed on the coordinator's own authority (the event comes back
-        through the run's stream like a worker's)."""
-        run_id, key = owned.run_id, decision.step_key
-        event = run_event(
-            run_id,
-            E.STEP_FAILURE,
-            step_key=key,
-            attempt=decision.attempt,
-            error=ErrorInfo(cls_name=decision.error_cls.__name__, message=decision.reason),
-        )
-        failed = self.store.declare_lost(
-            run_id,
-            key,
-            decision.attempt,
-            [event],
-            status=StepStatus.FAILURE.value,
-            expect=decision.expect,
-        )
-        if failed:
-            owned.sent_at.pop(key, None)
-            logger.error("run %s: %s", run_id, decision.reason)
-        return failed
 
     def _finish(self, owned: OwnedRun, status: RunStatus) -> None:
         run_id = owned.record.run_id

@@ -3,8 +3,9 @@
 ``Outbox`` turns a run's ``DispatchStep`` commands into ``Delivery`` values (queue,
 priority and time limit from the step's tags) and hands them to the ``Dispatcher``;
 what the broker does not take now stays in the outbox and goes with the next send
-(``flush`` each turn). Revokes are best effort: a worker that gets a revoked attempt
-anyway finds the step final and drops it.
+(``flush`` each turn). A revoke takes the attempts' messages off the broker's queues
+(where the broker allows it: Redis) and tells the workers; a worker that gets a revoked
+attempt anyway finds the step final and drops it.
 """
 
 from __future__ import annotations
@@ -64,9 +65,15 @@ class Outbox:
         self.send([])
 
     def revoke(self, owned: OwnedRun, steps: Sequence[tuple[str, int]]) -> None:
-        """Ask the workers to drop these (step key, attempt) of ``owned``."""
-        ids = [task_id(owned.request(key, attempt)) for key, attempt in steps]
+        """Take these (step key, attempt) of ``owned`` off the broker's queues where it
+        allows that, and ask the workers to drop them."""
+        queued: dict[str, list[str]] = {}
+        for key, attempt in steps:
+            queue = owned.queue(key, self.default_queue)
+            queued.setdefault(queue, []).append(task_id(owned.request(key, attempt)))
+        ids = [task for tasks in queued.values() for task in tasks]
         try:
+            self.dispatcher.withdraw(queued)
             self.dispatcher.revoke(ids)
         except BrokerError:
             logger.warning("run %s: could not revoke %d step(s)", owned.run_id, len(ids))

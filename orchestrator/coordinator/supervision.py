@@ -1,9 +1,12 @@
 """Watching the workers, as pure decisions: no Redis, Celery, clock or logging.
 
 Every ``step_heartbeat_s`` the loop asks ``to_watch`` which steps of an owned run need
-their heartbeats read: the running ones, and (with ``queue_timeout_s``) the ones sent
-longer ago than that which no worker started. It reads those beats, with Redis' clock,
-and ``decide`` answers what to do about each step, in order:
+their heartbeats read: the running ones, (with ``queue_timeout_s``) the ones sent
+longer ago than that which no worker started, and (with ``no_consumer_timeout_s``) the
+ones waiting on a queue that has had no live consumer for that long, by the worker
+registry (``unconsumed_since`` keeps since when; a busy queue, with live consumers,
+is a backlog and waits). It reads those beats, with Redis' clock, and ``decide``
+answers what to do about each step, in order:
 
 - a running step whose beat is fresh: nothing;
 - a running step whose beat is missing or older than ``step_lost_after_s``: when it
@@ -12,7 +15,9 @@ and ``decide`` answers what to do about each step, in order:
   left (``max_redeliveries``), ``Redeliver`` the same attempt; else ``FailStep`` with
   ``StepLost``;
 - a step no worker took within the queue timeout and without a beat: ``FailStep``
-  with ``StepLost``, revoking the attempt (with a beat, a worker just started it).
+  with ``StepLost``, revoking the attempt (with a beat, a worker just started it);
+- a step without a beat whose queue has had no live consumer for the no-consumer
+  timeout: ``FailStep`` with ``StepLost`` naming the queue and how long, revoking it.
 
 The loop performs the decisions: it writes their events only if the step is still in a
 status ``expect`` names (the step may have ended meanwhile), then sends or revokes.
@@ -29,7 +34,7 @@ time. A retry counts as sent (for the queue timeout) from when it is dispatched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from opgrid.errors import OpgridError, StepLost, StepTimeLimitExceeded
@@ -53,10 +58,12 @@ class Watch:
     running: tuple[str, ...] = ()
     #: sent longer than ``queue_timeout_s`` ago, and no worker started them
     waiting: tuple[str, ...] = ()
+    #: waiting on a queue without a live consumer for ``no_consumer_timeout_s``
+    unconsumed: tuple[str, ...] = ()
 
     @property
     def step_keys(self) -> list[str]:
-        return [*self.running, *self.waiting]
+        return [*self.running, *self.waiting, *self.unconsumed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,23 +93,63 @@ class FailStep:
 Decision = Redeliver | FailStep
 
 
-def to_watch(owned: OwnedRun, monotonic_now: float, settings: Settings) -> Watch:
-    """The steps of ``owned`` whose heartbeats ``decide`` needs, at ``monotonic_now``."""
+def unconsumed_since(
+    previous: Mapping[str, float],
+    queues: Iterable[str],
+    consumed: Collection[str],
+    monotonic_now: float,
+) -> dict[str, float]:
+    """Since when each of ``queues`` (those steps wait on) has had no live consumer: as
+    ``previous`` said, else from ``monotonic_now``; a queue with a consumer drops out."""
+    return {q: previous.get(q, monotonic_now) for q in set(queues) if q not in consumed}
+
+
+def waiting_queues(owned: OwnedRun, default_queue: str) -> set[str]:
+    """The queues of the steps of ``owned`` that were sent and that no worker started."""
+    statuses = owned.state.statuses()
+    return {
+        owned.queue(key, default_queue) for key in owned.sent_at if statuses.get(key) in IN_FLIGHT
+    }
+
+
+def to_watch(
+    owned: OwnedRun,
+    monotonic_now: float,
+    settings: Settings,
+    unconsumed: Mapping[str, float] | None = None,
+) -> Watch:
+    """The steps of ``owned`` whose heartbeats ``decide`` needs, at ``monotonic_now``;
+    ``unconsumed``: since when queues have had no live consumer (``unconsumed_since``)."""
     statuses = owned.state.statuses()
     running = tuple(
         key
         for key, status in statuses.items()
         if status is StepStatus.RUNNING and key not in owned.sent_at
     )
+    sent = [(key, at) for key, at in owned.sent_at.items() if statuses.get(key) in IN_FLIGHT]
     waiting: tuple[str, ...] = ()
     if settings.queue_timeout_s:
         due = monotonic_now - settings.queue_timeout_s
-        waiting = tuple(
+        waiting = tuple(key for key, at in sent if at < due)
+    idle: tuple[str, ...] = ()
+    if settings.no_consumer_timeout_s and unconsumed:
+        due = monotonic_now - settings.no_consumer_timeout_s
+        idle = tuple(
             key
-            for key, sent in owned.sent_at.items()
-            if sent < due and statuses.get(key) in IN_FLIGHT
+            for key, at in sent
+            if key not in waiting
+            and _unconsumed_before(unconsumed, owned.queue(key, settings.default_queue), at, due)
         )
-    return Watch(running, waiting)
+    return Watch(running, waiting, idle)
+
+
+def _unconsumed_before(
+    unconsumed: Mapping[str, float], queue: str, sent_at: float, due: float
+) -> bool:
+    """Whether the step sent at ``sent_at`` has waited since ``due`` on ``queue`` while it
+    had no live consumer (both the step and the queue's idleness at least that old)."""
+    since = unconsumed.get(queue)
+    return since is not None and max(sent_at, since) <= due
 
 
 def decide(
@@ -114,16 +161,20 @@ def decide(
 ) -> list[Decision]:
     """What to do about the watched steps, given their last beats (``None``: none) in the
     order of ``watch.step_keys`` and Redis' clock ``redis_now``."""
-    if len(beats) != len(watch.running) + len(watch.waiting):
+    if len(beats) != len(watch.step_keys):
         raise ValueError(f"{len(beats)} beat(s) for {len(watch.step_keys)} step(s)")
     decisions: list[Decision] = []
-    for key, beat in zip(watch.running, beats[: len(watch.running)], strict=True):
+    ran, waited = len(watch.running), len(watch.running) + len(watch.waiting)
+    for key, beat in zip(watch.running, beats[:ran], strict=True):
         if beat is None or beat < redis_now - settings.step_lost_after_s:
             silent_s = redis_now - beat if beat is not None else None
             decisions.append(_lost(owned, key, silent_s, redis_now, settings))
-    for key, beat in zip(watch.waiting, beats[len(watch.running) :], strict=True):
+    for key, beat in zip(watch.waiting, beats[ran:waited], strict=True):
         if beat is None:  # else a worker started it a moment ago
             decisions.append(_not_taken(owned, key, settings))
+    for key, beat in zip(watch.unconsumed, beats[waited:], strict=True):
+        if beat is None:
+            decisions.append(_unconsumed(owned, key, settings))
     return decisions
 
 
@@ -187,3 +238,15 @@ def retries_due(owned: OwnedRun, now: float) -> tuple[list[DispatchStep], list[s
 def next_retry_at(runs: Iterable[OwnedRun]) -> float | None:
     """When the earliest retry held for ``runs`` is due; None when none is held."""
     return min((due for run in runs for _, due in run.retry_due.values()), default=None)
+
+
+def _unconsumed(owned: OwnedRun, key: str, settings: Settings) -> FailStep:
+    """A queued step's queue had no live consumer for ``no_consumer_timeout_s``: it fails."""
+    attempt = owned.state.current_attempt(key)
+    queue = owned.queue(key, settings.default_queue)
+    reason = (
+        f"step {key!r} waited on queue {queue!r}, which had no live consumer for "
+        f"{settings.no_consumer_timeout_s:g} s (OPGRID_NO_CONSUMER_TIMEOUT_S): start a worker "
+        f"that consumes it (opgrid worker -Q {queue}) or send the op to another queue"
+    )
+    return FailStep(key, attempt, StepLost, reason, _NOT_TAKEN, revoke=True)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opgrid.config_problems import did_you_mean, unexpected_key
 from opgrid.dependency import Binding, Collect, FanIn, GraphInputRef, Upstream
 from opgrid.errors import ConfigError, DagsterInvalidDefinitionError
 from opgrid.gc_pause import gc_paused
@@ -116,8 +117,9 @@ def _top_inputs(
             feeds[name] = _Feed("run_input", run_inputs=(name,))
         elif name in given:
             feeds[name] = _Feed("config", value=_unwrap(given[name]))
+    known = job.graph.input_defs.keys()
     problems.extend(
-        (f"inputs.{name}", f"job {job.name!r} has no input {name!r}")
+        (f"inputs.{name}", f"job {job.name!r} has no input {name!r}: {did_you_mean(name, known)}")
         for name in given
         if name not in job.graph.input_defs
     )
@@ -163,7 +165,7 @@ class _Builder:
                 self.problems.append(
                     (
                         f"{path}.{name}",
-                        f"no node named {name!r} (nodes: {', '.join(graph.node_dict)})",
+                        f"no node named {name!r}: {did_you_mean(name, graph.node_dict)}",
                     )
                 )
         produced: dict[tuple[str, str], _Source] = {}
@@ -202,9 +204,7 @@ class _Builder:
     def _check_keys(self, section: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
         for key in section:
             if key not in allowed:
-                self.problems.append(
-                    (f"{path}.{key}", f"unexpected key (allowed: {', '.join(sorted(allowed))})")
-                )
+                self.problems.append((f"{path}.{key}", unexpected_key(key, allowed)))
 
     def _feed(
         self, binding: Binding, produced: dict[tuple[str, str], _Source], feeds: dict[str, _Feed]
@@ -299,7 +299,11 @@ class _Builder:
         for name in given:
             if name not in op_def.input_defs:
                 self.problems.append(
-                    (f"{path}.inputs.{name}", f"op {op_def.name!r} has no such input")
+                    (
+                        f"{path}.inputs.{name}",
+                        f"op {op_def.name!r} has no such input: "
+                        f"{did_you_mean(name, op_def.input_defs.keys())}",
+                    )
                 )
         if mapped_by is not None and any(o.is_dynamic for o in op_def.output_defs.values()):
             raise DagsterInvalidDefinitionError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opgrid.config_problems import did_you_mean, unexpected_key
 from opgrid.context import PARTITION_TAG
 from opgrid.errors import ConfigError, DagsterInvariantViolationError
 from opgrid.job import JobDefinition
@@ -88,7 +89,7 @@ def _partitioned(
 def check_top_level(run_config: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Problems with keys that no part of the job reads."""
     return [
-        (str(key), f"unexpected top-level key (allowed: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+        (str(key), unexpected_key(str(key), TOP_LEVEL_KEYS, "top-level key"))
         for key in run_config
         if key not in TOP_LEVEL_KEYS
     ]
@@ -105,7 +106,10 @@ def resolve_resources(
         problems.append(("resources", f"must be a dict, got {section!r}"))
         return keys, {}
     problems.extend(
-        (f"resources.{key}", f"job {job.name!r} has no resource {key!r}")
+        (
+            f"resources.{key}",
+            f"job {job.name!r} has no resource {key!r}: {did_you_mean(key, job.resource_defs)}",
+        )
         for key in section
         if key not in job.resource_defs
     )

@@ -274,18 +274,25 @@ class RunState:
         return commands
 
     def replay(self, events: Iterable[RunEvent], reused: Reused | None = None) -> list[Command]:
-        """Rebuild from a run's event log; returns the commands still outstanding."""
+        """Rebuild from a run's event log; returns the commands still outstanding (a skip
+        the log records already is done: its event is written once)."""
         outstanding: dict[str, Command] = {}
         for command in self.start(reused):
             outstanding[_command_key(command)] = command
+        recorded: set[str] = set()
         for event in events:
+            if event.kind is E.STEP_SKIPPED and event.step_key is not None:
+                recorded.add(event.step_key)
             for command in self.apply(event):
                 outstanding[_command_key(command)] = command
         return [
             c
             for c in outstanding.values()
-            if not isinstance(c, DispatchStep)
-            or self._steps[c.step_key].status in (S.QUEUED, S.UP_FOR_RETRY)
+            if not (isinstance(c, SkipStep) and c.step_key in recorded)
+            and (
+                not isinstance(c, DispatchStep)
+                or self._steps[c.step_key].status in (S.QUEUED, S.UP_FOR_RETRY)
+            )
         ]
 
     # Transitions -------------------------------------------------------------------

@@ -9,6 +9,7 @@ in a subprocess that loads ``cli_cluster_jobs.py`` by the same relative path tha
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -119,6 +120,28 @@ def test_a_failing_run_exits_1_and_shows_its_error(opgrid, worker):
     shown = opgrid("run", "show", _run_id(result.stdout))
     assert re.search(r"^  abandoned\s+never_runs$", shown.stdout, flags=re.M)
     assert "explode  ValueError: the cluster test op failed on purpose" in shown.stdout
+
+
+def test_run_show_prints_output_and_failure_metadata_in_text_and_json(opgrid, worker):
+    result = opgrid(
+        "job", "submit", "-f", JOBS, "-j", "measured", "--coordinate", "--timeout", RUN_TIMEOUT_S
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output + worker.read_text(errors="replace")
+    run_id = _run_id(result.stdout)
+
+    shown = opgrid("run", "show", run_id).stdout
+    assert "      output result: rows=3, source='s3://bucket/key'" in shown
+    assert "      output result: mean=1.5" in shown
+    assert "      failure metadata: rows=3, minimum=10" in shown
+    assert "validate  Failure: too few rows" in shown
+    data = json.loads(opgrid("run", "show", run_id, "--json").stdout)
+    steps = {step["step_key"]: step for step in data["steps"]}
+    assert steps["load"]["output_metadata"] == {"result": {"rows": 3, "source": "s3://bucket/key"}}
+    assert steps["summarize"]["output_metadata"] == {"result": {"mean": 1.5}}
+    assert steps["summarize"]["failure_metadata"] == {}
+    assert steps["validate"]["status"] == "failure"
+    assert steps["validate"]["failure_metadata"] == {"rows": 3, "minimum": 10}
+    assert steps["validate"]["output_metadata"] == {}
 
 
 def test_submit_without_wait_prints_the_run_id_and_cancel_stops_the_queued_run(opgrid):

@@ -130,7 +130,15 @@ def test_run_show_json_lists_steps_and_errors(opgrid, store) -> None:
     _run(store, "gggg1111")
     data = json.loads(opgrid("run", "show", "gggg", "--json").output)
     assert data["run_id"] == "gggg1111"
-    assert data["steps"] == [{"step_key": "fetch", "status": "success"}]
+    assert data["steps"] == [
+        {
+            "step_key": "fetch",
+            "status": "success",
+            "output_metadata": {},
+            "failure_metadata": {},
+            "queued": None,
+        }
+    ]
     assert data["errors"] == []
 
 
@@ -194,10 +202,18 @@ def test_run_show_says_which_queue_a_queued_step_waits_on_and_if_anyone_consumes
     opgrid, store, settings
 ) -> None:
     _run(store, "jjjj1111", status=RunStatus.QUEUED)
-    store.save_progress("jjjj1111", {"fetch": "queued"}, {}, [])
+    started = run_event("jjjj1111", E.RUN_START).model_copy(update={"timestamp": time.time() - 300})
+    store.save_progress("jjjj1111", {"fetch": "queued"}, {}, [started])
+    queue = settings.default_queue
     shown = opgrid("run", "show", "jjjj")
-    assert f"fetch  on queue '{settings.default_queue}': no live worker consumes it" in shown.output
-    store.worker_heartbeat("w1@host", [settings.default_queue], ttl_s=30)
+    assert f"fetch  queued 5 min on '{queue}': no live consumer" in shown.output
+    store.worker_heartbeat("w1@host", [queue], ttl_s=30)
+    store.client.lpush(queue, b"{}", b"{}")  # two messages wait on the queue
     shown = opgrid("run", "show", "jjjj")
-    assert f"fetch  on queue '{settings.default_queue}'" in shown.output
-    assert "no live worker" not in shown.output
+    assert f"fetch  queued 5 min on '{queue}' (2 waiting on it)" in shown.output
+    assert "no live consumer" not in shown.output
+    (step,) = json.loads(opgrid("run", "show", "jjjj", "--json").output)["steps"]
+    assert step["queued"]["queue"] == queue
+    assert step["queued"]["consumed"] is True and step["queued"]["depth"] == 2
+    assert 299 <= step["queued"]["waited_s"] < 330
+    store.client.delete(queue)

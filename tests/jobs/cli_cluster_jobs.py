@@ -6,7 +6,7 @@ submits its jobs with ``opgrid job submit -f`` the same path.
 
 from __future__ import annotations
 
-from opgrid import Config, OpExecutionContext, job, op
+from opgrid import Config, Failure, OpExecutionContext, Output, job, op
 
 
 class GreetingConfig(Config):
@@ -45,3 +45,25 @@ def never_runs(value: int) -> int:
 def broken() -> None:
     """Its first op raises; the one downstream never runs."""
     never_runs(explode())
+
+
+@op
+def load() -> Output[int]:
+    return Output(3, metadata={"rows": 3, "source": "s3://bucket/key"})
+
+
+@op
+def summarize(context: OpExecutionContext, rows: int) -> float:
+    context.add_output_metadata({"mean": 1.5})
+    return rows / 2
+
+
+@op
+def validate(half: float) -> None:
+    raise Failure(description="too few rows", metadata={"rows": 3, "minimum": 10})
+
+
+@job
+def measured() -> None:
+    """Output metadata both ways, then a Failure with metadata."""
+    validate(summarize(load()))

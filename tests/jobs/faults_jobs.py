@@ -18,6 +18,7 @@ from opgrid import (
     Nothing,
     OpExecutionContext,
     Out,
+    Output,
     RetryPolicy,
     job,
     op,
@@ -272,3 +273,37 @@ def backtrack() -> None:
 @job
 def stuck_in_c():
     backtrack()
+
+
+@op(out={"taken": Out(is_required=False), "untaken": Out(is_required=False)})
+def choose():
+    mark("choose", "start")
+    yield Output(1, "taken")
+
+
+@op
+def on_untaken(value: int) -> int:
+    mark("on_untaken", "start")
+    return value
+
+
+@job
+def branch_and_hang():
+    """choose yields "taken" only, so on_untaken is skipped; hang keeps the run going."""
+    _taken, untaken = choose()
+    on_untaken(untaken)
+    hang()
+
+
+@op(out=Out(Nothing))
+def nap() -> None:
+    mark("nap", "start")
+    sleep_in_steps(float(os.environ.get("NAP_S", "4")))
+    mark("nap", "done")
+
+
+@job
+def two_naps():
+    """Two naps side by side: on one single-process worker, the second waits its turn."""
+    nap()
+    nap.alias("nap2")()

@@ -54,6 +54,31 @@ def test_a_killed_coordinator_s_run_is_adopted_and_finished_by_a_new_one(
     assert worker.alive()
 
 
+def test_take_overs_record_each_skip_once(procs: Processes, settings: Settings) -> None:
+    procs.worker("w1")
+    owner = procs.coordinator("owner0")
+    settings = fast_settings(settings)
+    handle = submit(jobs.branch_and_hang, settings=settings)
+
+    def skipped() -> list[str | None]:
+        return [e.step_key for e in handle.events() if e.kind is E.STEP_SKIPPED]
+
+    wait_for(lambda: procs.marks_of("hang", "start") and skipped(), 20, owner.text)
+    for turn in range(1, 4):  # killed twice, stopped once: each successor replays the log
+        if turn % 2:
+            owner.kill()
+        else:
+            owner.stop()
+        owner = procs.coordinator(f"owner{turn}")
+        wait_for(lambda proc=owner: "owns run" in proc.text(), 20, owner.text)
+    handle.cancel()
+    result = handle.wait(timeout=40, raise_on_error=False)
+
+    assert not result.success
+    assert skipped() == ["on_untaken"], [e.describe() for e in handle.events()]
+    assert len(procs.marks_of("choose", "start")) == 1
+
+
 def test_a_run_survives_redis_restarting_with_its_append_only_file(
     tmp_path: Path, namespace: str
 ) -> None:

@@ -8,7 +8,7 @@ after the queue timeout; a cancel revokes what is in flight).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
@@ -42,12 +42,17 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[Delivery] = []
         self.revoked: list[str] = []
+        self.withdrawn: dict[str, list[str]] = {}
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         self.sent.extend(deliveries)
 
     def revoke(self, task_ids: Sequence[str]) -> None:
         self.revoked.extend(task_ids)
+
+    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
+        self.withdrawn.update({queue: list(ids) for queue, ids in queued.items()})
+        return 0
 
     def close(self) -> None:
         return None
@@ -203,6 +208,7 @@ def test_a_cancel_revokes_the_steps_in_flight(store: RunStore) -> None:
     store.append_events("r", [cancel])
     _turns(coordinator, 0.05)
     assert recorder.revoked == ["r:solo:0"]
+    assert recorder.withdrawn == {coordinator.settings.default_queue: ["r:solo:0"]}
     assert store.get_run("r").status is RunStatus.CANCELED
     assert set(store.step_statuses("r").values()) == {"canceled"}
     assert _worker_starts(store, "late") is Verdict.SETTLED

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
 
@@ -72,6 +72,9 @@ class Recorder:
 
     def revoke(self, task_ids: Sequence[str]) -> None:
         return None
+
+    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
+        return 0
 
     def close(self) -> None:
         return None

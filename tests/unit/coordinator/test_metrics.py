@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import fakeredis
@@ -65,6 +65,9 @@ class Recorder:
 
     def revoke(self, task_ids: Sequence[str]) -> None:
         return None
+
+    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
+        return 0
 
     def close(self) -> None:
         return None

@@ -24,6 +24,8 @@ from opgrid.orchestrator.coordinator.supervision import (
     Watch,
     decide,
     to_watch,
+    unconsumed_since,
+    waiting_queues,
 )
 from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.planning.state import RunState
@@ -311,3 +313,128 @@ def test_decisions_are_values_and_the_error_classes_keep_their_stored_names() ->
         "StepLost",
         "StepTimeLimitExceeded",
     )
+
+
+# Queues without a live consumer -------------------------------------------------------------
+#: Steps fail after 60 s on a queue without a live consumer; no queue timeout.
+NO_CONSUMER = NO_QUEUE_TIMEOUT.model_copy(update={"no_consumer_timeout_s": 60.0})
+
+
+@pytest.mark.parametrize(
+    ("previous", "queues", "consumed", "expected"),
+    [
+        pytest.param({}, {"gpu"}, set(), {"gpu": MONOTONIC_NOW}, id="first-seen-unconsumed"),
+        pytest.param({"gpu": 10.0}, {"gpu"}, set(), {"gpu": 10.0}, id="still-unconsumed"),
+        pytest.param({"gpu": 10.0}, {"gpu"}, {"gpu"}, {}, id="a-consumer-came"),
+        pytest.param({"gpu": 10.0}, set(), set(), {}, id="nothing-waits-on-it-now"),
+        pytest.param(
+            {}, {"gpu", "default"}, {"default"}, {"gpu": MONOTONIC_NOW}, id="only-the-idle-one"
+        ),
+    ],
+)
+def test_unconsumed_since_remembers_when_a_queue_lost_its_consumers(
+    previous: dict[str, float], queues: set[str], consumed: set[str], expected: dict[str, float]
+) -> None:
+    assert unconsumed_since(previous, queues, consumed, MONOTONIC_NOW) == expected
+
+
+GPU = {"opgrid/queue": "gpu"}
+
+
+@pytest.mark.parametrize(
+    ("case", "unconsumed", "settings", "expected"),
+    [
+        pytest.param(
+            Case(StepStatus.QUEUED, sent_ago=61.0, tags=GPU),
+            {"gpu": MONOTONIC_NOW - 61.0},
+            NO_CONSUMER,
+            Watch(unconsumed=("solo",)),
+            id="queued-on-a-queue-idle-past-the-timeout",
+        ),
+        pytest.param(
+            Case(StepStatus.QUEUED, sent_ago=3600.0, tags=GPU),
+            {},
+            NO_CONSUMER,
+            Watch(),
+            id="backlog-a-live-consumer-is-busy",
+        ),
+        pytest.param(
+            Case(StepStatus.QUEUED, sent_ago=3600.0, tags=GPU),
+            {"gpu": MONOTONIC_NOW - 30.0},
+            NO_CONSUMER,
+            Watch(),
+            id="queue-idle-for-less-than-the-timeout",
+        ),
+        pytest.param(
+            Case(StepStatus.QUEUED, sent_ago=30.0, tags=GPU),
+            {"gpu": MONOTONIC_NOW - 3600.0},
+            NO_CONSUMER,
+            Watch(),
+            id="step-sent-less-than-the-timeout-ago",
+        ),
+        pytest.param(
+            Case(StepStatus.QUEUED, sent_ago=61.0),
+            {"gpu": MONOTONIC_NOW - 61.0},
+            NO_CONSUMER,
+            Watch(),
+            id="another-queue-is-idle",
+        ),
+        pytest.param(
+            Case(StepStatus.QUEUED, sent_ago=3600.0, tags=GPU),
+            {"gpu": MONOTONIC_NOW - 3600.0},
+            NO_CONSUMER.model_copy(update={"no_consumer_timeout_s": 0.0}),
+            Watch(),
+            id="no-consumer-timeout-off",
+        ),
+        pytest.param(
+            Case(StepStatus.QUEUED, sent_ago=61.0, tags=GPU),
+            {"gpu": MONOTONIC_NOW - 61.0},
+            SETTINGS.model_copy(update={"no_consumer_timeout_s": 60.0}),
+            Watch(waiting=("solo",)),
+            id="the-queue-timeout-decides-first",
+        ),
+        pytest.param(
+            Case(StepStatus.SUCCESS, sent_ago=3600.0, tags=GPU),
+            {"gpu": MONOTONIC_NOW - 3600.0},
+            NO_CONSUMER,
+            Watch(),
+            id="ended-step",
+        ),
+    ],
+)
+def test_to_watch_picks_steps_on_queues_without_a_consumer_past_the_timeout(
+    case: Case, unconsumed: dict[str, float], settings: Settings, expected: Watch
+) -> None:
+    assert to_watch(_owned(case), MONOTONIC_NOW, settings, unconsumed) == expected
+
+
+UNCONSUMED_GPU = (
+    "step 'solo' waited on queue 'gpu', which had no live consumer for 60 s "
+    "(OPGRID_NO_CONSUMER_TIMEOUT_S): start a worker that consumes it (opgrid worker -Q gpu) "
+    "or send the op to another queue"
+)
+
+
+@pytest.mark.parametrize(
+    ("beats", "expected"),
+    [
+        pytest.param(
+            _beats(None),
+            [FailStep("solo", 0, StepLost, UNCONSUMED_GPU, NOT_TAKEN, revoke=True)],
+            id="fails-naming-the-queue-and-how-long",
+        ),
+        pytest.param(_beats(0.5), [], id="a-worker-just-started-it"),
+    ],
+)
+def test_decide_fails_a_step_whose_queue_has_no_consumer(
+    beats: list[float | None], expected: list[Decision]
+) -> None:
+    owned = _owned(Case(StepStatus.QUEUED, sent_ago=61.0, tags=GPU))
+    watch = Watch(unconsumed=("solo",))
+    assert decide(owned, watch, REDIS_NOW, beats, NO_CONSUMER) == expected
+
+
+def test_waiting_queues_are_those_of_sent_steps_no_worker_started() -> None:
+    assert waiting_queues(_owned(Case(StepStatus.QUEUED, sent_ago=1.0, tags=GPU)), "d") == {"gpu"}
+    assert waiting_queues(_owned(Case(StepStatus.QUEUED, tags=GPU)), "d") == set()
+    assert waiting_queues(_owned(Case(StepStatus.SUCCESS, sent_ago=1.0)), "d") == set()

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.planning.plan import ExecutionPlan
-from opgrid.orchestrator.planning.state import DispatchStep, FinishRun, RunState
+from opgrid.orchestrator.planning.state import DispatchStep, FinishRun, RunState, SkipStep
 from opgrid.orchestrator.protocol.events import FINAL_RUN_EVENTS, FINAL_RUN_KINDS, RunEvent
 from opgrid.orchestrator.protocol.status import RunStatus
 
@@ -79,3 +80,19 @@ def test_every_prefix_of_a_recorded_history_replays_and_ends_no_later_than_its_r
 
     assert all(finished[final:]), finished
     assert finished == sorted(finished), finished  # never unfinished again
+
+
+@pytest.mark.parametrize("story", STORIES)
+def test_a_skip_the_log_records_is_never_outstanding_again(story):
+    """A coordinator adopting the run at any point writes each STEP_SKIPPED once: a skip
+    whose event the replayed prefix holds is not handed back to be written again."""
+    plan, events, outcome = _plan(story), _events(story), _outcome(story)
+    for end in range(len(events) + 1):
+        recorded = {e.step_key for e in events[:end] if e.kind is E.STEP_SKIPPED}
+        outstanding = RunState(plan).replay(events[:end], outcome["reused"])
+        again = {c.step_key for c in outstanding if isinstance(c, SkipStep)} & recorded
+        assert not again, (end, again)
+
+
+def test_the_histories_hold_a_recorded_skip():
+    assert any(e.kind is E.STEP_SKIPPED for story in STORIES for e in _events(story))
