@@ -43,6 +43,7 @@ from opgrid.orchestrator.store.envelopes import IOManager
 from opgrid.resource import build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 
+from .attempt_logs import AttemptLogs
 from .failures import explain_time_limit, too_many_deaths
 from .locations import LocationRegistry
 from .outcome import Delivered, State
@@ -114,10 +115,11 @@ class WorkerRuntime:
         claim = (request.step_key, claim_of(request.attempt, self.token))
         died = too_many_deaths(request, begun, self.settings.max_redeliveries)
         if died is not None:  # its op keeps killing its process: a failure, not a loop
-            committed = self._commit(request, claim, resolved, died, [])
+            committed = self._commit(request, claim, resolved, died, None)
             if not committed:
                 return Delivered("dropped", "refused: failure")
             return Delivered("failure", f"failure: {died.error_text}"[:200])
+        logs = AttemptLogs(self.store, request, claim, self.settings)
         watch = StepWatch(
             self.store,
             request.run_id,
@@ -125,15 +127,15 @@ class WorkerRuntime:
             self.settings.step_heartbeat_s,
             self.settings.cancel_grace_s,
             self.may_kill_process,
-        )
-        logs: list[RunEvent] = []
+        ).sending(logs.live)
         committed = False
         # what is reported if the op is interrupted (canceled, taken over) before it ends
         outcome = StepOutcome("failure", error_text="interrupted before it ended")
         with watch:  # heartbeats go on until the result is stored (Redis may be away)
             try:
                 loaded = self._load(request, plan_step, known, begun)
-                outcome = self._run(request, job, plan, plan_step, resolved, loaded, logs)
+                with logs.capture:
+                    outcome = self._run(request, job, plan, plan_step, resolved, loaded, logs)
                 outcome = explain_time_limit(request, plan, plan_step, outcome)
                 if watch.reason is None:
                     committed = self._commit(request, claim, resolved, outcome, logs)
@@ -143,6 +145,8 @@ class WorkerRuntime:
             except OpgridError as exc:  # unreadable inputs, failing resources: a clear failure
                 outcome = StepOutcome("failure", error=exc, error_text=str(exc))
                 committed = self._commit(request, claim, resolved, outcome, logs)
+        if not committed:  # canceled, taken over or refused: what it logged and printed stays
+            logs.keep()
         return self._reported(request, watch.reason, committed, outcome)
 
     @staticmethod
@@ -257,11 +261,8 @@ class WorkerRuntime:
         plan_step: PlanStep,
         resolved: ResolvedOp,
         loaded: dict[str, list[Any]],
-        logs: list[RunEvent],
+        logs: AttemptLogs,
     ) -> StepOutcome:
-        def sink(level: str, message: str) -> None:
-            logs.append(self._event(request, E.LOG_MESSAGE, level=level, message=message))
-
         mapping_key = request.step_key[len(plan_step.key) + 1 : -1] or None
         spec = StepSpec(
             step_key=request.step_key,
@@ -281,7 +282,7 @@ class WorkerRuntime:
         run_inputs = self._run_inputs(request, plan_step)
         inputs = assemble_inputs(plan_step, resolved.op_def, loaded, run_inputs)
         with build_resources(job.resource_defs, keys, plan.resource_config, request.run_id) as res:
-            return run_step(spec, run, inputs, res, request.attempt, sink)
+            return run_step(spec, run, inputs, res, request.attempt, logs.live.add)
 
     def _run_inputs(self, request: StepRequest, plan_step: PlanStep) -> dict[str, Any]:
         """Values given at launch to the job inputs this step reads."""
@@ -303,7 +304,7 @@ class WorkerRuntime:
         claim: tuple[str, str],
         resolved: ResolvedOp,
         outcome: StepOutcome,
-        logs: list[RunEvent],
+        logs: AttemptLogs | None,
     ) -> bool:
         stored: list[tuple[ValueRef, bytes]] = []
         if outcome.status == "success":
@@ -321,13 +322,15 @@ class WorkerRuntime:
             stored.append(
                 (ValueRef(request.step_key, ERROR_OUTPUT), self._error_data(request, outcome))
             )
-        events = logs + outcome_events(
+        lines = logs.closing() if logs is not None else []  # the lines not sent live
+        events = lines + outcome_events(
             request.run_id, request.step_key, request.attempt, outcome, time.time()
         )
         status = _REPORTED[outcome.status]
-        return self._persist(
+        committed = self._persist(
             lambda: self.store.commit_attempt(request.run_id, claim, stored, events, status)
         )
+        return logs.recorded(committed) if logs is not None else committed
 
     def _persist(self, write: Callable[[], T]) -> T:
         """``write()``, retried while Redis is unreachable (for ``redis_retry_s``)."""

@@ -367,7 +367,5 @@ class Ticks(Protocol):
         """Partition -> final status of runs that finished."""
 
 
-class RunStore(
-    RunLog, Outputs, Progress, Attempts, StepLogs, Registry, Pruning, Ticks, Protocol
-):
+class RunStore(RunLog, Outputs, Progress, Attempts, StepLogs, Registry, Pruning, Ticks, Protocol):
     """Every storage protocol at once: what a store backend implements."""
