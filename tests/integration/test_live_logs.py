@@ -92,6 +92,34 @@ def test_a_line_logged_by_a_running_step_shows_in_run_logs_follow_before_it_ends
 
 
 @pytest.mark.timeout(90)
+def test_job_submit_wait_prints_a_running_steps_line_before_it_ends(
+    settings: Settings, tmp_path: Path, store: RedisRunStore
+) -> None:
+    procs = _cluster(settings, tmp_path)
+    try:
+        submitting = subprocess.Popen(
+            [OPGRID, "job", "submit", "-f", JOBS, "-j", "slow_logger", "--wait"],
+            cwd=ROOT,
+            env=cluster_env(settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert submitting.stderr is not None
+        for line in submitting.stderr:
+            if "warming up" in line:
+                break
+        (record,) = store.list_runs(limit=1)
+        assert store.step_statuses(record.run_id)["warm_up"] == "running"
+        out, err = submitting.communicate(timeout=30)
+    finally:
+        procs.stop_all()
+    assert submitting.returncode == 0, err
+    assert " - INFO - slow_logger - " in line and line.rstrip().endswith("warm_up - warming up")
+    assert "warmed up" in err and "success  warm_up" in out
+
+
+@pytest.mark.timeout(90)
 def test_a_canceled_step_keeps_the_lines_it_logged(
     settings: Settings, tmp_path: Path, store: RedisRunStore
 ) -> None:
