@@ -92,9 +92,9 @@ def _install() -> None:
     """Put a ``ThreadStream`` in place of each stream, unless one is there."""
     with _INSTALL_LOCK:
         if not isinstance(sys.stdout, ThreadStream):
-            sys.stdout = ThreadStream(sys.stdout, "stdout")  # type: ignore[assignment]
+            sys.stdout = ThreadStream(sys.stdout, "stdout")
         if not isinstance(sys.stderr, ThreadStream):
-            sys.stderr = ThreadStream(sys.stderr, "stderr")  # type: ignore[assignment]
+            sys.stderr = ThreadStream(sys.stderr, "stderr")
 
 
 class Capture:
