@@ -189,6 +189,9 @@ def test_what_steps_print_is_read_back_per_step_failed_ones_too_and_cut_at_the_l
     assert no_attempt.returncode == 2
     assert "attempt 3 of step 'talk'" in no_attempt.stderr
     assert "attempts with output: 0" in no_attempt.stderr
-    # prints went to the captured output, not to the worker's log as WARNING lines
+    # prints went to the captured output; one outside it reached the worker's stdout as
+    # it was printed, not relabelled as a WARNING log line by Celery
     assert "hello on stdout" not in worker_log
+    assert "printed by a thread of talk" not in out.stdout
+    assert "\nprinted by a thread of talk\n" in worker_log, worker_log
     assert "WARNING/ForkPoolWorker" not in worker_log

@@ -4,6 +4,7 @@ ops that log and then take their time, and ops that print, some failing."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from opgrid import Config, OpExecutionContext, job, op
@@ -36,6 +37,10 @@ def talk() -> int:
     print("hello on stdout")
     print("trouble on stderr", file=sys.stderr)
     print("z" * 5000)  # over the tests' capture limit
+    # a thread of the op's own writes to the worker's stdout, as a print outside a step
+    elsewhere = threading.Thread(target=print, args=("printed by a thread of talk",))
+    elsewhere.start()
+    elsewhere.join()
     return 1
 
 
