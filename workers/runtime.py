@@ -46,7 +46,7 @@ from opgrid.step_runner import StepOutcome, StepSpec, run_step
 from .attempt_logs import AttemptLogs
 from .failures import explain_time_limit, too_many_deaths
 from .locations import LocationRegistry
-from .outcome import Delivered, State
+from .outcome import Delivered, dropped, reported
 from .watch import StepWatch
 
 logger = logging.getLogger(__name__)
@@ -104,14 +104,7 @@ class WorkerRuntime:
         known = plan_refs(plan_step, steps)
         begun = self._claim(request, known)
         if not begun.verdict.runs:
-            logger.info(
-                "step %s attempt %d: delivery dropped (%s%s)",
-                request.step_key,
-                request.attempt,
-                begun.verdict.value,
-                f", held by {begun.holder}" if begun.holder else "",
-            )
-            return Delivered("dropped", f"dropped: {begun.verdict.value}")
+            return dropped(request, begun)
         claim = (request.step_key, claim_of(request.attempt, self.token))
         died = too_many_deaths(request, begun, self.settings.max_redeliveries)
         if died is not None:  # its op keeps killing its process: a failure, not a loop
@@ -147,35 +140,7 @@ class WorkerRuntime:
                 committed = self._commit(request, claim, resolved, outcome, logs)
         if not committed:  # canceled, taken over or refused: what it logged and printed stays
             logs.keep()
-        return self._reported(request, watch.reason, committed, outcome)
-
-    @staticmethod
-    def _reported(
-        request: StepRequest, stopped: str | None, committed: bool, outcome: StepOutcome
-    ) -> Delivered:
-        """How a delivery that ran the op ended, in a few words (logged when unusual)."""
-        if stopped is not None and not committed:
-            logger.warning(
-                "step %s attempt %d stopped (%s); nothing recorded",
-                request.step_key,
-                request.attempt,
-                stopped,
-            )
-            return Delivered(
-                "revoked" if stopped == "canceled" else "dropped", f"stopped: {stopped}"
-            )
-        if not committed:
-            logger.warning(
-                "step %s attempt %d: result refused (the step ended or was taken over meanwhile)",
-                request.step_key,
-                request.attempt,
-            )
-            return Delivered("dropped", f"refused: {outcome.status}")
-        final: State = outcome.status
-        if outcome.error is not None:
-            text = f"{outcome.status}: {type(outcome.error).__name__}: {outcome.error}"[:200]
-            return Delivered(final, text)
-        return Delivered(final, outcome.status)
+        return reported(request, watch.reason, committed, outcome)
 
     # Claiming and inputs ------------------------------------------------------------------
     def _claim(self, request: StepRequest, known: dict[str, list[ValueRef]] | None) -> Begun:
