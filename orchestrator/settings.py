@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     #: the address it serves them on: loopback by default; ``0.0.0.0`` for a scraper
     #: elsewhere (a container, another host)
     metrics_host: str = "127.0.0.1"
+    #: a running step's ``context.log`` lines reach the run's log in batches, at most
+    #: this often (a step that logs nothing writes nothing)
+    log_flush_s: float = Field(default=0.5, gt=0)
+    #: a ``context.log`` line longer than this (bytes) is cut, saying so
+    log_line_max_bytes: int = Field(default=16 * 1024, gt=0)
+    #: the most ``context.log`` lines one step attempt logs; beyond it lines are counted
+    #: and one line says how many were dropped
+    step_log_max_lines: int = Field(default=10_000, gt=0)
+    #: the most bytes of ``context.log`` lines one step attempt logs (as above)
+    step_log_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    #: what an op prints on stdout, and on stderr, is kept up to this many bytes per step
+    #: attempt (the head; the text says how much was cut)
+    capture_limit_bytes: int = Field(default=1024 * 1024, ge=0)
     #: how services write their log lines: ``text``, or ``json`` (one object per line)
     log_format: Literal["text", "json"] = "text"
 

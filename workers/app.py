@@ -117,6 +117,9 @@ def _configure(app: Celery, settings: Settings, broker: dict[str, Any]) -> None:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
+        # prints stay prints: a step's go to its captured output (``capture``), the rest
+        # to the worker's stdout, not relabelled as WARNING log lines
+        worker_redirect_stdouts=False,
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_default_queue=settings.default_queue,

@@ -43,9 +43,10 @@ from opgrid.orchestrator.store.envelopes import IOManager
 from opgrid.resource import build_resources
 from opgrid.step_runner import StepOutcome, StepSpec, run_step
 
+from .attempt_logs import AttemptLogs
 from .failures import explain_time_limit, too_many_deaths
 from .locations import LocationRegistry
-from .outcome import Delivered, State
+from .outcome import Delivered, dropped, reported
 from .watch import StepWatch
 
 logger = logging.getLogger(__name__)
@@ -103,21 +104,15 @@ class WorkerRuntime:
         known = plan_refs(plan_step, steps)
         begun = self._claim(request, known)
         if not begun.verdict.runs:
-            logger.info(
-                "step %s attempt %d: delivery dropped (%s%s)",
-                request.step_key,
-                request.attempt,
-                begun.verdict.value,
-                f", held by {begun.holder}" if begun.holder else "",
-            )
-            return Delivered("dropped", f"dropped: {begun.verdict.value}")
+            return dropped(request, begun)
         claim = (request.step_key, claim_of(request.attempt, self.token))
         died = too_many_deaths(request, begun, self.settings.max_redeliveries)
         if died is not None:  # its op keeps killing its process: a failure, not a loop
-            committed = self._commit(request, claim, resolved, died, [])
+            committed = self._commit(request, claim, resolved, died, None)
             if not committed:
                 return Delivered("dropped", "refused: failure")
             return Delivered("failure", f"failure: {died.error_text}"[:200])
+        logs = AttemptLogs(self.store, request, claim, self.settings)
         watch = StepWatch(
             self.store,
             request.run_id,
@@ -125,15 +120,15 @@ class WorkerRuntime:
             self.settings.step_heartbeat_s,
             self.settings.cancel_grace_s,
             self.may_kill_process,
-        )
-        logs: list[RunEvent] = []
+        ).sending(logs.live)
         committed = False
         # what is reported if the op is interrupted (canceled, taken over) before it ends
         outcome = StepOutcome("failure", error_text="interrupted before it ended")
         with watch:  # heartbeats go on until the result is stored (Redis may be away)
             try:
                 loaded = self._load(request, plan_step, known, begun)
-                outcome = self._run(request, job, plan, plan_step, resolved, loaded, logs)
+                with logs.capture:
+                    outcome = self._run(request, job, plan, plan_step, resolved, loaded, logs)
                 outcome = explain_time_limit(request, plan, plan_step, outcome)
                 if watch.reason is None:
                     committed = self._commit(request, claim, resolved, outcome, logs)
@@ -143,35 +138,9 @@ class WorkerRuntime:
             except OpgridError as exc:  # unreadable inputs, failing resources: a clear failure
                 outcome = StepOutcome("failure", error=exc, error_text=str(exc))
                 committed = self._commit(request, claim, resolved, outcome, logs)
-        return self._reported(request, watch.reason, committed, outcome)
-
-    @staticmethod
-    def _reported(
-        request: StepRequest, stopped: str | None, committed: bool, outcome: StepOutcome
-    ) -> Delivered:
-        """How a delivery that ran the op ended, in a few words (logged when unusual)."""
-        if stopped is not None and not committed:
-            logger.warning(
-                "step %s attempt %d stopped (%s); nothing recorded",
-                request.step_key,
-                request.attempt,
-                stopped,
-            )
-            return Delivered(
-                "revoked" if stopped == "canceled" else "dropped", f"stopped: {stopped}"
-            )
-        if not committed:
-            logger.warning(
-                "step %s attempt %d: result refused (the step ended or was taken over meanwhile)",
-                request.step_key,
-                request.attempt,
-            )
-            return Delivered("dropped", f"refused: {outcome.status}")
-        final: State = outcome.status
-        if outcome.error is not None:
-            text = f"{outcome.status}: {type(outcome.error).__name__}: {outcome.error}"[:200]
-            return Delivered(final, text)
-        return Delivered(final, outcome.status)
+        if not committed:  # canceled, taken over or refused: what it logged and printed stays
+            logs.keep()
+        return reported(request, watch.reason, committed, outcome)
 
     # Claiming and inputs ------------------------------------------------------------------
     def _claim(self, request: StepRequest, known: dict[str, list[ValueRef]] | None) -> Begun:
@@ -257,11 +226,8 @@ class WorkerRuntime:
         plan_step: PlanStep,
         resolved: ResolvedOp,
         loaded: dict[str, list[Any]],
-        logs: list[RunEvent],
+        logs: AttemptLogs,
     ) -> StepOutcome:
-        def sink(level: str, message: str) -> None:
-            logs.append(self._event(request, E.LOG_MESSAGE, level=level, message=message))
-
         mapping_key = request.step_key[len(plan_step.key) + 1 : -1] or None
         spec = StepSpec(
             step_key=request.step_key,
@@ -281,7 +247,7 @@ class WorkerRuntime:
         run_inputs = self._run_inputs(request, plan_step)
         inputs = assemble_inputs(plan_step, resolved.op_def, loaded, run_inputs)
         with build_resources(job.resource_defs, keys, plan.resource_config, request.run_id) as res:
-            return run_step(spec, run, inputs, res, request.attempt, sink)
+            return run_step(spec, run, inputs, res, request.attempt, logs.live.add)
 
     def _run_inputs(self, request: StepRequest, plan_step: PlanStep) -> dict[str, Any]:
         """Values given at launch to the job inputs this step reads."""
@@ -303,7 +269,7 @@ class WorkerRuntime:
         claim: tuple[str, str],
         resolved: ResolvedOp,
         outcome: StepOutcome,
-        logs: list[RunEvent],
+        logs: AttemptLogs | None,
     ) -> bool:
         stored: list[tuple[ValueRef, bytes]] = []
         if outcome.status == "success":
@@ -321,13 +287,15 @@ class WorkerRuntime:
             stored.append(
                 (ValueRef(request.step_key, ERROR_OUTPUT), self._error_data(request, outcome))
             )
-        events = logs + outcome_events(
+        lines = logs.closing() if logs is not None else []  # the lines not sent live
+        events = lines + outcome_events(
             request.run_id, request.step_key, request.attempt, outcome, time.time()
         )
         status = _REPORTED[outcome.status]
-        return self._persist(
+        committed = self._persist(
             lambda: self.store.commit_attempt(request.run_id, claim, stored, events, status)
         )
+        return logs.recorded(committed) if logs is not None else committed
 
     def _persist(self, write: Callable[[], T]) -> T:
         """``write()``, retried while Redis is unreachable (for ``redis_retry_s``)."""

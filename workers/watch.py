@@ -1,7 +1,8 @@
 """While a step runs: keep its claim alive, and stop the op when it must stop.
 
 A ``StepWatch`` sends the attempt's heartbeat every ``step_heartbeat_s``
-and reads back the step's status. When the run was canceled, or the coordinator
+and reads back the step's status; it also sends the attempt's pending ``context.log``
+lines (``live_logs``) when they are due. When the run was canceled, or the coordinator
 gave the attempt to another worker (this one looked dead), it interrupts the op:
 
 * in the main thread of a prefork pool process, with the signal Celery's soft time
@@ -13,9 +14,9 @@ gave the attempt to another worker (this one looked dead), it interrupts the op:
 An op that is still running ``cancel_grace_s`` later is beyond asking: in a pool
 process, that process alone is killed (Celery starts a new one and hands the message
 back; the redelivery finds the step final and is dropped); elsewhere it is left to
-finish, and its report is refused. An op holding the GIL in C code keeps this thread
-from running at all; the worker's main process kills its pool process then
-(``reaper.Reaper``).
+finish, and its report is refused. Either way its pending log lines are sent first.
+An op holding the GIL in C code keeps this thread from running at all; the worker's
+main process kills its pool process then (``reaper.Reaper``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from billiard.pool import soft_timeout_sighandler
 from opgrid.errors import DagsterExecutionInterruptedError, StorageError
 from opgrid.orchestrator.protocol.status import StepStatus
 from opgrid.orchestrator.store.base import Attempts
+
+from .live_logs import LiveLog
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +72,19 @@ class StepWatch:
         self._done = False
         self._next_beat = 0.0
         self._interrupted_at: float | None = None
+        self.logs: LiveLog | None = None
+
+    def sending(self, logs: LiveLog) -> StepWatch:
+        """Also send these log lines while the step runs."""
+        self.logs = logs
+        return self
 
     def __enter__(self) -> StepWatch:
         self._next_beat = time.monotonic() + self.interval_s
-        _watcher().add(self)
+        watcher = _watcher()
+        if self.logs is not None:
+            self.logs.wake = watcher.wake
+        watcher.add(self)
         return self
 
     def __exit__(
@@ -91,14 +103,23 @@ class StepWatch:
     def due(self, now: float) -> float:
         """When this watch next needs the watcher."""
         if self._interrupted_at is not None:
-            return self._interrupted_at + self.grace_s
-        return self._next_beat
+            due = self._interrupted_at + self.grace_s
+        else:
+            due = self._next_beat
+        return due if self.logs is None else min(due, self.logs.due())
 
     def tick(self, now: float) -> bool:
-        """Beat, interrupt or give up, as due; False once there is nothing left to do."""
+        """Send log lines, beat, interrupt or give up, as due; False once there is
+        nothing left to do."""
+        if self.logs is not None:
+            self.logs.flush(now)
         if self._interrupted_at is not None:
+            if now < self._interrupted_at + self.grace_s:
+                return True
             self._give_up()
             return False
+        if now < self._next_beat:
+            return True
         self._next_beat = now + self.interval_s
         reason = self._check()
         if reason is not None and self._interrupt(reason):
@@ -133,6 +154,8 @@ class StepWatch:
             return True
 
     def _give_up(self) -> None:
+        if self.logs is not None:  # what the op logged so far is kept, whatever comes next
+            self.logs.flush(time.monotonic(), everything=True)
         with self._lock:
             if self._done:
                 return
@@ -174,6 +197,11 @@ class _Watcher:
             if watch.interval_s < self._idle_s:
                 self._idle_s = watch.interval_s
                 self._changed.notify()
+
+    def wake(self) -> None:
+        """Look at the watches again now (a step has log lines to send)."""
+        with self._changed:
+            self._changed.notify()
 
     def remove(self, watch: StepWatch) -> None:
         with self._changed:

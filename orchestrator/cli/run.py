@@ -3,6 +3,7 @@
     opgrid worker -f FILE | -m MODULE [-Q QUEUES] [-c N] [--pool prefork|solo|threads] [-- ARGS]
     opgrid coordinator [--id NAME]
     opgrid run list [--limit N] | show RUN_ID | logs RUN_ID [--follow] | cancel RUN_ID
+    opgrid run logs RUN_ID --step KEY --stdout|--stderr [--attempt N]
     opgrid run prune --older-than AGE [--dry-run]
 
 (``opgrid job submit`` and ``opgrid dev`` are in ``cli_dev``.)
@@ -18,6 +19,7 @@ import json
 import logging
 import re
 import time
+from typing import Literal
 
 import click
 
@@ -29,6 +31,7 @@ from opgrid.orchestrator.protocol.events import run_event
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus
 from opgrid.orchestrator.protocol.step_keys import is_copy_of
 
+from .captured import echo_captured
 from .options import (
     EXIT_RUN_FAILED,
     WATCH_BLOCK_S,
@@ -131,6 +134,15 @@ run_group.add_command(show_run)
     metavar="KEY",
     help="Only this step's events (its mapped copies too); repeat for several.",
 )
+@click.option(
+    "--stdout",
+    "stream",
+    flag_value="stdout",
+    default=None,
+    help="What the --step printed on stdout instead (its latest attempt, or --attempt).",
+)
+@click.option("--stderr", "stream", flag_value="stderr", help="As --stdout, for stderr.")
+@click.option("--attempt", type=click.IntRange(min=0), help="With --stdout/--stderr: which one.")
 @json_option
 @cluster_options
 @click.pass_context
@@ -139,6 +151,8 @@ def run_logs(
     run_id: str,
     follow: bool,
     step_keys: tuple[str, ...],
+    stream: Literal["stdout", "stderr"] | None,
+    attempt: int | None,
     as_json: bool,
     redis_url: str | None,
     namespace: str | None,
@@ -146,10 +160,18 @@ def run_logs(
     """Every event of a run in time order, context.log lines included, one line each.
 
     RUN_ID may be a unique prefix of the run's id. With --json, one JSON object per line.
+    With --step KEY --stdout (or --stderr), what that step printed instead.
     """
+    if stream is not None and follow:
+        raise UsageProblem(f"--{stream} shows an attempt's output once it ended: drop --follow")
+    if attempt is not None and stream is None:
+        raise UsageProblem("--attempt goes with --stdout or --stderr")
     settings = cluster_settings(ctx, redis_url, namespace)
     with cluster_errors(settings), open_store(settings) as store:
         record = record_of(store, run_id)
+        if stream is not None:
+            echo_captured(store, record, step_keys, stream, attempt)
+            return
         cursor = "0-0"
         while True:
             finished = not follow or record.status in FINAL_RUN_STATUSES  # read before events

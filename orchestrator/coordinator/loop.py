@@ -223,9 +223,12 @@ class Coordinator:
     def _advance(self, owned: OwnedRun, entries: Iterable[tuple[str, RunEvent]]) -> None:
         commands: list[Command] = []
         touched: set[str] = set()
-        self._tally.changed(owned.run_id)
+        logs_only = True
         for entry_id, event in entries:
             owned.cursor = entry_id
+            if event.kind is E.LOG_MESSAGE:  # a step's log line: nothing to decide
+                continue
+            logs_only = False
             owned.track(event)
             if event.kind is E.RUN_CANCELING:
                 self.outbox.revoke(owned, owned.in_flight())
@@ -244,6 +247,9 @@ class Coordinator:
                 touched.add(event.step_key)
             elif event.kind is E.RUN_CANCELING:
                 touched.update(owned.state.statuses())
+        if logs_only:  # a step's log lines change nothing: no write, no recount
+            return
+        self._tally.changed(owned.run_id)
         self._execute(owned, commands, touched, [])
 
     def _execute(

@@ -4,7 +4,8 @@
 ``events`` (the event log's entries and the final run events), ``status`` (step and
 run statuses, and which process writes which), ``step_keys`` (mapped copies' keys,
 output labels), ``tags`` (every system tag), ``attempts`` (the claim rule),
-``signing`` (HMAC of requests and output envelopes).
+``captured`` (what a step attempt printed), ``signing`` (HMAC of requests and output
+envelopes).
 """
 
 from .attempts import Begun, Verdict, decide

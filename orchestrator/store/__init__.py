@@ -2,11 +2,12 @@
 
 ``base`` (the protocols), ``keys`` (every key, and the schema), ``scripts`` (the
 Lua), ``connect`` (clients, safe URLs, error translation), ``redis`` with
-``attempts``, ``registry``, ``prune`` and ``ticks`` (the Redis store;
+``attempts``, ``step_logs``, ``registry``, ``prune`` and ``ticks`` (the Redis store;
 ``tick_records`` and ``tick_updates`` hold what is recorded about schedules, sensors
 and backfills, and the rules of its updates), ``memory`` with
-``memory_ticks`` (the in-memory twins), ``envelopes`` (signed output envelopes). Stores are built at
-the entry points and passed in. Names load on first use (``..exports``).
+``memory_logs`` and ``memory_ticks`` (the in-memory twins), ``envelopes`` (signed
+output envelopes). Stores are built at the entry points and passed in. Names load on
+first use (``..exports``).
 """
 
 from opgrid.orchestrator.exports import lazy_exports
@@ -20,6 +21,7 @@ _EXPORTS = {
     "Registry": "base",
     "RunLog": "base",
     "RunStore": "base",
+    "StepLogs": "base",
     "StepStore": "base",
     "Ticks": "base",
     "Keys": "keys",

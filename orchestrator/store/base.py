@@ -14,9 +14,12 @@ protocol       what                                             used by
                it decides; leases and coordinator heartbeats;
                taking an attempt from a lost worker; the end
 ``Attempts``   claiming, beating and committing step attempts   workers
+``StepLogs``   a running attempt's ``context.log`` lines, what   workers; the CLI, the UI
+               an attempt printed (stdout, stderr)
 ``Registry``   live workers and their queues, queue depths      workers, metrics, CLI
 ``Pruning``    deleting finished runs                            the CLI
-``StepStore``  ``Attempts`` and ``Outputs``, and the run's plan   a worker running a step
+``StepStore``  ``Attempts``, ``StepLogs`` and ``Outputs``, and   a worker running a step
+               the run's plan
 ``Ticks``      schedules' and sensors' states, ticks, cursors,   the scheduler, workers
                run keys; backfills; the scheduler's leader       evaluating ticks, the CLI
 ============== ================================================ =========================
@@ -36,6 +39,7 @@ from typing import Any, Protocol
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import Begun
+from opgrid.orchestrator.protocol.captured import CapturedOutput
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
 from opgrid.orchestrator.scheduling.definitions import InstigatorDef
@@ -225,6 +229,30 @@ class Attempts(Protocol):
         """The status of each (run id, step key), None where none is recorded: one trip."""
 
 
+class StepLogs(Protocol):
+    """What step attempts log and print, written while their claim holds."""
+
+    def append_step_logs(
+        self, run_id: str, claim: tuple[str, str], events: Sequence[RunEvent]
+    ) -> bool:
+        """Add a running attempt's log events to the run's log while ``claim`` (step key,
+        claim) holds, the step's status notwithstanding (a canceled step keeps what it
+        logged); False, and nothing written, once another attempt holds the step."""
+
+    def save_captured(self, run_id: str, claim: tuple[str, str], output: CapturedOutput) -> bool:
+        """Store what an attempt printed (replacing what it stored before) while ``claim``
+        holds; kept as long as the run's other keys."""
+
+    def captured_attempts(self, run_id: str) -> list[tuple[str, int]]:
+        """(step key, attempt) of every attempt whose printed output is stored, sorted."""
+
+    def get_captured(
+        self, run_id: str, step_key: str, attempt: int | None = None
+    ) -> CapturedOutput | None:
+        """What one attempt printed (the latest stored when ``attempt`` is None); None if
+        nothing is stored for it."""
+
+
 class Registry(Protocol):
     """The workers alive, the queues they consume, how deep the queues are."""
 
@@ -257,7 +285,7 @@ class Pruning(Protocol):
         """Delete the runs that ended before ``finished_before``; their ids."""
 
 
-class StepStore(Attempts, Outputs, Protocol):
+class StepStore(Attempts, StepLogs, Outputs, Protocol):
     """What a worker needs to run a step: its attempt's claim, the values, the plan."""
 
     def get_plan(self, run_id: str) -> ExecutionPlan:
@@ -342,5 +370,5 @@ class Ticks(Protocol):
         """Partition -> final status of runs that finished."""
 
 
-class RunStore(RunLog, Outputs, Progress, Attempts, Registry, Pruning, Ticks, Protocol):
+class RunStore(RunLog, Outputs, Progress, Attempts, StepLogs, Registry, Pruning, Ticks, Protocol):
     """Every storage protocol at once: what a store backend implements."""

@@ -12,14 +12,18 @@ Per run (``<ns>:{<run>}:...``; all expire ``run_ttl_s`` after the run ends):
 - ``steps``   HASH     step key -> status; written by the coordinator
 - ``inputs``  HASH     step key -> StepInputs JSON; written by the coordinator at dispatch,
                        read by the worker that runs the step
-- ``events``  STREAM   RunEvent JSON in field ``e``; appended by workers, the coordinator
-                       and (cancel requests) submitters
+- ``events``  STREAM   RunEvent JSON in field ``e``; appended by workers (``context.log``
+                       lines while a step runs, under its claim), the coordinator and
+                       (cancel requests) submitters
 - ``out:<step>:<output>[:<mapping key>]``  STRING  a signed output; written by workers
 - ``lease``   STRING   the id of the coordinator that owns the run; ``lease_s``, renewed
 - ``claims``  HASH     step key -> "<attempt>:<worker token>": who runs the attempt;
                        written by the worker that starts it ("lost" when the
                        coordinator gave up on that worker)
 - ``beats``   HASH     step key -> Redis time of the running attempt's last heartbeat
+- ``captured`` HASH    "<attempt>:<step key>" -> CapturedOutput JSON: what the attempt printed on
+                       stdout and stderr; written by the worker that ran it, under its
+                       claim, with the run's TTL
 - ``ended``   STREAM   one entry (field ``status``) when the run ends, written with its final
                        record by the coordinator: waiters block on it, woken once per run
 
@@ -116,6 +120,9 @@ class Keys:
     def beats(self, run_id: str) -> str:
         return self._run(run_id, "beats")
 
+    def captured(self, run_id: str) -> str:
+        return self._run(run_id, "captured")
+
     def output(self, run_id: str, step_key: str, output: str, mapping_key: str | None) -> str:
         suffix = f"out:{step_key}:{output}"
         return self._run(run_id, f"{suffix}:{mapping_key}" if mapping_key is not None else suffix)
@@ -131,6 +138,7 @@ class Keys:
             self.claims(run_id),
             self.beats(run_id),
             self.ended(run_id),
+            self.captured(run_id),
         ]
 
     def run_pattern(self, run_id: str | None = None) -> str:

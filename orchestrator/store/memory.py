@@ -30,11 +30,13 @@ from opgrid.orchestrator.protocol.attempts import (
     decide,
     parse_claim,
 )
+from opgrid.orchestrator.protocol.captured import CapturedOutput
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, FINAL_STEP_VALUES, StepStatus
 from opgrid.orchestrator.protocol.step_keys import output_label
 
+from .memory_logs import InMemoryStepLogs
 from .memory_ticks import InMemoryTicks
 
 
@@ -49,13 +51,14 @@ class _Run:
     outputs: dict[ValueRef, bytes] = field(default_factory=dict)
     claims: dict[str, str] = field(default_factory=dict)
     beats: dict[str, float] = field(default_factory=dict)
+    captured: dict[tuple[str, int], CapturedOutput] = field(default_factory=dict)
 
 
 def _seq(stream_id: str) -> int:
     return int(stream_id.split("-", 1)[0])
 
 
-class InMemoryRunStore(InMemoryTicks):
+class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks):
     """Runs kept in a dict; thread-safe."""
 
     def __init__(self) -> None:

@@ -32,8 +32,18 @@ from .envelopes import IOManager
 from .keys import EVENT_FIELD, Keys, glob_escaped, run_of
 from .prune import RedisPruning
 from .registry import RedisRegistry
-from .scripts import BEAT, BEGIN, COMMIT, DECLARE_LOST, RELEASE, RENEW
+from .scripts import (
+    APPEND_LOGS,
+    BEAT,
+    BEGIN,
+    COMMIT,
+    DECLARE_LOST,
+    RELEASE,
+    RENEW,
+    SAVE_CAPTURED,
+)
 from .sentinel import DurableWrites
+from .step_logs import RedisStepLogs
 from .ticks import RedisTicks
 
 logger = logging.getLogger(__name__)
@@ -43,7 +53,7 @@ logger = logging.getLogger(__name__)
 SUBMISSIONS_MAXLEN = 10_000
 
 
-class RedisRunStore(RedisAttempts, RedisRegistry, RedisPruning, RedisTicks):
+class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, RedisTicks):
     """Runs of one namespace in one Redis: every protocol of ``base``, each part in a
     module of its own (this one: runs, events, progress, leases, outputs)."""
 
@@ -76,6 +86,8 @@ class RedisRunStore(RedisAttempts, RedisRegistry, RedisPruning, RedisTicks):
         self._beat = client.register_script(BEAT)
         self._commit = client.register_script(COMMIT)
         self._declare_lost = client.register_script(DECLARE_LOST)
+        self._append_logs = client.register_script(APPEND_LOGS)
+        self._save_captured = client.register_script(SAVE_CAPTURED)
 
     # Runs ---------------------------------------------------------------------------
     @translated

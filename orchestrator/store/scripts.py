@@ -130,3 +130,20 @@ if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], step, ARGV[3]) end
 for i = 5, #ARGV do redis.call('XADD', KEYS[4], '*', 'e', ARGV[i]) end
 return 1
 """
+#: ``context.log`` lines of a running attempt, only while its claim holds (a step that was
+#: canceled keeps its claim; one taken over does not). KEYS: claims, events.
+#: ARGV: step, claim, events...
+APPEND_LOGS = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+for i = 3, #ARGV do redis.call('XADD', KEYS[2], '*', 'e', ARGV[i]) end
+return 1
+"""
+#: What an attempt printed, only while its claim holds; the hash lives the run's TTL from
+#: this write (and from the run's end). KEYS: claims, captured.
+#: ARGV: step, claim, field, CapturedOutput JSON, ttl ms.
+SAVE_CAPTURED = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1
+"""

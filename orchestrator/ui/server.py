@@ -113,6 +113,7 @@ def _routes(graphql: _GraphQL) -> list[BaseRoute]:
         Route("/jobs/{job}", pages.job_page),
         Route("/runs", pages.runs_page),
         Route("/runs/{run_id}", pages.run_page),
+        Route("/runs/{run_id}/steps/{step_key}/{stream}", pages.captured_page),
         Route("/launchpad/{job}", pages.launchpad_page),
         Route("/cluster", pages.cluster_page),
         Route("/api/runs", actions.runs_json),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from opgrid import (
@@ -174,3 +175,15 @@ def needs_warehouse(context: OpExecutionContext) -> None:
 @job(description="Needs a resource nobody gave it: it cannot be planned.")
 def unresourced():
     needs_warehouse()
+
+
+@op
+def chatter() -> int:
+    print("hello from <chatter> on stdout")
+    print("a warning on stderr", file=sys.stderr)
+    return 1
+
+
+@job(description="Prints on stdout and stderr.")
+def printer():
+    chatter()

@@ -366,3 +366,25 @@ def test_an_unreachable_redis_is_a_clear_503_without_its_password(ui_cluster, tm
             assert "hunter2-pw" not in page.text + answer.text
     finally:
         stop(process)
+
+
+def test_a_run_answers_what_a_step_printed_over_graphql(ui_cluster):
+    run_id = _launch(ui_cluster, "printer", {})
+    assert ui_cluster.wait_status(run_id, "SUCCESS", "FAILURE") == "SUCCESS"
+    query = """query($id: ID!, $step: String!){ runOrError(runId: $id) { ... on Run {
+        capturedLogs(stepKey: $step) { stepKey attempt stdout stderr stdoutCutBytes } } } }"""
+    printed = ui_cluster.graphql(query, {"id": run_id, "step": "chatter"})["runOrError"]
+    assert printed["capturedLogs"] == {
+        "stepKey": "chatter",
+        "attempt": 0,
+        "stdout": "hello from <chatter> on stdout\n",
+        "stderr": "a warning on stderr\n",
+        "stdoutCutBytes": 0,
+    }
+    nothing = ui_cluster.graphql(query, {"id": run_id, "step": "nobody"})["runOrError"]
+    assert nothing["capturedLogs"] is None
+    with ui_cluster.client() as http:
+        page = http.get(f"/runs/{run_id}/steps/chatter/stdout").text
+        missing = http.get(f"/runs/{run_id}/steps/chatter/stdout?attempt=4")
+    assert "hello from &lt;chatter&gt; on stdout" in page
+    assert missing.status_code == 404 and "attempt 4 of step" in missing.text

@@ -101,6 +101,18 @@ class EventConnection:
     has_more: bool
 
 
+@strawberry.type
+class CapturedLogs:
+    """What one step attempt printed (each stream cut at the workers' capture limit)."""
+
+    step_key: str
+    attempt: int
+    stdout: str
+    stderr: str
+    stdout_cut_bytes: int
+    stderr_cut_bytes: int
+
+
 @strawberry.interface
 class PipelineRun:
     run_id: str
@@ -166,6 +178,21 @@ class Run(PipelineRun):
             events=[log_event(event) for _, event in shown],
             cursor=cursor,
             has_more=len(entries) > limit,
+        )
+
+    @strawberry.field
+    def captured_logs(self, step_key: str, attempt: int | None = None) -> CapturedLogs | None:
+        """What a step attempt printed (its latest attempt by default); null if nothing."""
+        found = self.cluster.store.get_captured(self.run_id, step_key, attempt)
+        if found is None:
+            return None
+        return CapturedLogs(
+            step_key=found.step_key,
+            attempt=found.attempt,
+            stdout=redact_text(found.stdout),
+            stderr=redact_text(found.stderr),
+            stdout_cut_bytes=found.stdout_cut_bytes,
+            stderr_cut_bytes=found.stderr_cut_bytes,
         )
 
 

@@ -1,10 +1,12 @@
 """The server-rendered pages: Jobs, Runs, Run, Launchpad, Cluster, and the login page."""
 
+from .captured import captured_page
 from .jobs import job_page, jobs_page, launchpad_page
 from .misc import cluster_page, login_page, logout
 from .runs import run_page, runs_page
 
 __all__ = [
+    "captured_page",
     "cluster_page",
     "job_page",
     "jobs_page",

@@ -22,6 +22,7 @@ from ..redact import redact_text, redacted
 from ..run_view import RunView, load_run
 from ..runs_query import list_runs
 from . import fragments, gantt
+from .captured import captured_html
 from .layout import duration, h, page, status_badge, tag_chips, when
 from .outputs import outputs_html
 
@@ -211,6 +212,7 @@ Hover a bar for its worker, retries and redeliveries.</p>
 <div class="gantt-wrap" id="gantt">{gantt.render(view)}</div></section>
 {_errors(request, view)}
 <section><h2>Outputs</h2><div id="outputs">{outputs_html(state, view)}</div></section>
+<section><h2>Printed output</h2><div id="printed">{captured_html(state, view)}</div></section>
 <section><h2>Events</h2>{_filters(view)}{_truncated(view, shown)}
 <table class="events"><thead><tr><th>Time</th><th>Kind</th><th>Step</th><th>Level</th>
 <th>Detail</th></tr></thead><tbody id="event-rows">{fragments.event_rows(shown)}</tbody></table>

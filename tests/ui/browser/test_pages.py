@@ -140,3 +140,22 @@ def test_a_partitioned_job_launches_from_the_launchpad_for_the_picked_partition(
     page.locator("#run-status .badge.success").wait_for(timeout=25_000)
     page.get_by_role("cell", name="'us'", exact=True).wait_for()
     assert "partition us" in page.locator(".run-head").inner_text()
+
+
+@pytest.mark.timeout(60)
+def test_the_run_page_links_to_what_a_step_printed(page, ui_cluster, screenshots):
+    run_id = _launch(ui_cluster, "printer", {})
+    assert ui_cluster.wait_status(run_id, "SUCCESS", "FAILURE") == "SUCCESS"
+    page.goto(f"/runs/{run_id}")
+    row = page.locator("#captured tbody tr", has_text="chatter")
+    row.wait_for()
+    row.get_by_role("link", name="stdout").click()
+    page.wait_for_url("**/steps/chatter/stdout?attempt=0")
+    text = page.locator("#captured-text").inner_text()
+    assert text.strip() == "hello from <chatter> on stdout"
+    _shot(page, screenshots, "captured-stdout")
+    page.get_by_role("link", name="stderr").click()
+    page.wait_for_url("**/steps/chatter/stderr?attempt=0")
+    assert page.locator("#captured-text").inner_text().strip() == "a warning on stderr"
+    page.goto(f"/runs/{run_id}/steps/nobody/stdout")
+    assert "step 'nobody' of run" in page.locator("main, body").first.inner_text()

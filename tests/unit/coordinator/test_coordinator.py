@@ -100,6 +100,43 @@ def test_steps_go_to_the_queue_and_priority_of_their_tags_else_the_runs(store: R
     assert store.step_statuses(run_id)["plain"] == "queued"
 
 
+def test_log_lines_of_a_running_step_move_nothing_and_write_nothing(store: RunStore):
+    recorder = Recorder()
+    coordinator = Coordinator(store, recorder, Settings(default_queue="default"))
+    run_id = _submit(store)
+    assert coordinator.adopt(run_id)
+    store.append_events(run_id, [_event(E.STEP_START, "tagged")])
+    coordinator.step(block_s=0.01)
+    before = store.step_statuses(run_id)
+    writes: list[str] = []
+    save_progress = store.save_progress
+
+    def counted(*args: object, **kwargs: object) -> None:
+        writes.append("save_progress")
+        save_progress(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.save_progress = counted  # type: ignore[method-assign]
+    lines = [
+        RunEvent(
+            run_id=run_id,
+            kind=E.LOG_MESSAGE,
+            timestamp=time.time(),
+            step_key="tagged",
+            level="INFO",
+            message=f"line {n}",
+        )
+        for n in range(3)
+    ]
+    store.append_events(run_id, lines)
+    coordinator.step(block_s=0.01)
+    assert writes == []
+    assert len(recorder.sent) == 1
+    assert store.step_statuses(run_id) == before
+    assert coordinator.runs[run_id].state.status_of("tagged").value == "running"
+    owned = coordinator.runs[run_id]
+    assert owned.cursor == store.read_events(run_id)[-1][0]  # read past, not read again
+
+
 def test_a_second_coordinator_cannot_take_an_owned_run_but_adopts_it_after_release(
     store: RunStore,
 ):
