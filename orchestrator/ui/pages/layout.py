@@ -14,6 +14,7 @@ from ..state import UIState
 
 #: The pages in the navigation bar: (path, title).
 NAV = (("/runs", "Runs"), ("/jobs", "Jobs"), ("/cluster", "Cluster"))
+NAV += (("/schedules", "Schedules"), ("/sensors", "Sensors"), ("/backfills", "Backfills"))
 
 
 def h(value: Any) -> str:
