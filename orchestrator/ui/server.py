@@ -35,7 +35,7 @@ from .cluster import (
     StorageError,
     safe_url,
 )
-from .gql import schema
+from .gql.schema import schema
 from .state import UIState
 
 logger = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from ..runs_query import RunFilter, list_runs
 from ..state import UIState
 from . import automation_types as g
 from . import types as t
+from . import workspace as w
 
 #: Our tick statuses as Dagster's.
 _TICK_STATUS = {
@@ -175,8 +176,8 @@ def _repository_missing(state: UIState, selector: RepositorySelector) -> bool:
     )
 
 
-def _missing_repository(selector: RepositorySelector) -> g.RepositoryNotFoundError:
-    return g.RepositoryNotFoundError(
+def _missing_repository(selector: RepositorySelector) -> w.RepositoryNotFoundError:
+    return w.RepositoryNotFoundError(
         message=f"Could not find a repository named {selector.repository_name} in location "
         f"{selector.repository_location_name}.",
         repository_name=selector.repository_name,
