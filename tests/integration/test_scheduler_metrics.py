@@ -66,7 +66,7 @@ def test_ticks_launched_runs_and_backfill_progress_move_on_the_coordinator_s_met
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
-        ],  # fmt: skip
+        ],
         env,
         tmp_path / "worker.log",
     )
