@@ -9,7 +9,7 @@ canceling a backfill go through the same functions as the CLI (``scheduler.contr
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .cluster import (
@@ -22,6 +22,7 @@ from .cluster import (
     schedule_tick,
     sensor_tick,
 )
+from .runs_query import RunFilter, list_runs
 from .state import UIState
 
 #: Ticks a schedule's or sensor's page shows.
@@ -132,11 +133,33 @@ def switch(state: UIState, kind: InstigatorType, name: str, running: bool) -> In
     return state.cluster.set_running(kind, name, running, known(state))
 
 
+#: The run statuses a partition's run ends with.
+_ENDED = frozenset({"success", "failure", "canceled"})
+
+
 @dataclass(frozen=True, slots=True)
 class BackfillView:
-    """One backfill and how far it got."""
+    """One backfill and how far it got: what the leader recorded, and the runs it has not
+    noted as ended yet (a canceled backfill's runs end after the leader stopped looking)."""
 
     progress: BackfillProgressRecord
+    #: run id -> status of its launched runs not recorded as finished
+    live: Mapping[str, str]
+
+    @property
+    def finished(self) -> dict[str, str]:
+        """Partition -> final status of its run."""
+        ended = dict(self.progress.finished)
+        for key, run_id in self.progress.launched.items():
+            if key not in ended and self.live.get(run_id) in _ENDED:
+                ended[key] = self.live[run_id]
+        return ended
+
+    @property
+    def in_flight(self) -> list[str]:
+        """The partitions whose run is launched and not ended."""
+        ended = self.finished
+        return [key for key in self.progress.launched if key not in ended]
 
     @property
     def backfill_id(self) -> str:
@@ -163,7 +186,7 @@ class BackfillView:
         return len(self.progress.launched)
 
     def ended(self, *statuses: str) -> int:
-        return sum(1 for s in self.progress.finished.values() if s in statuses)
+        return sum(1 for s in self.finished.values() if s in statuses)
 
     @property
     def succeeded(self) -> int:
@@ -176,14 +199,25 @@ class BackfillView:
     @property
     def canceled(self) -> int:
         """Partitions whose run was canceled (or ended unrecorded)."""
-        return len(self.progress.finished) - self.succeeded - self.failed
+        return len(self.finished) - self.succeeded - self.failed
 
     def partition_state(self, key: str) -> tuple[str, str | None]:
-        """(its run's final status, ``launched`` or ``waiting``; its run id)."""
+        """(its run's final status, ``launched``, ``waiting`` or ``not launched``; its run
+        id)."""
         run_id = self.progress.launched.get(key)
-        status = self.progress.finished.get(key) or ("launched" if run_id else "waiting")
+        waiting = "waiting" if self.status == "requested" else "not launched"
+        status = self.finished.get(key) or ("launched" if run_id else waiting)
         return status, run_id
 
 
 def backfills(state: UIState, limit: int = BACKFILLS_SHOWN) -> Sequence[BackfillView]:
-    return [BackfillView(progress) for progress in state.cluster.backfills(limit)]
+    """The newest backfills first."""
+    found = state.cluster.backfills(limit)
+    open_runs = [
+        run_id for p in found for key, run_id in p.launched.items() if key not in p.finished
+    ]
+    live: dict[str, str] = {}
+    if open_runs:
+        page = list_runs(state.cluster, RunFilter(run_ids=frozenset(open_runs)), len(open_runs))
+        live = {record.run_id: record.status.value for record in page.runs}
+    return [BackfillView(progress, live) for progress in found]

@@ -247,7 +247,7 @@ def test_pages_say_whether_a_coordinator_evaluates_ticks(ui_cluster, tmp_path):
         for path in ("/schedules", "/sensors", "/backfills", "/schedules/nightly"):
             page = http.get(path)
             assert page.status_code == 200, path
-            assert "Ticks are evaluated by coordinator" in page.text, path
+            assert "Ticks are evaluated by the leading coordinator" in page.text, path
         assert http.get("/sensors/nope").status_code == 404
     lonely = ui_cluster.settings.model_copy(update={"namespace": f"alone-{uuid.uuid4().hex[:6]}"})
     port = free_port()

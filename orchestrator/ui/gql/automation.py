@@ -202,7 +202,6 @@ def python_error(exc: BaseException) -> t.PythonError:
 
 def _backfill(state: UIState, view: a.BackfillView) -> g.PartitionBackfill:
     record = view.progress.record
-    in_flight = [k for k in view.progress.launched if k not in view.progress.finished]
     run_ids = [view.progress.launched[k] for k in view.partitions if k in view.progress.launched]
     return g.PartitionBackfill(
         id=view.backfill_id,
@@ -210,7 +209,7 @@ def _backfill(state: UIState, view: a.BackfillView) -> g.PartitionBackfill:
         job_name=view.job_name,
         partition_names=view.partitions,
         num_partitions=view.requested,
-        num_cancelable=len(in_flight) if view.status == "requested" else 0,
+        num_cancelable=len(view.in_flight) if view.status == "requested" else 0,
         timestamp=record.backfill.created_ts,
         end_timestamp=record.completed_ts,
         tags=[t.PipelineTag(key=k, value=v) for k, v in sorted(record.backfill.tags.items())],

@@ -28,7 +28,10 @@ def leader_note(state: UIState) -> str:
             "</b> ticks are not being evaluated and backfills do not advance. Start "
             "<code>opgrid coordinator</code>.</div>"
         )
-    return f'<p class="muted" id="leader">Ticks are evaluated by coordinator {h(leader)}.</p>'
+    return (
+        f'<p class="muted" id="leader">Ticks are evaluated by the leading coordinator, '
+        f'<span class="mono">{h(leader)}</span>.</p>'
+    )
 
 
 def _state(item: a.Instigator) -> str:
@@ -225,9 +228,11 @@ def _backfill_row(view: a.BackfillView) -> str:
     )
     return (
         f'<tr data-backfill="{h(view.backfill_id)}" data-status="{h(view.status)}">'
-        f'<td class="mono">{h(view.backfill_id)}</td>'
+        f'<td class="nowrap"><span class="mono">{h(view.backfill_id)}</span><br>'
+        '<span class="muted small">'
+        f"{h(when(view.progress.record.backfill.created_ts))}</span></td>"
         f'<td><a href="/jobs/{h(view.job_name)}">{h(view.job_name)}</a></td>'
-        f"<td>{status_badge(view.status)}</td>{counts}<td>{_progress(view)}</td>"
+        f'<td>{status_badge(view.status)}</td>{counts}<td class="nowrap">{_progress(view)}</td>'
         f'<td class="parts">{_partition_chips(view)}</td><td>{cancel}</td></tr>'
     )
 
