@@ -5,9 +5,11 @@ follow a backfill until it is canceled."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -46,30 +48,14 @@ def _opgrid(settings: Settings, *args: str) -> str:
     return done.stdout
 
 
-def test_ticks_launched_runs_and_backfill_progress_move_on_the_coordinator_s_metrics(
-    settings, tmp_path
-):
-    keys = tmp_path / "keys"
-    keys.write_text("alpha\n")
+@contextlib.contextmanager
+def _cluster(settings: Settings, tmp_path: Path, keys: Path) -> Iterator[int]:
+    """A worker of JOBS and a coordinator serving its metrics; yields the metrics port."""
     env = cluster_env(settings, KEYS_FILE=str(keys), MARKS=str(tmp_path / "marks"))
-    worker = start(
-        [
-            OPGRID,
-            "worker",
-            "-f",
-            JOBS,
-            "--pool",
-            "solo",
-            "-n",
-            f"{settings.namespace}@%h",
-            "--",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        env,
-        tmp_path / "worker.log",
-    )
+    name = f"{settings.namespace}@%h"
+    quiet = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    command = [OPGRID, "worker", "-f", JOBS, "--pool", "solo", "-n", name, "--", *quiet]
+    worker = start(command, env, tmp_path / "worker.log")
     port = free_port()
     coordinator = start(
         [OPGRID, "coordinator", "--metrics-port", str(port)],
@@ -78,38 +64,48 @@ def test_ticks_launched_runs_and_backfill_progress_move_on_the_coordinator_s_met
     )
     try:
         wait_for_text(tmp_path / "worker.log", "ready", worker, timeout_s=30)
-        launched = "opgrid_scheduler_runs_launched_total"
-        ticks = "opgrid_scheduler_ticks_total"
-
-        def keyed(found: dict, status: str) -> float:
-            return value(found, ticks, instigator="keyed", kind="sensor", status=status) or 0
-
-        found = _until(port, lambda f: keyed(f, "success") >= 1 and keyed(f, "skipped") >= 1)
-        assert value(found, launched, instigator="keyed", job="keyed_job") == 1
-        assert value(found, "opgrid_scheduler_leading") == 1
-        assert (
-            value(found, ticks, instigator="on_doomed_failure", kind="sensor", status="failure")
-            == 0
-        )
-        keys.write_text("alpha\nbeta\n")  # beta is new: one more run; alpha is not launched again
-        found = _until(port, lambda f: value(f, launched, instigator="keyed", job="keyed_job") == 2)
-        assert keyed(found, "success") == 2
-
-        out = _opgrid(
-            settings, "job", "backfill", "-f", JOBS, "-j", "numbered", "--all",
-            "--max-concurrent", "2", "--tag", "opgrid/queue=nobody-consumes-this",
-        )  # fmt: skip
-        backfill_id = out.split()[1].rstrip(":")
-
-        def partitions(state: str) -> Callable[[dict], float | None]:
-            return lambda f: value(f, "opgrid_backfill_partitions", job="numbered", state=state)
-
-        found = _until(port, lambda f: partitions("launched")(f) == 2)
-        assert partitions("requested")(found) == 20
-        assert partitions("completed")(found) == 0  # its runs wait on a queue nobody consumes
-        _opgrid(settings, "backfill", "cancel", backfill_id)
-        found = _until(port, lambda f: partitions("requested")(f) == 0)
-        assert partitions("launched")(found) == 0
+        yield port
     finally:
         stop(coordinator)
         stop(worker)
+
+
+def _backfill_gauges_follow_a_backfill_until_canceled(settings: Settings, port: int) -> None:
+    out = _opgrid(
+        settings, "job", "backfill", "-f", JOBS, "-j", "numbered", "--all",
+        "--max-concurrent", "2", "--tag", "opgrid/queue=nobody-consumes-this",
+    )  # fmt: skip
+    backfill_id = out.split()[1].rstrip(":")
+
+    def partitions(state: str) -> Callable[[dict], float | None]:
+        return lambda f: value(f, "opgrid_backfill_partitions", job="numbered", state=state)
+
+    found = _until(port, lambda f: partitions("launched")(f) == 2)
+    assert partitions("requested")(found) == 20
+    assert partitions("completed")(found) == 0  # its runs wait on a queue nobody consumes
+    _opgrid(settings, "backfill", "cancel", backfill_id)
+    found = _until(port, lambda f: partitions("requested")(f) == 0)
+    assert partitions("launched")(found) == 0
+
+
+def test_ticks_launched_runs_and_backfill_progress_move_on_the_coordinator_s_metrics(
+    settings, tmp_path
+):
+    keys = tmp_path / "keys"
+    keys.write_text("alpha\n")
+    launched = "opgrid_scheduler_runs_launched_total"
+    ticks = "opgrid_scheduler_ticks_total"
+
+    def keyed(found: dict, status: str) -> float:
+        return value(found, ticks, instigator="keyed", kind="sensor", status=status) or 0
+
+    with _cluster(settings, tmp_path, keys) as port:
+        found = _until(port, lambda f: keyed(f, "success") >= 1 and keyed(f, "skipped") >= 1)
+        assert value(found, launched, instigator="keyed", job="keyed_job") == 1
+        assert value(found, "opgrid_scheduler_leading") == 1
+        doomed = {"instigator": "on_doomed_failure", "kind": "sensor", "status": "failure"}
+        assert value(found, ticks, **doomed) == 0
+        keys.write_text("alpha\nbeta\n")  # beta is new: one more run; alpha is not again
+        found = _until(port, lambda f: value(f, launched, instigator="keyed", job="keyed_job") == 2)
+        assert keyed(found, "success") == 2
+        _backfill_gauges_follow_a_backfill_until_canceled(settings, port)
