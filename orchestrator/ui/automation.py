@@ -39,6 +39,8 @@ class Instigator:
     state: InstigatorState
     latest: TickRecord | None
     now: float
+    #: whether a coordinator's scheduler leads (else nothing ticks, whatever the state)
+    leading: bool = True
 
     @property
     def kind(self) -> InstigatorType:
@@ -102,19 +104,23 @@ def known(state: UIState) -> list[InstigatorDef]:
 def instigators(state: UIState, kind: InstigatorType) -> list[Instigator]:
     """Every schedule or every sensor, by name."""
     defs = sorted((d for d in known(state) if d.kind is kind), key=lambda d: d.name)
-    return [_instigator(state, d, time.time()) for d in defs]
+    leading = state.cluster.scheduler_leader() is not None
+    return [_instigator(state, d, time.time(), leading) for d in defs]
 
 
 def instigator(state: UIState, kind: InstigatorType, name: str) -> Instigator | None:
     definition = next((d for d in known(state) if d.kind is kind and d.name == name), None)
-    return _instigator(state, definition, time.time()) if definition is not None else None
+    if definition is None:
+        return None
+    leading = state.cluster.scheduler_leader() is not None
+    return _instigator(state, definition, time.time(), leading)
 
 
-def _instigator(state: UIState, definition: InstigatorDef, now: float) -> Instigator:
+def _instigator(state: UIState, definition: InstigatorDef, now: float, leading: bool) -> Instigator:
     origin = definition.origin
     ticks = state.cluster.ticks(origin, 1)
     stored = state.cluster.instigator_state(origin)
-    return Instigator(definition, stored, ticks[0] if ticks else None, now)
+    return Instigator(definition, stored, ticks[0] if ticks else None, now, leading)
 
 
 def ticks(

@@ -258,5 +258,7 @@ def test_pages_say_whether_a_coordinator_evaluates_ticks(ui_cluster, tmp_path):
                 text = http.get(path).text
                 assert "No coordinator is leading the scheduler" in text, path
                 assert "ticks are not being evaluated" in text, path
+            nightly = http.get("/schedules").text.split('data-name="nightly"')[1]
+            assert "(not while no coordinator leads)" in nightly.split("</tr>")[0]
     finally:
         stop(process)

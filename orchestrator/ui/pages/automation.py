@@ -49,6 +49,14 @@ def _switch(item: a.Instigator) -> str:
     )
 
 
+def _next(item: a.Instigator) -> str:
+    """When it ticks next; that it will not while no scheduler leads."""
+    text = h(when(item.next_tick_ts))
+    if item.next_tick_ts is not None and not item.leading:
+        text += ' <span class="muted">(not while no coordinator leads)</span>'
+    return text
+
+
 def _latest(tick: TickRecord | None) -> str:
     if tick is None:
         return '<span class="muted">none yet</span>'
@@ -66,7 +74,7 @@ def _schedule_rows(items: list[a.Instigator]) -> str:
         f'<tr data-name="{h(i.name)}" data-state="{"running" if i.running else "stopped"}">'
         f'<td><a href="/schedules/{h(i.name)}">{h(i.name)}</a></td><td>{_jobs(i)}</td>'
         f'<td class="mono">{h(i.cron)}</td><td>{h(i.timezone)}</td><td>{_state(i)}</td>'
-        f"<td>{h(when(i.next_tick_ts))}</td><td>{_latest(i.latest)}</td>"
+        f'<td class="next">{_next(i)}</td><td>{_latest(i.latest)}</td>'
         f"<td>{_switch(i)}</td></tr>"
         for i in items
     )
@@ -138,7 +146,7 @@ def _facts(item: a.Instigator) -> str:
     facts = [("Location", h(item.definition.location)), ("Job", _jobs(item))]
     if item.kind is InstigatorType.SCHEDULE:
         facts += [("Cron", f'<span class="mono">{h(item.cron)}</span>')]
-        facts += [("Timezone", h(item.timezone)), ("Next tick", h(when(item.next_tick_ts)))]
+        facts += [("Timezone", h(item.timezone)), ("Next tick", _next(item))]
     else:
         facts += [("Interval", f"every {item.interval_s:g} s")]
         facts += [("Cursor", f'<span class="mono cursor">{h(item.state.cursor or "—")}</span>')]
