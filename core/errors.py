@@ -14,6 +14,7 @@ so catching either works.
     ├── DagsterUnknownResourceError                       an op used an undeclared resource
     ├── PlanError / RunNotFound
     │                 └── AmbiguousRunId                  a short run id matches several runs
+    ├── InstigatorNotFound / BackfillNotFound             no such schedule, sensor or backfill
     ├── RunTimeout                                        waiting for a run gave up first
     ├── UnconsumedQueueError                              strict submit: a queue nobody consumes
     ├── InvalidTransition                                 the run state machine refused an event
@@ -118,6 +119,14 @@ class PlanError(DagsterError):
 
 class RunNotFound(DagsterError):
     """No run with the given id exists."""
+
+
+class InstigatorNotFound(DagsterError):
+    """No schedule or sensor of the given name is known to the cluster."""
+
+
+class BackfillNotFound(DagsterError):
+    """No backfill with the given id is recorded."""
 
 
 class AmbiguousRunId(RunNotFound):

@@ -17,11 +17,15 @@ from typing import Any
 
 import click
 
-from opgrid.errors import ConfigError, OpgridError
-from opgrid.event_type import DagsterEventType as E
+from opgrid.errors import (
+    BackfillNotFound,
+    ConfigError,
+    DagsterInvariantViolationError,
+    OpgridError,
+)
 from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.planning.plan import ExecutionPlan
-from opgrid.orchestrator.protocol.events import RunEvent
+from opgrid.orchestrator.scheduler import control
 from opgrid.orchestrator.scheduling.backfill import Backfill, select_partitions
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.tick_records import BackfillProgressRecord, BackfillRecord
@@ -188,17 +192,8 @@ def cancel_backfill(ctx: click.Context, /, backfill_id: str, **opts: str | None)
     """Launch no more partitions, and cancel the runs in flight."""
     settings = cluster_settings(ctx, opts["redis_url"], opts["namespace"])
     with cluster_errors(settings), open_store(settings) as store:
-        progress = _get(store, backfill_id)
-        if progress.record.status != "requested":
-            raise UsageProblem(f"backfill {backfill_id} is {progress.record.status} already")
-        store.save_backfill(progress.record.model_copy(update={"status": "canceled"}))
-        in_flight = [r for k, r in progress.launched.items() if k not in progress.finished]
-        for run_id in in_flight:
-            event = RunEvent(
-                run_id=run_id,
-                kind=E.RUN_CANCELING,
-                timestamp=time.time(),
-                message="backfill canceled",
-            )
-            store.append_events(run_id, [event])
+        try:
+            in_flight = control.cancel_backfill(store, backfill_id)
+        except (BackfillNotFound, DagsterInvariantViolationError) as exc:
+            raise UsageProblem(str(exc)) from exc
     click.echo(f"backfill {backfill_id} canceled ({len(in_flight)} run(s) in flight asked to stop)")

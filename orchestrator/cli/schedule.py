@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 import click
 
 from opgrid.code_location import CodeLocation
+from opgrid.errors import InstigatorNotFound
+from opgrid.orchestrator.scheduler import control
 from opgrid.orchestrator.scheduling.definitions import InstigatorDef, instigator_defs
 from opgrid.orchestrator.scheduling.evaluation import (
     InstigatorType,
@@ -70,22 +72,11 @@ def set_running(
 ) -> None:
     """``start``/``stop``: record the schedule or sensor on or off (ticks from now on)."""
     with cluster_errors(settings), open_store(settings) as store:
-        if name not in known_defs(store, kind, location):
-            raise UsageProblem(
-                f"no {kind.value} {name!r} is known: no worker published one (start a worker "
-                "serving its code location) and -f/-m does not define one"
-            )
-        now = time.time()
-
-        def change(state: InstigatorState) -> InstigatorState:
-            update: dict[str, object] = {"running": running}
-            if running and state.running is not True:
-                update["started_ts"] = now
-                if kind is InstigatorType.SCHEDULE:  # ticks missed while stopped never run
-                    update["last_tick_ts"] = max(state.last_tick_ts or 0.0, now - 1e-3)
-            return state.model_copy(update=update)
-
-        store.update_instigator_state(origin_of(kind, name), change)
+        known = known_defs(store, kind, location).values()
+        try:
+            control.set_running(store, kind, name, running, known)
+        except InstigatorNotFound as exc:
+            raise UsageProblem(str(exc)) from exc
     click.echo(f"{kind.value} {name} {'started' if running else 'stopped'}")
 
 

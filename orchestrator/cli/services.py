@@ -18,7 +18,7 @@ from opgrid.errors import (
 )
 from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher
 from opgrid.orchestrator.coordinator.loop import Coordinator
-from opgrid.orchestrator.coordinator.metrics import served_metrics
+from opgrid.orchestrator.coordinator.metrics import PrometheusMetrics, served_metrics
 from opgrid.orchestrator.scheduler.thread import start_scheduler
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import safe_url
@@ -171,7 +171,8 @@ def coordinator(
             len(others),
         )
         with stop_on_signals(stop):
-            scheduler = start_scheduler(store, settings, driver.id, stop)
+            registry = metrics.registry if isinstance(metrics, PrometheusMetrics) else None
+            scheduler = start_scheduler(store, settings, driver.id, stop, registry)
             driver.run(stop)
             scheduler.join(timeout=settings.block_s + 5)  # before the store closes
 

@@ -15,7 +15,7 @@ from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .dispatch import CeleryDispatcher
 from .loop import Coordinator
-from .metrics import served_metrics
+from .metrics import PrometheusMetrics, served_metrics
 
 
 class CoordinatorThread:
@@ -32,8 +32,14 @@ class CoordinatorThread:
     def __enter__(self) -> Coordinator:
         self.coordinator.heartbeat()  # alive before the first submission
         self._thread.start()
+        hooks = self.coordinator.hooks
+        registry = hooks.registry if isinstance(hooks, PrometheusMetrics) else None
         self._scheduler = start_scheduler(
-            self.coordinator.store, self.coordinator.settings, self.coordinator.id, self._stop
+            self.coordinator.store,
+            self.coordinator.settings,
+            self.coordinator.id,
+            self._stop,
+            registry,
         )
         return self.coordinator
 

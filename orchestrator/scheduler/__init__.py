@@ -5,9 +5,11 @@ namespace's lease (the leader) ticks schedules and sensors and advances backfill
 sensor ticks, following a tick until its runs are launched), ``run_status`` (the runs a
 run status sensor is fed), ``backfills`` (launching partitions a few at a time),
 ``send`` (the ``opgrid.tick`` task to a worker of the code location), ``thread`` (the
-one wiring in a coordinator process). It never imports user code: workers publish what
-their code locations define and evaluate the ticks. Names load on first use
-(``..exports``).
+one wiring in a coordinator process), ``hooks`` and ``metrics`` (what it tells
+observers; its Prometheus metrics), ``control`` (turning schedules and sensors on and
+off, canceling backfills: what the CLI and the web UI do). It never imports user code:
+workers publish what their code locations define and evaluate the ticks. Names load on
+first use (``..exports``).
 """
 
 from opgrid.orchestrator.exports import lazy_exports
@@ -17,6 +19,10 @@ _EXPORTS = {
     "CeleryTickSender": "send",
     "TickSender": "send",
     "start_scheduler": "thread",
+    "SchedulerHooks": "hooks",
+    "SchedulerMetrics": "metrics",
+    "cancel_backfill": "control",
+    "set_running": "control",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -20,6 +20,8 @@ from opgrid.orchestrator.scheduling.tick_task import backfill_run_id
 from opgrid.orchestrator.store.base import RunStore
 from opgrid.orchestrator.store.tick_records import BackfillProgressRecord
 
+from .hooks import SchedulerHooks
+
 logger = logging.getLogger(__name__)
 
 #: Backfills looked at per turn (the newest).
@@ -29,18 +31,26 @@ BACKFILLS_PER_TURN = 200
 class BackfillDaemon:
     """Advances the backfills of a namespace."""
 
-    def __init__(self, store: RunStore, namespace: str):
+    def __init__(self, store: RunStore, namespace: str, hooks: SchedulerHooks | None = None):
         self.store = store
         self.namespace = namespace
+        self.hooks = hooks or SchedulerHooks()
 
     def turn(self, now: float) -> None:
+        in_progress: list[BackfillProgressRecord] = []
         for record in self.store.list_backfills(limit=BACKFILLS_PER_TURN):
             if record.status == "requested":
                 progress = self.store.get_backfill(record.backfill_id)
-                if progress is not None:
-                    self.advance(progress, now)
+                advanced = self.advance(progress, now) if progress is not None else None
+                if advanced is not None:
+                    in_progress.append(advanced)
+        self.hooks.after_backfills(in_progress)
 
-    def advance(self, progress: BackfillProgressRecord, now: float) -> None:
+    def advance(
+        self, progress: BackfillProgressRecord, now: float
+    ) -> BackfillProgressRecord | None:
+        """Note what finished, launch what may start; how it stands now, or None once it
+        is completed."""
         record = progress.record
         backfill = record.backfill
         finished = dict(progress.finished)
@@ -48,8 +58,11 @@ class BackfillDaemon:
         self.store.backfill_finished(backfill.backfill_id, ended)
         finished.update(ended)
         step = next_partitions(backfill, progress.launched, finished)
+        launched = dict(progress.launched)
         for key in step.to_launch:
-            self._launch(progress, key)
+            run_id = self._launch(progress, key)
+            if run_id is not None:
+                launched[key] = run_id
         if step.done:
             self.store.save_backfill(
                 record.model_copy(update={"status": "completed", "completed_ts": now})
@@ -57,7 +70,8 @@ class BackfillDaemon:
             logger.info(
                 "backfill %s completed (%d partitions)", backfill.backfill_id, len(finished)
             )
-        elif step.to_launch:
+            return None
+        if step.to_launch:
             logger.info(
                 "backfill %s: launched %s (%d in flight, %d waiting)",
                 backfill.backfill_id,
@@ -65,6 +79,7 @@ class BackfillDaemon:
                 len(step.in_flight) + len(step.to_launch),
                 len(step.pending),
             )
+        return progress.model_copy(update={"launched": launched, "finished": finished})
 
     def _ended(self, progress: BackfillProgressRecord) -> dict[str, str]:
         """Partition -> status of the launched runs that finished since last looked at."""
@@ -81,12 +96,12 @@ class BackfillDaemon:
                 ended[key] = status.value
         return ended
 
-    def _launch(self, progress: BackfillProgressRecord, key: str) -> None:
+    def _launch(self, progress: BackfillProgressRecord, key: str) -> str | None:
         backfill = progress.record.backfill
         plan = self.store.backfill_plan(backfill.backfill_id, key)
         if plan is None:
             logger.error("backfill %s has no plan for partition %s", backfill.backfill_id, key)
-            return
+            return None
         run_id = backfill_run_id(self.namespace, backfill.backfill_id, key)
         record = RunRecord(
             run_id=run_id,
@@ -98,3 +113,4 @@ class BackfillDaemon:
         )
         self.store.create_run_once(record, plan)
         self.store.backfill_launched(backfill.backfill_id, key, run_id)
+        return run_id

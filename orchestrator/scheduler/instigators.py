@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
+from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 from opgrid.orchestrator.scheduling.evaluation import (
     InstigatorType,
@@ -26,6 +27,7 @@ from opgrid.orchestrator.store.base import RunStore
 from opgrid.orchestrator.store.tick_records import InstigatorState, TickRecord
 from opgrid.run_status_sensor import DagsterRunStatus
 
+from .hooks import SchedulerHooks
 from .run_status import run_status_changes
 from .send import TickSender
 
@@ -45,10 +47,17 @@ def tick_id_of(tick_ts: float) -> str:
 class InstigatorTicker:
     """Starts and follows the ticks of schedules and sensors."""
 
-    def __init__(self, store: RunStore, sender: TickSender, resend_after_s: float = RESEND_AFTER_S):
+    def __init__(
+        self,
+        store: RunStore,
+        sender: TickSender,
+        resend_after_s: float = RESEND_AFTER_S,
+        hooks: SchedulerHooks | None = None,
+    ):
         self.store = store
         self.sender = sender
         self.resend_after_s = resend_after_s
+        self.hooks = hooks or SchedulerHooks()
 
     def turn(self, definition: InstigatorDef, now: float) -> None:
         """Follow the tick in flight, or start one if it is due."""
@@ -140,16 +149,19 @@ class InstigatorTicker:
 
     def launch(self, tick: TickRecord, now: float) -> None:
         """Create the tick's runs (each once), then end the tick."""
-        created = 0
+        created: list[RunRecord] = []
         for planned in tick.planned:
-            created += self.store.create_run_once(planned.record(time.time()), planned.plan)
+            record = planned.record(time.time())
+            if self.store.create_run_once(record, planned.plan):
+                created.append(record)
         done = tick.model_copy(update={"launched": True, "planned": [], "completed_ts": now})
         self.store.finish_tick(done)
+        self.hooks.after_tick(done, created)
         logger.info(
             "tick %s of %s: %s, launched %d run(s) (%d existed)",
             tick.tick_id,
             tick.origin,
             tick.status,
-            created,
-            len(tick.planned) - created,
+            len(created),
+            len(tick.planned) - len(created),
         )

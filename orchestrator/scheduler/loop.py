@@ -22,6 +22,7 @@ from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
 
 from .backfills import BackfillDaemon
+from .hooks import SchedulerHooks
 from .instigators import RESEND_AFTER_S, InstigatorTicker
 from .send import TickSender
 
@@ -42,6 +43,7 @@ class Scheduler:
         scheduler_id: its name in the lease; a random one by default.
         clock: the current time in seconds since the epoch (``time.time``).
         interval_s: how often it looks at what is due.
+        hooks: told what it does (``metrics.SchedulerMetrics``); nothing by default.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class Scheduler:
         scheduler_id: str | None = None,
         clock: Callable[[], float] = time.time,
         interval_s: float = INTERVAL_S,
+        hooks: SchedulerHooks | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -59,8 +62,9 @@ class Scheduler:
         self.clock = clock
         self.interval_s = interval_s
         self.leading = False
-        self.ticker = InstigatorTicker(store, sender, resend_after_s=RESEND_AFTER_S)
-        self.backfills = BackfillDaemon(store, settings.namespace)
+        self.hooks = hooks or SchedulerHooks()
+        self.ticker = InstigatorTicker(store, sender, RESEND_AFTER_S, self.hooks)
+        self.backfills = BackfillDaemon(store, settings.namespace, self.hooks)
 
     def run(self, stop: threading.Event) -> None:
         """Lead when it can until ``stop`` is set; then hand the lease back."""
@@ -100,10 +104,10 @@ class Scheduler:
         if leads != self.leading:
             logger.info("scheduler %s %s", self.id, "leads" if leads else "no longer leads")
             self.leading = leads
-        if not leads:
-            return False
-        now = self.clock()
-        for definition in self.store.instigator_defs().values():
-            self._instigator_turn(definition, now)
-        self.backfills.turn(now)
-        return True
+        if leads:
+            now = self.clock()
+            for definition in self.store.instigator_defs().values():
+                self._instigator_turn(definition, now)
+            self.backfills.turn(now)
+        self.hooks.after_turn(leads)
+        return leads

@@ -186,6 +186,19 @@ def commit_rule(
     return state.model_copy(update=changes)
 
 
+def switch_rule(
+    state: InstigatorState, kind: InstigatorType, running: bool, now: float
+) -> InstigatorState:
+    """Turned on or off (``opgrid schedule|sensor start|stop``, the UI's buttons): a
+    schedule turned on ticks from ``now`` on; the ticks it missed while off never run."""
+    update: dict[str, object] = {"running": running}
+    if running and state.running is not True:
+        update["started_ts"] = now
+        if kind is InstigatorType.SCHEDULE:
+            update["last_tick_ts"] = max(state.last_tick_ts or 0.0, now - 1e-3)
+    return state.model_copy(update=update)
+
+
 def finish_rule(state: InstigatorState, tick: TickRecord) -> InstigatorState:
     """A launched tick is no longer in flight."""
     pending = None if state.pending == tick.tick_id else state.pending

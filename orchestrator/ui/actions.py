@@ -1,4 +1,5 @@
-"""The JSON endpoints our pages call: list runs, validate config, launch, cancel, re-execute.
+"""The JSON endpoints our pages call: list runs, validate config, launch, cancel, re-execute;
+turn schedules and sensors on and off, cancel backfills.
 
 Every POST passed the auth middleware (token and CSRF checks) before it gets here.
 Errors answer ``{"ok": false, "error": ..., "errors": [{"path": ..., "message": ...}]}``
@@ -14,7 +15,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .cluster import OpgridError, RunNotFound, StorageError
+from .automation import switch
+from .cluster import (
+    BackfillNotFound,
+    InstigatorNotFound,
+    InstigatorType,
+    OpgridError,
+    RunNotFound,
+    StorageError,
+)
 from .launching import Launched, launch, validate
 from .runs_query import RunFilter, list_runs
 from .state import UIState
@@ -168,3 +177,37 @@ async def reexecute_run(request: Request) -> Response:
     except (OpgridError, StorageError) as exc:
         return _problem(str(exc), 409)
     return JSONResponse({"ok": True, "run_id": record.run_id, "url": f"/runs/{record.run_id}"})
+
+
+async def switch_schedule(request: Request) -> Response:
+    """``POST /api/schedules/<name>/start|stop``: as ``opgrid schedule start|stop``."""
+    return await _switch(request, InstigatorType.SCHEDULE)
+
+
+async def switch_sensor(request: Request) -> Response:
+    """``POST /api/sensors/<name>/start|stop``: as ``opgrid sensor start|stop``."""
+    return await _switch(request, InstigatorType.SENSOR)
+
+
+async def _switch(request: Request, kind: InstigatorType) -> Response:
+    name, verb = request.path_params["name"], request.path_params["verb"]
+    if verb not in ("start", "stop"):
+        return _problem(f"unknown action {verb!r} on {kind.value} {name!r}: start or stop", 404)
+    try:
+        new = await run_in_threadpool(switch, ui_state(request), kind, name, verb == "start")
+    except InstigatorNotFound as exc:
+        return _problem(str(exc), 404)
+    running = "running" if new.running else "stopped"
+    return JSONResponse({"ok": True, "kind": kind.value, "name": name, "state": running})
+
+
+async def cancel_backfill(request: Request) -> Response:
+    """``POST /api/backfills/<id>/cancel``: as ``opgrid backfill cancel``."""
+    backfill_id = request.path_params["backfill_id"]
+    try:
+        in_flight = await run_in_threadpool(ui_state(request).cluster.cancel_backfill, backfill_id)
+    except BackfillNotFound as exc:
+        return _problem(str(exc), 404)
+    except OpgridError as exc:
+        return _problem(str(exc), 409)
+    return JSONResponse({"ok": True, "backfill_id": backfill_id, "runs_asked_to_stop": in_flight})

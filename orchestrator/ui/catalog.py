@@ -14,7 +14,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 
-from .cluster import CodeLocation, JobDefinition, load_code_location
+from .cluster import CodeLocation, InstigatorDef, JobDefinition, instigator_defs, load_code_location
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,12 @@ class Catalog:
                 (name, job) for name, loc in self.locations.items() for job in loc.jobs.values()
             ]
         return sorted(pairs, key=lambda pair: (pair[1].name, pair[0]))
+
+    def instigators(self) -> list[InstigatorDef]:
+        """The schedules and sensors of the loaded locations, by location."""
+        with self._lock:
+            locations = [self.locations[name] for name in sorted(self.locations)]
+        return [d for location in locations for d in instigator_defs(location)]
 
     def find(self, job_name: str, location: str | None = None) -> tuple[str, JobDefinition] | None:
         """(location name, job) of ``job_name`` (in ``location`` when given), or None."""

@@ -22,10 +22,12 @@ import redis
 from opgrid import CodeLocation, GraphDefinition, JobDefinition, load_code_location
 from opgrid.config import Array, Field, Noneable, Permissive, Selector, Shape
 from opgrid.errors import (
+    BackfillNotFound,
     ConfigError,
     DagsterInvalidDefinitionError,
     DagsterInvariantViolationError,
     Failure,
+    InstigatorNotFound,
     OpgridError,
     RunNotFound,
     StorageError,
@@ -41,11 +43,21 @@ from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
 from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
 from opgrid.orchestrator.protocol.tags import QUEUE_TAG
+from opgrid.orchestrator.scheduler import control
+from opgrid.orchestrator.scheduling.definitions import InstigatorDef, instigator_defs
+from opgrid.orchestrator.scheduling.evaluation import InstigatorType
+from opgrid.orchestrator.scheduling.tick_task import origin_of
+from opgrid.orchestrator.scheduling.ticks import schedule_tick, sensor_tick
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import safe_url
 from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
+from opgrid.orchestrator.store.tick_records import (
+    BackfillProgressRecord,
+    InstigatorState,
+    TickRecord,
+)
 from opgrid.types import NO_VALUE
 
 __all__ = [
@@ -54,6 +66,8 @@ __all__ = [
     "NO_VALUE",
     "QUEUE_TAG",
     "Array",
+    "BackfillNotFound",
+    "BackfillProgressRecord",
     "ClusterHandle",
     "CodeLocation",
     "ConfigError",
@@ -65,6 +79,10 @@ __all__ = [
     "Failure",
     "Field",
     "GraphDefinition",
+    "InstigatorDef",
+    "InstigatorNotFound",
+    "InstigatorState",
+    "InstigatorType",
     "JobDefinition",
     "Keys",
     "Noneable",
@@ -81,11 +99,16 @@ __all__ = [
     "Shape",
     "StepStatus",
     "StorageError",
+    "TickRecord",
     "ValueRef",
     "compile_plan",
+    "instigator_defs",
     "load_code_location",
+    "origin_of",
     "redis_errors",
     "safe_url",
+    "schedule_tick",
+    "sensor_tick",
     "upstream_nodes",
 ]
 
@@ -202,6 +225,46 @@ class ClusterHandle:
 
     def live_coordinators(self) -> list[str]:
         return self.store.live_coordinators()
+
+    # Schedules, sensors and backfills -------------------------------------------------
+    def scheduler_leader(self) -> str | None:
+        """The coordinator whose scheduler leads (ticks), or None: no tick is evaluated."""
+        return self.store.scheduler_leader()
+
+    def published_instigators(self) -> dict[str, InstigatorDef]:
+        """Origin -> definition of the schedules and sensors workers published."""
+        return self.store.instigator_defs()
+
+    def instigator_state(self, origin: str) -> InstigatorState:
+        return self.store.get_instigator_state(origin)
+
+    def ticks(self, origin: str, limit: int) -> list[TickRecord]:
+        """The newest ticks first."""
+        return self.store.list_ticks(origin, limit)
+
+    def set_running(
+        self, kind: InstigatorType, name: str, running: bool, known: Sequence[InstigatorDef]
+    ) -> InstigatorState:
+        """Turn a schedule or sensor on or off, as ``opgrid schedule|sensor start|stop``.
+
+        Raises:
+            InstigatorNotFound: ``known`` has no such schedule or sensor.
+        """
+        return control.set_running(self.store, kind, name, running, known)
+
+    def backfills(self, limit: int) -> list[BackfillProgressRecord]:
+        """The newest backfills first, with what their partitions did."""
+        found = (self.store.get_backfill(r.backfill_id) for r in self.store.list_backfills(limit))
+        return [progress for progress in found if progress is not None]
+
+    def cancel_backfill(self, backfill_id: str) -> list[str]:
+        """Cancel a backfill as ``opgrid backfill cancel``; the runs asked to stop.
+
+        Raises:
+            BackfillNotFound: no such backfill.
+            DagsterInvariantViolationError: it is over already.
+        """
+        return control.cancel_backfill(self.store, backfill_id)
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ from .cluster import (
     StorageError,
     safe_url,
 )
-from .gql import schema
+from .gql.schema import schema
 from .state import UIState
 
 logger = logging.getLogger(__name__)
@@ -121,10 +121,25 @@ def _routes(graphql: _GraphQL) -> list[BaseRoute]:
         Route("/api/validate", actions.validate_config, methods=["POST"]),
         Route("/api/runs/{run_id}/cancel", actions.cancel_run, methods=["POST"]),
         Route("/api/runs/{run_id}/reexecute", actions.reexecute_run, methods=["POST"]),
+        *_automation_routes(),
         Route("/live/runs", live.runs_stream),
         Route("/live/runs/{run_id}", live.run_stream),
         Route("/live/cluster", live.cluster_stream),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def _automation_routes() -> list[BaseRoute]:
+    """Schedules, sensors and backfills: pages and their POST actions."""
+    return [
+        Route("/schedules", pages.schedules_page),
+        Route("/schedules/{name}", pages.schedule_page),
+        Route("/sensors", pages.sensors_page),
+        Route("/sensors/{name}", pages.sensor_page),
+        Route("/backfills", pages.backfills_page),
+        Route("/api/schedules/{name}/{verb}", actions.switch_schedule, methods=["POST"]),
+        Route("/api/sensors/{name}/{verb}", actions.switch_sensor, methods=["POST"]),
+        Route("/api/backfills/{backfill_id}/cancel", actions.cancel_backfill, methods=["POST"]),
     ]
 
 

@@ -17,9 +17,17 @@ from opgrid.orchestrator.coordinator.metrics import PrometheusMetrics
 from opgrid.orchestrator.protocol.events import run_event
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepRequest
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
+from opgrid.orchestrator.scheduler.metrics import SchedulerMetrics
+from opgrid.orchestrator.scheduling.backfill import Backfill
+from opgrid.orchestrator.scheduling.evaluation import InstigatorType, TickRequest
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
+from opgrid.orchestrator.store.tick_records import (
+    BackfillProgressRecord,
+    BackfillRecord,
+    TickRecord,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "prometheus"
@@ -31,7 +39,8 @@ PROMETHEUS_OWN = {"up"}
 
 @pytest.fixture(scope="module")
 def served() -> set[str]:
-    """Every sample name a coordinator's metrics serve once a run has gone through."""
+    """Every sample name a coordinator's metrics (its scheduler's included) serve once a run
+    and a tick have gone through and a backfill is in progress."""
     client = fakeredis.FakeRedis()
     store = RedisRunStore(client, Keys("monitoring"), run_ttl_s=60)
     metrics = PrometheusMetrics(store, Settings(namespace="monitoring"), broker=client)
@@ -45,6 +54,19 @@ def served() -> set[str]:
     done = record.model_copy(update={"status": RunStatus.SUCCESS})
     summary = RunSummary(status=RunStatus.SUCCESS, steps={"a": StepStatus.SUCCESS})
     metrics.after_finish(done, summary)
+    scheduler = SchedulerMetrics(metrics.registry)  # as a coordinator's scheduler registers
+    tick = TickRecord(
+        tick_id="1",
+        location="loc",
+        timestamp=1.0,
+        request=TickRequest(instigator_type=InstigatorType.SENSOR, name="watch"),
+        sent_ts=1.0,
+        status="failure",
+    )
+    scheduler.after_tick(tick, [done])
+    backfill = Backfill(backfill_id="b", job_name="nightly", partition_keys=["x"], created_ts=1.0)
+    scheduler.after_backfills([BackfillProgressRecord(record=BackfillRecord(backfill=backfill))])
+    scheduler.after_turn(True)
     names = {sample.name for family in metrics.registry.collect() for sample in family.samples}
     metrics.close()
     client.close()

@@ -1,4 +1,10 @@
-"""Jobs the web UI tests load (the UI server and the workers load this same file)."""
+"""Jobs the web UI tests load (the UI server and the workers load this same file).
+
+Its schedules and sensors are stopped by default (a test starts what it watches), but
+``nightly``, which runs by default and ticks once a year. ``counting`` requests one run
+(run key ``first``) on its first tick and skips after; ``failing`` raises. ``slow_regions``
+is a partitioned job whose runs take long enough to cancel its backfill mid-way.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,19 @@ import time
 
 from opgrid import (
     Config,
+    DefaultScheduleStatus,
     Failure,
     In,
     Nothing,
     OpExecutionContext,
+    RunRequest,
+    ScheduleDefinition,
+    SkipReason,
     graph,
     job,
     op,
+    schedule,
+    sensor,
     static_partitioned_config,
 )
 
@@ -187,3 +199,51 @@ def chatter() -> int:
 @job(description="Prints on stdout and stderr.")
 def printer():
     chatter()
+
+
+# Schedules, sensors and backfills -----------------------------------------------------------
+@op
+def tick_op() -> str:
+    return "ticked"
+
+
+@job(description="What the UI's schedules and sensors launch.")
+def ticked():
+    tick_op()
+
+
+@schedule(
+    cron_schedule="0 3 1 1 *",
+    job=ticked,
+    execution_timezone="Europe/Paris",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+def nightly(context):
+    return RunRequest()
+
+
+hourly = ScheduleDefinition(name="hourly", cron_schedule="15 * * * *", job=ticked)
+
+
+@sensor(job=ticked, minimum_interval_seconds=1)
+def counting(context):
+    count = int(context.cursor or 0) + 1
+    context.update_cursor(str(count))
+    if count == 1:
+        return RunRequest(run_key="first")
+    return SkipReason(f"nothing new after {count} ticks")
+
+
+@sensor(job=ticked, minimum_interval_seconds=1)
+def failing(context):
+    raise ValueError("the feed is down")
+
+
+@static_partitioned_config(partition_keys=["north", "south", "east", "west"])
+def slow_config(partition_key: str):
+    return {"ops": {"nap": {"config": {"seconds": 30.0}}}}
+
+
+@job(config=slow_config, description="Naps 30 s per partition.")
+def slow_regions():
+    nap()

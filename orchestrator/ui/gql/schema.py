@@ -1,5 +1,6 @@
 """The GraphQL schema: queries for jobs, runs, one run, workers and queues; mutations to
-launch, cancel (terminate), re-execute and reload a code location."""
+launch, cancel (terminate), re-execute and reload a code location. Schedules, sensors
+and backfills are mixed in from ``automation``."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from ..state import UIState
 from . import inputs as i
 from . import types as t
 from . import workspace as w
+from .automation import AutomationQuery
+from .automation_mutations import AutomationMutation
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +194,7 @@ def terminate(state: UIState, run_id: str) -> t.TerminateRunResult:
 
 
 @strawberry.type
-class Query:
+class Query(AutomationQuery):
     @strawberry.field
     def version(self) -> str:
         return "opgrid"
@@ -306,7 +309,7 @@ MAX_ACTIVE_SCANNED = 500
 
 
 @strawberry.type
-class Mutation:
+class Mutation(AutomationMutation):
     @strawberry.mutation
     async def launch_pipeline_execution(
         self, info: Info[Any, Any], execution_params: i.ExecutionParams

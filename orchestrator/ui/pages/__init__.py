@@ -1,11 +1,20 @@
-"""The server-rendered pages: Jobs, Runs, Run, Launchpad, Cluster, and the login page."""
+"""The server-rendered pages: Jobs, Runs, Run, Launchpad, Cluster, Schedules, Sensors,
+Backfills, and the login page."""
 
+from .automation import (
+    backfills_page,
+    schedule_page,
+    schedules_page,
+    sensor_page,
+    sensors_page,
+)
 from .captured import captured_page
 from .jobs import job_page, jobs_page, launchpad_page
 from .misc import cluster_page, login_page, logout
 from .runs import run_page, runs_page
 
 __all__ = [
+    "backfills_page",
     "captured_page",
     "cluster_page",
     "job_page",
@@ -15,4 +24,8 @@ __all__ = [
     "logout",
     "run_page",
     "runs_page",
+    "schedule_page",
+    "schedules_page",
+    "sensor_page",
+    "sensors_page",
 ]

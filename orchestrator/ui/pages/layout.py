@@ -13,7 +13,8 @@ from starlette.responses import HTMLResponse
 from ..state import UIState
 
 #: The pages in the navigation bar: (path, title).
-NAV = (("/runs", "Runs"), ("/jobs", "Jobs"), ("/cluster", "Cluster"))
+NAV: tuple[tuple[str, str], ...] = (("/runs", "Runs"), ("/jobs", "Jobs"), ("/cluster", "Cluster"))
+NAV += (("/schedules", "Schedules"), ("/sensors", "Sensors"), ("/backfills", "Backfills"))
 
 
 def h(value: Any) -> str:

@@ -177,3 +177,18 @@ function runsFilter() {
 document.addEventListener("DOMContentLoaded", () => {
   liveRuns(); liveRun(); liveCluster(); launchpad(); runsFilter();
 });
+
+// Schedules, sensors, backfills: Start/Stop/Cancel buttons post, then the page reloads.
+function postButtons() {
+  document.querySelectorAll("button[data-post]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const data = await post(button.dataset.post, {});
+      if (data.ok) { window.location.reload(); return; }
+      const out = document.getElementById("action-result");
+      if (out) { out.textContent = "Refused: " + data.error; out.className = "error"; }
+      button.disabled = false;
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", postButtons);

@@ -1,0 +1,151 @@
+"""The GraphQL mutations of schedules, sensors and backfills, Dagster's names:
+``startSchedule``/``stopRunningSchedule``, ``startSensor``/``stopSensor`` and
+``cancelPartitionBackfill`` (``AutomationMutation``, mixed into the schema's ``Mutation``).
+They change Redis through the same functions as the CLI (``scheduler.control``).
+
+Every mutation passed the server's token and CSRF checks (``auth``) before it gets here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from .. import automation as a
+from ..cluster import (
+    BackfillNotFound,
+    DagsterInvariantViolationError,
+    InstigatorNotFound,
+    InstigatorType,
+    StorageError,
+)
+from ..state import UIState
+from . import automation_types as g
+from . import types as t
+from .automation import (
+    ScheduleSelector,
+    SensorSelector,
+    find,
+    instigation_state,
+    python_error,
+    schedule_missing,
+    sensor,
+    sensor_missing,
+)
+
+
+def _ui(info: Info[Any, Any]) -> UIState:
+    state: UIState = info.context["ui"]
+    return state
+
+
+def _origin(kind: InstigatorType, *ids: str | None) -> str | None:
+    """The name in the first id given (an ``InstigationState.id``: ``<kind>:<name>``)."""
+    given = next((i for i in ids if i), None)
+    if given is None:
+        return None
+    prefix = f"{kind.value}:"
+    return given.removeprefix(prefix) if given.startswith(prefix) else given
+
+
+def _switch(state: UIState, kind: InstigatorType, name: str, running: bool) -> a.Instigator:
+    """Turn it on or off, then read it back.
+
+    Raises:
+        InstigatorNotFound: no such schedule or sensor.
+    """
+    a.switch(state, kind, name, running)
+    item = a.instigator(state, kind, name)
+    if item is None:
+        raise InstigatorNotFound(f"no {kind.value} {name!r}")
+    return item
+
+
+@strawberry.type
+class AutomationMutation:
+    @strawberry.mutation
+    def start_schedule(
+        self, info: Info[Any, Any], schedule_selector: ScheduleSelector
+    ) -> g.ScheduleMutationResult:
+        state, sel = _ui(info), schedule_selector
+        kind = InstigatorType.SCHEDULE
+        if (
+            find(state, kind, sel.repository_location_name, sel.repository_name, sel.schedule_name)
+            is None
+        ):
+            return schedule_missing(sel.schedule_name)
+        item = _switch(state, kind, sel.schedule_name, True)
+        return g.ScheduleStateResult(schedule_state=instigation_state(state, item))
+
+    @strawberry.mutation
+    def stop_running_schedule(
+        self,
+        info: Info[Any, Any],
+        id: str | None = None,
+        schedule_origin_id: str | None = None,
+        schedule_selector_id: str | None = None,
+    ) -> g.ScheduleMutationResult:
+        kind = InstigatorType.SCHEDULE
+        name = _origin(kind, id, schedule_origin_id, schedule_selector_id)
+        if name is None:
+            return t.PythonError(
+                message="stopRunningSchedule needs id, scheduleOriginId or scheduleSelectorId",
+                class_name="DagsterInvariantViolationError",
+                stack=[],
+            )
+        state = _ui(info)
+        try:
+            item = _switch(state, kind, name, False)
+        except InstigatorNotFound:
+            return schedule_missing(name)
+        return g.ScheduleStateResult(schedule_state=instigation_state(state, item))
+
+    @strawberry.mutation
+    def start_sensor(
+        self, info: Info[Any, Any], sensor_selector: SensorSelector
+    ) -> g.SensorOrError:
+        state, sel = _ui(info), sensor_selector
+        kind = InstigatorType.SENSOR
+        if (
+            find(state, kind, sel.repository_location_name, sel.repository_name, sel.sensor_name)
+            is None
+        ):
+            return sensor_missing(sel.sensor_name)
+        return sensor(state, _switch(state, kind, sel.sensor_name, True))
+
+    @strawberry.mutation
+    def stop_sensor(
+        self,
+        info: Info[Any, Any],
+        id: str | None = None,
+        job_origin_id: str | None = None,
+        job_selector_id: str | None = None,
+    ) -> g.StopSensorMutationResultOrError:
+        kind = InstigatorType.SENSOR
+        name = _origin(kind, id, job_origin_id, job_selector_id)
+        if name is None:
+            return t.PythonError(
+                message="stopSensor needs id, jobOriginId or jobSelectorId",
+                class_name="DagsterInvariantViolationError",
+                stack=[],
+            )
+        state = _ui(info)
+        try:
+            item = _switch(state, kind, name, False)
+        except InstigatorNotFound:
+            return sensor_missing(name)
+        return g.StopSensorMutationResult(instigation_state=instigation_state(state, item))
+
+    @strawberry.mutation
+    def cancel_partition_backfill(
+        self, info: Info[Any, Any], backfill_id: str
+    ) -> g.CancelBackfillResult:
+        try:
+            _ui(info).cluster.cancel_backfill(backfill_id)
+        except BackfillNotFound as exc:
+            return g.BackfillNotFoundError(message=str(exc), backfill_id=backfill_id)
+        except (DagsterInvariantViolationError, StorageError) as exc:
+            return python_error(exc)
+        return g.CancelBackfillSuccess(backfill_id=backfill_id)
