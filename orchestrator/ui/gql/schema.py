@@ -21,6 +21,7 @@ from ..cluster import (
     RunRecord,
     StorageError,
 )
+from ..cluster_view import cluster_now, workers_now
 from ..config_schema import scaffold_yaml
 from ..launching import Launched, Refused, launch
 from ..redact import redacted
@@ -29,6 +30,7 @@ from ..state import UIState
 from . import inputs as i
 from . import types as t
 from . import workspace as w
+from .workspace import worker_of
 
 logger = logging.getLogger(__name__)
 
@@ -233,8 +235,7 @@ class Query:
 
     @strawberry.field
     def workers(self, info: Info[Any, Any]) -> list[w.Worker]:
-        workers = _ui(info).cluster.live_workers()
-        return [w.Worker(hostname=h, queues=q) for h, q in workers.items()]
+        return [worker_of(worker) for worker in workers_now(_ui(info))]
 
     @strawberry.field
     def queues(self, info: Info[Any, Any]) -> list[w.Queue]:
@@ -245,7 +246,10 @@ class Query:
 
     @strawberry.field
     def coordinators(self, info: Info[Any, Any]) -> list[w.Coordinator]:
-        return [w.Coordinator(id=c) for c in _ui(info).cluster.live_coordinators()]
+        return [
+            w.Coordinator(id=c.id, leased_run_ids=c.runs)
+            for c in cluster_now(_ui(info)).coordinators
+        ]
 
 
 def _run_or_error(state: UIState, run_id: str) -> t.RunOrError:

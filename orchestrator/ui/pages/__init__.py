@@ -1,7 +1,8 @@
 """The server-rendered pages: Jobs, Runs, Run, Launchpad, Cluster, and the login page."""
 
+from .cluster import cluster_page
 from .jobs import job_page, jobs_page, launchpad_page
-from .misc import cluster_page, login_page, logout
+from .misc import login_page, logout
 from .runs import run_page, runs_page
 
 __all__ = [
