@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse
 from ..state import UIState
 
 #: The pages in the navigation bar: (path, title).
-NAV = (("/runs", "Runs"), ("/jobs", "Jobs"), ("/cluster", "Cluster"))
+NAV = (("/runs", "Runs"), ("/jobs", "Jobs"), ("/cluster", "Cluster"), ("/graphql", "GraphQL"))
 
 
 def h(value: Any) -> str:
