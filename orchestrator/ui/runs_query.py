@@ -125,6 +125,39 @@ def _list_runs(cluster: ClusterHandle, flt: RunFilter, limit: int, cursor: str |
     return RunPage(page, encode_cursor(page[-1]) if more and page else None, scanned)
 
 
+def count_runs(cluster: ClusterHandle, flt: RunFilter) -> int:
+    """How many runs ``flt`` accepts (on every page together; at most ``MAX_SCANNED`` are
+    looked at).
+
+    A filter by creation time alone is counted by the index (``ZCOUNT``, no record read);
+    others read the records the way ``list_runs`` does (finished ones from this
+    process's copies).
+
+    Raises:
+        StorageError: Redis failed.
+    """
+    with redis_errors("counting runs"):
+        if flt.run_ids:
+            return len(_by_ids(cluster, flt, len(flt.run_ids)).runs)
+        if flt.job is None and not flt.statuses and not flt.tags:
+            top = flt.created_before if flt.created_before is not None else "+inf"
+            bottom = flt.created_after if flt.created_after is not None else "-inf"
+            return int(cluster.redis.zcount(cluster.keys.runs_index(), bottom, top))
+        return _count_scanned(cluster, flt)
+
+
+def _count_scanned(cluster: ClusterHandle, flt: RunFilter) -> int:
+    needles = flt.needles()
+    counted = scanned = 0
+    for _, raw in _index_entries(cluster, flt, None, BATCH):
+        scanned += 1
+        if raw is not None and all(needle in raw for needle in needles):
+            counted += flt.matches(RunRecord.model_validate_json(raw))
+        if scanned >= MAX_SCANNED:
+            break
+    return counted
+
+
 def _index_entries(
     cluster: ClusterHandle, flt: RunFilter, after: tuple[float, str] | None, first: int
 ) -> Iterator[tuple[str, bytes | None]]:
@@ -206,6 +239,8 @@ def _records(cluster: ClusterHandle, ids: list[str]) -> list[bytes | None]:
 
 def _by_ids(cluster: ClusterHandle, flt: RunFilter, limit: int) -> RunPage:
     ids = sorted(flt.run_ids)[:limit]
+    if not ids:
+        return RunPage([], None, 0)
     with cluster.redis.pipeline(transaction=False) as pipe:
         for run_id in ids:
             pipe.hget(cluster.keys.run(run_id), "record")

@@ -366,3 +366,39 @@ def test_an_unreachable_redis_is_a_clear_503_without_its_password(ui_cluster, tm
             assert "hunter2-pw" not in page.text + answer.text
     finally:
         stop(process)
+
+
+COUNT = """
+query($filter: RunsFilter, $limit: Int) {
+  runsOrError(filter: $filter, limit: $limit) {
+    ... on Runs { count results { runId creationTime } }
+  }
+}
+"""
+
+
+def test_runs_count_is_the_total_the_filter_accepts_over_every_page(ui_cluster):
+    marker = f"count-{time.monotonic_ns()}"
+    tags = {"batch": marker}
+    ids = [_launch(ui_cluster, "hello", HELLO, tags=tags) for _ in range(3)]
+    failing = _launch(
+        ui_cluster, "gated", {"ops": {"gate": {"config": {"marker": "/nope"}}}}, tags=tags
+    )
+    for run_id in [*ids, failing]:
+        ui_cluster.wait_status(run_id, "SUCCESS", "FAILURE")
+
+    def count(flt: dict | None, limit: int = 50) -> tuple[int, int]:
+        runs = ui_cluster.graphql(COUNT, {"filter": flt, "limit": limit})["runsOrError"]
+        return runs["count"], len(runs["results"])
+
+    batch = {"tags": [{"key": "batch", "value": marker}]}
+    assert count(batch, limit=2) == (4, 2)
+    assert count({**batch, "statuses": ["SUCCESS"]})[0] == 3
+    assert count({**batch, "statuses": ["FAILURE", "CANCELED"]})[0] == 1
+    assert count({**batch, "pipelineName": "gated"})[0] == 1
+    assert count({"runIds": [ids[0], failing, "no-such-run"]})[0] == 2
+    everything = ui_cluster.graphql(COUNT, {"limit": 500})["runsOrError"]
+    assert everything["count"] == len(everything["results"]) >= 4
+    since = min(r["creationTime"] for r in everything["results"] if r["runId"] in ids)
+    newer = [r for r in everything["results"] if r["creationTime"] >= since]
+    assert count({"createdAfter": since - 1e-6}, limit=1) == (len(newer), 1)

@@ -3,6 +3,7 @@ launch, cancel (terminate), re-execute and reload a code location."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
 from typing import Any
@@ -25,7 +26,7 @@ from ..cluster_view import cluster_now, workers_now
 from ..config_schema import scaffold_yaml
 from ..launching import Launched, Refused, launch
 from ..redact import redacted
-from ..runs_query import RunFilter, list_runs
+from ..runs_query import RunFilter, count_runs, list_runs
 from ..state import UIState
 from . import inputs as i
 from . import types as t
@@ -231,7 +232,8 @@ class Query:
         except StorageError as exc:
             return python_error(exc)
         results = [run_of(state, record) for record in page.runs]
-        return t.Runs(results=results, count=len(results), cursor=page.next_cursor)
+        counter = functools.partial(count_runs, state.cluster, flt)
+        return t.Runs(results=results, cursor=page.next_cursor, counter=counter)
 
     @strawberry.field
     def workers(self, info: Info[Any, Any]) -> list[w.Worker]:
