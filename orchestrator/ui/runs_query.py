@@ -4,7 +4,9 @@ The store lists only the newest N runs, so filtering is done here on top of its
 index (``Keys.runs_index``: run ids scored by creation time) and its run records
 (``Keys.run``), read in batches through one pipeline per batch. A cheap test on the
 raw JSON skips most records a filter rejects before they are parsed, and records of
-finished runs (which never change) are read from Redis once per process.
+finished runs (which never change) are read from Redis once per process. A run's job
+and tags never change either, so a run still going whose copy lacks the job or a tag
+key a filter asks for is skipped without reading it again.
 
 Pages are keyset-paginated: the cursor names the last run shown (creation time and
 id), so a page stays right while new runs arrive above it.
@@ -46,13 +48,18 @@ class RunFilter:
 
     def needles(self) -> list[bytes]:
         """Byte strings a matching record's JSON must contain (a necessary condition)."""
-        found = []
-        if self.job is not None:
-            found.append(b'"job_name":' + json.dumps(self.job, ensure_ascii=False).encode())
+        found = self.fixed_needles()
         if len(self.statuses) == 1:
             found.append(
                 b'"status":' + json.dumps(next(iter(self.statuses)), ensure_ascii=False).encode()
             )
+        return found
+
+    def fixed_needles(self) -> list[bytes]:
+        """The needles of what a run keeps for ever (its job and tag keys)."""
+        found = []
+        if self.job is not None:
+            found.append(b'"job_name":' + json.dumps(self.job, ensure_ascii=False).encode())
         found += [json.dumps(key, ensure_ascii=False).encode() for key, _ in self.tags]
         return found
 
@@ -187,44 +194,57 @@ def _index_entries(
             return
         offset += len(members)
         ids = [member.decode() for member in members]
-        yield from zip(ids, _records(cluster, ids), strict=True)
+        yield from zip(ids, _records(cluster, ids, flt.fixed_needles()), strict=True)
         if len(members) < batch:
             return
         batch = min(BATCH, batch * 2)
 
 
-class _FinalRecords:
-    """Raw records of finished runs, by namespace and run id, least recently used out.
+class _SeenRecords:
+    """Raw records, by namespace and run id, least recently used out, each with whether
+    it is final.
 
-    A finished run's record is never written again, so a copy is as good as a read; a run
-    pruned meanwhile has left the index too, so its copy is never asked for.
+    A finished run's record is never written again, so its copy is as good as a read; a
+    run still going keeps its job and tags, so its copy still tells a filter of those
+    that it cannot match. A run pruned meanwhile has left the index too, so its copy is
+    never asked for.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._raw: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._raw: OrderedDict[tuple[str, str], tuple[bytes, bool]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, namespace: str, run_id: str) -> bytes | None:
+    def get(self, namespace: str, run_id: str) -> tuple[bytes, bool] | None:
         with self._lock:
             return self._raw.get((namespace, run_id))
 
     def put(self, namespace: str, run_id: str, raw: bytes) -> None:
-        if not any(mark in raw for mark in _FINAL_MARKS):
-            return
+        final = any(mark in raw for mark in _FINAL_MARKS)
         with self._lock:
-            self._raw[(namespace, run_id)] = raw
+            self._raw[(namespace, run_id)] = (raw, final)
             while len(self._raw) > self.size:
                 self._raw.popitem(last=False)
 
 
-_final = _FinalRecords(CACHE_SIZE)
+_seen = _SeenRecords(CACHE_SIZE)
 
 
-def _records(cluster: ClusterHandle, ids: list[str]) -> list[bytes | None]:
-    """The raw records of ``ids`` (None for a run that is gone), read once when final."""
+def _copy(seen: tuple[bytes, bool] | None, fixed: list[bytes]) -> bytes | None:
+    """A copy as good as a read: a final record, or one that cannot match ``fixed``."""
+    if seen is None:
+        return None
+    raw, final = seen
+    return raw if final or not all(needle in raw for needle in fixed) else None
+
+
+def _records(
+    cluster: ClusterHandle, ids: list[str], fixed: list[bytes] | None = None
+) -> list[bytes | None]:
+    """The raw records of ``ids`` (None for a run that is gone): read once when final,
+    not read again while a copy lacks one of the ``fixed`` needles (``fixed_needles``)."""
     namespace = cluster.keys.namespace
-    found: list[bytes | None] = [_final.get(namespace, run_id) for run_id in ids]
+    found = [_copy(_seen.get(namespace, run_id), fixed or []) for run_id in ids]
     missing = [i for i, raw in enumerate(found) if raw is None]
     if missing:
         with cluster.redis.pipeline(transaction=False) as pipe:
@@ -233,7 +253,7 @@ def _records(cluster: ClusterHandle, ids: list[str]) -> list[bytes | None]:
             for i, raw in zip(missing, pipe.execute(), strict=True):
                 found[i] = raw
                 if raw is not None:
-                    _final.put(namespace, ids[i], raw)
+                    _seen.put(namespace, ids[i], raw)
     return found
 
 
