@@ -215,9 +215,10 @@ class _SeenRecords:
         self._raw: OrderedDict[tuple[str, str], tuple[bytes, bool]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, namespace: str, run_id: str) -> tuple[bytes, bool] | None:
+    def get_many(self, namespace: str, run_ids: list[str]) -> list[tuple[bytes, bool] | None]:
         with self._lock:
-            return self._raw.get((namespace, run_id))
+            get = self._raw.get
+            return [get((namespace, run_id)) for run_id in run_ids]
 
     def put(self, namespace: str, run_id: str, raw: bytes) -> None:
         final = any(mark in raw for mark in _FINAL_MARKS)
@@ -235,7 +236,9 @@ def _copy(seen: tuple[bytes, bool] | None, fixed: list[bytes]) -> bytes | None:
     if seen is None:
         return None
     raw, final = seen
-    return raw if final or not all(needle in raw for needle in fixed) else None
+    if final:
+        return raw
+    return None if all(needle in raw for needle in fixed) else raw
 
 
 def _records(
@@ -244,7 +247,8 @@ def _records(
     """The raw records of ``ids`` (None for a run that is gone): read once when final,
     not read again while a copy lacks one of the ``fixed`` needles (``fixed_needles``)."""
     namespace = cluster.keys.namespace
-    found = [_copy(_seen.get(namespace, run_id), fixed or []) for run_id in ids]
+    fixed = fixed or []
+    found = [_copy(seen, fixed) for seen in _seen.get_many(namespace, ids)]
     missing = [i for i, raw in enumerate(found) if raw is None]
     if missing:
         with cluster.redis.pipeline(transaction=False) as pipe:
