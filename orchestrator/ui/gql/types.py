@@ -191,8 +191,9 @@ class Runs:
     #: counts the runs the query's filter accepts (read only when ``count`` is asked for)
     counter: strawberry.Private[Callable[[], int]]
 
-    @strawberry.field(description="How many runs the filter accepts, on every page together.")
+    @strawberry.field
     async def count(self) -> int:
+        """How many runs the filter accepts, on every page together."""
         return await run_in_threadpool(self.counter)
 
 
