@@ -95,8 +95,21 @@ class WorkerPresence:
         while not self._stop.wait(self.every_s):
             self._announce()
 
+    def _describe(self) -> WorkerInfo | None:
+        if self.describe is None:
+            return None
+        try:
+            return self.describe()
+        except (AttributeError, RuntimeError, ValueError):  # Celery's internals, mid-change
+            logger.warning(
+                "worker %s: could not describe itself; announced without its pool and steps",
+                self.hostname,
+                exc_info=True,
+            )
+            return None
+
     def _announce(self) -> None:
-        info = self.describe() if self.describe is not None else None
+        info = self._describe()
         try:
             self.store.worker_heartbeat(
                 self.hostname, self.queues, self.every_s * 3, self.fingerprint, info
