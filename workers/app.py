@@ -27,7 +27,7 @@ from .acks import LiveChannel, guarded_request, track_live_channel
 from .deaths import DeathRecorder
 from .locations import LocationRegistry
 from .outcome import as_celery_result
-from .presence import WorkerPresence
+from .presence import WorkerPresence, celery_describer
 from .reaper import Reaper
 from .runtime import WorkerRuntime
 from .ticks import register_tick_task
@@ -147,7 +147,8 @@ def _announce_while_running(app: Celery, settings: Settings) -> None:
     def _announce(sender: Any, **_: Any) -> None:
         if sender.app is app:
             queues = list(app.amqp.queues.consume_from)
-            presence.append(WorkerPresence.start_for(settings, sender.hostname, queues))
+            describe = celery_describer(sender)
+            presence.append(WorkerPresence.start_for(settings, sender.hostname, queues, describe))
             reapers.append(Reaper.start_for(settings))
 
     @signals.worker_shutdown.connect(weak=False)

@@ -42,6 +42,7 @@ from opgrid.orchestrator.protocol.attempts import Begun
 from opgrid.orchestrator.protocol.captured import CapturedOutput
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
+from opgrid.orchestrator.protocol.presence import WorkerInfo
 from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 
 from .tick_records import (
@@ -257,10 +258,22 @@ class Registry(Protocol):
     """The workers alive, the queues they consume, how deep the queues are."""
 
     def worker_heartbeat(
-        self, hostname: str, queues: Sequence[str], ttl_s: float, fingerprint: str = ""
+        self,
+        hostname: str,
+        queues: Sequence[str],
+        ttl_s: float,
+        fingerprint: str = "",
+        info: WorkerInfo | None = None,
     ) -> None:
         """A worker consuming ``queues`` is alive for ``ttl_s`` more seconds, holding the
-        secret of ``fingerprint`` (``registry.secret_fingerprint``) when given."""
+        secret of ``fingerprint`` (``registry.secret_fingerprint``) and described by
+        ``info`` (process, pool size, running steps) when given."""
+
+    def live_worker_info(self) -> dict[str, WorkerInfo]:
+        """Hostname -> the last ``info`` of each live worker that published one."""
+
+    def step_claims(self, steps: Sequence[tuple[str, str]]) -> list[str | None]:
+        """The stored claim of each (run id, step key), None where there is none."""
 
     def live_fingerprints(self) -> dict[str, str]:
         """Hostname -> secret fingerprint of each live worker that published one."""

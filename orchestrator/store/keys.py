@@ -36,6 +36,8 @@ Cluster-wide:
 - ``<ns>:workers``             ZSET    Celery worker hostnames scored by when their announcement
                                       lapses; written by each worker's main process
 - ``<ns>:worker_queues``       HASH    worker hostname -> the queues it consumes, comma-separated
+- ``<ns>:worker_info``         HASH    worker hostname -> WorkerInfo JSON (host, pid, pool size,
+                                      the steps its pool runs), rewritten with each announcement
 - ``<ns>:queues``              SET     every queue steps were sent to; added to by the
                                       coordinators' metrics, so a restarted one still reports
                                       each queue's depth
@@ -167,6 +169,9 @@ class Keys:
 
     def worker_queues(self) -> str:
         return f"{self.namespace}:worker_queues"
+
+    def worker_info(self) -> str:
+        return f"{self.namespace}:worker_info"
 
     def queues(self) -> str:
         return f"{self.namespace}:queues"

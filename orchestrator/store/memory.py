@@ -37,6 +37,7 @@ from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, FINAL_STEP_V
 from opgrid.orchestrator.protocol.step_keys import output_label
 
 from .memory_logs import InMemoryStepLogs
+from .memory_registry import InMemoryRegistry
 from .memory_ticks import InMemoryTicks
 
 
@@ -58,7 +59,7 @@ def _seq(stream_id: str) -> int:
     return int(stream_id.split("-", 1)[0])
 
 
-class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks):
+class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
     """Runs kept in a dict; thread-safe."""
 
     def __init__(self) -> None:
@@ -67,9 +68,7 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks):
         self._active: set[str] = set()
         self._leases: dict[str, tuple[str, float]] = {}
         self._coordinators: dict[str, float] = {}
-        self._workers: dict[str, tuple[float, list[str]]] = {}
-        self._queues: set[str] = set()
-        self._fingerprints: dict[str, str] = {}
+        InMemoryRegistry.__init__(self)
         self._next = 0
         self._changed = threading.Condition()
 
@@ -383,35 +382,9 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks):
         now = time.monotonic()
         return sorted(c for c, until in self._coordinators.items() if until > now)
 
-    # Workers ------------------------------------------------------------------------------
-    def worker_heartbeat(
-        self, hostname: str, queues: Sequence[str], ttl_s: float, fingerprint: str = ""
-    ) -> None:
-        self._workers[hostname] = (time.monotonic() + ttl_s, list(queues))
-        if fingerprint:
-            self._fingerprints[hostname] = fingerprint
-
-    def forget_worker(self, hostname: str) -> None:
-        self._workers.pop(hostname, None)
-        self._fingerprints.pop(hostname, None)
-
-    def live_fingerprints(self) -> dict[str, str]:
-        alive = self.live_workers()
-        return {host: found for host, found in sorted(self._fingerprints.items()) if host in alive}
-
-    def live_workers(self) -> dict[str, list[str]]:
-        now = time.monotonic()
-        return {
-            host: list(queues)
-            for host, (until, queues) in sorted(self._workers.items())
-            if until > now
-        }
-
-    def remember_queues(self, queues: Iterable[str]) -> None:
-        self._queues.update(queues)
-
-    def known_queues(self) -> list[str]:
-        return sorted(self._queues)
+    def _claim(self, run_id: str, step_key: str) -> str | None:
+        run = self._runs.get(run_id)
+        return run.claims.get(step_key) if run is not None else None
 
     # Pruning ------------------------------------------------------------------------------
     def prune_runs(self, finished_before: float, dry_run: bool = False) -> list[str]:

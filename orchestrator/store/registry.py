@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 
+from opgrid.orchestrator.protocol.presence import WorkerInfo
 from opgrid.orchestrator.protocol.signing import sign
 
 from .connect import translated
@@ -37,15 +38,23 @@ class RedisRegistry:
     # Workers and queues (read by the coordinator's metrics) ----------------------------------
     @translated
     def worker_heartbeat(
-        self, hostname: str, queues: Sequence[str], ttl_s: float, fingerprint: str = ""
+        self,
+        hostname: str,
+        queues: Sequence[str],
+        ttl_s: float,
+        fingerprint: str = "",
+        info: WorkerInfo | None = None,
     ) -> None:
         """A Celery worker, consuming ``queues``, is alive until ``ttl_s`` from now; it
-        holds the secret of ``fingerprint`` (``secret_fingerprint``), when given."""
+        holds the secret of ``fingerprint`` (``secret_fingerprint``) and describes itself
+        with ``info``, when given."""
         with self._r.pipeline(transaction=False) as pipe:
             pipe.zadd(self.keys.workers(), {hostname: time.time() + ttl_s})
             pipe.hset(self.keys.worker_queues(), hostname, ",".join(queues))
             if fingerprint:
                 pipe.hset(self.keys.worker_secrets(), hostname, fingerprint)
+            if info is not None:
+                pipe.hset(self.keys.worker_info(), hostname, info.model_dump_json())
             pipe.execute()
 
     @translated
@@ -54,7 +63,31 @@ class RedisRegistry:
             pipe.zrem(self.keys.workers(), hostname)
             pipe.hdel(self.keys.worker_queues(), hostname)
             pipe.hdel(self.keys.worker_secrets(), hostname)
+            pipe.hdel(self.keys.worker_info(), hostname)
             pipe.execute()
+
+    @translated
+    def live_worker_info(self) -> dict[str, WorkerInfo]:
+        """Hostname -> what each live worker that published it says about itself."""
+        now = time.time()
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zrangebyscore(self.keys.workers(), now, "+inf")
+            pipe.hgetall(self.keys.worker_info())
+            alive, infos = pipe.execute()
+        return {
+            member.decode(): WorkerInfo.model_validate_json(infos[member])
+            for member in sorted(alive)
+            if member in infos
+        }
+
+    @translated
+    def step_claims(self, steps: Sequence[tuple[str, str]]) -> list[str | None]:
+        """The stored claim (``"<attempt>:<worker token>"``) of each (run id, step key)."""
+        with self._r.pipeline(transaction=False) as pipe:
+            for run_id, step_key in steps:
+                pipe.hget(self.keys.claims(run_id), step_key)
+            found = pipe.execute()
+        return [raw.decode() if raw is not None else None for raw in found]
 
     @translated
     def live_fingerprints(self) -> dict[str, str]:
@@ -88,6 +121,7 @@ class RedisRegistry:
             with self._r.pipeline(transaction=False) as pipe:
                 pipe.hdel(self.keys.worker_queues(), *lapsed)
                 pipe.hdel(self.keys.worker_secrets(), *lapsed)
+                pipe.hdel(self.keys.worker_info(), *lapsed)
                 pipe.execute()
         return {
             member.decode(): [q for q in queues.get(member, b"").decode().split(",") if q]

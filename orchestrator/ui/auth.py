@@ -143,7 +143,8 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         status, text = problem
-        if status == 401 and scope.get("method") == "GET" and _wants_html(headers, path):
+        query: bytes = scope.get("query_string", b"")
+        if status == 401 and scope.get("method") == "GET" and _wants_html(headers, path, query):
             await _send(send, 303, b"", [(b"location", b"/login")])
             return
         await _send(send, status, text.encode(), [(b"content-type", b"text/plain")])
@@ -175,8 +176,11 @@ def _same_origin(headers: dict[str, str]) -> bool:
     return origin is None or urlsplit(origin).netloc == headers.get("host", "")
 
 
-def _wants_html(headers: dict[str, str], path: str) -> bool:
-    return path != "/graphql" and "text/html" in headers.get("accept", "")
+def _wants_html(headers: dict[str, str], path: str, query: bytes) -> bool:
+    """A browser asking for a page (the GraphQL explorer too; not a query sent by GET)."""
+    if path == "/graphql" and b"query=" in query:
+        return False
+    return "text/html" in headers.get("accept", "")
 
 
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -41,6 +41,7 @@ from opgrid.orchestrator.planning.plan import ExecutionPlan, PlanStep
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.events import ErrorInfo, RunEvent
 from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP, RunRecord
+from opgrid.orchestrator.protocol.presence import RunningStep, WorkerInfo, claim_names
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
 from opgrid.orchestrator.protocol.tags import QUEUE_TAG
 from opgrid.orchestrator.scheduler import control
@@ -94,6 +95,7 @@ __all__ = [
     "RunNotFound",
     "RunRecord",
     "RunStatus",
+    "RunningStep",
     "Selector",
     "Settings",
     "Shape",
@@ -101,6 +103,8 @@ __all__ = [
     "StorageError",
     "TickRecord",
     "ValueRef",
+    "WorkerInfo",
+    "claim_names",
     "compile_plan",
     "instigator_defs",
     "load_code_location",
@@ -265,6 +269,20 @@ class ClusterHandle:
             DagsterInvariantViolationError: it is over already.
         """
         return control.cancel_backfill(self.store, backfill_id)
+
+    def live_worker_info(self) -> dict[str, WorkerInfo]:
+        return self.store.live_worker_info()
+
+    def step_claims(self, steps: Sequence[tuple[str, str]]) -> list[str | None]:
+        return self.store.step_claims(steps)
+
+    def run_leases(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Run id -> the coordinator whose lease it holds, for each run that has one."""
+        with redis_errors("reading the runs' leases"), self.redis.pipeline(False) as pipe:
+            for run_id in run_ids:
+                pipe.get(self.keys.lease(run_id))
+            owners = pipe.execute()
+        return {r: o.decode() for r, o in zip(run_ids, owners, strict=True) if o is not None}
 
 
 @contextlib.contextmanager

@@ -6,7 +6,8 @@
   so running bars grow).
 - ``/live/runs?<filter>``: blocks on the submissions stream and the event streams
   of active runs; when anything arrives, sends the first page of the filter again.
-- ``/live/cluster``: workers, queues and coordinators every two seconds (they are
+- ``/live/cluster``: workers (with their running steps), queues and coordinators
+  every two seconds (they are
   heartbeats, so there is nothing to block on).
 
 Blocking reads run in worker threads; the stream ends when the client goes away.
@@ -27,6 +28,7 @@ from starlette.responses import Response, StreamingResponse
 from .actions import run_filter, run_row, ui_state
 from .cluster import FINAL_RUN_STATUSES, RunNotFound, redis_errors
 from .pages import fragments
+from .pages.cluster import cluster_html
 from .run_view import load_run
 from .runs_query import list_runs
 
@@ -170,7 +172,7 @@ async def cluster_stream(request: Request) -> Response:
 
     async def body() -> AsyncIterator[bytes]:
         while True:
-            html = await _blocking(fragments.cluster_html, state)
+            html = await _blocking(cluster_html, state)
             yield _message("cluster", {"html": html})
             await asyncio.sleep(CLUSTER_EVERY_S)
 

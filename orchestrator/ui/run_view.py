@@ -7,10 +7,16 @@ delay), when a worker started it, when it ended and how, and the redeliveries th
 coordinator announced. Which worker ran each attempt (host and pid) comes from its
 start event; for logs written before start events named their worker, the current
 attempt's worker comes from the run's claims hash (``Keys.claims``).
+
+A run's plan is written once and its event stream is only appended to, so this process
+keeps the plans and parsed events of the runs it showed last (``_Seen``): a page read
+again parses only the events added since.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,13 +111,50 @@ def load_run(cluster: ClusterHandle, run_id: str) -> RunView:
     """
     store = cluster.store
     record = store.get_run(run_id)
-    plan = store.get_plan(run_id)
+    key = (cluster.keys.namespace, run_id)
+    seen = _seen.get(key)
+    plan = seen[0] if seen is not None else store.get_plan(run_id)
     statuses = store.step_statuses(run_id)
     with redis_errors(f"reading the claims of run {run_id}"):
         claims = cluster.redis.hgetall(cluster.keys.claims(run_id))
-    events = store.read_events(run_id)
+    known = seen[1] if seen is not None else []
+    added = store.read_events(run_id, after=known[-1][0] if known else "0-0")
+    events = known + added
+    _seen.put(key, plan, events)
     attempts = build_attempts(plan, record, [e for _, e in events], _claims(claims))
     return RunView(record, plan, statuses, attempts, events)
+
+
+#: Runs whose plan and parsed events this process keeps (the most recently shown).
+SEEN_RUNS = 32
+
+
+class _Seen:
+    """Plans and parsed events of the runs shown last, least recently used out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._runs: OrderedDict[tuple[str, str], tuple[ExecutionPlan, list[Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[ExecutionPlan, list[Any]] | None:
+        with self._lock:
+            found = self._runs.get(key)
+            if found is not None:
+                self._runs.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], plan: ExecutionPlan, events: list[Any]) -> None:
+        with self._lock:
+            current = self._runs.get(key)
+            if current is None or len(current[1]) <= len(events):
+                self._runs[key] = (plan, events)
+                self._runs.move_to_end(key)
+            while len(self._runs) > self.size:
+                self._runs.popitem(last=False)
+
+
+_seen = _Seen(SEEN_RUNS)
 
 
 def _claims(raw: dict[bytes, bytes]) -> dict[str, tuple[int, str, str]]:

@@ -4,7 +4,9 @@ The store lists only the newest N runs, so filtering is done here on top of its
 index (``Keys.runs_index``: run ids scored by creation time) and its run records
 (``Keys.run``), read in batches through one pipeline per batch. A cheap test on the
 raw JSON skips most records a filter rejects before they are parsed, and records of
-finished runs (which never change) are read from Redis once per process.
+finished runs (which never change) are read from Redis once per process. A run's job
+and tags never change either, so a run still going whose copy lacks the job or a tag
+key a filter asks for is skipped without reading it again.
 
 Pages are keyset-paginated: the cursor names the last run shown (creation time and
 id), so a page stays right while new runs arrive above it.
@@ -46,13 +48,18 @@ class RunFilter:
 
     def needles(self) -> list[bytes]:
         """Byte strings a matching record's JSON must contain (a necessary condition)."""
-        found = []
-        if self.job is not None:
-            found.append(b'"job_name":' + json.dumps(self.job, ensure_ascii=False).encode())
+        found = self.fixed_needles()
         if len(self.statuses) == 1:
             found.append(
                 b'"status":' + json.dumps(next(iter(self.statuses)), ensure_ascii=False).encode()
             )
+        return found
+
+    def fixed_needles(self) -> list[bytes]:
+        """The needles of what a run keeps for ever (its job and tag keys)."""
+        found = []
+        if self.job is not None:
+            found.append(b'"job_name":' + json.dumps(self.job, ensure_ascii=False).encode())
         found += [json.dumps(key, ensure_ascii=False).encode() for key, _ in self.tags]
         return found
 
@@ -125,6 +132,39 @@ def _list_runs(cluster: ClusterHandle, flt: RunFilter, limit: int, cursor: str |
     return RunPage(page, encode_cursor(page[-1]) if more and page else None, scanned)
 
 
+def count_runs(cluster: ClusterHandle, flt: RunFilter) -> int:
+    """How many runs ``flt`` accepts (on every page together; at most ``MAX_SCANNED`` are
+    looked at).
+
+    A filter by creation time alone is counted by the index (``ZCOUNT``, no record read);
+    others read the records the way ``list_runs`` does (finished ones from this
+    process's copies).
+
+    Raises:
+        StorageError: Redis failed.
+    """
+    with redis_errors("counting runs"):
+        if flt.run_ids:
+            return len(_by_ids(cluster, flt, len(flt.run_ids)).runs)
+        if flt.job is None and not flt.statuses and not flt.tags:
+            top = flt.created_before if flt.created_before is not None else "+inf"
+            bottom = flt.created_after if flt.created_after is not None else "-inf"
+            return int(cluster.redis.zcount(cluster.keys.runs_index(), bottom, top))
+        return _count_scanned(cluster, flt)
+
+
+def _count_scanned(cluster: ClusterHandle, flt: RunFilter) -> int:
+    needles = flt.needles()
+    counted = scanned = 0
+    for _, raw in _index_entries(cluster, flt, None, BATCH):
+        scanned += 1
+        if raw is not None and all(needle in raw for needle in needles):
+            counted += flt.matches(RunRecord.model_validate_json(raw))
+        if scanned >= MAX_SCANNED:
+            break
+    return counted
+
+
 def _index_entries(
     cluster: ClusterHandle, flt: RunFilter, after: tuple[float, str] | None, first: int
 ) -> Iterator[tuple[str, bytes | None]]:
@@ -154,44 +194,61 @@ def _index_entries(
             return
         offset += len(members)
         ids = [member.decode() for member in members]
-        yield from zip(ids, _records(cluster, ids), strict=True)
+        yield from zip(ids, _records(cluster, ids, flt.fixed_needles()), strict=True)
         if len(members) < batch:
             return
         batch = min(BATCH, batch * 2)
 
 
-class _FinalRecords:
-    """Raw records of finished runs, by namespace and run id, least recently used out.
+class _SeenRecords:
+    """Raw records, by namespace and run id, least recently used out, each with whether
+    it is final.
 
-    A finished run's record is never written again, so a copy is as good as a read; a run
-    pruned meanwhile has left the index too, so its copy is never asked for.
+    A finished run's record is never written again, so its copy is as good as a read; a
+    run still going keeps its job and tags, so its copy still tells a filter of those
+    that it cannot match. A run pruned meanwhile has left the index too, so its copy is
+    never asked for.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._raw: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._raw: OrderedDict[tuple[str, str], tuple[bytes, bool]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, namespace: str, run_id: str) -> bytes | None:
+    def get_many(self, namespace: str, run_ids: list[str]) -> list[tuple[bytes, bool] | None]:
         with self._lock:
-            return self._raw.get((namespace, run_id))
+            get = self._raw.get
+            return [get((namespace, run_id)) for run_id in run_ids]
 
     def put(self, namespace: str, run_id: str, raw: bytes) -> None:
-        if not any(mark in raw for mark in _FINAL_MARKS):
-            return
+        final = any(mark in raw for mark in _FINAL_MARKS)
         with self._lock:
-            self._raw[(namespace, run_id)] = raw
+            self._raw[(namespace, run_id)] = (raw, final)
             while len(self._raw) > self.size:
                 self._raw.popitem(last=False)
 
 
-_final = _FinalRecords(CACHE_SIZE)
+_seen = _SeenRecords(CACHE_SIZE)
 
 
-def _records(cluster: ClusterHandle, ids: list[str]) -> list[bytes | None]:
-    """The raw records of ``ids`` (None for a run that is gone), read once when final."""
+def _copy(seen: tuple[bytes, bool] | None, fixed: list[bytes]) -> bytes | None:
+    """A copy as good as a read: a final record, or one that cannot match ``fixed``."""
+    if seen is None:
+        return None
+    raw, final = seen
+    if final:
+        return raw
+    return None if all(needle in raw for needle in fixed) else raw
+
+
+def _records(
+    cluster: ClusterHandle, ids: list[str], fixed: list[bytes] | None = None
+) -> list[bytes | None]:
+    """The raw records of ``ids`` (None for a run that is gone): read once when final,
+    not read again while a copy lacks one of the ``fixed`` needles (``fixed_needles``)."""
     namespace = cluster.keys.namespace
-    found: list[bytes | None] = [_final.get(namespace, run_id) for run_id in ids]
+    fixed = fixed or []
+    found = [_copy(seen, fixed) for seen in _seen.get_many(namespace, ids)]
     missing = [i for i, raw in enumerate(found) if raw is None]
     if missing:
         with cluster.redis.pipeline(transaction=False) as pipe:
@@ -200,12 +257,14 @@ def _records(cluster: ClusterHandle, ids: list[str]) -> list[bytes | None]:
             for i, raw in zip(missing, pipe.execute(), strict=True):
                 found[i] = raw
                 if raw is not None:
-                    _final.put(namespace, ids[i], raw)
+                    _seen.put(namespace, ids[i], raw)
     return found
 
 
 def _by_ids(cluster: ClusterHandle, flt: RunFilter, limit: int) -> RunPage:
     ids = sorted(flt.run_ids)[:limit]
+    if not ids:
+        return RunPage([], None, 0)
     with cluster.redis.pipeline(transaction=False) as pipe:
         for run_id in ids:
             pipe.hget(cluster.keys.run(run_id), "record")

@@ -45,12 +45,16 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 
 class _GraphQL(GraphQL[dict[str, Any], None]):
-    """Strawberry's ASGI app with the UI's state as context; no GraphiQL (it loads its
-    scripts from a CDN, which the UI never does)."""
+    """Strawberry's ASGI app with the UI's state as context. A browser's GET gets our
+    own explorer page (``pages.explorer_page``) in place of strawberry's GraphiQL, which
+    loads its scripts from a CDN, which the UI never does."""
 
     def __init__(self, state: UIState) -> None:
-        super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.state = state
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return pages.explorer_page(request)
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
         return {"ui": self.state, "request": request, "response": response}

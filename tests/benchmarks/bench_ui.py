@@ -13,7 +13,9 @@ a thread of this process, it measures:
 2. the page of a finished 1,000-step run (graph, timeline, outputs, events).
    Goal: <= 300 ms;
 3. commit-to-live latency: an event appended to a run's stream until the run page's
-   live stream (``/live/runs/{id}``) delivers it. Goal: <= 250 ms.
+   live stream (``/live/runs/{id}``) delivers it. Goal: <= 250 ms;
+4. the memory of an ``opgrid ui`` process serving a real cluster while 50 live pages
+   stay open (``ui_live_memory``). Goal: flat.
 
 Times are measured at the client, over loopback (so they include HTTP), median and
 95th percentile of repeated requests. Nothing is asserted; figures print next to goals.
@@ -43,7 +45,7 @@ from opgrid.orchestrator.store.envelopes import io_manager_from_settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.ui.catalog import LocationSource
 from opgrid.orchestrator.ui.server import serving
-from tests.benchmarks import ui_jobs
+from tests.benchmarks import ui_jobs, ui_live_memory
 
 JOBS = "tests/benchmarks/ui_jobs.py"
 STATUSES = [RunStatus.SUCCESS] * 6 + [RunStatus.FAILURE, RunStatus.CANCELED, RunStatus.STARTED]
@@ -176,6 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--hold", type=float, default=60.0, help="seconds live pages stay open")
     args = parser.parse_args()
     with RedisServer() as server:
         settings = Settings(redis_url=server.url, namespace="bench-ui", secret="bench")
@@ -189,6 +192,8 @@ def main() -> None:
         with serving(settings, [LocationSource(file=JOBS)], port=_port()) as base:
             _measure(base, store, wide, args.reps)
         store.client.close()
+        samples, received = ui_live_memory.measure(server.url, _port(), args.hold)
+        ui_live_memory.report(samples, received, args.hold)
 
 
 def _measure(base: str, store: RedisRunStore, wide: str, reps: int) -> None:

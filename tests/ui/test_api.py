@@ -388,3 +388,39 @@ def test_a_run_answers_what_a_step_printed_over_graphql(ui_cluster):
         missing = http.get(f"/runs/{run_id}/steps/chatter/stdout?attempt=4")
     assert "hello from &lt;chatter&gt; on stdout" in page
     assert missing.status_code == 404 and "attempt 4 of step" in missing.text
+
+
+COUNT = """
+query($filter: RunsFilter, $limit: Int) {
+  runsOrError(filter: $filter, limit: $limit) {
+    ... on Runs { count results { runId creationTime } }
+  }
+}
+"""
+
+
+def test_runs_count_is_the_total_the_filter_accepts_over_every_page(ui_cluster):
+    marker = f"count-{time.monotonic_ns()}"
+    tags = {"batch": marker}
+    ids = [_launch(ui_cluster, "hello", HELLO, tags=tags) for _ in range(3)]
+    failing = _launch(
+        ui_cluster, "gated", {"ops": {"gate": {"config": {"marker": "/nope"}}}}, tags=tags
+    )
+    for run_id in [*ids, failing]:
+        ui_cluster.wait_status(run_id, "SUCCESS", "FAILURE")
+
+    def count(flt: dict | None, limit: int = 50) -> tuple[int, int]:
+        runs = ui_cluster.graphql(COUNT, {"filter": flt, "limit": limit})["runsOrError"]
+        return runs["count"], len(runs["results"])
+
+    batch = {"tags": [{"key": "batch", "value": marker}]}
+    assert count(batch, limit=2) == (4, 2)
+    assert count({**batch, "statuses": ["SUCCESS"]})[0] == 3
+    assert count({**batch, "statuses": ["FAILURE", "CANCELED"]})[0] == 1
+    assert count({**batch, "pipelineName": "gated"})[0] == 1
+    assert count({"runIds": [ids[0], failing, "no-such-run"]})[0] == 2
+    everything = ui_cluster.graphql(COUNT, {"limit": 500})["runsOrError"]
+    assert everything["count"] == len(everything["results"]) >= 4
+    since = min(r["creationTime"] for r in everything["results"] if r["runId"] in ids)
+    newer = [r for r in everything["results"] if r["creationTime"] >= since]
+    assert count({"createdAfter": since - 1e-6}, limit=1) == (len(newer), 1)

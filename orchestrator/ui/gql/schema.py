@@ -4,6 +4,7 @@ and backfills are mixed in from ``automation``."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
 from typing import Any
@@ -22,16 +23,18 @@ from ..cluster import (
     RunRecord,
     StorageError,
 )
+from ..cluster_view import cluster_now, workers_now
 from ..config_schema import scaffold_yaml
 from ..launching import Launched, Refused, launch
 from ..redact import redacted
-from ..runs_query import RunFilter, list_runs
+from ..runs_query import RunFilter, count_runs, list_runs
 from ..state import UIState
 from . import inputs as i
 from . import types as t
 from . import workspace as w
 from .automation import AutomationQuery
 from .automation_mutations import AutomationMutation
+from .workspace import worker_of
 
 logger = logging.getLogger(__name__)
 
@@ -232,12 +235,12 @@ class Query(AutomationQuery):
         except StorageError as exc:
             return python_error(exc)
         results = [run_of(state, record) for record in page.runs]
-        return t.Runs(results=results, count=len(results), cursor=page.next_cursor)
+        counter = functools.partial(count_runs, state.cluster, flt)
+        return t.Runs(results=results, cursor=page.next_cursor, counter=counter)
 
     @strawberry.field
     def workers(self, info: Info[Any, Any]) -> list[w.Worker]:
-        workers = _ui(info).cluster.live_workers()
-        return [w.Worker(hostname=h, queues=q) for h, q in workers.items()]
+        return [worker_of(worker) for worker in workers_now(_ui(info))]
 
     @strawberry.field
     def queues(self, info: Info[Any, Any]) -> list[w.Queue]:
@@ -248,7 +251,10 @@ class Query(AutomationQuery):
 
     @strawberry.field
     def coordinators(self, info: Info[Any, Any]) -> list[w.Coordinator]:
-        return [w.Coordinator(id=c) for c in _ui(info).cluster.live_coordinators()]
+        return [
+            w.Coordinator(id=c.id, leased_run_ids=c.runs)
+            for c in cluster_now(_ui(info)).coordinators
+        ]
 
 
 def _run_or_error(state: UIState, run_id: str) -> t.RunOrError:

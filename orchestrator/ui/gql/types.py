@@ -8,6 +8,7 @@ events, workers, queues) is opgrid's own, in Dagster's style.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Annotated
 
@@ -213,8 +214,14 @@ def log_event(event: CoreRunEvent) -> RunLogEvent:
 @strawberry.type
 class Runs:
     results: list[Run]
-    count: int
     cursor: str | None
+    #: counts the runs the query's filter accepts (read only when ``count`` is asked for)
+    counter: strawberry.Private[Callable[[], int]]
+
+    @strawberry.field
+    async def count(self) -> int:
+        """How many runs the filter accepts, on every page together."""
+        return await run_in_threadpool(self.counter)
 
 
 @strawberry.interface

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 
+from ..cluster_view import WorkerNow
 from .types import Error, PipelineTag, PythonError, UnauthorizedError
 
 
@@ -88,9 +89,27 @@ ReloadRepositoryLocationMutationResult = Annotated[
 
 # The cluster --------------------------------------------------------------------------
 @strawberry.type
+class WorkerStep:
+    """A step a worker's pool runs now (its claim names this attempt and process)."""
+
+    run_id: str
+    job_name: str
+    step_key: str
+    attempt: int
+    pid: int
+    start_time: float
+    elapsed_seconds: float
+
+
+@strawberry.type
 class Worker:
     hostname: str
     queues: list[str]
+    host: str | None = None
+    pid: int | None = None
+    concurrency: int | None = None
+    pool: str | None = None
+    running: list[WorkerStep] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -103,3 +122,29 @@ class Queue:
 @strawberry.type
 class Coordinator:
     id: str
+    leased_run_ids: list[str] = strawberry.field(default_factory=list)
+
+
+def worker_of(worker: WorkerNow) -> Worker:
+    """A live worker as the ``workers`` query answers it."""
+    running = [
+        WorkerStep(
+            run_id=s.run_id,
+            job_name=s.job_name,
+            step_key=s.step_key,
+            attempt=s.attempt,
+            pid=s.pid,
+            start_time=s.started_at,
+            elapsed_seconds=s.elapsed_s,
+        )
+        for s in worker.running
+    ]
+    return Worker(
+        hostname=worker.hostname,
+        queues=worker.queues,
+        host=worker.host,
+        pid=worker.pid,
+        concurrency=worker.concurrency,
+        pool=worker.pool or None,
+        running=running,
+    )

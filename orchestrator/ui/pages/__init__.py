@@ -1,5 +1,5 @@
 """The server-rendered pages: Jobs, Runs, Run, Launchpad, Cluster, Schedules, Sensors,
-Backfills, and the login page."""
+Backfills, captured output, the GraphQL explorer, and the login page."""
 
 from .automation import (
     backfills_page,
@@ -9,14 +9,17 @@ from .automation import (
     sensors_page,
 )
 from .captured import captured_page
+from .cluster import cluster_page
+from .explorer import explorer_page
 from .jobs import job_page, jobs_page, launchpad_page
-from .misc import cluster_page, login_page, logout
+from .misc import login_page, logout
 from .runs import run_page, runs_page
 
 __all__ = [
     "backfills_page",
     "captured_page",
     "cluster_page",
+    "explorer_page",
     "job_page",
     "jobs_page",
     "launchpad_page",

@@ -1,5 +1,5 @@
 """Pieces of pages that live streams send again: run rows, a run's step graph, timeline
-and events, and the cluster's tables."""
+and events (the Cluster page's tables are in ``cluster``)."""
 
 from __future__ import annotations
 
@@ -100,38 +100,3 @@ def run_update(
         "counts": step_counts(view),
         "duration": duration(view.record.started_at, view.record.finished_at),
     }
-
-
-def cluster_html(state: UIState) -> str:
-    """Workers, queues (a queue with waiting steps and no consumer stands out), coordinators."""
-    from ..gql.schema import queue_rows
-
-    workers = state.cluster.live_workers()
-    queues = queue_rows(state)
-    coordinators = state.cluster.live_coordinators()
-    worker_rows = (
-        "".join(
-            f"<tr><td class='mono'>{h(host)}</td><td>{h(host.partition('@')[2] or host)}</td>"
-            f"<td>{' '.join(f'<span class=chip>{h(q)}</span>' for q in qs)}</td></tr>"
-            for host, qs in workers.items()
-        )
-        or '<tr><td colspan="3" class="muted">No live worker.</td></tr>'
-    )
-    queue_rows_html = "".join(
-        f'<tr class="{"orphan" if q.depth and not q.consumers else ""}">'
-        f"<td class='mono'>{h(q.name)}</td><td>{q.depth}</td>"
-        f"<td>{h(', '.join(q.consumers)) or '<b>no consumer</b>'}</td></tr>"
-        for q in queues
-    )
-    coordinator_rows = (
-        "".join(f"<tr><td class='mono'>{h(c)}</td></tr>" for c in coordinators)
-        or '<tr><td class="muted">No live coordinator: queued runs will wait.</td></tr>'
-    )
-    return (
-        f"<section><h2>Workers ({len(workers)})</h2><table><thead><tr><th>Worker</th>"
-        f"<th>Host</th><th>Queues</th></tr></thead><tbody>{worker_rows}</tbody></table></section>"
-        f"<section><h2>Queues</h2><table><thead><tr><th>Queue</th><th>Waiting steps</th>"
-        f"<th>Consumers</th></tr></thead><tbody>{queue_rows_html}</tbody></table></section>"
-        f"<section><h2>Coordinators ({len(coordinators)})</h2><table><tbody>{coordinator_rows}"
-        "</tbody></table></section>"
-    )

@@ -15,6 +15,7 @@ from ..state import UIState
 #: The pages in the navigation bar: (path, title).
 NAV: tuple[tuple[str, str], ...] = (("/runs", "Runs"), ("/jobs", "Jobs"), ("/cluster", "Cluster"))
 NAV += (("/schedules", "Schedules"), ("/sensors", "Sensors"), ("/backfills", "Backfills"))
+NAV += (("/graphql", "GraphQL"),)
 
 
 def h(value: Any) -> str:

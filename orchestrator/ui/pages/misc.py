@@ -1,4 +1,4 @@
-"""The login page, logging out, and the Cluster page."""
+"""The login page and logging out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from starlette.responses import RedirectResponse, Response
 
 from ..actions import ui_state
 from ..auth import COOKIE
-from . import fragments
 from .layout import h, page
 
 
@@ -49,9 +48,3 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse("/login", 303)
     response.delete_cookie(COOKIE)
     return response
-
-
-def cluster_page(request: Request) -> Response:
-    html = fragments.cluster_html(ui_state(request))
-    body = f'<h1>Cluster</h1><div id="cluster" data-live="/live/cluster">{html}</div>'
-    return page(request, "Cluster", body, "/cluster")
