@@ -19,6 +19,7 @@ from opgrid.errors import (
 from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher
 from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.coordinator.metrics import PrometheusMetrics, served_metrics
+from opgrid.orchestrator.coordinator.unacked import UnackedSweeper
 from opgrid.orchestrator.scheduler.thread import start_scheduler
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import safe_url
@@ -161,7 +162,9 @@ def coordinator(
             metrics = stack.enter_context(served_metrics(store, settings))
         except OpgridError as exc:  # the port is taken
             raise UsageProblem(str(exc)) from exc
-        driver = Coordinator(store, dispatcher, settings, coordinator_id, hooks=metrics)
+        sweeper = UnackedSweeper.for_settings(store, settings)
+        stack.callback(sweeper.close)
+        driver = Coordinator(store, dispatcher, settings, coordinator_id, metrics, sweeper)
         logger.info(
             "coordinator %s: namespace %r at %s, default queue %r, %d other(s) alive",
             driver.id,

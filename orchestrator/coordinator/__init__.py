@@ -3,7 +3,9 @@
 ``loop`` (``Coordinator``), ``owned`` (what it keeps per run), ``supervision``
 (pure decisions about silent workers, time limits and untaken steps), ``dispatch``
 (sending steps to Celery by task name), ``hooks`` (what observers are told),
-``metrics`` (Prometheus, from hook arguments), ``local`` (the one wiring of a
+``metrics`` (Prometheus, from hook arguments), ``outbox`` (sends and revokes),
+``watching`` (performs supervision), ``unacked`` (settles the broker's leftover
+copies of ended attempts), ``local`` (the one wiring of a
 coordinator in a thread). Names load on first use (``..exports``).
 """
 
@@ -19,6 +21,7 @@ _EXPORTS = {
     "CoordinatorThread": "local",
     "local_coordinator": "local",
     "local_coordinator_with_metrics": "local",
+    "UnackedSweeper": "unacked",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -16,6 +16,7 @@ from opgrid.orchestrator.store.redis import RedisRunStore
 from .dispatch import CeleryDispatcher
 from .loop import Coordinator
 from .metrics import PrometheusMetrics, served_metrics
+from .unacked import UnackedSweeper
 
 
 class CoordinatorThread:
@@ -63,10 +64,13 @@ def local_coordinator(settings: Settings | None = None) -> Iterator[Coordinator]
     settings = settings or Settings()
     store = RedisRunStore.from_settings(settings)
     dispatcher = CeleryDispatcher(settings)
+    sweeper = UnackedSweeper.for_settings(store, settings)
     try:
-        with CoordinatorThread(Coordinator(store, dispatcher, settings)) as coordinator:
+        coordinator = Coordinator(store, dispatcher, settings, sweeper=sweeper)
+        with CoordinatorThread(coordinator):
             yield coordinator
     finally:
+        sweeper.close()
         dispatcher.close()
         store.client.close()
 
@@ -76,11 +80,13 @@ def local_coordinator_with_metrics(settings: Settings) -> Iterator[Coordinator]:
     """``coordinator.local_coordinator``, its metrics served on ``settings.metrics_port``."""
     store = RedisRunStore.from_settings(settings)
     dispatcher = CeleryDispatcher(settings)
+    sweeper = UnackedSweeper.for_settings(store, settings)
     try:
         with served_metrics(store, settings) as metrics:
-            coordinator = Coordinator(store, dispatcher, settings, hooks=metrics)
+            coordinator = Coordinator(store, dispatcher, settings, hooks=metrics, sweeper=sweeper)
             with CoordinatorThread(coordinator):
                 yield coordinator
     finally:
+        sweeper.close()
         dispatcher.close()
         store.client.close()

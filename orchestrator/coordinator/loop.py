@@ -62,6 +62,7 @@ from .dispatch import Dispatcher
 from .hooks import Hooks
 from .outbox import Outbox
 from .owned import OwnedRun, Tally
+from .unacked import UnackedSweeper
 from .watching import Watcher
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Coordinator:
         settings: Settings,
         coordinator_id: str | None = None,
         hooks: Hooks | None = None,
+        sweeper: UnackedSweeper | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -102,6 +104,8 @@ class Coordinator:
         self.outbox = Outbox(dispatcher, settings.default_queue, self.id)
         self._watcher = Watcher(store, settings, self._resend, self.outbox.revoke)
         self.hooks = hooks or Hooks()
+        #: settles the broker's unacknowledged copies of ended attempts (Redis brokers)
+        self.sweeper = sweeper
         self._tally = Tally()
 
     # The loop -------------------------------------------------------------------------
@@ -213,6 +217,8 @@ class Coordinator:
         for run_id in self.store.active_runs():
             if run_id not in self.runs:
                 self.adopt(run_id)
+        if self.sweeper is not None:
+            self.sweeper.sweep(time.time())
 
     def _disown(self, run_id: str) -> None:
         del self.runs[run_id]

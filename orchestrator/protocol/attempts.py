@@ -150,6 +150,29 @@ def decide(
     return Verdict.TAKEN_OVER, holder
 
 
+def attempt_ended(status: str | None, claim: str | None, attempt: int) -> bool:
+    """Whether ``attempt`` of a step has ended for good, whoever asks: its step is final,
+    a later attempt holds the step, or this one ended ``up_for_retry``. (A delivery of it
+    would be ``SETTLED`` or ``STALE`` under ``decide``, for any worker at any time.) An
+    unknown step (None) is not known to have ended."""
+    if status is None:
+        return False
+    if status in FINAL_VALUES:
+        return True
+    if claim is None:
+        return False
+    held, _ = parse_claim(claim)
+    return held > attempt or (held == attempt and status == StepStatus.UP_FOR_RETRY.value)
+
+
+def attempt_unstarted(status: str | None, claim: str | None, attempt: int) -> bool:
+    """Whether ``attempt`` was sent and no delivery of it has begun: the step waits
+    ``queued`` with no claim of this attempt or a later one."""
+    if status != StepStatus.QUEUED.value:
+        return False
+    return claim is None or parse_claim(claim)[0] < attempt
+
+
 def worker_token() -> str:
     """A name for this process's claims: ``<host>/<pid>/<random>``."""
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"

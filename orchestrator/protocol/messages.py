@@ -104,3 +104,12 @@ def task_id(request: StepRequest) -> str:
     """The Celery task id of a step attempt: the same for every send of that attempt, so
     the coordinator can revoke it and a duplicate send is recognisable."""
     return f"{request.run_id}:{request.step_key}:{request.attempt}"
+
+
+def parse_task_id(value: str) -> tuple[str, str, int] | None:
+    """(run id, step key, attempt) of a ``task_id``; None for any other task id."""
+    run_id, _, rest = value.partition(":")
+    step_key, _, attempt = rest.rpartition(":")
+    if not run_id or not step_key or not attempt.isdigit():
+        return None
+    return run_id, step_key, int(attempt)

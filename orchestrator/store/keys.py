@@ -234,6 +234,13 @@ _KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
 _KOMBU_PRIORITY_SEP = "\x06\x16"
 
 
+#: kombu's Redis transport: delivered, unacknowledged messages (delivery tag ->
+#: ``[message, exchange, routing key]`` JSON), one hash for the broker's database.
+UNACKED = "unacked"
+#: kombu's Redis transport: the same delivery tags scored by delivery time.
+UNACKED_INDEX = "unacked_index"
+
+
 def queue_lists(queue: str) -> list[str]:
     """The broker's Redis lists that hold a Celery queue's waiting messages.
 
@@ -243,6 +250,13 @@ def queue_lists(queue: str) -> list[str]:
     return [
         f"{queue}{_KOMBU_PRIORITY_SEP}{step}" if step else queue for step in _KOMBU_PRIORITY_STEPS
     ]
+
+
+def queue_list_for(queue: str, priority: int) -> str:
+    """The list of ``queue_lists(queue)`` a message of ``priority`` waits in (kombu files
+    it under the highest priority step not above it)."""
+    step = max(s for s in _KOMBU_PRIORITY_STEPS if s <= max(priority, 0))
+    return f"{queue}{_KOMBU_PRIORITY_SEP}{step}" if step else queue
 
 
 def run_of(key: str) -> str:

@@ -376,8 +376,15 @@ def check_celery(args: list[str]) -> None:
 
 
 # Variables -----------------------------------------------------------------------------------
+#: Files under ``deploy/`` that are not text (README's screenshots).
+_BINARY_SUFFIXES = frozenset({".png"})
+
+
 def deploy_files() -> list[Path]:
-    return sorted(path for path in DEPLOY.rglob("*") if path.is_file())
+    """The text files of ``deploy/``."""
+    return sorted(
+        path for path in DEPLOY.rglob("*") if path.is_file() and path.suffix not in _BINARY_SUFFIXES
+    )
 
 
 def referenced_variables(prefix: str) -> dict[str, list[str]]:
