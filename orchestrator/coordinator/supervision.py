@@ -18,6 +18,9 @@ answers what to do about each step, in order:
   with ``StepLost``, revoking the attempt (with a beat, a worker just started it);
 - a step without a beat whose queue has had no live consumer for the no-consumer
   timeout: ``FailStep`` with ``StepLost`` naming the queue and how long, revoking it.
+  Live workers that hold another ``OPGRID_SECRET`` (their fingerprint in the registry
+  differs) refuse every request, so they do not count as consumers, and the error
+  says so.
 
 The loop performs the decisions: it writes their events only if the step is still in a
 status ``expect`` names (the step may have ended meanwhile), then sends or revokes.
@@ -60,6 +63,8 @@ class Watch:
     waiting: tuple[str, ...] = ()
     #: waiting on a queue without a live consumer for ``no_consumer_timeout_s``
     unconsumed: tuple[str, ...] = ()
+    #: queues whose live workers all hold another secret
+    mismatched: frozenset[str] = frozenset()
 
     @property
     def step_keys(self) -> list[str]:
@@ -117,9 +122,11 @@ def to_watch(
     monotonic_now: float,
     settings: Settings,
     unconsumed: Mapping[str, float] | None = None,
+    mismatched: Collection[str] = (),
 ) -> Watch:
     """The steps of ``owned`` whose heartbeats ``decide`` needs, at ``monotonic_now``;
-    ``unconsumed``: since when queues have had no live consumer (``unconsumed_since``)."""
+    ``unconsumed``: since when queues have had no live consumer (``unconsumed_since``);
+    ``mismatched``: those of them whose live workers hold another secret."""
     statuses = owned.state.statuses()
     running = tuple(
         key
@@ -140,7 +147,7 @@ def to_watch(
             if key not in waiting
             and _unconsumed_before(unconsumed, owned.queue(key, settings.default_queue), at, due)
         )
-    return Watch(running, waiting, idle)
+    return Watch(running, waiting, idle, frozenset(mismatched))
 
 
 def _unconsumed_before(
@@ -174,7 +181,7 @@ def decide(
             decisions.append(_not_taken(owned, key, settings))
     for key, beat in zip(watch.unconsumed, beats[waited:], strict=True):
         if beat is None:
-            decisions.append(_unconsumed(owned, key, settings))
+            decisions.append(_unconsumed(owned, key, settings, watch.mismatched))
     return decisions
 
 
@@ -240,10 +247,20 @@ def next_retry_at(runs: Iterable[OwnedRun]) -> float | None:
     return min((due for run in runs for _, due in run.retry_due.values()), default=None)
 
 
-def _unconsumed(owned: OwnedRun, key: str, settings: Settings) -> FailStep:
+def _unconsumed(
+    owned: OwnedRun, key: str, settings: Settings, mismatched: Collection[str]
+) -> FailStep:
     """A queued step's queue had no live consumer for ``no_consumer_timeout_s``: it fails."""
     attempt = owned.state.current_attempt(key)
     queue = owned.queue(key, settings.default_queue)
+    if queue in mismatched:
+        reason = (
+            f"step {key!r} waited {settings.no_consumer_timeout_s:g} s on queue {queue!r}, "
+            "whose live workers hold another OPGRID_SECRET than this coordinator and refuse "
+            "its requests (their secret fingerprints differ: see opgrid job submit's "
+            "warning or the cluster page): give every process of the cluster the same secret"
+        )
+        return FailStep(key, attempt, StepLost, reason, _NOT_TAKEN, revoke=True)
     reason = (
         f"step {key!r} waited on queue {queue!r}, which had no live consumer for "
         f"{settings.no_consumer_timeout_s:g} s (OPGRID_NO_CONSUMER_TIMEOUT_S): start a worker "

@@ -18,6 +18,7 @@ from opgrid.orchestrator.protocol.events import ErrorInfo, run_event
 from opgrid.orchestrator.protocol.status import StepStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
+from opgrid.orchestrator.store.registry import secret_fingerprint
 
 from . import supervision
 from .owned import OwnedRun
@@ -41,6 +42,9 @@ class Watcher:
         self._revoke = revoke
         #: queue -> since when (monotonic) it has had no live consumer, while steps wait on it
         self.unconsumed: dict[str, float] = {}
+        #: queues whose live workers all hold another secret
+        self.mismatched: set[str] = set()
+        self._fingerprint = secret_fingerprint(settings.secret.get_secret_value().encode())
 
     def watch(self, runs: Sequence[OwnedRun]) -> None:
         """Find running steps whose worker went silent, and queued steps no worker takes."""
@@ -57,15 +61,24 @@ class Watcher:
             for owned in runs:
                 queues |= supervision.waiting_queues(owned, self.settings.default_queue)
         if not queues:
-            self.unconsumed = {}
+            self.unconsumed, self.mismatched = {}, set()
             return
-        consumed = {queue for names in self.store.live_workers().values() for queue in names}
+        workers = self.store.live_workers()
+        fingerprints = self.store.live_fingerprints()
+        consumed: set[str] = set()
+        refusing: set[str] = set()
+        for host, names in workers.items():  # a worker that published none is taken at its word
+            mine = fingerprints.get(host, self._fingerprint) == self._fingerprint
+            (consumed if mine else refusing).update(names)
         self.unconsumed = supervision.unconsumed_since(
             self.unconsumed, queues, consumed, time.monotonic()
         )
+        self.mismatched = refusing - consumed
 
     def _watch_run(self, owned: OwnedRun) -> None:
-        watch = supervision.to_watch(owned, time.monotonic(), self.settings, self.unconsumed)
+        watch = supervision.to_watch(
+            owned, time.monotonic(), self.settings, self.unconsumed, self.mismatched
+        )
         if not watch.step_keys:
             return
         now, beats = self.store.step_beats(owned.run_id, watch.step_keys)

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from opgrid import local_coordinator, submit
 from opgrid.errors import SecretMismatchWarning
+from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.registry import secret_fingerprint
@@ -77,3 +78,29 @@ def _host(log: str) -> str:
     """The host part of the worker's node name, from its banner (``w1@<host> ready.``)."""
     line = next(x for x in log.splitlines() if "ready." in x)
     return line.split("w1@", 1)[1].split(" ", 1)[0]
+
+
+def test_a_step_only_workers_with_another_secret_consume_fails_saying_so(
+    settings: Settings, tmp_path
+) -> None:
+    """They refuse every request, so they are no consumers: after the no-consumer timeout
+    the step fails with an error that names the secrets, instead of waiting forever."""
+    worker_settings = settings.model_copy(update={"secret": SecretStr("the-workers-secret")})
+    procs = Processes(worker_settings, tmp_path)
+    try:
+        worker = procs.worker("w1")
+        store = RedisRunStore.from_settings(settings)
+        theirs = secret_fingerprint(b"the-workers-secret")
+        wait_for(lambda: theirs in store.live_fingerprints().values(), 10, worker.text)
+        settings = fast_settings(settings, no_consumer_timeout_s=3.0)
+        with local_coordinator(settings), pytest.warns(SecretMismatchWarning):
+            handle = submit(jobs.single, settings=settings)
+            result = handle.wait(timeout=30, raise_on_error=False)
+        assert not result.success
+        (failure,) = [e for e in result.all_events if e.kind is E.STEP_FAILURE]
+        assert failure.error is not None and failure.error.cls_name == "StepLost"
+        assert "hold another OPGRID_SECRET than this coordinator" in failure.error.message
+        assert procs.marks_of("once", "start") == []
+        store.client.close()
+    finally:
+        procs.stop_all()

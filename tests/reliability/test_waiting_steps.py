@@ -27,6 +27,12 @@ from tests.jobs import faults_jobs as jobs
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
+@pytest.fixture
+def broker() -> str:
+    """Queue depths and withdrawn messages are read from Redis lists: a Redis broker."""
+    return ""
+
+
 def _status(settings: Settings, run_id: str, step_key: str) -> str | None:
     store = RedisRunStore.from_settings(settings)
     try:
