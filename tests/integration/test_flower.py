@@ -198,3 +198,39 @@ def test_flower_shows_retried_attempts_as_retry_and_canceled_steps_as_revoked(
     status, metrics = flower.get("/metrics")
     assert status == 200 and b"wobbly_job:wobbly" in metrics
     assert retried.run_id.encode() not in metrics and canceled.run_id.encode() not in metrics
+
+
+def _series(metrics: bytes) -> set[str]:
+    """The series (metric name and labels) of a Prometheus text page."""
+    lines = metrics.decode().splitlines()
+    return {line.rsplit(" ", 1)[0] for line in lines if line and not line.startswith("#")}
+
+
+@pytest.mark.timeout(120)
+def test_flower_s_metric_series_stay_bounded_across_twenty_runs(
+    settings: Settings, worker_name: str, flower: Flower
+) -> None:
+    _poll("the worker online", lambda: flower.json("/api/workers?status=true").get(worker_name))
+    handles = []
+    with opgrid.local_coordinator(settings):
+        for wave in range(4):
+            for _ in range(5):
+                handles.append(opgrid.submit(pipeline, settings=settings, location=JOBS))
+            for handle in handles[-5:]:
+                handle.wait(timeout=TIMEOUT_S, raise_on_error=False)
+            _poll(
+                "every task so far",
+                lambda n=len(handles): (
+                    len([t for t in flower.json("/api/tasks").values() if t.get("state")]) >= n
+                ),
+            )
+            status, metrics = flower.get("/metrics")
+            assert status == 200
+            if wave == 0:
+                after_five = {s for s in _series(metrics) if "flower_" in s}
+    after_twenty = {s for s in _series(metrics) if "flower_" in s}
+    named = {s for s in after_twenty if "pipeline:" in s}
+    assert named, sorted(after_twenty)[:20]
+    # the same series after 20 runs as after 5: names by job and step, never by run
+    assert after_twenty == after_five, sorted(after_twenty ^ after_five)[:20]
+    assert not any(handle.run_id.encode() in metrics for handle in handles)
