@@ -218,12 +218,12 @@ def test_flower_s_metric_series_stay_bounded_across_twenty_runs(
                 handles.append(opgrid.submit(pipeline, settings=settings, location=JOBS))
             for handle in handles[-5:]:
                 handle.wait(timeout=TIMEOUT_S, raise_on_error=False)
-            _poll(
-                "every task so far",
-                lambda n=len(handles): (
-                    len([t for t in flower.json("/api/tasks").values() if t.get("state")]) >= n
-                ),
-            )
+            runs = len(handles)
+
+            def caught_up(runs: int = runs) -> bool:  # at least a task per run
+                return len(flower.json("/api/tasks")) >= runs
+
+            _poll("every task so far", caught_up)
             status, metrics = flower.get("/metrics")
             assert status == 200
             if wave == 0:
