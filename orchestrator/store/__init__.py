@@ -25,7 +25,7 @@ _EXPORTS = {
     "Keys": "keys",
     "connect": "connect",
     "safe_url": "connect",
-    "RedisOutputStore": "redis",
+    "RedisOutputStore": "outputs",
     "RedisRunStore": "redis",
     "InMemoryOutputStore": "memory",
     "InMemoryRunStore": "memory",

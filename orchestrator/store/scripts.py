@@ -130,3 +130,10 @@ if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], step, ARGV[3]) end
 for i = 5, #ARGV do redis.call('XADD', KEYS[4], '*', 'e', ARGV[i]) end
 return 1
 """
+#: Redis's clock and the heartbeats of steps ARGV, read on the node that keeps them (a
+#: cluster's nodes have clocks of their own). KEYS: beats.
+BEATS = """
+local beats = {}
+for i = 1, #ARGV do beats[i] = redis.call('HGET', KEYS[1], ARGV[i]) or false end
+return {redis.call('TIME'), beats}
+"""

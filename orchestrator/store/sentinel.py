@@ -107,8 +107,10 @@ def primary(group: SentinelGroup, **options: Any) -> redis.Redis:
     sentinel_kwargs = {key: value for key, value in options.items() if key.startswith("socket_")}
     if group.sentinel_password is not None:
         sentinel_kwargs["password"] = group.sentinel_password
-    finder = Sentinel(list(group.sentinels), sentinel_kwargs=sentinel_kwargs, **options)
-    client: redis.Redis = finder.master_for(
+    sentinels = list(group.sentinels)
+    # redis-py 8 leaves these two untyped
+    finder = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, **options)  # type: ignore[no-untyped-call]
+    client: redis.Redis = finder.master_for(  # type: ignore[no-untyped-call]
         group.service,
         db=group.db,
         username=group.username,

@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from opgrid import CodeLocation, GraphDefinition, JobDefinition, load_code_location
 from opgrid.config import Array, Field, Noneable, Permissive, Selector, Shape
 from opgrid.errors import (
@@ -42,7 +40,7 @@ from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP,
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
 from opgrid.orchestrator.protocol.tags import QUEUE_TAG
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import safe_url
+from opgrid.orchestrator.store.connect import REDIS_ERRORS, safe_url
 from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
@@ -209,7 +207,7 @@ def redis_errors(what: str) -> Iterator[None]:
     """The UI's own reads of the store's keys fail as the store's do: ``StorageError``."""
     try:
         yield
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise StorageError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 

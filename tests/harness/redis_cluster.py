@@ -1,0 +1,146 @@
+"""A Redis Cluster on loopback: three primaries, each a real ``redis-server`` started
+with ``--cluster-enabled yes`` on a free port, joined by ``redis-cli --cluster create``.
+
+Servers are started by ``processes.start`` so a test's failure cannot leave one
+behind. ``move_slots`` reshards while clients keep working (``redis-cli --cluster
+reshard``: keys migrate one by one, clients get ASK and MOVED redirections).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import redis
+from redis.cluster import RedisCluster
+
+from opgrid.orchestrator.cli.embedded_redis import HOST, find_redis_server, free_port
+
+from .processes import start, stop_all, wait_for
+
+#: Primaries of the cluster (the fewest Redis accepts).
+PRIMARIES = 3
+#: How long a node may go unanswered before the others call it down.
+NODE_TIMEOUT_MS = 2000
+
+
+def redis_cli() -> str:
+    """``redis-cli`` next to the ``redis-server`` the tests use, or on PATH."""
+    beside = Path(find_redis_server()).with_name("redis-cli")
+    found = str(beside) if beside.exists() else shutil.which("redis-cli")
+    if found is None:
+        raise AssertionError("redis-cli is needed to create a Redis Cluster")
+    return found
+
+
+class RedisClusterServers:
+    """Start with ``with``; ``url`` is the cluster's ``redis+cluster://`` URL."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ports = [free_port() for _ in range(PRIMARIES)]
+        self.servers: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"{HOST}:{port}" for port in self.ports) + "/"
+
+    def __enter__(self) -> RedisClusterServers:
+        try:
+            for port in self.ports:
+                self._server(port)
+            nodes = [f"{HOST}:{port}" for port in self.ports]
+            self._cli("--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes")
+            wait_for(self._ready, 30, lambda: self._log(self.ports[0]))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        stop_all(self.servers.values())
+
+    def client(self) -> RedisCluster:
+        return RedisCluster(HOST, self.ports[0], socket_timeout=5)
+
+    # Resharding ---------------------------------------------------------------------------------
+    def node_id(self, port: int) -> str:
+        node_id: bytes = self._node(port).execute_command("CLUSTER", "MYID")
+        return node_id.decode() if isinstance(node_id, bytes) else str(node_id)
+
+    def slots_of(self, port: int) -> int:
+        """How many slots the primary on ``port`` serves."""
+        shards = self._node(port).execute_command("CLUSTER", "NODES").decode()
+        for line in shards.splitlines():
+            fields = line.split()
+            if "myself" in fields[2]:
+                return sum(_width(item) for item in fields[8:] if not item.startswith("["))
+        raise AssertionError(f"node {port} does not list itself")
+
+    def move_slots(self, count: int, source: int, target: int) -> None:
+        """Move ``count`` slots, and their keys, from one primary to another."""
+        self._cli(
+            "--cluster",
+            "reshard",
+            f"{HOST}:{self.ports[0]}",
+            "--cluster-from",
+            self.node_id(source),
+            "--cluster-to",
+            self.node_id(target),
+            "--cluster-slots",
+            str(count),
+            "--cluster-yes",
+            "--cluster-pipeline",
+            "20",
+        )
+
+    # Servers ------------------------------------------------------------------------------------
+    def _server(self, port: int) -> None:
+        argv = [find_redis_server(), "--port", str(port), "--bind", HOST, "--save", ""]
+        argv += ["--appendonly", "no", "--dir", str(self.dir), "--cluster-enabled", "yes"]
+        argv += ["--cluster-config-file", f"nodes-{port}.conf"]
+        argv += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
+        argv += ["--cluster-port", str(free_port())]  # not port + 10000: that may be taken
+        self.servers[port] = start(argv, {}, self.dir / f"redis-{port}.log")
+        wait_for(lambda: self._pings(port), 10, lambda: self._log(port))
+
+    def _cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [redis_cli(), *args], capture_output=True, text=True, timeout=120, check=False
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"redis-cli {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def _ready(self) -> bool:
+        """Every node sees the cluster ok, with all its slots served."""
+        try:
+            for port in self.ports:
+                info = self._node(port).execute_command("CLUSTER", "INFO").decode()
+                if "cluster_state:ok" not in info or "cluster_slots_ok:16384" not in info:
+                    return False
+            return True
+        except redis.RedisError:
+            return False
+
+    def _pings(self, port: int) -> bool:
+        try:
+            return bool(self._node(port).ping())
+        except redis.RedisError:
+            return False
+
+    @staticmethod
+    def _node(port: int) -> redis.Redis:
+        return redis.Redis(HOST, port, socket_timeout=5, socket_connect_timeout=2)
+
+    def _log(self, port: int) -> str:
+        path = self.dir / f"redis-{port}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-20:])
+
+
+def _width(item: str) -> int:
+    low, _, high = item.partition("-")
+    return int(high or low) - int(low) + 1
