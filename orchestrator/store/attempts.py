@@ -103,7 +103,7 @@ class RedisAttempts:
         with self._r.pipeline(transaction=False) as pipe:
             pipe.execute_command("EVALSHA", self._begin.sha, len(keys), *keys, *args)
             if output_keys:
-                pipe.mget(output_keys)
+                pipe.execute_command("MGET", *output_keys)  # (a cluster pipeline has no mget)
             return pipe.execute()
 
     @translated
