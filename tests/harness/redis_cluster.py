@@ -3,13 +3,16 @@ with ``--cluster-enabled yes`` on a free port, joined by ``redis-cli --cluster c
 
 Servers are started by ``processes.start`` so a test's failure cannot leave one
 behind. ``move_slots`` reshards while clients keep working (``redis-cli --cluster
-reshard``: keys migrate one by one, clients get ASK and MOVED redirections).
+reshard``: keys migrate one by one, clients get ASK and MOVED redirections);
+``move_slot`` moves one given slot the same way, slowly, so that clients writing to
+it meet the slot half moved (ASK, and TRYAGAIN for commands whose keys are split).
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import redis
@@ -95,6 +98,34 @@ class RedisClusterServers:
             "--cluster-pipeline",
             "20",
         )
+
+    def owner_of(self, key: str) -> int:
+        """The port of the primary that serves ``key``'s slot now."""
+        return self.port_of_slot(self.client().keyslot(key))
+
+    def port_of_slot(self, slot: int) -> int:
+        for low, high, (_host, port, *_rest), *_replicas in self._node(
+            self.ports[0]
+        ).execute_command("CLUSTER", "SLOTS"):
+            if low <= slot <= high:
+                return int(port)
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def move_slot(self, slot: int, target: int, batch: int = 5, pause_s: float = 0.05) -> None:
+        """Migrate ``slot`` with its keys to the primary on ``target``, ``batch`` keys at a
+        time with ``pause_s`` between batches, as ``redis-cli --cluster reshard`` does."""
+        source = self.port_of_slot(slot)
+        if source == target:
+            return
+        source_id, target_id = self.node_id(source), self.node_id(target)
+        self._node(target).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+        self._node(source).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+        while keys := self._node(source).execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch):
+            self._node(source).execute_command("MIGRATE", HOST, target, "", 0, 5000, "KEYS", *keys)
+            time.sleep(pause_s)
+        others = [port for port in self.ports if port not in (source, target)]
+        for port in [target, source, *others]:
+            self._node(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
 
     # Servers ------------------------------------------------------------------------------------
     def _server(self, port: int) -> None:
