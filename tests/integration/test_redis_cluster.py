@@ -18,6 +18,9 @@ from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
+from opgrid.orchestrator.ui import runs_query
+from opgrid.orchestrator.ui.cluster import ClusterHandle
+from opgrid.orchestrator.ui.runs_query import RunFilter
 from tests.harness.processes import OPGRID, Processes, cluster_env
 from tests.harness.redis_cluster import RedisClusterServers
 from tests.jobs import redis_cluster_jobs as jobs
@@ -100,6 +103,7 @@ def test_seed_jobs_a_map_a_retry_and_a_1000_step_fan_out_complete_with_their_out
     keys = Keys(on_cluster.namespace)
     owners = {redis_cluster.owner_of(keys.run(h.run_id)) for h in [*handles.values(), wide]}
     assert len(owners) > 1
+    _ui_pages_list(on_cluster, [*handles.values(), wide])
     listed = _cli(on_cluster, "run", "list", "--limit", "20")
     assert all(h.run_id[:8] in listed for h in [*handles.values(), wide]), listed
     _cli(on_cluster, "run", "prune", "--older-than", "0s")
@@ -135,6 +139,25 @@ def test_a_run_completes_while_its_slot_and_the_submissions_slot_move(
     later = _done(_submit(on_cluster, jobs.do_stuff), procs, 30)
     assert later.output_for_node("add_one") == 6  # type: ignore[attr-defined]
     client.close()
+
+
+def _ui_pages_list(settings: Settings, handles: list[RunHandle]) -> None:
+    """The UI's run listing pages through the runs, newest first, and filters by job."""
+    cluster = ClusterHandle.open(settings)
+    try:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = runs_query.list_runs(cluster, RunFilter(), limit=3, cursor=cursor)
+            seen += [record.run_id for record in page.runs]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == [h.run_id for h in reversed(handles)]
+        only = runs_query.list_runs(cluster, RunFilter(job="wide"))
+        assert [record.run_id for record in only.runs] == [handles[-1].run_id]
+    finally:
+        cluster.close()
 
 
 def _successes(handle: RunHandle) -> int:
