@@ -1,7 +1,7 @@
 """Connections to Redis: clients, URLs safe to print, and errors translated once.
 
-``redis.RedisError`` becomes ``StorageError`` at this boundary (``translated``) and
-nowhere else, keeping the cause.
+``redis.RedisError`` (and a cluster client's ``RedisClusterException``) becomes
+``StorageError`` at this boundary (``translated``) and nowhere else, keeping the cause.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from typing import Any, ParamSpec, TypeVar
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 from opgrid.errors import StorageError
 
@@ -28,6 +34,9 @@ Client = redis.Redis | RedisCluster
 #: What redis-py raises: its errors, and a cluster client's own (no slot map, a command
 #: no node can take), which do not derive from ``redis.RedisError``.
 REDIS_ERRORS = (redis.RedisError, RedisClusterException)
+#: A cluster's errors while slots move or a primary is replaced: the client followed
+#: redirections and retried until its attempts ran out.
+_CLUSTER_MOVING = (ClusterError, AskError, TryAgainError, SlotNotCoveredError)
 
 #: Socket timeout of every client; every blocking read asks for far less (see BLOCK_LIMIT_S).
 SOCKET_TIMEOUT_S = 30.0
@@ -50,11 +59,17 @@ def translated(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except REDIS_ERRORS as exc:
-            raise StorageError(
-                f"Redis failed during {method.__name__}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise StorageError(f"Redis failed during {method.__name__}: {described(exc)}") from exc
 
     return wrapper
+
+
+def described(exc: Exception) -> str:
+    """A redis-py error as a message: its class and text, and what a cluster's mean."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, _CLUSTER_MOVING):
+        return f"{text} (the Redis Cluster is resharding or failing over; try again shortly)"
+    return text
 
 
 def block_ms(block_s: float) -> int:

@@ -40,7 +40,7 @@ from opgrid.orchestrator.protocol.messages import ERROR_OUTPUT, RUN_INPUTS_STEP,
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, RunStatus, StepStatus
 from opgrid.orchestrator.protocol.tags import QUEUE_TAG
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import REDIS_ERRORS, safe_url
+from opgrid.orchestrator.store.connect import REDIS_ERRORS, described, safe_url
 from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
@@ -208,7 +208,7 @@ def redis_errors(what: str) -> Iterator[None]:
     try:
         yield
     except REDIS_ERRORS as exc:
-        raise StorageError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        raise StorageError(f"{what}: {described(exc)}") from exc
 
 
 def _subset(plan: ExecutionPlan, keys: Sequence[str]) -> ExecutionPlan:

@@ -9,13 +9,19 @@ import uuid
 import pytest
 from pydantic import ValidationError
 from redis.cluster import RedisCluster
+from redis.exceptions import (
+    ClusterDownError,
+    ClusterError,
+    CrossSlotTransactionError,
+    TryAgainError,
+)
 
 from opgrid.errors import StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import connect, connect_store
+from opgrid.orchestrator.store.connect import connect, connect_store, translated
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.redis_cluster import ClusterNodes, parse
@@ -65,6 +71,30 @@ def test_an_unreachable_cluster_is_a_storage_error_without_its_password() -> Non
     with pytest.raises(StorageError, match="cannot reach the Redis Cluster") as raised:
         connect_store("redis+cluster://:pw@127.0.0.1:1/", socket_connect_timeout=0.5)
     assert "pw" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        (ClusterDownError("CLUSTERDOWN The cluster is down"), True),
+        (ClusterError("TTL exhausted."), True),
+        (TryAgainError("TRYAGAIN Multiple keys request during rehashing of slot"), True),
+        (CrossSlotTransactionError("keys in request don't hash to the same slot"), False),
+    ],
+    ids=["down", "ttl", "tryagain", "crossslot"],
+)
+def test_cluster_errors_become_storage_errors_that_say_what_happened(
+    error: Exception, hint: bool
+) -> None:
+    @translated
+    def commit() -> None:
+        raise error
+
+    with pytest.raises(StorageError) as raised:
+        commit()
+    assert raised.value.__cause__ is error
+    assert type(error).__name__ in str(raised.value)
+    assert ("resharding or failing over" in str(raised.value)) is hint
 
 
 @pytest.mark.integration
