@@ -157,3 +157,26 @@ def test_claims_and_commits_go_on_while_their_slots_move(
 
 def _namespace() -> str:
     return f"t-{uuid.uuid4().hex[:6]}"
+
+
+def test_on_a_single_redis_event_writes_leave_no_wake_notice(redis_store: RedisRunStore) -> None:
+    redis_store.save_progress("r1", {"one": "queued"}, {}, [])
+    redis_store.begin_attempt("r1", "one", 0, "w", start_and_lost("one"), 10.0)
+    redis_store.commit_attempt("r1", ("one", "0:w"), [], [event(E.STEP_SUCCESS, "one")], "success")
+    redis_store.append_events("r1", [event(E.ENGINE_EVENT)])
+    assert not redis_store.on_cluster
+    assert redis_store.client.exists(redis_store.keys.wake()) == 0
+
+
+@pytest.mark.integration
+def test_on_a_cluster_each_event_write_of_a_worker_or_submitter_leaves_one_notice(
+    redis_cluster: RedisClusterServers,
+) -> None:
+    store = RedisRunStore(connect_store(redis_cluster.url), Keys(_namespace()), run_ttl_s=100)
+    store.save_progress("r1", {"one": "queued"}, {}, [event(E.STEP_SKIPPED, "x")])
+    store.begin_attempt("r1", "one", 0, "w", start_and_lost("one"), 10.0)
+    store.commit_attempt("r1", ("one", "0:w"), [], [event(E.STEP_SUCCESS, "one")], "success")
+    store.append_events("r1", [event(E.ENGINE_EVENT)])
+    notices = store.client.xrange(store.keys.wake())
+    assert [fields[b"run"] for _id, fields in notices] == [b"r1"] * 3
+    store.client.close()
