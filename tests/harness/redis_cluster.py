@@ -1,11 +1,14 @@
-"""A Redis Cluster on loopback: three primaries, each a real ``redis-server`` started
-with ``--cluster-enabled yes`` on a free port, joined by ``redis-cli --cluster create``.
+"""A Redis Cluster on loopback: three primaries (and, if asked, a replica of each), each
+a real ``redis-server`` started with ``--cluster-enabled yes`` on a free port, joined by
+``redis-cli --cluster create``.
 
 Servers are started by ``processes.start`` so a test's failure cannot leave one
 behind. ``move_slots`` reshards while clients keep working (``redis-cli --cluster
 reshard``: keys migrate one by one, clients get ASK and MOVED redirections);
 ``move_slot`` moves one given slot the same way, slowly, so that clients writing to
 it meet the slot half moved (ASK, and TRYAGAIN for commands whose keys are split).
+``kill_primary`` SIGKILLs a primary; ``wait_for_failover`` returns once its replica
+serves its slots.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ def redis_cli() -> str:
 class RedisClusterServers:
     """Start with ``with``; ``url`` is the cluster's ``redis+cluster://`` URL."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, replicas: int = 0) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ports = [free_port() for _ in range(PRIMARIES)]
+        self.replicas = replicas
+        self.ports = [free_port() for _ in range(PRIMARIES * (1 + replicas))]
         self.servers: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
@@ -55,8 +59,13 @@ class RedisClusterServers:
             for port in self.ports:
                 self._server(port)
             nodes = [f"{HOST}:{port}" for port in self.ports]
-            self._cli("--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes")
+            replicas = str(self.replicas)
+            self._cli(
+                "--cluster", "create", *nodes, "--cluster-replicas", replicas, "--cluster-yes"
+            )
             wait_for(self._ready, 30, lambda: self._log(self.ports[0]))
+            if self.replicas:
+                wait_for(self._replicas_synced, 30, lambda: self._log(self.ports[-1]))
         except BaseException:
             self.__exit__()
             raise
@@ -66,7 +75,7 @@ class RedisClusterServers:
         stop_all(self.servers.values())
 
     def client(self) -> RedisCluster:
-        return RedisCluster(HOST, self.ports[0], socket_timeout=5)
+        return RedisCluster(HOST, self._alive()[0], socket_timeout=5)
 
     # Resharding ---------------------------------------------------------------------------------
     def node_id(self, port: int) -> str:
@@ -104,12 +113,10 @@ class RedisClusterServers:
         return self.port_of_slot(self.client().keyslot(key))
 
     def port_of_slot(self, slot: int) -> int:
-        for low, high, (_host, port, *_rest), *_replicas in self._node(
-            self.ports[0]
-        ).execute_command("CLUSTER", "SLOTS"):
-            if low <= slot <= high:
-                return int(port)
-        raise AssertionError(f"no node serves slot {slot}")
+        port = self._port_of_slot(slot, exclude=0)
+        if port is None:
+            raise AssertionError(f"no node serves slot {slot}")
+        return port
 
     def move_slot(self, slot: int, target: int, batch: int = 5, pause_s: float = 0.05) -> None:
         """Migrate ``slot`` with its keys to the primary on ``target``, ``batch`` keys at a
@@ -126,6 +133,53 @@ class RedisClusterServers:
         others = [port for port in self.ports if port not in (source, target)]
         for port in [target, source, *others]:
             self._node(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+
+    # Failover ---------------------------------------------------------------------------------
+    def kill_primary(self, port: int) -> None:
+        """SIGKILL the primary on ``port`` now."""
+        process = self.servers[port]
+        process.kill()
+        process.wait()
+
+    def wait_for_failover(self, slot: int, old_port: int, timeout_s: float = 30.0) -> int:
+        """The port of the node serving ``slot`` once it is not ``old_port`` and the
+        cluster is ok again."""
+
+        def promoted() -> bool:
+            try:
+                return self._port_of_slot(slot, exclude=old_port) not in (None, old_port) and all(
+                    "cluster_state:ok" in self._info(port) for port in self._alive()
+                )
+            except redis.RedisError:
+                return False
+
+        wait_for(promoted, timeout_s, lambda: self._log(self._alive()[0]))
+        port = self._port_of_slot(slot, exclude=old_port)
+        assert port is not None
+        return port
+
+    def _alive(self) -> list[int]:
+        return [port for port in self.ports if self.servers[port].poll() is None]
+
+    def _info(self, port: int) -> str:
+        info: bytes = self._node(port).execute_command("CLUSTER", "INFO")
+        return info.decode()
+
+    def _port_of_slot(self, slot: int, exclude: int) -> int | None:
+        asked = next(port for port in self._alive() if port != exclude)
+        for low, high, (_host, port, *_), *_replicas in self._node(asked).execute_command(
+            "CLUSTER", "SLOTS"
+        ):
+            if low <= slot <= high:
+                return int(port)
+        return None
+
+    def _replicas_synced(self) -> bool:
+        links = [self._node(port).info("replication") for port in self.ports]
+        replicas = [info for info in links if info.get("role") == "slave"]
+        return len(replicas) == PRIMARIES * self.replicas and all(
+            info.get("master_link_status") == "up" for info in replicas
+        )
 
     # Servers ------------------------------------------------------------------------------------
     def _server(self, port: int) -> None:

@@ -141,6 +141,38 @@ def test_a_run_completes_while_its_slot_and_the_submissions_slot_move(
     client.close()
 
 
+def test_a_run_completes_when_the_primary_of_its_slot_is_killed_and_its_replica_takes_over(
+    redis_server: RedisServer, namespace: str, tmp_path: Path
+) -> None:
+    with RedisClusterServers(tmp_path / "cluster", replicas=1) as servers:
+        settings = Settings(
+            redis_url=servers.url,
+            broker_url=redis_server.url,
+            namespace=namespace,
+            secret="test-secret",
+            default_queue=namespace,
+            block_s=0.3,
+        )
+        started = Processes(settings, tmp_path)
+        try:
+            started.worker("w1", concurrency=2, location=JOBS)
+            started.coordinator("c1")
+            wide = _submit(settings, jobs.wide, run_config=_start(5))
+            client = servers.client()
+            slot = client.keyslot(Keys(namespace).run(wide.run_id))
+            client.close()
+            _until_steps_succeed(wide, 50)
+            old = servers.port_of_slot(slot)
+            servers.kill_primary(old)
+            assert servers.wait_for_failover(slot, old) != old
+            result = _done(wide, started, 180)
+            assert result.output_for_node("combine") == jobs.wide_expected(5)  # type: ignore[attr-defined]
+            later = _done(_submit(settings, jobs.do_stuff), started, 60)
+            assert later.output_for_node("add_one") == 6  # type: ignore[attr-defined]
+        finally:
+            started.stop_all()
+
+
 def _ui_pages_list(settings: Settings, handles: list[RunHandle]) -> None:
     """The UI's run listing pages through the runs, newest first, and filters by job."""
     cluster = ClusterHandle.open(settings)
