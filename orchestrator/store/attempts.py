@@ -146,6 +146,8 @@ class RedisAttempts:
             pipe.execute_command("WAIT", self.durable.replicas, self.durable.timeout_ms)
             committed, confirmed = pipe.execute()
         self.durable.settle(int(confirmed), f"the commit of step {step_key!r} of run {run_id}")
+        if committed:
+            self._notify(run_id)
         return bool(committed)
 
     @translated

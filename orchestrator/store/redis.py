@@ -1,5 +1,6 @@
-"""Runs in Redis: records, plans, summaries, step statuses, input refs, events, outputs
-and leases; with ``attempts``, ``registry`` and ``prune``, the whole ``RedisRunStore``.
+"""Runs in Redis: records, plans, summaries, step statuses, input refs, events and
+outputs; with ``attempts``, ``leases``, ``registry``, ``prune`` and ``ticks``, the whole
+``RedisRunStore``.
 
 Every Redis call of opgrid goes through ``RedisRunStore``; every key comes from
 ``keys.Keys``. ``redis.RedisError`` is translated to ``StorageError`` at this
