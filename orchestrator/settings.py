@@ -89,6 +89,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _default_broker(self) -> Settings:
+        scheme = self.redis_url.split("://", 1)[0].lower()
+        if not self.broker_url and scheme.endswith("+cluster"):
+            raise ValueError(
+                "OPGRID_REDIS_URL names a Redis Cluster, which cannot be Celery's broker: "
+                "set OPGRID_BROKER_URL to a single Redis, a Sentinel group or RabbitMQ"
+            )
+        if scheme.endswith("+cluster") and self.redis_wait_replicas > 0:
+            raise ValueError(
+                "OPGRID_REDIS_WAIT_REPLICAS applies to a single Redis or a Sentinel group, "
+                "not to a Redis Cluster (set it to -1 or 0)"
+            )
         if not self.broker_url:
             object.__setattr__(self, "broker_url", self.redis_url)
         if self.step_lost_after_s < 2 * self.step_heartbeat_s:

@@ -17,6 +17,7 @@ import redis
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
 from tests.harness.cluster import Cluster, running_cluster
+from tests.harness.redis_cluster import RedisClusterServers
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,13 @@ def redis_server() -> Iterator[RedisServer]:
     """A real redis-server on a free loopback port, for the whole session."""
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """A real three-primary Redis Cluster on loopback, for the whole session."""
+    with RedisClusterServers(tmp_path_factory.mktemp("redis-cluster")) as servers:
+        yield servers
 
 
 @pytest.fixture

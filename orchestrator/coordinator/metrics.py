@@ -325,8 +325,8 @@ def _broker_client(
     """(a client of the broker or None, whether it was opened here)."""
     if given is not None:
         return given, False
-    if settings.broker_url == settings.redis_url:
-        return store.client, False
+    if settings.broker_url == settings.redis_url and isinstance(store.client, redis.Redis):
+        return store.client, False  # (a Redis Cluster is never the broker)
     if urlsplit(settings.broker_url).scheme not in ("redis", "rediss"):
         logger.info("metrics: the broker is not Redis; no queue depths")
         return None, False

@@ -1,8 +1,9 @@
 """The one place that talks to Redis: run storage behind role-sized protocols.
 
 ``base`` (the protocols), ``keys`` (every key, and the schema), ``scripts`` (the
-Lua), ``connect`` (clients, safe URLs, error translation), ``redis`` with
-``attempts``, ``step_logs``, ``registry``, ``prune`` and ``ticks`` (the Redis store;
+Lua), ``connect`` (clients, safe URLs, error translation; ``sentinel`` and
+``redis_cluster`` for their URLs), ``redis`` with ``attempts``, ``step_logs``, ``leases``,
+``outputs``, ``registry``, ``prune``, ``ticks`` and ``cluster_wait`` (the Redis store;
 ``tick_records`` and ``tick_updates`` hold what is recorded about schedules, sensors
 and backfills, and the rules of its updates), ``memory`` with
 ``memory_logs`` and ``memory_ticks`` (the in-memory twins), ``envelopes`` (signed
@@ -27,7 +28,7 @@ _EXPORTS = {
     "Keys": "keys",
     "connect": "connect",
     "safe_url": "connect",
-    "RedisOutputStore": "redis",
+    "RedisOutputStore": "outputs",
     "RedisRunStore": "redis",
     "InMemoryOutputStore": "memory",
     "InMemoryRunStore": "memory",

@@ -17,6 +17,7 @@ from opgrid.orchestrator.protocol.attempts import Begun, Verdict, deaths_field, 
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import StepInputs
 
+from . import cluster_wait
 from .connect import translated
 from .keys import Keys
 from .scripts import BEGIN, DIED
@@ -33,6 +34,13 @@ class RedisAttempts:
     _beat: Any
     _commit: Any
     durable: DurableWrites
+
+    on_cluster: bool
+
+    def _notify(self, run_id: str) -> None:
+        """On a cluster, wake the coordinators after a write to ``run_id``'s events."""
+        if self.on_cluster:
+            cluster_wait.notify(self._r, self.keys, run_id)
 
     def _output_key(self, run_id: str, ref: ValueRef) -> str:
         return self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
@@ -83,6 +91,7 @@ class RedisAttempts:
         except redis.exceptions.NoScriptError:  # a restarted Redis: load the script once
             self._r.script_load(BEGIN)
             replies = self._begin_trip(keys, args, output_keys)
+        self._notify(run_id)
         return _begun(replies[0], replies[1] if refs else [], attempt)
 
     def _begin_trip(self, keys: list[str], args: list[Any], output_keys: list[str]) -> Any:
@@ -94,7 +103,7 @@ class RedisAttempts:
         with self._r.pipeline(transaction=False) as pipe:
             pipe.execute_command("EVALSHA", self._begin.sha, len(keys), *keys, *args)
             if output_keys:
-                pipe.mget(output_keys)
+                pipe.execute_command("MGET", *output_keys)  # (a cluster pipeline has no mget)
             return pipe.execute()
 
     @translated
@@ -127,13 +136,18 @@ class RedisAttempts:
         args += [event.model_dump_json() for event in events]
         args += [data for _, data in outputs]
         if not self.durable.wanted():
-            return bool(self._commit(keys=keys, args=args))
+            committed = bool(self._commit(keys=keys, args=args))
+            if committed:
+                self._notify(run_id)
+            return committed
         # on the commit's own connection: WAIT covers the writes made through it
         with self._r.pipeline(transaction=False) as pipe:
             self._commit(keys=keys, args=args, client=pipe)
             pipe.execute_command("WAIT", self.durable.replicas, self.durable.timeout_ms)
             committed, confirmed = pipe.execute()
         self.durable.settle(int(confirmed), f"the commit of step {step_key!r} of run {run_id}")
+        if committed:
+            self._notify(run_id)
         return bool(committed)
 
     @translated
@@ -145,7 +159,10 @@ class RedisAttempts:
         or moved on to a later attempt."""
         keys = [self.keys.steps(run_id), self.keys.claims(run_id), self.keys.events(run_id)]
         args = [step_key, deaths_field(step_key), attempt, how, event.model_dump_json()]
-        return int(self._r.register_script(DIED)(keys=keys, args=args))
+        deaths = int(self._r.register_script(DIED)(keys=keys, args=args))
+        if deaths:
+            self._notify(run_id)
+        return deaths
 
     @translated
     def statuses_of(self, steps: Sequence[tuple[str, str]]) -> list[str | None]:

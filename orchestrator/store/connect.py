@@ -1,7 +1,7 @@
 """Connections to Redis: clients, URLs safe to print, and errors translated once.
 
-``redis.RedisError`` becomes ``StorageError`` at this boundary (``translated``) and
-nowhere else, keeping the cause.
+``redis.RedisError`` (and a cluster client's ``RedisClusterException``) becomes
+``StorageError`` at this boundary (``translated``) and nowhere else, keeping the cause.
 """
 
 from __future__ import annotations
@@ -13,13 +13,30 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import (
+    AskError,
+    ClusterError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 from opgrid.errors import StorageError
 
-from . import sentinel
+from . import redis_cluster, sentinel
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+#: A client of storage: one Redis (plain or found through Sentinel), or a Redis Cluster.
+Client = redis.Redis | RedisCluster
+#: What redis-py raises: its errors, and a cluster client's own (no slot map, a command
+#: no node can take), which do not derive from ``redis.RedisError``.
+REDIS_ERRORS = (redis.RedisError, RedisClusterException)
+#: A cluster's errors while slots move or a primary is replaced: the client followed
+#: redirections and retried until its attempts ran out.
+_CLUSTER_MOVING = (ClusterError, AskError, TryAgainError, SlotNotCoveredError)
 
 #: Socket timeout of every client; every blocking read asks for far less (see BLOCK_LIMIT_S).
 SOCKET_TIMEOUT_S = 30.0
@@ -41,10 +58,18 @@ def translated(method: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise StorageError(f"Redis failed during {method.__name__}: {exc}") from exc
+        except REDIS_ERRORS as exc:
+            raise StorageError(f"Redis failed during {method.__name__}: {described(exc)}") from exc
 
     return wrapper
+
+
+def described(exc: Exception) -> str:
+    """A redis-py error as a message: its class and text, and what a cluster's mean."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, _CLUSTER_MOVING):
+        return f"{text} (the Redis Cluster is resharding or failing over; try again shortly)"
+    return text
 
 
 def block_ms(block_s: float) -> int:
@@ -53,14 +78,20 @@ def block_ms(block_s: float) -> int:
 
 
 def connect(url: str, **options: Any) -> redis.Redis:
-    """A client for ``url`` (``redis://``, ``rediss://``, or a Sentinel group's
-    ``redis+sentinel://``: its primary), bytes in and out.
+    """A client for a single Redis at ``url`` (``redis://``, ``rediss://``, or a
+    Sentinel group's ``redis+sentinel://``: its primary), bytes in and out.
 
     Raises:
-        StorageError: ``url`` is not a Redis URL (the message shows it without password).
+        StorageError: ``url`` is not a Redis URL (the message shows it without password),
+            or names a Redis Cluster (storage only: ``connect_store``).
     """
     options.setdefault("socket_timeout", SOCKET_TIMEOUT_S)
     options.setdefault("socket_connect_timeout", 10.0)
+    if redis_cluster.is_cluster_url(url):
+        raise StorageError(
+            f"{safe_url(url)} is a Redis Cluster, which only storage can use "
+            f"(OPGRID_REDIS_URL); the broker is a single Redis, a Sentinel group or RabbitMQ"
+        )
     if sentinel.is_sentinel_url(url):
         return sentinel.primary(sentinel.parse(url), health_check_interval=30, **options)
     try:
@@ -69,6 +100,23 @@ def connect(url: str, **options: Any) -> redis.Redis:
         )
     except ValueError as exc:
         raise StorageError(f"invalid Redis URL {safe_url(url)}: {exc}") from exc
+
+
+def connect_store(url: str, **options: Any) -> Client:
+    """A client of storage at ``url``: ``connect``'s, or a Redis Cluster's for
+    ``redis+cluster://`` (``redis_cluster``).
+
+    Raises:
+        StorageError: ``url`` is not a Redis URL (the message shows it without password).
+    """
+    if not redis_cluster.is_cluster_url(url):
+        return connect(url, **options)
+    options.setdefault("socket_timeout", SOCKET_TIMEOUT_S)
+    options.setdefault("socket_connect_timeout", 10.0)
+    try:
+        return redis_cluster.client(redis_cluster.parse(url), **options)
+    except REDIS_ERRORS as exc:
+        raise StorageError(f"cannot reach the Redis Cluster {safe_url(url)}: {exc}") from exc
 
 
 def safe_url(url: str) -> str:

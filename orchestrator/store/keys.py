@@ -32,6 +32,11 @@ Cluster-wide:
 - ``<ns>:runs``               ZSET    run ids by creation time; written by the submitter
 - ``<ns>:active``             SET     unfinished run ids; removed by the coordinator at the end
 - ``<ns>:submissions``        STREAM  run ids for coordinators to claim (trimmed to ~10,000)
+- ``{<ns>:submissions}:wake``  STREAM  on a Redis Cluster only: run ids whose events stream
+                                      grew (field ``run``), appended after each worker's (or
+                                      submitter's) event write; coordinators block on it with
+                                      the submissions, whose slot its hash tag shares (trimmed
+                                      to ~10,000)
 - ``<ns>:coordinators``        ZSET    coordinator ids scored by when their heartbeat lapses
 - ``<ns>:workers``             ZSET    Celery worker hostnames scored by when their announcement
                                       lapses; written by each worker's main process
@@ -160,6 +165,10 @@ class Keys:
 
     def submissions(self) -> str:
         return f"{self.namespace}:submissions"
+
+    def wake(self) -> str:
+        """In the submissions stream's slot (the hash tag is that key's whole name)."""
+        return f"{{{self.submissions()}}}:wake"
 
     def coordinators(self) -> str:
         return f"{self.namespace}:coordinators"

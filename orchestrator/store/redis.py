@@ -1,40 +1,45 @@
-"""Runs in Redis: records, plans, summaries, step statuses, input refs, events, outputs
-and leases; with ``attempts``, ``registry`` and ``prune``, the whole ``RedisRunStore``.
+"""Runs in Redis: records, plans, summaries, step statuses, input refs, events and
+outputs; with ``attempts``, ``leases``, ``registry``, ``prune`` and ``ticks``, the whole
+``RedisRunStore``.
 
 Every Redis call of opgrid goes through ``RedisRunStore``; every key comes from
 ``keys.Keys``. ``redis.RedisError`` is translated to ``StorageError`` at this
 boundary (``connect.translated``) and nowhere else. Multi-key writes of one run
-are MULTI/EXEC transactions on keys that share the run's hash slot.
+are MULTI/EXEC transactions or scripts on keys that share the run's hash slot; the
+cross-slot indexes are written apart, so a Redis Cluster (``redis_cluster``) takes
+every command. There, a coordinator's wait reads the runs' streams apart too
+(``cluster_wait``), and every event write by a worker or submitter wakes it.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import redis
+from redis.cluster import RedisCluster
 
-from opgrid.errors import OutputNotFound, RunNotFound
+from opgrid.errors import RunNotFound
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import LOST, claim_of
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
-from opgrid.orchestrator.protocol.step_keys import mapping_suffix
 from opgrid.orchestrator.settings import Settings
 
+from . import cluster_wait
 from .attempts import RedisAttempts
-from .connect import block_ms, connect, translated
-from .envelopes import IOManager
+from .connect import Client, block_ms, connect_store, translated
 from .keys import EVENT_FIELD, Keys, glob_escaped, run_of
+from .leases import RedisLeases
+from .outputs import RedisOutputStore as RedisOutputStore
 from .prune import RedisPruning
 from .registry import RedisRegistry
 from .scripts import (
     APPEND_LOGS,
     BEAT,
+    BEATS,
     BEGIN,
     COMMIT,
     DECLARE_LOST,
@@ -53,26 +58,33 @@ logger = logging.getLogger(__name__)
 SUBMISSIONS_MAXLEN = 10_000
 
 
-class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, RedisTicks):
-    """Runs of one namespace in one Redis: every protocol of ``base``, each part in a
-    module of its own (this one: runs, events, progress, leases, outputs)."""
+class RedisRunStore(
+    RedisAttempts, RedisStepLogs, RedisLeases, RedisRegistry, RedisPruning, RedisTicks
+):
+    """Runs of one namespace in one Redis or one Redis Cluster: every protocol of ``base``,
+    each part in a module of its own (this one: runs, events, progress, outputs)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisRunStore:
         """The run store of the cluster ``settings`` describe."""
         durable = DurableWrites(settings.wait_replicas(), settings.redis_wait_timeout_s)
         return cls(
-            connect(settings.redis_url), Keys(settings.namespace), settings.run_ttl_s, durable
+            connect_store(settings.redis_url),
+            Keys(settings.namespace),
+            settings.run_ttl_s,
+            durable,
         )
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         keys: Keys,
         run_ttl_s: float,
         durable: DurableWrites | None = None,
     ) -> None:
         self.client = client
+        #: storage is a Redis Cluster: the coordinator's wait reads streams apart
+        self.on_cluster = isinstance(client, RedisCluster)
         #: commits wait for replicas to confirm them (under Sentinel)
         self.durable = durable or DurableWrites(0, 1.0)
         # redis-py types replies as unions over its decode modes; this store always
@@ -88,6 +100,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
         self._declare_lost = client.register_script(DECLARE_LOST)
         self._append_logs = client.register_script(APPEND_LOGS)
         self._save_captured = client.register_script(SAVE_CAPTURED)
+        self._beats = client.register_script(BEATS)
 
     # Runs ---------------------------------------------------------------------------
     @translated
@@ -165,6 +178,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
             for event in events:
                 pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
             pipe.execute()
+        self._notify(run_id)
 
     @translated
     def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]:
@@ -187,6 +201,14 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
         Returns:
             ([(stream id, run id) submitted], {run id: [(stream id, event), ...]}).
         """
+        if self.on_cluster:
+            fresh, raw = cluster_wait.wait(
+                self._r, self.keys, submissions_after, cursors, block_s, count
+            )
+            return fresh, {
+                run_id: [(i.decode(), _event(f)) for i, f in entries]
+                for run_id, entries in raw.items()
+            }
         streams = {self.keys.submissions(): submissions_after}
         streams.update({self.keys.events(run_id): last for run_id, last in cursors.items()})
         reply = self._r.xread(streams, count=count, block=block_ms(block_s))
@@ -255,10 +277,16 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
     @translated
     def step_beats(self, run_id: str, step_keys: Sequence[str]) -> tuple[float, list[float | None]]:
         """Redis's clock now, and when each step's worker last sent a heartbeat."""
-        with self._r.pipeline(transaction=False) as pipe:
-            pipe.time()
-            pipe.hmget(self.keys.beats(run_id), list(step_keys))
-            (seconds, micros), beats = pipe.execute()
+        if self.on_cluster:  # the clock of the run's node, in a script routed there
+            (seconds, micros), beats = self._beats(
+                keys=[self.keys.beats(run_id)], args=list(step_keys)
+            )
+            seconds, micros = int(seconds), int(micros)
+        else:
+            with self._r.pipeline(transaction=False) as pipe:
+                pipe.time()
+                pipe.hmget(self.keys.beats(run_id), list(step_keys))
+                (seconds, micros), beats = pipe.execute()
         return seconds + micros / 1e6, [float(b) if b is not None else None for b in beats]
 
     @translated
@@ -334,6 +362,8 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
             for event in events:
                 pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
             pipe.execute()
+        if events:
+            self._notify(run_id)
 
     # End of a run -------------------------------------------------------------------------
     @translated
@@ -365,62 +395,6 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
                 pipe.pexpire(key, self.run_ttl_ms)
             pipe.execute()
         self._r.srem(self.keys.active(), run_id)
-
-    # Leases ---------------------------------------------------------------------------------
-    @translated
-    def claim(self, run_id: str, owner: str, lease_s: float) -> bool:
-        return bool(self._r.set(self.keys.lease(run_id), owner, nx=True, px=int(lease_s * 1000)))
-
-    @translated
-    def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
-        return bool(self._renew(keys=[self.keys.lease(run_id)], args=[owner, int(lease_s * 1000)]))
-
-    @translated
-    def release(self, run_id: str, owner: str) -> None:
-        self._release(keys=[self.keys.lease(run_id)], args=[owner])
-
-    @translated
-    def heartbeat(self, coordinator_id: str, ttl_s: float) -> None:
-        """Alive until ``ttl_s`` from now (scored by expiry time)."""
-        self._r.zadd(self.keys.coordinators(), {coordinator_id: time.time() + ttl_s})
-
-    @translated
-    def forget_coordinator(self, coordinator_id: str) -> None:
-        self._r.zrem(self.keys.coordinators(), coordinator_id)
-
-    @translated
-    def live_coordinators(self) -> list[str]:
-        now = time.time()
-        with self._r.pipeline(transaction=False) as pipe:
-            pipe.zremrangebyscore(self.keys.coordinators(), "-inf", now)
-            pipe.zrangebyscore(self.keys.coordinators(), now, "+inf")
-            _, alive = pipe.execute()
-        return sorted(member.decode() for member in alive)
-
-
-class RedisOutputStore:
-    """The ``OutputStore`` of a cluster: values signed by the IO manager, in Redis."""
-
-    def __init__(self, store: RedisRunStore, io: IOManager) -> None:
-        self._store = store
-        self._io = io
-
-    def put(self, run_id: str, ref: ValueRef, value: Any) -> None:
-        data = self._io.dumps(value, where=_where(ref))
-        self._store.commit_step(run_id, [(ref, data)], [])
-
-    def get(self, run_id: str, ref: ValueRef) -> Any:
-        (data,) = self._store.load_outputs(run_id, [ref])
-        if data is None:
-            raise OutputNotFound(f"run {run_id}: {_where(ref)} is not in storage (expired?)")
-        return self._io.loads(data, where=_where(ref))
-
-    def has(self, run_id: str, ref: ValueRef) -> bool:
-        return self._store.has_output(run_id, ref)
-
-
-def _where(ref: ValueRef) -> str:
-    return f'output "{ref.output}" of step "{ref.step_key}{mapping_suffix(ref.mapping_key)}"'
 
 
 def _event(fields: Mapping[bytes, bytes]) -> RunEvent:

@@ -147,3 +147,10 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return 1
 """
+#: Redis's clock and the heartbeats of steps ARGV, read on the node that keeps them (a
+#: cluster's nodes have clocks of their own). KEYS: beats.
+BEATS = """
+local beats = {}
+for i = 1, #ARGV do beats[i] = redis.call('HGET', KEYS[1], ARGV[i]) or false end
+return {redis.call('TIME'), beats}
+"""

@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from opgrid import CodeLocation, GraphDefinition, JobDefinition, load_code_location
 from opgrid.config import Array, Field, Noneable, Permissive, Selector, Shape
 from opgrid.errors import (
@@ -50,7 +48,7 @@ from opgrid.orchestrator.scheduling.evaluation import InstigatorType
 from opgrid.orchestrator.scheduling.tick_task import origin_of
 from opgrid.orchestrator.scheduling.ticks import schedule_tick, sensor_tick
 from opgrid.orchestrator.settings import Settings
-from opgrid.orchestrator.store.connect import safe_url
+from opgrid.orchestrator.store.connect import REDIS_ERRORS, described, safe_url
 from opgrid.orchestrator.store.envelopes import IOManager, io_manager_from_settings
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
@@ -290,8 +288,8 @@ def redis_errors(what: str) -> Iterator[None]:
     """The UI's own reads of the store's keys fail as the store's do: ``StorageError``."""
     try:
         yield
-    except redis.RedisError as exc:
-        raise StorageError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except REDIS_ERRORS as exc:
+        raise StorageError(f"{what}: {described(exc)}") from exc
 
 
 def _subset(plan: ExecutionPlan, keys: Sequence[str]) -> ExecutionPlan:

@@ -90,3 +90,12 @@ def test_process_deaths_of_an_attempt_are_counted_and_handed_to_the_next_deliver
     assert store.record_death("r1", "one", 1, "exitcode 3", died) == 1  # a later attempt
     store.save_progress("r1", {"one": "failure"}, {}, [])
     assert store.record_death("r1", "one", 1, "exitcode 3", died) == 0  # the step has ended
+
+
+def test_a_claim_reads_the_values_it_names_in_the_same_trip(store: RunStore) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    stored, missing = ValueRef("up", "result"), ValueRef("up", "other")
+    store.commit_step("r1", [(stored, b"value")], [])
+    begun = begin(store, "w1", refs=[stored, missing])
+    assert begun.verdict is Verdict.GO
+    assert begun.values == [b"value", None]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+
+import pytest
 
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.planning.state import ValueRef
@@ -91,3 +94,34 @@ def test_a_waiter_wakes_when_the_run_ends_not_on_its_events(store: RunStore) -> 
     finally:
         finisher.join()
     assert ended
+
+
+def _commit_one(store: RunStore) -> None:
+    store.commit_attempt("r1", ("one", "0:w1"), [], [event(E.STEP_SUCCESS, "one")], "success")
+
+
+def _ask_cancel(store: RunStore) -> None:
+    store.append_events("r1", [event(E.ENGINE_EVENT, "one")])
+
+
+@pytest.mark.parametrize("write", [_commit_one, _ask_cancel], ids=["commit", "cancel"])
+def test_a_blocked_wait_wakes_when_a_followed_run_gets_an_event(
+    store: RunStore, write: Callable[[RunStore], None]
+) -> None:
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    store.save_progress("r2", {"one": "queued"}, {}, [event(E.STEP_SKIPPED, "x")])
+    begin(store, "w1")
+    cursors = {run_id: store.read_events(run_id)[-1][0] for run_id in ("r1", "r2")}
+    writer = threading.Timer(0.3, write, args=(store,))
+    writer.start()
+    started = time.monotonic()
+    try:
+        _, found = store.wait("0-0", cursors, block_s=4.0)
+        if not found:  # a single wait may end with nothing new, not with a late event
+            _, found = store.wait("0-0", cursors, block_s=4.0)
+    finally:
+        writer.join()
+    assert time.monotonic() - started < 3.0
+    assert list(found) == ["r1"]
+    wanted = E.STEP_SUCCESS if write is _commit_one else E.ENGINE_EVENT
+    assert [e.kind for _, e in found["r1"]] == [wanted]
