@@ -19,7 +19,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
+from opgrid.errors import StorageError
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
 
@@ -32,6 +34,7 @@ STOP_GRACE_S = 10.0
 #: The code location ``Processes`` workers serve, relative to ROOT (workers and
 #: submitters name it alike).
 JOBS = "tests/jobs/faults_jobs.py"
+T = TypeVar("T")
 #: Settings that make faults show quickly.
 FAST = {
     "OPGRID_STEP_HEARTBEAT_S": "0.3",
@@ -145,6 +148,18 @@ def worker_process(
 
 
 # Waiting -----------------------------------------------------------------------------------
+def through_outages(call: Callable[[], T], timeout_s: float = 60) -> T:
+    """``call()``, again while Redis does not answer yet (restarting, failing over)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except StorageError:  # noqa: PERF203 (a retry loop)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def wait_for(condition: Callable[[], bool], timeout_s: float, describe: Callable[[], str]) -> None:
     """Until ``condition()``; fails with ``describe()`` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s

@@ -7,18 +7,16 @@ worker``); Redis is a real redis-server, restarted with its append-only file.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 from opgrid import submit
-from opgrid.errors import StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
-from tests.harness.processes import Processes, fast_settings, wait_for
+from tests.harness.processes import Processes, fast_settings, through_outages, wait_for
 from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -100,7 +98,7 @@ def test_a_run_survives_redis_restarting_with_its_append_only_file(
             server.stop()
             time.sleep(2.0)  # stage2 ends while Redis is away; its report has to wait
             server.start()
-            result = _through_outages(lambda: handle.wait(timeout=40))
+            result = through_outages(lambda: handle.wait(timeout=40))
             assert result.success, [e.describe() for e in handle.events()]
             assert result.output_for_node("stage5") == 5
             assert handle.status.value == "success"
@@ -108,15 +106,3 @@ def test_a_run_survives_redis_restarting_with_its_append_only_file(
         finally:
             procs.stop_all()
     _each_stage_ran_once(procs, story)
-
-
-def _through_outages(call: Callable[[], T], timeout_s: float = 40) -> T:
-    """``call()``, again while Redis does not answer yet."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return call()
-        except StorageError:  # noqa: PERF203 (a retry loop)
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,12 +19,11 @@ import pytest
 import redis
 
 from opgrid import submit
-from opgrid.errors import StorageError
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.settings import Settings
 from opgrid.workers.acks import LiveChannel, orphaned, settle_orphan
 from opgrid.workers.transport import Transport
-from tests.harness.processes import Processes, fast_settings, wait_for
+from tests.harness.processes import Processes, fast_settings, through_outages, wait_for
 from tests.jobs import faults_jobs as jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -62,7 +60,7 @@ def test_a_worker_survives_redis_restarting_while_it_runs_a_step(
                 # the worker notices, reconnects and consumes again before the next outage
                 time.sleep(3.0)
             assert worker.alive(), worker.text()
-            result = _through_outages(lambda: handle.wait(timeout=60))
+            result = through_outages(lambda: handle.wait(timeout=60))
             assert result.success, [e.describe() for e in handle.events()]
             assert result.output_for_node("last") == [1, 2]
             wait_for(lambda: "Connection to broker lost" in worker.text(), 10, worker.text)
@@ -136,15 +134,3 @@ def test_a_message_of_a_closed_channel_is_acked_through_the_live_one(tmp_path: P
         assert unacked.zscore("unacked_index", message.delivery_tag) is None
         assert settle_orphan(message, LiveChannel()).startswith("left for redelivery")
         unacked.close()
-
-
-def _through_outages(call: Callable[[], T], timeout_s: float = 60) -> T:
-    """``call()``, again while Redis does not answer yet."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return call()
-        except StorageError:  # noqa: PERF203 (a retry loop)
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

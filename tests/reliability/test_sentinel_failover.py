@@ -9,20 +9,17 @@ right output and each step's success is in its run's log once.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 from opgrid import submit
-from opgrid.errors import StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.redis import RedisRunStore
-from tests.harness.processes import Processes, fast_settings, wait_for
+from tests.harness.processes import Processes, fast_settings, through_outages, wait_for
 from tests.harness.sentinel import SentinelGroup
 from tests.jobs import failover_jobs as jobs
 
@@ -57,7 +54,7 @@ def test_runs_complete_once_when_the_primary_fails_over(tmp_path: Path, namespac
             group.wait_for_failover(old)
             expected = sum(i * i for i in range(jobs.WIDTH))
             for handle in handles:
-                result = _through_failover(lambda h=handle: h.wait(timeout=120))
+                result = through_outages(lambda h=handle: h.wait(timeout=120))
                 assert result.success, [e.describe() for e in handle.events()]
                 assert result.output_for_node("total") == expected
             store = RedisRunStore.from_settings(settings)
@@ -78,15 +75,3 @@ def test_runs_complete_once_when_the_primary_fails_over(tmp_path: Path, namespac
 
 def _texts(procs: Processes) -> str:
     return "\n".join(f"== {proc.name}\n{proc.text()[-3000:]}" for proc in procs.started)
-
-
-def _through_failover(call: Callable[[], T], timeout_s: float = 120) -> T:
-    """``call()``, again while no primary answers yet."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return call()
-        except StorageError:  # noqa: PERF203 (a retry loop)
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)

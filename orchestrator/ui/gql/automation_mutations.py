@@ -63,6 +63,24 @@ def _switch(state: UIState, kind: InstigatorType, name: str, running: bool) -> a
     return item
 
 
+def _stop(
+    info: Info[Any, Any],
+    kind: InstigatorType,
+    ids: tuple[str | None, str | None, str | None],
+    needs: str,
+) -> tuple[UIState, a.Instigator] | str | t.PythonError:
+    """Stop the schedule or sensor one of ``ids`` names: (the UI state, the instigator),
+    or the name when there is no such one, or the error when none of ``ids`` is given."""
+    name = _origin(kind, *ids)
+    if name is None:
+        return t.PythonError(message=needs, class_name="DagsterInvariantViolationError", stack=[])
+    state = _ui(info)
+    try:
+        return state, _switch(state, kind, name, False)
+    except InstigatorNotFound:
+        return name
+
+
 @strawberry.type
 class AutomationMutation:
     @strawberry.mutation
@@ -88,19 +106,15 @@ class AutomationMutation:
         schedule_selector_id: str | None = None,
     ) -> g.ScheduleMutationResult:
         kind = InstigatorType.SCHEDULE
-        name = _origin(kind, id, schedule_origin_id, schedule_selector_id)
-        if name is None:
-            return t.PythonError(
-                message="stopRunningSchedule needs id, scheduleOriginId or scheduleSelectorId",
-                class_name="DagsterInvariantViolationError",
-                stack=[],
-            )
-        state = _ui(info)
-        try:
-            item = _switch(state, kind, name, False)
-        except InstigatorNotFound:
-            return schedule_missing(name)
-        return g.ScheduleStateResult(schedule_state=instigation_state(state, item))
+        ids = (id, schedule_origin_id, schedule_selector_id)
+        stopped = _stop(
+            info, kind, ids, "stopRunningSchedule needs id, scheduleOriginId or scheduleSelectorId"
+        )
+        if isinstance(stopped, str):
+            return schedule_missing(stopped)
+        if isinstance(stopped, t.PythonError):
+            return stopped
+        return g.ScheduleStateResult(schedule_state=instigation_state(*stopped))
 
     @strawberry.mutation
     def start_sensor(
@@ -124,19 +138,13 @@ class AutomationMutation:
         job_selector_id: str | None = None,
     ) -> g.StopSensorMutationResultOrError:
         kind = InstigatorType.SENSOR
-        name = _origin(kind, id, job_origin_id, job_selector_id)
-        if name is None:
-            return t.PythonError(
-                message="stopSensor needs id, jobOriginId or jobSelectorId",
-                class_name="DagsterInvariantViolationError",
-                stack=[],
-            )
-        state = _ui(info)
-        try:
-            item = _switch(state, kind, name, False)
-        except InstigatorNotFound:
-            return sensor_missing(name)
-        return g.StopSensorMutationResult(instigation_state=instigation_state(state, item))
+        ids = (id, job_origin_id, job_selector_id)
+        stopped = _stop(info, kind, ids, "stopSensor needs id, jobOriginId or jobSelectorId")
+        if isinstance(stopped, str):
+            return sensor_missing(stopped)
+        if isinstance(stopped, t.PythonError):
+            return stopped
+        return g.StopSensorMutationResult(instigation_state=instigation_state(*stopped))
 
     @strawberry.mutation
     def cancel_partition_backfill(
