@@ -32,7 +32,8 @@ def did_you_mean(key: str, valid: Iterable[str]) -> str:
     if not choices:
         return "nothing is valid here"
     listed = ", ".join(f'"{choice}"' for choice in choices)
-    close = difflib.get_close_matches(key, choices, n=1, cutoff=_CLOSE_ENOUGH)
+    # a key of a malformed config may be any YAML scalar (an int, None): compare its text
+    close = difflib.get_close_matches(str(key), choices, n=1, cutoff=_CLOSE_ENOUGH)
     if close:
         return f'did you mean "{close[0]}"? Valid: {listed}'
     return f"valid: {listed}"

@@ -145,3 +145,7 @@ def test_build_op_context_resource_config_typos_are_suggested() -> None:
             resources={"client": client}, resources_config={"client": {"confi": {"url": "u"}}}
         )
     assert 'did you mean "config"?' in str(wrapped.value)
+
+
+def test_a_key_that_is_not_text_gets_the_list_too() -> None:
+    assert did_you_mean(0, ["greet", "shout"]) == 'valid: "greet", "shout"'  # type: ignore[arg-type]
