@@ -45,7 +45,7 @@ class RedisAttempts:
         step_key: str,
         attempt: int,
         token: str,
-        events: tuple[RunEvent, RunEvent],
+        start: RunEvent,
         lost_after_s: float,
         refs: Sequence[ValueRef] | None = None,
         take_over: str = "",
@@ -53,12 +53,10 @@ class RedisAttempts:
         """Claim an attempt and record its start, and read what the step needs: one trip.
 
         Args:
-            events: the start event, and the event that reports a lost holder (written
-                before the start only when one is taken over).
+            start: the start event; a take-over writes ``attempts.lost_note`` of it first.
             refs: the stored values to read; None reads the step's input refs instead.
             take_over: a holder known to be dead, replaced even if it looks alive.
         """
-        start, lost = events
         keys = [
             self.keys.steps(run_id),
             self.keys.claims(run_id),
@@ -73,7 +71,6 @@ class RedisAttempts:
             lost_after_s,
             take_over,
             start.model_dump_json(),
-            lost.model_dump_json(),
             "0" if refs is not None else "1",
             deaths_field(step_key),
         ]

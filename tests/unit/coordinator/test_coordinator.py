@@ -183,8 +183,7 @@ def _started(store: RunStore, recorder: Recorder, **settings: object) -> Coordin
 
 def _worker_starts(store: RunStore, worker: str) -> Verdict:
     start = RunEvent(run_id="r", kind=E.STEP_START, timestamp=time.time(), step_key="solo")
-    note = start.model_copy(update={"kind": E.ENGINE_EVENT, "message": "taken over"})
-    return store.begin_attempt("r", "solo", 0, worker, (start, note), 0.06).verdict
+    return store.begin_attempt("r", "solo", 0, worker, start, 0.06).verdict
 
 
 def _turns(coordinator: Coordinator, seconds: float) -> None:
