@@ -32,7 +32,8 @@ local function lost_note(start)
     "' was lost with its worker; running it again on " .. string.match(ARGV[3], '^[^/]*')
   local note = string.gsub(start, '"kind":"[%u_]+"', '"kind":"ENGINE_EVENT"', 1)
   note = string.gsub(note, '"worker":"[^"]*"', '"worker":null', 1)
-  note = string.gsub(note, '"message":""', function() return '"message":' .. cjson.encode(text) end, 1)
+  local message = '"message":' .. cjson.encode(text)
+  note = string.gsub(note, '"message":""', function() return message end, 1)
   return note
 end
 local step, attempt, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
