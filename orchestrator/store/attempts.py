@@ -17,6 +17,7 @@ from opgrid.orchestrator.protocol.attempts import Begun, Verdict, deaths_field, 
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import StepInputs
 
+from .compact import dump_event
 from .connect import translated
 from .keys import Keys
 from .scripts import BEGIN, DIED
@@ -70,7 +71,7 @@ class RedisAttempts:
             token,
             lost_after_s,
             take_over,
-            start.model_dump_json(),
+            dump_event(start, run_id),
             "0" if refs is not None else "1",
             deaths_field(step_key),
         ]
@@ -121,7 +122,7 @@ class RedisAttempts:
             *(self._output_key(run_id, ref) for ref, _ in outputs),
         ]
         args: list[Any] = [step_key, held, status, self.run_ttl_ms, len(events)]
-        args += [event.model_dump_json() for event in events]
+        args += [dump_event(event, run_id) for event in events]
         args += [data for _, data in outputs]
         if not self.durable.wanted():
             return bool(self._commit(keys=keys, args=args))
@@ -141,7 +142,7 @@ class RedisAttempts:
         (SIGSEGV)") and log ``event``; the deaths so far, or 0 when the step has ended
         or moved on to a later attempt."""
         keys = [self.keys.steps(run_id), self.keys.claims(run_id), self.keys.events(run_id)]
-        args = [step_key, deaths_field(step_key), attempt, how, event.model_dump_json()]
+        args = [step_key, deaths_field(step_key), attempt, how, dump_event(event, run_id)]
         return int(self._r.register_script(DIED)(keys=keys, args=args))
 
     @translated

@@ -27,6 +27,7 @@ from opgrid.orchestrator.protocol.step_keys import mapping_suffix
 from opgrid.orchestrator.settings import Settings
 
 from .attempts import RedisAttempts
+from .compact import dump_event, dump_plan, load_event, load_plan
 from .connect import block_ms, connect, translated
 from .envelopes import IOManager
 from .keys import EVENT_FIELD, Keys, glob_escaped, run_of
@@ -96,7 +97,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
         run_id = record.run_id
         with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.run(run_id), mapping={"record": record.model_dump_json()})
-            pipe.set(self.keys.plan(run_id), plan.model_dump_json())
+            pipe.set(self.keys.plan(run_id), dump_plan(plan))
             pipe.execute()
         with self._r.pipeline(transaction=False) as pipe:  # cross-slot indexes
             pipe.zadd(self.keys.runs_index(), {run_id: record.created_at})
@@ -125,7 +126,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
         raw = self._r.get(self.keys.plan(run_id))
         if raw is None:
             raise RunNotFound(f"no plan for run {run_id!r} in namespace {self.keys.namespace!r}")
-        return ExecutionPlan.model_validate_json(raw)
+        return load_plan(raw)
 
     @translated
     def get_summary(self, run_id: str) -> RunSummary | None:
@@ -163,14 +164,14 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
     def append_events(self, run_id: str, events: Sequence[RunEvent]) -> None:
         with self._r.pipeline(transaction=True) as pipe:
             for event in events:
-                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.execute()
 
     @translated
     def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]:
         """Every event of a run after stream id ``after``."""
         entries = self._r.xrange(self.keys.events(run_id), min=f"({after}", max="+")
-        return [(entry_id.decode(), _event(fields)) for entry_id, fields in entries]
+        return [(entry_id.decode(), _event(fields, run_id)) for entry_id, fields in entries]
 
     @translated
     def wait(
@@ -198,7 +199,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
                 submitted = [(i.decode(), f[b"run"].decode()) for i, f in entries]
             else:
                 run_id = run_of(stream.decode())
-                found[run_id] = [(i.decode(), _event(f)) for i, f in entries]
+                found[run_id] = [(i.decode(), _event(f, run_id)) for i, f in entries]
         return submitted, found
 
     @translated
@@ -222,7 +223,9 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
         reply = self._r.xread(
             {self.keys.events(run_id): after}, count=1000, block=block_ms(block_s)
         )
-        return [(i.decode(), _event(f)) for _stream, entries in reply or () for i, f in entries]
+        return [
+            (i.decode(), _event(f, run_id)) for _stream, entries in reply or () for i, f in entries
+        ]
 
     # Steps (coordinator side) ---------------------------------------------------------
     @translated
@@ -243,7 +246,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
                     mapping={key: value.model_dump_json() for key, value in inputs.items()},
                 )
             for event in events:
-                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.execute()
 
     @translated
@@ -281,7 +284,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
             self.keys.events(run_id),
         ]
         args: list[Any] = [step_key, claim_of(attempt, LOST), status or "", " ".join(expect)]
-        args += [event.model_dump_json() for event in events]
+        args += [dump_event(event, run_id) for event in events]
         return bool(self._declare_lost(keys=keys, args=args))
 
     def _output_key(self, run_id: str, ref: ValueRef) -> str:
@@ -332,7 +335,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
                 key = self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
                 pipe.set(key, data, px=self.run_ttl_ms)
             for event in events:
-                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.execute()
 
     # End of a run -------------------------------------------------------------------------
@@ -359,7 +362,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
             if statuses:
                 pipe.hset(self.keys.steps(run_id), mapping=dict(statuses))
             for event in events:
-                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.xadd(self.keys.ended(run_id), {b"status": record.status.value})
             for key in self.keys.run_keys(run_id):
                 pipe.pexpire(key, self.run_ttl_ms)
@@ -423,5 +426,5 @@ def _where(ref: ValueRef) -> str:
     return f'output "{ref.output}" of step "{ref.step_key}{mapping_suffix(ref.mapping_key)}"'
 
 
-def _event(fields: Mapping[bytes, bytes]) -> RunEvent:
-    return RunEvent.model_validate_json(fields[EVENT_FIELD])
+def _event(fields: Mapping[bytes, bytes], run_id: str) -> RunEvent:
+    return load_event(fields[EVENT_FIELD], run_id)

@@ -22,7 +22,8 @@ end
 return 0
 """
 #: The claim rule of ``attempts.decide``, atomically with recording the start (and, on a
-#: take-over, ``attempts.lost_note`` of it, built here from the start event).
+#: take-over, ``attempts.lost_note`` of it, built here from the start event in its
+#: ``compact`` form).
 #: KEYS: steps, claims, beats, events, inputs.
 #: ARGV: step, attempt, token, lost_after_s, take_over, start event, want inputs,
 #: deaths field. A delivery that runs also gets the attempt's deaths record (``DIED``).
@@ -31,9 +32,9 @@ local function lost_note(start)
   local text = 'attempt ' .. ARGV[2] .. " of step '" .. ARGV[1] ..
     "' was lost with its worker; running it again on " .. string.match(ARGV[3], '^[^/]*')
   local note = string.gsub(start, '"kind":"[%u_]+"', '"kind":"ENGINE_EVENT"', 1)
-  note = string.gsub(note, '"worker":"[^"]*"', '"worker":null', 1)
-  local message = '"message":' .. cjson.encode(text)
-  note = string.gsub(note, '"message":""', function() return message end, 1)
+  note = string.gsub(note, ',"worker":"[^"]*"', '', 1)
+  local message = '{"message":' .. cjson.encode(text) .. ','
+  note = string.gsub(note, '^{', function() return message end, 1)
   return note
 end
 local step, attempt, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
