@@ -26,6 +26,7 @@ from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
 from opgrid.orchestrator.protocol.step_keys import mapping_suffix
 from opgrid.orchestrator.settings import Settings
 
+from .archive import RedisEventArchive
 from .attempts import RedisAttempts
 from .compact import dump_event, dump_plan, load_event, load_plan
 from .connect import block_ms, connect, translated
@@ -54,7 +55,9 @@ logger = logging.getLogger(__name__)
 SUBMISSIONS_MAXLEN = 10_000
 
 
-class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, RedisTicks):
+class RedisRunStore(
+    RedisAttempts, RedisEventArchive, RedisStepLogs, RedisRegistry, RedisPruning, RedisTicks
+):
     """Runs of one namespace in one Redis: every protocol of ``base``, each part in a
     module of its own (this one: runs, events, progress, leases, outputs)."""
 
@@ -170,8 +173,9 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
     @translated
     def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]:
         """Every event of a run after stream id ``after``."""
-        entries = self._r.xrange(self.keys.events(run_id), min=f"({after}", max="+")
-        return [(entry_id.decode(), _event(fields, run_id)) for entry_id, fields in entries]
+        return [
+            (entry_id, load_event(raw, run_id)) for entry_id, raw in self._read_raw(run_id, after)
+        ]
 
     @translated
     def wait(
@@ -220,6 +224,9 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
     @translated
     def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]:
         """Block up to ``block_s`` for events of one run after stream id ``after``."""
+        ready = self._ready(run_id, after)
+        if ready is not None:
+            return [(entry_id, load_event(raw, run_id)) for entry_id, raw in ready]
         reply = self._r.xread(
             {self.keys.events(run_id): after}, count=1000, block=block_ms(block_s)
         )
@@ -367,6 +374,7 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
             for key in self.keys.run_keys(run_id):
                 pipe.pexpire(key, self.run_ttl_ms)
             pipe.execute()
+        self._archive_events(run_id)
         self._r.srem(self.keys.active(), run_id)
 
     # Leases ---------------------------------------------------------------------------------
