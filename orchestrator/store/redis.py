@@ -374,7 +374,10 @@ class RedisRunStore(
             for key in self.keys.run_keys(run_id):
                 pipe.pexpire(key, self.run_ttl_ms)
             pipe.execute()
-        self._archive_events(run_id)
+        try:
+            self._archive_events(run_id)
+        except redis.RedisError:  # the run has ended all the same; its log stays as it was
+            logger.warning("run %s: its events stay in their stream", run_id, exc_info=True)
         self._r.srem(self.keys.active(), run_id)
 
     # Leases ---------------------------------------------------------------------------------

@@ -77,3 +77,20 @@ def test_lease_scripts_work_on_a_real_redis_server(redis_server) -> None:
         store.release("r1", "b")
     finally:
         client.close()
+
+
+def test_a_run_whose_events_cannot_be_archived_still_ends_with_its_log_whole(
+    redis_store: RedisRunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = redis_store
+    store.create_run(record("r1"), PLAN)
+    store.append_events("r1", [event(E.STEP_START, "one")])
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'")
+
+    monkeypatch.setattr(store, "_archive_events", refused)
+    done = record("r1").model_copy(update={"status": RunStatus.SUCCESS})
+    store.finish_run(done, [event(E.RUN_SUCCESS)], {"one": "success"})
+    assert store.active_runs() == []
+    assert [e.kind for _, e in store.read_events("r1")] == [E.STEP_START, E.RUN_SUCCESS]
