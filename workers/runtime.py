@@ -144,16 +144,11 @@ class WorkerRuntime:
 
     # Claiming and inputs ------------------------------------------------------------------
     def _claim(self, request: StepRequest, known: dict[str, list[ValueRef]] | None) -> Begun:
-        """Claim the attempt and record its start; read the values the plan says it reads."""
+        """Claim the attempt and record its start (a take-over notes the lost holder
+        first); read the values the plan says it reads."""
         refs = None if known is None else [ref for items in known.values() for ref in items]
         kind = E.STEP_RESTARTED if request.attempt else E.STEP_START
         start = self._event(request, kind, worker=self.token.rsplit("/", 1)[0])
-        lost = self._event(
-            request,
-            E.ENGINE_EVENT,
-            message=f"attempt {request.attempt} of step {request.step_key!r} was lost with "
-            f"its worker; running it again on {self.token.split('/')[0]}",
-        )
 
         def begin(take_over: str = "") -> Begun:
             return self.store.begin_attempt(
@@ -161,7 +156,7 @@ class WorkerRuntime:
                 request.step_key,
                 request.attempt,
                 self.token,
-                (start, lost),
+                start,
                 self.settings.step_lost_after_s,
                 refs,
                 take_over,

@@ -71,6 +71,8 @@ logger = logging.getLogger(__name__)
 BATCH_IN_FLIGHT = 8
 #: ...gathered for at most this long.
 BATCH_WINDOW_S = 0.005
+#: Steps sent at a time; leases are renewed between sends when due (``_keep_leases``).
+DISPATCH_CHUNK = 1000
 
 
 class Coordinator:
@@ -100,6 +102,8 @@ class Coordinator:
         self.runs: dict[str, OwnedRun] = {}
         self._submissions_cursor = "0-0"
         self._next_housekeeping = 0.0
+        #: when leases are renewed next in the middle of a turn (``_keep_leases``)
+        self._next_renewal = 0.0
         self._next_watch = 0.0
         self.outbox = Outbox(dispatcher, settings.default_queue, self.id)
         self._watcher = Watcher(store, settings, self._resend, self.outbox.revoke)
@@ -142,7 +146,7 @@ class Coordinator:
         now = time.monotonic()
         if now >= self._next_housekeeping:
             self._housekeeping()
-            self._next_housekeeping = now + self.settings.lease_s / 3
+            self._next_housekeeping = self._next_renewal = now + self.settings.lease_s / 3
         if now >= self._next_watch:
             self._watcher.watch(list(self.runs.values()))
             self._next_watch = now + self.settings.step_heartbeat_s
@@ -333,8 +337,23 @@ class Coordinator:
         for command in dispatches:
             owned.sent_at[command.step_key] = sent
         deliveries = [self.outbox.delivery(owned, command) for command in dispatches]
-        self.hooks.before_dispatch(deliveries)
-        self.outbox.send(deliveries)
+        for start in range(0, len(deliveries), DISPATCH_CHUNK):
+            chunk = deliveries[start : start + DISPATCH_CHUNK]
+            self.hooks.before_dispatch(chunk)
+            self.outbox.send(chunk)
+            self._keep_leases()
+
+    def _keep_leases(self) -> None:
+        """Renew the leases in the middle of a turn when it has lasted a third of a lease
+        (a 100,000-wide fan-out takes longer than a lease to send): a lost one is let go
+        at the next housekeeping."""
+        now = time.monotonic()
+        if now < self._next_renewal:
+            return
+        self._next_renewal = now + self.settings.lease_s / 3
+        self.heartbeat()
+        for run_id in list(self.runs):
+            self.store.renew(run_id, self.id, self.settings.lease_s)
 
     def _resend(self, owned: OwnedRun, key: str, attempt: int) -> None:
         """Send a step attempt again (a lost worker's)."""

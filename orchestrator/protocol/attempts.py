@@ -38,6 +38,9 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum
 
+from opgrid.event_type import DagsterEventType
+
+from .events import RunEvent
 from .messages import StepInputs
 from .status import FINAL_STEP_STATUSES, StepStatus
 
@@ -83,6 +86,22 @@ class Begun:
 def claim_of(attempt: int, holder: str) -> str:
     """The stored form of a claim."""
     return f"{attempt}:{holder}"
+
+
+def lost_note(start: RunEvent, token: str) -> RunEvent:
+    """The event written just before ``start`` when a delivery takes an attempt over from
+    a lost holder: the start event's run, step, attempt and time, as an engine event
+    naming the host of the worker ``token`` that runs it again. (The claim script builds
+    the same event in Lua from the start event, so that a claim carries only the start.)"""
+    host = token.split("/", 1)[0]
+    return start.model_copy(
+        update={
+            "kind": DagsterEventType.ENGINE_EVENT,
+            "worker": None,
+            "message": f"attempt {start.attempt} of step '{start.step_key}' was lost with its "
+            f"worker; running it again on {host}",
+        }
+    )
 
 
 def parse_claim(claim: str) -> tuple[int, str]:

@@ -18,6 +18,7 @@ from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import StepInputs
 
 from . import cluster_wait
+from .compact import dump_event
 from .connect import translated
 from .keys import Keys
 from .scripts import BEGIN, DIED
@@ -53,7 +54,7 @@ class RedisAttempts:
         step_key: str,
         attempt: int,
         token: str,
-        events: tuple[RunEvent, RunEvent],
+        start: RunEvent,
         lost_after_s: float,
         refs: Sequence[ValueRef] | None = None,
         take_over: str = "",
@@ -61,12 +62,10 @@ class RedisAttempts:
         """Claim an attempt and record its start, and read what the step needs: one trip.
 
         Args:
-            events: the start event, and the event that reports a lost holder (written
-                before the start only when one is taken over).
+            start: the start event; a take-over writes ``attempts.lost_note`` of it first.
             refs: the stored values to read; None reads the step's input refs instead.
             take_over: a holder known to be dead, replaced even if it looks alive.
         """
-        start, lost = events
         keys = [
             self.keys.steps(run_id),
             self.keys.claims(run_id),
@@ -80,8 +79,7 @@ class RedisAttempts:
             token,
             lost_after_s,
             take_over,
-            start.model_dump_json(),
-            lost.model_dump_json(),
+            dump_event(start, run_id),
             "0" if refs is not None else "1",
             deaths_field(step_key),
         ]
@@ -133,7 +131,7 @@ class RedisAttempts:
             *(self._output_key(run_id, ref) for ref, _ in outputs),
         ]
         args: list[Any] = [step_key, held, status, self.run_ttl_ms, len(events)]
-        args += [event.model_dump_json() for event in events]
+        args += [dump_event(event, run_id) for event in events]
         args += [data for _, data in outputs]
         if not self.durable.wanted():
             committed = bool(self._commit(keys=keys, args=args))
@@ -158,7 +156,7 @@ class RedisAttempts:
         (SIGSEGV)") and log ``event``; the deaths so far, or 0 when the step has ended
         or moved on to a later attempt."""
         keys = [self.keys.steps(run_id), self.keys.claims(run_id), self.keys.events(run_id)]
-        args = [step_key, deaths_field(step_key), attempt, how, event.model_dump_json()]
+        args = [step_key, deaths_field(step_key), attempt, how, dump_event(event, run_id)]
         deaths = int(self._r.register_script(DIED)(keys=keys, args=args))
         if deaths:
             self._notify(run_id)

@@ -200,12 +200,13 @@ class Attempts(Protocol):
         step_key: str,
         attempt: int,
         token: str,
-        events: tuple[RunEvent, RunEvent],
+        start: RunEvent,
         lost_after_s: float,
         refs: Sequence[ValueRef] | None = None,
         take_over: str = "",
     ) -> Begun:
-        """Claim an attempt, record its start and read what it needs, at once."""
+        """Claim an attempt, record its ``start`` (after ``attempts.lost_note`` of it when
+        a lost holder is taken over) and read what it needs, at once."""
 
     def beat(self, run_id: str, step_key: str, claim: str) -> str | None:
         """Keep a claim alive; the step's status, or None if the claim was lost."""

@@ -12,9 +12,12 @@ Per run (``<ns>:{<run>}:...``; all expire ``run_ttl_s`` after the run ends):
 - ``steps``   HASH     step key -> status; written by the coordinator
 - ``inputs``  HASH     step key -> StepInputs JSON; written by the coordinator at dispatch,
                        read by the worker that runs the step
-- ``events``  STREAM   RunEvent JSON in field ``e``; appended by workers (``context.log``
-                       lines while a step runs, under its claim), the coordinator and
-                       (cancel requests) submitters
+- ``events``  STREAM   RunEvent JSON in field ``e`` (``compact`` form); appended by workers
+                       (``context.log`` lines while a step runs, under its claim), the
+                       coordinator and (cancel requests) submitters; emptied into ``log``
+                       when the run ends
+- ``log``     STRING   zlib of ``<stream id> TAB <event>`` lines: the entries of ``events``
+                       when the run ended; written once by the coordinator (``archive``)
 - ``out:<step>:<output>[:<mapping key>]``  STRING  a signed output; written by workers
 - ``lease``   STRING   the id of the coordinator that owns the run; ``lease_s``, renewed
 - ``claims``  HASH     step key -> "<attempt>:<worker token>": who runs the attempt;
@@ -118,6 +121,9 @@ class Keys:
     def ended(self, run_id: str) -> str:
         return self._run(run_id, "ended")
 
+    def archive(self, run_id: str) -> str:
+        return self._run(run_id, "log")
+
     def lease(self, run_id: str) -> str:
         return self._run(run_id, "lease")
 
@@ -142,6 +148,7 @@ class Keys:
             self.steps(run_id),
             self.inputs(run_id),
             self.events(run_id),
+            self.archive(run_id),
             self.claims(run_id),
             self.beats(run_id),
             self.ended(run_id),

@@ -28,6 +28,7 @@ from opgrid.orchestrator.protocol.attempts import (
     deaths_field,
     deaths_of,
     decide,
+    lost_note,
     parse_claim,
 )
 from opgrid.orchestrator.protocol.captured import CapturedOutput
@@ -195,7 +196,7 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
         step_key: str,
         attempt: int,
         token: str,
-        events: tuple[RunEvent, RunEvent],
+        start: RunEvent,
         lost_after_s: float,
         refs: Sequence[ValueRef] | None = None,
         take_over: str = "",
@@ -218,8 +219,8 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
             run.claims[step_key] = claim_of(attempt, token)
             run.beats[step_key] = time.time()
             run.steps[step_key] = StepStatus.RUNNING.value
-            start, lost = events
-            self._append(run_id, [lost, start] if verdict is Verdict.TAKEN_OVER else [start])
+            taken_over = verdict is Verdict.TAKEN_OVER
+            self._append(run_id, [lost_note(start, token), start] if taken_over else [start])
             inputs = run.inputs.get(step_key) if refs is None else None
             deaths, died = deaths_of(run.claims.get(deaths_field(step_key)), attempt)
             return Begun(verdict, holder, inputs, values, deaths, died)

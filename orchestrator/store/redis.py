@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import redis
 from redis.cluster import RedisCluster
 
 from opgrid.errors import RunNotFound
@@ -29,7 +30,9 @@ from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
 from opgrid.orchestrator.settings import Settings
 
 from . import cluster_wait
+from .archive import RedisEventArchive
 from .attempts import RedisAttempts
+from .compact import dump_event, dump_plan, load_event, load_plan
 from .connect import Client, block_ms, connect_store, translated
 from .keys import EVENT_FIELD, Keys, glob_escaped, run_of
 from .leases import RedisLeases
@@ -59,7 +62,13 @@ SUBMISSIONS_MAXLEN = 10_000
 
 
 class RedisRunStore(
-    RedisAttempts, RedisStepLogs, RedisLeases, RedisRegistry, RedisPruning, RedisTicks
+    RedisAttempts,
+    RedisEventArchive,
+    RedisStepLogs,
+    RedisLeases,
+    RedisRegistry,
+    RedisPruning,
+    RedisTicks,
 ):
     """Runs of one namespace in one Redis or one Redis Cluster: every protocol of ``base``,
     each part in a module of its own (this one: runs, events, progress, outputs)."""
@@ -109,7 +118,7 @@ class RedisRunStore(
         run_id = record.run_id
         with self._r.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.run(run_id), mapping={"record": record.model_dump_json()})
-            pipe.set(self.keys.plan(run_id), plan.model_dump_json())
+            pipe.set(self.keys.plan(run_id), dump_plan(plan))
             pipe.execute()
         with self._r.pipeline(transaction=False) as pipe:  # cross-slot indexes
             pipe.zadd(self.keys.runs_index(), {run_id: record.created_at})
@@ -138,7 +147,7 @@ class RedisRunStore(
         raw = self._r.get(self.keys.plan(run_id))
         if raw is None:
             raise RunNotFound(f"no plan for run {run_id!r} in namespace {self.keys.namespace!r}")
-        return ExecutionPlan.model_validate_json(raw)
+        return load_plan(raw)
 
     @translated
     def get_summary(self, run_id: str) -> RunSummary | None:
@@ -176,15 +185,16 @@ class RedisRunStore(
     def append_events(self, run_id: str, events: Sequence[RunEvent]) -> None:
         with self._r.pipeline(transaction=True) as pipe:
             for event in events:
-                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.execute()
         self._notify(run_id)
 
     @translated
     def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]:
         """Every event of a run after stream id ``after``."""
-        entries = self._r.xrange(self.keys.events(run_id), min=f"({after}", max="+")
-        return [(entry_id.decode(), _event(fields)) for entry_id, fields in entries]
+        return [
+            (entry_id, load_event(raw, run_id)) for entry_id, raw in self._read_raw(run_id, after)
+        ]
 
     @translated
     def wait(
@@ -206,7 +216,7 @@ class RedisRunStore(
                 self._r, self.keys, submissions_after, cursors, block_s, count
             )
             return fresh, {
-                run_id: [(i.decode(), _event(f)) for i, f in entries]
+                run_id: [(i.decode(), _event(f, run_id)) for i, f in entries]
                 for run_id, entries in raw.items()
             }
         streams = {self.keys.submissions(): submissions_after}
@@ -220,7 +230,7 @@ class RedisRunStore(
                 submitted = [(i.decode(), f[b"run"].decode()) for i, f in entries]
             else:
                 run_id = run_of(stream.decode())
-                found[run_id] = [(i.decode(), _event(f)) for i, f in entries]
+                found[run_id] = [(i.decode(), _event(f, run_id)) for i, f in entries]
         return submitted, found
 
     @translated
@@ -241,10 +251,15 @@ class RedisRunStore(
     @translated
     def wait_run(self, run_id: str, after: str, block_s: float) -> list[tuple[str, RunEvent]]:
         """Block up to ``block_s`` for events of one run after stream id ``after``."""
+        ready = self._ready(run_id, after)
+        if ready is not None:
+            return [(entry_id, load_event(raw, run_id)) for entry_id, raw in ready]
         reply = self._r.xread(
             {self.keys.events(run_id): after}, count=1000, block=block_ms(block_s)
         )
-        return [(i.decode(), _event(f)) for _stream, entries in reply or () for i, f in entries]
+        return [
+            (i.decode(), _event(f, run_id)) for _stream, entries in reply or () for i, f in entries
+        ]
 
     # Steps (coordinator side) ---------------------------------------------------------
     @translated
@@ -265,7 +280,7 @@ class RedisRunStore(
                     mapping={key: value.model_dump_json() for key, value in inputs.items()},
                 )
             for event in events:
-                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.execute()
 
     @translated
@@ -309,7 +324,7 @@ class RedisRunStore(
             self.keys.events(run_id),
         ]
         args: list[Any] = [step_key, claim_of(attempt, LOST), status or "", " ".join(expect)]
-        args += [event.model_dump_json() for event in events]
+        args += [dump_event(event, run_id) for event in events]
         return bool(self._declare_lost(keys=keys, args=args))
 
     def _output_key(self, run_id: str, ref: ValueRef) -> str:
@@ -360,7 +375,7 @@ class RedisRunStore(
                 key = self.keys.output(run_id, ref.step_key, ref.output, ref.mapping_key)
                 pipe.set(key, data, px=self.run_ttl_ms)
             for event in events:
-                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.execute()
         if events:
             self._notify(run_id)
@@ -389,13 +404,17 @@ class RedisRunStore(
             if statuses:
                 pipe.hset(self.keys.steps(run_id), mapping=dict(statuses))
             for event in events:
-                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: event.model_dump_json()})
+                pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.xadd(self.keys.ended(run_id), {b"status": record.status.value})
             for key in self.keys.run_keys(run_id):
                 pipe.pexpire(key, self.run_ttl_ms)
             pipe.execute()
+        try:
+            self._archive_events(run_id)
+        except redis.RedisError:  # the run has ended all the same; its log stays as it was
+            logger.warning("run %s: its events stay in their stream", run_id, exc_info=True)
         self._r.srem(self.keys.active(), run_id)
 
 
-def _event(fields: Mapping[bytes, bytes]) -> RunEvent:
-    return RunEvent.model_validate_json(fields[EVENT_FIELD])
+def _event(fields: Mapping[bytes, bytes], run_id: str) -> RunEvent:
+    return load_event(fields[EVENT_FIELD], run_id)

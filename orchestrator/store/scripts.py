@@ -21,11 +21,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-#: The claim rule of ``attempts.decide``, atomically with recording the start.
+#: The claim rule of ``attempts.decide``, atomically with recording the start (and, on a
+#: take-over, ``attempts.lost_note`` of it, built here from the start event in its
+#: ``compact`` form).
 #: KEYS: steps, claims, beats, events, inputs.
-#: ARGV: step, attempt, token, lost_after_s, take_over, start event, lost event, want inputs,
+#: ARGV: step, attempt, token, lost_after_s, take_over, start event, want inputs,
 #: deaths field. A delivery that runs also gets the attempt's deaths record (``DIED``).
 BEGIN = """
+local function lost_note(start)
+  local text = 'attempt ' .. ARGV[2] .. " of step '" .. ARGV[1] ..
+    "' was lost with its worker; running it again on " .. string.match(ARGV[3], '^[^/]*')
+  local note = string.gsub(start, '"kind":"[%u_]+"', '"kind":"ENGINE_EVENT"', 1)
+  note = string.gsub(note, ',"worker":"[^"]*"', '', 1)
+  local message = '{"message":' .. cjson.encode(text) .. ','
+  note = string.gsub(note, '^{', function() return message end, 1)
+  return note
+end
 local step, attempt, token = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -54,11 +65,11 @@ end
 redis.call('HSET', KEYS[2], step, attempt .. ':' .. token)
 redis.call('HSET', KEYS[3], step, tostring(now))
 redis.call('HSET', KEYS[1], step, 'running')
-if verdict == 'taken_over' then redis.call('XADD', KEYS[4], '*', 'e', ARGV[7]) end
+if verdict == 'taken_over' then redis.call('XADD', KEYS[4], '*', 'e', lost_note(ARGV[6])) end
 redis.call('XADD', KEYS[4], '*', 'e', ARGV[6])
 local inputs = false
-if ARGV[8] == '1' then inputs = redis.call('HGET', KEYS[5], step) end
-return {verdict, holder, inputs, redis.call('HGET', KEYS[2], ARGV[9]) or ''}
+if ARGV[7] == '1' then inputs = redis.call('HGET', KEYS[5], step) end
+return {verdict, holder, inputs, redis.call('HGET', KEYS[2], ARGV[8]) or ''}
 """
 #: A process died running an attempt: count it in the attempt's deaths record (a record
 #: of an earlier attempt starts over) and log the event; nothing once the step is final

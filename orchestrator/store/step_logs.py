@@ -18,6 +18,7 @@ from opgrid.orchestrator.protocol.captured import (
 )
 from opgrid.orchestrator.protocol.events import RunEvent
 
+from .compact import dump_event
 from .connect import translated
 from .keys import Keys
 
@@ -40,7 +41,7 @@ class RedisStepLogs:
             return True
         step_key, held = claim
         keys = [self.keys.claims(run_id), self.keys.events(run_id)]
-        args = [step_key, held, *(event.model_dump_json() for event in events)]
+        args = [step_key, held, *(dump_event(event, run_id) for event in events)]
         return bool(self._append_logs(keys=keys, args=args))
 
     @translated

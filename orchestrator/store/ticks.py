@@ -20,6 +20,7 @@ from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.scheduling.definitions import InstigatorDef
 
+from .compact import dump_plan
 from .connect import translated
 from .keys import Keys
 from .tick_records import (
@@ -157,7 +158,7 @@ class RedisTicks(TickUpdates):
         """
         run_id = record.run_id
         with self._r.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys.plan(run_id), plan.model_dump_json(), nx=True)
+            pipe.set(self.keys.plan(run_id), dump_plan(plan), nx=True)
             pipe.hsetnx(self.keys.run(run_id), "record", record.model_dump_json())
             _, created = pipe.execute()
         if created or self._r.zscore(self.keys.runs_index(), run_id) is None:

@@ -34,13 +34,11 @@ def event(kind: E, step: str | None = None) -> RunEvent:
 
 
 # Claims: who runs a step attempt ---------------------------------------------------------------
-def start_and_lost(step: str, attempt: int = 0) -> tuple[RunEvent, RunEvent]:
-    start = event(E.STEP_START, step).model_copy(update={"attempt": attempt})
-    lost = event(E.ENGINE_EVENT, step).model_copy(update={"message": "lost", "attempt": attempt})
-    return start, lost
+def start_of(step: str, attempt: int = 0, worker: str | None = None) -> RunEvent:
+    return event(E.STEP_START, step).model_copy(update={"attempt": attempt, "worker": worker})
 
 
 def begin(store: RunStore, worker: str, attempt: int = 0, lost_after_s: float = 10.0, **kw):
     return store.begin_attempt(
-        "r1", "one", attempt, worker, start_and_lost("one", attempt), lost_after_s, **kw
+        "r1", "one", attempt, worker, start_of("one", attempt, worker), lost_after_s, **kw
     )

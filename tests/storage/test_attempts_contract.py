@@ -6,10 +6,10 @@ import time
 
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.planning.state import ValueRef
-from opgrid.orchestrator.protocol.attempts import Verdict
+from opgrid.orchestrator.protocol.attempts import Verdict, lost_note
 from opgrid.orchestrator.store.base import RunStore
 
-from .runs import begin, event
+from .runs import begin, event, start_of
 
 
 def test_one_worker_claims_an_attempt_and_a_duplicate_delivery_is_dropped(store: RunStore) -> None:
@@ -46,6 +46,24 @@ def test_a_silent_holder_is_taken_over_and_its_report_refused(store: RunStore) -
     assert store.load_outputs("r1", [ref]) == [b"fresh"]
     kinds = [e.kind for _, e in store.read_events("r1")]
     assert kinds == [E.STEP_START, E.ENGINE_EVENT, E.STEP_START]
+
+
+def test_a_take_over_notes_the_lost_holder_before_the_start(store: RunStore) -> None:
+    step = 'one[a "b" % 50%/c\\d]'  # a mapping key with what JSON, Lua patterns escape
+    store.save_progress("r1", {step: "queued"}, {}, [])
+    first = start_of(step, 2, "box-1/11")
+    store.begin_attempt("r1", step, 2, "box-1/11/aa", first, 10.0)
+    again = start_of(step, 2, "box-2.lan/22").model_copy(update={"kind": E.STEP_RESTARTED})
+    taken = store.begin_attempt(
+        "r1", step, 2, "box-2.lan/22/bb", again, 10.0, take_over="box-1/11/aa"
+    )
+    assert taken.verdict is Verdict.TAKEN_OVER
+    events = [e for _, e in store.read_events("r1")]
+    assert events == [first, lost_note(again, "box-2.lan/22/bb"), again]
+    assert events[1].kind is E.ENGINE_EVENT and events[1].worker is None
+    assert events[1].message == (
+        f"attempt 2 of step '{step}' was lost with its worker; running it again on box-2.lan"
+    )
 
 
 def test_a_holder_known_dead_is_taken_over_at_once(store: RunStore) -> None:

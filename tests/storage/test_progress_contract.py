@@ -15,7 +15,7 @@ from opgrid.orchestrator.protocol.messages import StepInputs
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.store.base import RunStore
 
-from .runs import PLAN, begin, event, record, start_and_lost
+from .runs import PLAN, begin, event, record, start_of
 
 
 def test_progress_and_step_commits_are_stored_together(store: RunStore) -> None:
@@ -23,7 +23,7 @@ def test_progress_and_step_commits_are_stored_together(store: RunStore) -> None:
     store.save_progress("r1", {"one": "queued"}, {"two": inputs}, [event(E.STEP_SKIPPED, "s")])
     assert store.step_statuses("r1") == {"one": "queued"}
     store.save_progress("r1", {"two": "queued"}, {}, [])
-    begun = store.begin_attempt("r1", "two", 0, "w1", start_and_lost("two"), 10.0)
+    begun = store.begin_attempt("r1", "two", 0, "w1", start_of("two"), 10.0)
     assert begun.verdict is Verdict.GO
     assert begun.inputs == inputs
     store.commit_step("r1", [(ValueRef("one", "result"), b"data")], [event(E.STEP_SUCCESS, "one")])

@@ -27,7 +27,7 @@ from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.redis_cluster import ClusterNodes, parse
 from tests.harness.redis_cluster import RedisClusterServers
 
-from .runs import PLAN, event, record, start_and_lost
+from .runs import PLAN, event, record, start_of
 
 
 def test_a_cluster_url_names_its_startup_nodes() -> None:
@@ -132,7 +132,7 @@ def test_claims_and_commits_go_on_while_their_slots_move(
             for n in range(300):
                 run_id = f"move-{n}"
                 store.save_progress(run_id, {"one": "queued"}, {}, [])
-                begun = store.begin_attempt(run_id, "one", 0, "w", start_and_lost("one"), 10.0)
+                begun = store.begin_attempt(run_id, "one", 0, "w", start_of("one"), 10.0)
                 assert begun.verdict.value == "go"
                 ref = ValueRef("one", "result")
                 assert store.commit_attempt(run_id, ("one", "0:w"), [(ref, b"v")], [], "success")
@@ -161,7 +161,7 @@ def _namespace() -> str:
 
 def test_on_a_single_redis_event_writes_leave_no_wake_notice(redis_store: RedisRunStore) -> None:
     redis_store.save_progress("r1", {"one": "queued"}, {}, [])
-    redis_store.begin_attempt("r1", "one", 0, "w", start_and_lost("one"), 10.0)
+    redis_store.begin_attempt("r1", "one", 0, "w", start_of("one"), 10.0)
     redis_store.commit_attempt("r1", ("one", "0:w"), [], [event(E.STEP_SUCCESS, "one")], "success")
     redis_store.append_events("r1", [event(E.ENGINE_EVENT)])
     assert not redis_store.on_cluster
@@ -174,7 +174,7 @@ def test_on_a_cluster_each_event_write_of_a_worker_or_submitter_leaves_one_notic
 ) -> None:
     store = RedisRunStore(connect_store(redis_cluster.url), Keys(_namespace()), run_ttl_s=100)
     store.save_progress("r1", {"one": "queued"}, {}, [event(E.STEP_SKIPPED, "x")])
-    store.begin_attempt("r1", "one", 0, "w", start_and_lost("one"), 10.0)
+    store.begin_attempt("r1", "one", 0, "w", start_of("one"), 10.0)
     store.commit_attempt("r1", ("one", "0:w"), [], [event(E.STEP_SUCCESS, "one")], "success")
     store.append_events("r1", [event(E.ENGINE_EVENT)])
     notices = store.client.xrange(store.keys.wake())

@@ -60,3 +60,21 @@ def test_a_run_finished_without_a_summary_reads_as_none(store: RunStore) -> None
     done = record().model_copy(update={"status": RunStatus.FAILURE, "finished_at": 2.0})
     store.finish_run(done, [event(E.RUN_FAILURE)], {"one": "failure"})
     assert store.get_summary("r1") is None
+
+
+def test_a_finished_run_s_events_read_the_same_after_any_cursor(store: RunStore) -> None:
+    store.create_run(record("r1"), PLAN)
+    store.append_events("r1", [event(E.STEP_START, "one"), event(E.STEP_SUCCESS, "one")])
+    before = store.read_events("r1")
+    cursor = before[0][0]  # a follower that has read the first event only
+    done = record("r1").model_copy(update={"status": RunStatus.SUCCESS})
+    store.finish_run(done, [event(E.RUN_SUCCESS)], {"one": "success"})
+    ended = store.read_events("r1")
+    assert ended[:2] == before and [e.kind for _, e in ended[2:]] == [E.RUN_SUCCESS]
+    assert store.read_events("r1", cursor) == ended[1:]
+    assert store.wait_run("r1", cursor, 0.01) == ended[1:]
+    assert store.wait_run("r1", ended[-1][0], 0.01) == []
+    late = event(E.ENGINE_EVENT, "one")  # a canceled step's last lines, after the end
+    store.append_events("r1", [late])
+    assert [e for _, e in store.read_events("r1", ended[-1][0])] == [late]
+    assert [e for _, e in store.wait_run("r1", ended[-1][0], 0.01)] == [late]

@@ -19,7 +19,7 @@ from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.sentinel import DurableWrites, SentinelGroup, parse
 
-from .runs import event, start_and_lost
+from .runs import event, start_of
 
 URL = "redis+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26380/prod/2?sentinel_password=x"
 
@@ -94,7 +94,7 @@ def test_a_commit_without_a_replica_waits_once_then_pauses_waiting(
     store = RedisRunStore(client, Keys(f"t-{uuid.uuid4().hex[:6]}"), 100, durable)
     for step in ("one", "two"):
         store.save_progress("r1", {step: "queued"}, {}, [])
-        store.begin_attempt("r1", step, 0, "w1", start_and_lost(step), 10.0)
+        store.begin_attempt("r1", step, 0, "w1", start_of(step), 10.0)
     with caplog.at_level(logging.WARNING, logger="opgrid.orchestrator.store.sentinel"):
         assert store.commit_attempt("r1", ("one", "0:w1"), [], [event(E.STEP_SUCCESS)], "success")
         assert not durable.wanted()  # the primary has no replica: commits stop waiting

@@ -79,8 +79,7 @@ def test_running_steps_are_shown_only_where_the_claim_names_the_worker(cluster):
     record = _run(cluster)
     cluster.store.save_progress(record.run_id, {"source": "queued", "branch": "queued"}, {}, [])
     start = RunEvent(run_id=record.run_id, kind=E.STEP_START, timestamp=time.time())
-    lost = RunEvent(run_id=record.run_id, kind=E.ENGINE_EVENT, timestamp=time.time())
-    cluster.store.begin_attempt(record.run_id, "source", 0, "box/12/ab", (start, lost), 30.0)
+    cluster.store.begin_attempt(record.run_id, "source", 0, "box/12/ab", start, 30.0)
     held = RunningStep(
         run_id=record.run_id,
         step_key="source",

@@ -183,8 +183,7 @@ def _started(store: RunStore, recorder: Recorder, **settings: object) -> Coordin
 
 def _worker_starts(store: RunStore, worker: str) -> Verdict:
     start = RunEvent(run_id="r", kind=E.STEP_START, timestamp=time.time(), step_key="solo")
-    note = start.model_copy(update={"kind": E.ENGINE_EVENT, "message": "taken over"})
-    return store.begin_attempt("r", "solo", 0, worker, (start, note), 0.06).verdict
+    return store.begin_attempt("r", "solo", 0, worker, start, 0.06).verdict
 
 
 def _turns(coordinator: Coordinator, seconds: float) -> None:
@@ -249,3 +248,52 @@ def test_a_cancel_revokes_the_steps_in_flight(store: RunStore) -> None:
     assert store.get_run("r").status is RunStatus.CANCELED
     assert set(store.step_statuses("r").values()) == {"canceled"}
     assert _worker_starts(store, "late") is Verdict.SETTLED
+
+
+# Long dispatches -------------------------------------------------------------------------
+@op
+def wide_root() -> int:
+    return 1
+
+
+@op
+def wide_leaf(x: int) -> int:
+    return x
+
+
+@job
+def wide():
+    root = wide_root()
+    for i in range(60):
+        wide_leaf.alias(f"leaf_{i}")(root)
+
+
+class SlowRecorder(Recorder):
+    """A broker that takes 10 ms per message."""
+
+    def dispatch(self, deliveries: Sequence[Delivery]) -> None:
+        time.sleep(0.01 * len(deliveries))
+        super().dispatch(deliveries)
+
+
+def test_a_dispatch_longer_than_a_lease_keeps_the_lease(store: RunStore, monkeypatch) -> None:
+    monkeypatch.setattr("opgrid.orchestrator.coordinator.loop.DISPATCH_CHUNK", 5)
+    recorder = SlowRecorder()
+    coordinator = Coordinator(store, recorder, Settings(lease_s=0.15, **QUICK))
+    store.create_run(
+        RunRecord(run_id="r", job_name="wide", created_at=time.time()), compile_plan(wide)
+    )
+    assert coordinator.adopt("r")
+    at = time.time()
+    done = [
+        RunEvent(run_id="r", kind=kind, timestamp=at, step_key="wide_root", output_name=name)
+        for kind, name in ((E.STEP_START, None), (E.STEP_OUTPUT, "result"), (E.STEP_SUCCESS, None))
+    ]
+    store.append_events("r", done)
+    began = time.monotonic()
+    coordinator.step(0.01)  # sends the 60 leaves: 0.6 s, four leases
+    assert time.monotonic() - began > 0.6
+    assert len(recorder.sent) == 61
+    assert store.renew("r", coordinator.id, 0.15)  # still its own
+    coordinator.step(0.01)
+    assert "r" in coordinator.runs and len(recorder.sent) == 61  # nothing sent twice

@@ -79,7 +79,7 @@ def _entry(task_id: str, task: str = "opgrid.step", priority: int = 0) -> bytes:
 def _start(store: InMemoryRunStore, run_id: str, step: str, attempt: int = 0) -> None:
     store.save_progress(run_id, {step: "queued"}, {}, [])
     start = RunEvent(run_id=run_id, kind=E.STEP_START, timestamp=NOW, step_key=step)
-    store.begin_attempt(run_id, step, attempt, "w1", (start, start), 10.0)
+    store.begin_attempt(run_id, step, attempt, "w1", start, 10.0)
 
 
 def test_only_copies_of_ended_attempts_are_settled() -> None:

@@ -168,7 +168,7 @@ def test_a_long_line_is_cut_saying_so() -> None:
 def _live(store: InMemoryRunStore, limits: LogLimits) -> LiveLog:
     store.save_progress("r", {"s": "queued"}, {}, [])
     start = RunEvent(run_id="r", kind=E.STEP_START, timestamp=0.0, step_key="s")
-    store.begin_attempt("r", "s", 0, "me", (start, start), lost_after_s=10)
+    store.begin_attempt("r", "s", 0, "me", start, lost_after_s=10)
     request = StepRequest(run_id="r", step_key="s", job_name="j")
     return LiveLog(store, request, ("s", "0:me"), limits)
 

@@ -21,7 +21,7 @@ INTERVAL_S = 0.05
 def _running(store: InMemoryRunStore) -> None:
     event = RunEvent(run_id="r", kind=E.STEP_START, timestamp=0.0, step_key="s")
     store.save_progress("r", {"s": "queued"}, {}, [])
-    begun = store.begin_attempt("r", "s", 0, "me", (event, event), lost_after_s=10)
+    begun = store.begin_attempt("r", "s", 0, "me", event, lost_after_s=10)
     assert begun.verdict.runs
 
 
