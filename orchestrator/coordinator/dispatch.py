@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import redis
 from celery import Celery
+from kombu.exceptions import KombuError
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from opgrid.errors import BrokerError
@@ -78,6 +79,12 @@ def celery_client(settings: Settings) -> Celery:
     return app
 
 
+#: What a publish raises when the broker did not (or maybe did not) take it: connection
+#: errors, and kombu's ``BatchPublishError`` when a batch's flush failed midway ("delivery
+#: is uncertain": sending again is safe, a duplicate delivery is dropped by its claim).
+_UNSENT = (KombuOperationalError, KombuError, redis.RedisError, OSError)
+
+
 class CeleryDispatcher:
     """Sends ``opgrid.step`` tasks; Flower shows each as ``run=... job=... step=...``.
 
@@ -103,7 +110,7 @@ class CeleryDispatcher:
                 with batch() if batch is not None else contextlib.nullcontext():
                     for delivery in deliveries:
                         self._send(producer, delivery)
-        except (KombuOperationalError, OSError) as exc:
+        except _UNSENT as exc:
             raise BrokerError(f"the broker did not take {len(deliveries)} step(s): {exc}") from exc
 
     def _send(self, producer: Any, delivery: Delivery) -> None:

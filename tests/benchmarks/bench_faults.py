@@ -13,14 +13,15 @@ worker SIGKILLed (started again), a worker SIGSTOPped past the lost-after time t
 continued, a coordinator SIGKILLed (started again), Redis stopped and started. Then
 the faults stop and every run is waited for.
 
-Printed next to their goals: wrong outputs, duplicate success events, hung runs and
-workers dead of their own accord (goal 0 each), attempts that ran more than once and
-whether a fault explains each (a fault hit the process that ran it first, or Redis
+Printed next to their goals: wrong outputs, duplicate success events, hung runs, and
+workers or coordinators dead of their own accord (goal 0 each), attempts that ran more
+than once and whether a fault explains each (a fault hit the process that ran it first, or Redis
 restarted meanwhile: goal 0 unexplained), and per fault type the recovery time: from
 the fault (from Redis answering again, for a restart) until the steps it interrupted
-start again (for a coordinator or Redis: until every run in flight logs an event
-again), goal under 2x ``OPGRID_STEP_LOST_AFTER_S`` (``OPGRID_LEASE_S`` for a
-coordinator). Exits 1 when a correctness goal is missed. Nothing is asserted on time.
+start again; for a coordinator, until others have taken every run it held (from their
+logs); for Redis, until every run in flight logs an event again. Goal: under 2x
+``OPGRID_STEP_LOST_AFTER_S`` (``OPGRID_LEASE_S`` for a coordinator). Exits 1 when a
+correctness goal is missed. Nothing is asserted on time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -76,17 +78,23 @@ class Fault:
     kind: str
     at: float  # when it struck (for a Redis restart: when Redis answered again)
     pids: set[int] = field(default_factory=set)
+    #: a coordinator kill: the unfinished runs the coordinator held a lease on
+    runs: set[str] = field(default_factory=set)
 
 
 class Campaign:
-    def __init__(self, procs: Processes, server: RedisServer, rng: random.Random) -> None:
+    def __init__(
+        self, procs: Processes, server: RedisServer, rng: random.Random, store: RedisRunStore
+    ) -> None:
         self.procs = procs
+        self.store = store
         self.server = server
         self.rng = rng
         self.workers: dict[str, Proc] = {}
         self.coordinators: dict[str, Proc] = {}
         self.faults: list[Fault] = []
         self.killed: set[int] = set()  # processes the campaign ended on purpose
+        self.died: set[str] = set()  # processes found dead that no fault ended
         self.stop = threading.Event()
 
     def start(self) -> None:
@@ -95,8 +103,15 @@ class Campaign:
         for name in ("c1", "c2"):
             self.coordinators[name] = self.procs.coordinator(name)
 
+    def look_for_deaths(self) -> None:
+        """Note every worker or coordinator that ended though no fault ended it."""
+        for proc in [*self.workers.values(), *self.coordinators.values()]:
+            if not proc.alive() and proc.pid not in self.killed:
+                self.died.add(f"{proc.name} (pid {proc.pid})")
+
     def strike(self) -> None:
         while not self.stop.wait(self.rng.uniform(4.0, 7.0)):
+            self.look_for_deaths()
             kind = self.rng.choice(KINDS)
             try:
                 getattr(self, "_" + kind.replace(" ", "_"))()
@@ -136,7 +151,12 @@ class Campaign:
     def _coordinator_kill(self) -> None:
         name = self.rng.choice(list(self.coordinators))
         coordinator = self.coordinators[name]
-        self.faults.append(Fault("coordinator kill", time.time(), {coordinator.pid}))
+        active = self.store.active_runs()
+        leases = [self.store.client.get(self.store.keys.lease(run_id)) for run_id in active]
+        held = {
+            run_id for run_id, owner in zip(active, leases, strict=True) if owner == name.encode()
+        }
+        self.faults.append(Fault("coordinator kill", time.time(), {coordinator.pid}, held))
         self.killed.add(coordinator.pid)
         coordinator.kill()
         time.sleep(1.0)
@@ -188,13 +208,41 @@ def reruns(marks: list[Mark], faults: list[Fault]) -> tuple[int, int]:
     return again, unexplained
 
 
+#: A coordinator's log line when it takes a run: ``<date> <time>,<ms> INFO ... owns run <id>``.
+_OWNS = re.compile(r"^(\S+ \S+),(\d+) .* owns run (\S+) ")
+
+
+def adoptions(logs: list[Path]) -> dict[str, list[float]]:
+    """Run id -> when coordinators took it (from their logs), in order."""
+    found: dict[str, list[float]] = defaultdict(list)
+    for path in logs:
+        for line in path.read_text(errors="replace").splitlines():
+            match = _OWNS.match(line)
+            if match:
+                stamp = time.mktime(time.strptime(match[1], "%Y-%m-%d %H:%M:%S"))
+                found[match[3]].append(stamp + int(match[2]) / 1000)
+    return {run_id: sorted(times) for run_id, times in found.items()}
+
+
 def recoveries(
-    faults: list[Fault], marks: list[Mark], events: dict[str, list[float]]
+    faults: list[Fault],
+    marks: list[Mark],
+    events: dict[str, list[float]],
+    adopted: dict[str, list[float]],
 ) -> dict[str, list[float]]:
     """Seconds from each fault to the recovery its kind is judged by."""
     out: dict[str, list[float]] = defaultdict(list)
     for fault in faults:
-        if fault.kind in ("coordinator kill", "redis restart"):
+        if fault.kind == "coordinator kill":
+            waits = [
+                min(t for t in adopted[run_id] if t > fault.at) - fault.at
+                for run_id in fault.runs
+                if any(t > fault.at for t in adopted.get(run_id, []))
+            ]
+            if waits:
+                out[fault.kind].append(max(waits))
+            continue
+        if fault.kind == "redis restart":
             waits = []
             for stamps in events.values():
                 if stamps[0] < fault.at < stamps[-1]:  # the run was in flight
@@ -243,12 +291,14 @@ def main() -> int:
         )
         procs = Processes(settings, workdir)
         procs.env.update(TIMINGS, CAMPAIGN_WORK_S="0.3")
-        campaign = Campaign(procs, server, rng)
+        store = RedisRunStore.from_settings(settings)
+        campaign = Campaign(procs, server, rng, store)
         try:
             return run(args, settings, procs, campaign, workdir)
         finally:
             campaign.stop.set()
             procs.stop_all()
+            store.client.close()
 
 
 def run(
@@ -316,9 +366,8 @@ def report(
         events[handle.run_id] = sorted(e.timestamp for e in log)
     marks = read_marks(procs.marks)
     again, unexplained = reruns(marks, campaign.faults)
-    dead = [
-        w.name for w in campaign.workers.values() if not w.alive() and w.pid not in campaign.killed
-    ]
+    campaign.look_for_deaths()
+    dead = sorted(campaign.died)
     counts = Counter(f.kind for f in campaign.faults)
     table(
         "correctness",
@@ -328,11 +377,12 @@ def report(
             ("wrong outputs or failed runs", str(wrong), "0"),
             ("duplicate success events", str(duplicate), "0"),
             ("hung runs", str(hung), "0"),
-            ("workers dead of their own accord", str(len(dead)), "0"),
+            ("workers or coordinators dead of their own accord", str(len(dead)), "0"),
             ("attempts run more than once / unexplained", f"{again} / {unexplained}", "- / 0"),
         ],
     )
-    waits = recoveries(campaign.faults, marks, events)
+    logs = sorted(procs.tmp_path.glob("c*.log"))
+    waits = recoveries(campaign.faults, marks, events, adoptions(logs))
     rows = []
     for kind in KINDS:
         goal = 2 * (LEASE_S if kind == "coordinator kill" else LOST_AFTER_S)
@@ -340,6 +390,8 @@ def report(
         shown = f"{found[len(found) // 2]:.1f} / {found[-1]:.1f} s" if found else "-"
         rows.append((kind, str(counts.get(kind, 0)), shown, f"< {goal:.0f} s"))
     table("recovery", ("fault", "made", "recovery median / max", "goal"), rows)
+    if dead:
+        print("dead of their own accord:", ", ".join(dead))
     store.client.close()
     return 1 if wrong or duplicate or hung or dead or unexplained else 0
 

@@ -1,0 +1,49 @@
+"""A publish the broker did not (or maybe did not) take is a ``BrokerError`` for the
+coordinator, which sends it again: never an exception that ends the coordinator."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from kombu.exceptions import BatchPublishError, OperationalError
+
+from opgrid.errors import BrokerError
+from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher, Delivery
+from opgrid.orchestrator.protocol.messages import StepRequest
+from opgrid.orchestrator.settings import Settings
+
+
+class _Producer:
+    """A producer whose batch fails as it flushes (Redis went away mid-batch)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        yield
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        BatchPublishError("Redis publish batch failed; delivery is uncertain"),
+        OperationalError("connection refused"),
+        redis.ConnectionError("Connection reset by peer"),
+    ],
+)
+def test_a_failed_publish_is_a_broker_error(error: Exception, monkeypatch: Any) -> None:
+    dispatcher = CeleryDispatcher(Settings(redis_url="redis://127.0.0.1:1/0"))
+    producer = _Producer(error)
+    monkeypatch.setattr(
+        dispatcher.app, "producer_or_acquire", lambda: contextlib.nullcontext(producer)
+    )
+    monkeypatch.setattr(dispatcher, "_send", lambda producer, delivery: None)
+    request = StepRequest(run_id="r1", step_key="one", job_name="j")
+    with pytest.raises(BrokerError, match="the broker did not take 1 step"):
+        dispatcher.dispatch([Delivery(request, queue="opgrid")])
