@@ -3,15 +3,18 @@
 ``Outbox`` turns a run's ``DispatchStep`` commands into ``Delivery`` values (queue,
 priority and time limit from the step's tags) and hands them to the ``Dispatcher``;
 what the broker does not take now stays in the outbox and goes with the next send
-(``flush`` each turn). A revoke takes the attempts' messages off the broker's queues
+(``flush`` each turn). Within ``gathered()`` sends are held and go together when the
+block ends, so a turn that readies the steps of many runs publishes them in one batch.
+A revoke takes the attempts' messages off the broker's queues
 (where the broker allows it: Redis) and tells the workers; a worker that gets a revoked
 attempt anyway finds the step final and drops it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from opgrid.errors import BrokerError
 from opgrid.orchestrator.planning.state import DispatchStep
@@ -32,6 +35,20 @@ class Outbox:
         self.owner = owner
         #: deliveries the broker did not take yet; sent again with the next send
         self.undelivered: list[Delivery] = []
+        #: how many ``gathered`` blocks are open (sends wait for the outermost's end)
+        self._gathering = 0
+
+    @contextlib.contextmanager
+    def gathered(self) -> Iterator[None]:
+        """Hold the sends made in the block; send them all when it ends (also when it
+        raises: what the block persisted as queued must go out)."""
+        self._gathering += 1
+        try:
+            yield
+        finally:
+            self._gathering -= 1
+            if not self._gathering:
+                self.flush()
 
     def delivery(self, owned: OwnedRun, command: DispatchStep) -> Delivery:
         """What to send for ``command`` of ``owned``."""
@@ -46,7 +63,7 @@ class Outbox:
     def send(self, deliveries: Sequence[Delivery]) -> None:
         """Send steps; what the broker does not take now is sent again next time."""
         self.undelivered.extend(deliveries)
-        if not self.undelivered:
+        if not self.undelivered or self._gathering:
             return
         try:
             self.dispatcher.dispatch(self.undelivered)
@@ -72,6 +89,8 @@ class Outbox:
             queue = owned.queue(key, self.default_queue)
             queued.setdefault(queue, []).append(task_id(owned.request(key, attempt)))
         ids = [task for tasks in queued.values() for task in tasks]
+        revoked = set(ids)  # what is not sent yet is simply not sent
+        self.undelivered = [d for d in self.undelivered if task_id(d.request) not in revoked]
         try:
             self.dispatcher.withdraw(queued)
             self.dispatcher.revoke(ids)
