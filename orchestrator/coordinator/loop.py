@@ -240,10 +240,9 @@ class Coordinator:
 
     def _housekeeping(self) -> None:
         self.heartbeat()
-        for run_id in list(self.runs):
-            if not self.store.renew(run_id, self.id, self.settings.lease_s):
-                logger.warning("coordinator %s lost the lease of run %s", self.id, run_id)
-                self._disown(run_id)
+        for run_id in self.store.renew_all(list(self.runs), self.id, self.settings.lease_s):
+            logger.warning("coordinator %s lost the lease of run %s", self.id, run_id)
+            self._disown(run_id)
         for run_id in self.store.active_runs():
             if run_id not in self.runs:
                 self.adopt(run_id)

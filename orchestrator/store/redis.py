@@ -376,6 +376,15 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
         return bool(self._renew(keys=[self.keys.lease(run_id)], args=[owner, int(lease_s * 1000)]))
 
     @translated
+    def renew_all(self, run_ids: Sequence[str], owner: str, lease_s: float) -> list[str]:
+        lease_ms = int(lease_s * 1000)
+        with self._r.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                self._renew(keys=[self.keys.lease(run_id)], args=[owner, lease_ms], client=pipe)
+            renewed = pipe.execute()
+        return [run_id for run_id, ok in zip(run_ids, renewed, strict=True) if not ok]
+
+    @translated
     def release(self, run_id: str, owner: str) -> None:
         self._release(keys=[self.keys.lease(run_id)], args=[owner])
 
