@@ -243,9 +243,9 @@ class Coordinator:
         for run_id in self.store.renew_all(list(self.runs), self.id, self.settings.lease_s):
             logger.warning("coordinator %s lost the lease of run %s", self.id, run_id)
             self._disown(run_id)
-        for run_id in self.store.active_runs():
-            if run_id not in self.runs:
-                self.adopt(run_id)
+        others = [run_id for run_id in self.store.active_runs() if run_id not in self.runs]
+        for run_id in self.store.unleased(others):  # a lapsed lease: its coordinator died
+            self.adopt(run_id)
 
     def _disown(self, run_id: str) -> None:
         del self.runs[run_id]

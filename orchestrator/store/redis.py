@@ -376,6 +376,14 @@ class RedisRunStore(RedisAttempts, RedisStepLogs, RedisRegistry, RedisPruning, R
         return bool(self._renew(keys=[self.keys.lease(run_id)], args=[owner, int(lease_s * 1000)]))
 
     @translated
+    def unleased(self, run_ids: Sequence[str]) -> list[str]:
+        with self._r.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.exists(self.keys.lease(run_id))
+            held = pipe.execute()
+        return [run_id for run_id, n in zip(run_ids, held, strict=True) if not n]
+
+    @translated
     def renew_all(self, run_ids: Sequence[str], owner: str, lease_s: float) -> list[str]:
         lease_ms = int(lease_s * 1000)
         with self._r.pipeline(transaction=False) as pipe:
