@@ -88,7 +88,8 @@ class CeleryDispatcher:
     batch (one Redis round trip where kombu supports batching), by a ``StepPublisher``:
     Celery task messages without ``send_task``'s per-message routing and declaring.
     A batch the broker did not take raises ``BrokerError`` at once (no retry wrapper):
-    the outbox sends it again next turn.
+    the outbox sends it again next turn. It keeps one producer between sends, so it is
+    used by one thread (its coordinator's).
     """
 
     def __init__(self, settings: Settings, app: Celery | None = None) -> None:
