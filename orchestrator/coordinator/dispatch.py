@@ -22,12 +22,14 @@ from kombu.exceptions import KombuError
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from opgrid.errors import BrokerError
-from opgrid.orchestrator.protocol.messages import EXECUTE_STEP, StepRequest, task_id
+from opgrid.orchestrator.protocol.messages import StepRequest, task_id
 from opgrid.orchestrator.protocol.signing import step_signature
 from opgrid.orchestrator.protocol.step_keys import template_of
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import broker_conf, connect
 from opgrid.orchestrator.store.keys import queue_lists
+
+from .publisher import StepMessage, StepPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -79,17 +81,15 @@ def celery_client(settings: Settings) -> Celery:
     return app
 
 
-#: What a publish raises when the broker did not (or maybe did not) take it: connection
-#: errors, and kombu's ``BatchPublishError`` when a batch's flush failed midway ("delivery
-#: is uncertain": sending again is safe, a duplicate delivery is dropped by its claim).
-_UNSENT = (KombuOperationalError, KombuError, redis.RedisError, OSError)
-
-
 class CeleryDispatcher:
     """Sends ``opgrid.step`` tasks; Flower shows each as ``run=... job=... step=...``.
 
     The steps a run makes ready together are published through one producer in one
-    batch (one Redis round trip where kombu supports batching).
+    batch (one Redis round trip where kombu supports batching), by a ``StepPublisher``:
+    Celery task messages without ``send_task``'s per-message routing and declaring.
+    A batch the broker did not take raises ``BrokerError`` at once (no retry wrapper):
+    the outbox sends it again next turn. It keeps one producer between sends, so it is
+    used by one thread (its coordinator's).
     """
 
     def __init__(self, settings: Settings, app: Celery | None = None) -> None:
@@ -100,46 +100,61 @@ class CeleryDispatcher:
         #: the broker's Redis, opened on the first withdraw (None: the broker is not Redis)
         self._broker_url = settings.broker_url
         self._broker: redis.Redis | None = None
+        self._publisher = StepPublisher(self.app, settings.sent_events)
+        #: a producer of the app's pool, kept from one send to the next
+        self._producer: Any = None
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
+        messages = [self._message(delivery) for delivery in deliveries]
         try:
-            with self.app.producer_or_acquire() as producer:
-                batch: Any = getattr(producer, "batch", None)  # kombu >= 5.7
-                with batch() if batch is not None else contextlib.nullcontext():
-                    for delivery in deliveries:
-                        self._send(producer, delivery)
-        except _UNSENT as exc:
+            producer = self._kept_producer()
+            connection = producer.connection
+            # what a broker that is away raises, as kombu's transports name it
+            failures = (*_FAILURES, *connection.recoverable_connection_errors)
+            failures += tuple(connection.recoverable_channel_errors)
+        except _FAILURES as exc:
+            raise BrokerError(f"the broker did not take {len(deliveries)} step(s): {exc}") from exc
+        try:
+            batch: Any = getattr(producer, "batch", None)  # kombu >= 5.7
+            with batch() if batch is not None else contextlib.nullcontext():
+                self._publisher.publish(producer, messages)
+        except failures as exc:
+            self._release_producer()  # the next send starts from a fresh one
             raise BrokerError(f"the broker did not take {len(deliveries)} step(s): {exc}") from exc
 
-    def _send(self, producer: Any, delivery: Delivery) -> None:
+    def _kept_producer(self) -> Any:
+        """The producer this dispatcher keeps from the app's pool between sends."""
+        if self._producer is None:
+            self._producer = self.app.producer_pool.acquire(block=True)
+        return self._producer
+
+    def _release_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.release()
+
+    def _message(self, delivery: Delivery) -> StepMessage:
         request = delivery.request
-        # the task's name as workers report it (Flower lists and labels its metrics by it):
-        # job and step, a bounded set; the run and attempt are in its kwargs' repr
-        name = f"{request.job_name}:{template_of(request.step_key)}"
-        label = (
-            f"run={request.run_id} job={request.job_name} step={request.step_key} "
-            f"attempt={request.attempt}"
-        )
         kwargs = request.model_dump(mode="json")
         kwargs["signature"] = step_signature(self._secret, request)
-        logger.debug("dispatch %s attempt %d to %s", label, request.attempt, delivery.queue)
-        limits: dict[str, Any] = {}  # Celery takes float seconds (its stubs say int)
-        if delivery.time_limit_s is not None:
-            limits["soft_time_limit"] = delivery.time_limit_s
-            limits["time_limit"] = delivery.time_limit_s + self._hard_limit_grace_s
-        self.app.send_task(
-            EXECUTE_STEP,
+        limit = delivery.time_limit_s  # Celery's soft limit; the hard one comes after a grace
+        logger.debug("dispatch %s #%d to %s", request.step_key, request.attempt, delivery.queue)
+        return StepMessage(
+            task_id=task_id(request),
+            # the task's name as workers report it (Flower lists and labels its metrics
+            # by it): job and step, a bounded set; the run and attempt are in the label
+            shadow=f"{request.job_name}:{template_of(request.step_key)}",
+            label=(
+                f"run={request.run_id} job={request.job_name} step={request.step_key} "
+                f"attempt={request.attempt}"
+            ),
             kwargs=kwargs,
             queue=delivery.queue,
             priority=delivery.priority,
-            task_id=task_id(request),
-            **limits,
-            shadow=name,
-            producer=producer,
-            argsrepr="()",
-            kwargsrepr=label,
+            time_limit_s=None if limit is None else limit + self._hard_limit_grace_s,
+            soft_time_limit_s=limit,
         )
 
     def revoke(self, task_ids: Sequence[str]) -> None:
@@ -173,11 +188,22 @@ class CeleryDispatcher:
         return self._broker
 
     def close(self) -> None:
+        self._release_producer()
         if self._broker is not None:
             self._broker.close()
         self.app.close()
 
 
+#: What a publish raises when the broker did not (or maybe did not) take it: connection
+#: errors, and kombu's ``BatchPublishError`` (a ``KombuError``) when a batch's flush failed
+#: midway ("delivery is uncertain": sending again is safe, a duplicate delivery is
+#: dropped by its claim).
+_FAILURES: tuple[type[BaseException], ...] = (
+    KombuOperationalError,
+    KombuError,
+    redis.RedisError,
+    OSError,
+)
 #: Broker URL schemes of kombu's Redis transports (whose queues are Redis lists).
 _REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel")
 #: Messages read from a queue's list at a time while withdrawing.

@@ -21,9 +21,13 @@ It tells its ``hooks`` (``hooks.Hooks``, e.g. ``metrics.PrometheusMetrics``) wha
 the counts of its runs and their steps included (kept by ``owned.Tally``).
 
 When many steps are in flight (``BATCH_IN_FLIGHT``), so the workers have queued
-work anyway, the coordinator lets reports gather for ``BATCH_WINDOW_S`` before
-reading: one wake then handles a batch of events, which on a small machine leaves
-the CPU to the workers. A chain, with one step in flight, never waits.
+work anyway, the coordinator lets reports gather before reading (``batch_window_s``:
+``BATCH_WINDOW_S``, growing to ``BATCH_WINDOW_MAX_S`` as more steps are in flight):
+one wake then handles a batch of events, and what they make ready goes to the broker
+in one batch; on a small machine that leaves the CPU to the workers. A chain, with one
+step in flight, never waits. What a turn costs apart from its events (the counts of
+steps in flight, the runs holding retries, the read's cursors) is kept up to date as
+runs change rather than recomputed over every owned run each turn.
 """
 
 from __future__ import annotations
@@ -69,10 +73,22 @@ logger = logging.getLogger(__name__)
 
 #: With at least this many steps in flight, events are read in batches...
 BATCH_IN_FLIGHT = 8
-#: ...gathered for at most this long.
+#: ...gathered for this long...
 BATCH_WINDOW_S = 0.005
-#: Steps sent at a time; leases are renewed between sends when due (``_keep_leases``).
-DISPATCH_CHUNK = 1000
+
+#: ...growing with the steps in flight up to this long, reached at BATCH_WINDOW_FULL.
+BATCH_WINDOW_MAX_S = 0.02
+BATCH_WINDOW_FULL = 128
+
+
+def batch_window_s(in_flight: int) -> float:
+    """How long to let reports gather with ``in_flight`` steps sent and not ended (0: do
+    not wait). More steps in flight means more queued work for the workers, so a longer
+    wait costs them nothing while each wake handles more events."""
+    if in_flight < BATCH_IN_FLIGHT:
+        return 0.0
+    share = min(1.0, (in_flight - BATCH_IN_FLIGHT) / (BATCH_WINDOW_FULL - BATCH_IN_FLIGHT))
+    return BATCH_WINDOW_S + share * (BATCH_WINDOW_MAX_S - BATCH_WINDOW_S)
 
 
 class Coordinator:
@@ -105,12 +121,19 @@ class Coordinator:
         #: when leases are renewed next in the middle of a turn (``_keep_leases``)
         self._next_renewal = 0.0
         self._next_watch = 0.0
-        self.outbox = Outbox(dispatcher, settings.default_queue, self.id)
+        self.outbox = Outbox(dispatcher, settings.default_queue, self.id, self._keep_leases)
         self._watcher = Watcher(store, settings, self._resend, self.outbox.revoke)
         self.hooks = hooks or Hooks()
         #: settles the broker's unacknowledged copies of ended attempts (Redis brokers)
         self.sweeper = sweeper
         self._tally = Tally()
+        #: run id -> the id of the last entry of its event stream read (for ``wait``)
+        self._cursors: dict[str, str] = {}
+        #: run id -> its steps in flight as last counted, and their total
+        self._in_flight: dict[str, int] = {}
+        self._in_flight_total = 0
+        #: the owned runs that hold retries until due (``OwnedRun.retry_due``)
+        self._holding: set[str] = set()
 
     # The loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -142,7 +165,37 @@ class Coordinator:
             logger.warning("coordinator %s: could not release its leases", self.id, exc_info=True)
 
     def step(self, block_s: float) -> None:
-        """One turn: housekeeping when due, then wait for and handle new entries."""
+        """One turn: housekeeping when due, then wait for and handle new entries.
+
+        What a turn readies is sent at the end of its part (``Outbox.gathered``): the
+        steps of every run advanced by one wake go to the broker in one batch.
+        """
+        with self.outbox.gathered():
+            self._chores()
+        window = batch_window_s(self._in_flight_total)
+        if window:
+            # Many steps are running: let their reports gather for a moment, so one
+            # wake handles a batch instead of one event (a chain never waits here).
+            time.sleep(window)
+        due = supervision.next_retry_at(self.runs[run_id] for run_id in self._holding)
+        if due is not None:  # wake when the next held retry is due
+            block_s = max(0.001, min(block_s, due - time.time()))
+        submitted, events = self.store.wait(self._submissions_cursor, self._cursors, block_s)
+        with self.outbox.gathered():
+            for entry_id, run_id in submitted:
+                self._submissions_cursor = entry_id
+                self.adopt(run_id)
+            for run_id, entries in events.items():
+                owned = self.runs.get(run_id)
+                if owned is not None:
+                    with log_context(run_id=run_id):
+                        self._advance(owned, entries)
+        if self._tally.recount(self.runs, time.monotonic()):
+            self.hooks.after_count(self._tally.counts())
+        self.hooks.after_turn()
+
+    def _chores(self) -> None:
+        """Lease renewal and adoption, the watch over workers and held retries, when due."""
         now = time.monotonic()
         if now >= self._next_housekeeping:
             self._housekeeping()
@@ -150,28 +203,7 @@ class Coordinator:
         if now >= self._next_watch:
             self._watcher.watch(list(self.runs.values()))
             self._next_watch = now + self.settings.step_heartbeat_s
-        self.outbox.flush()
-        cursors = {run_id: owned.cursor for run_id, owned in self.runs.items()}
-        if sum(owned.state.in_flight for owned in self.runs.values()) >= BATCH_IN_FLIGHT:
-            # Many steps are running: let their reports gather for a moment, so one
-            # wake handles a batch instead of one event (a chain never waits here).
-            time.sleep(BATCH_WINDOW_S)
         self._send_due_retries()
-        due = supervision.next_retry_at(self.runs.values())
-        if due is not None:  # wake when the next held retry is due
-            block_s = max(0.001, min(block_s, due - time.time()))
-        submitted, events = self.store.wait(self._submissions_cursor, cursors, block_s)
-        for entry_id, run_id in submitted:
-            self._submissions_cursor = entry_id
-            self.adopt(run_id)
-        for run_id, entries in events.items():
-            owned = self.runs.get(run_id)
-            if owned is not None:
-                with log_context(run_id=run_id):
-                    self._advance(owned, entries)
-        if self._tally.recount(self.runs, time.monotonic()):
-            self.hooks.after_count(self._tally.counts())
-        self.hooks.after_turn()
 
     # Owning runs --------------------------------------------------------------------------
     def adopt(self, run_id: str) -> bool:
@@ -194,6 +226,7 @@ class Coordinator:
         for _, event in log:
             owned.track(event)
         self.runs[run_id] = owned
+        self._cursors[run_id] = owned.cursor
         logger.info("coordinator %s owns run %s (%d events replayed)", self.id, run_id, len(log))
         started: list[RunEvent] = []
         if record.status is RunStatus.QUEUED:
@@ -214,18 +247,20 @@ class Coordinator:
 
     def _housekeeping(self) -> None:
         self.heartbeat()
-        for run_id in list(self.runs):
-            if not self.store.renew(run_id, self.id, self.settings.lease_s):
-                logger.warning("coordinator %s lost the lease of run %s", self.id, run_id)
-                self._disown(run_id)
-        for run_id in self.store.active_runs():
-            if run_id not in self.runs:
-                self.adopt(run_id)
+        for run_id in self.store.renew_all(list(self.runs), self.id, self.settings.lease_s):
+            logger.warning("coordinator %s lost the lease of run %s", self.id, run_id)
+            self._disown(run_id)
+        others = [run_id for run_id in self.store.active_runs() if run_id not in self.runs]
+        for run_id in self.store.unleased(others):  # a lapsed lease: its coordinator died
+            self.adopt(run_id)
         if self.sweeper is not None:
             self.sweeper.sweep(time.time())
 
     def _disown(self, run_id: str) -> None:
         del self.runs[run_id]
+        del self._cursors[run_id]
+        self._in_flight_total -= self._in_flight.pop(run_id, 0)
+        self._holding.discard(run_id)
         self._tally.drop(run_id)
         self.hooks.after_count(self._tally.counts())
 
@@ -257,6 +292,7 @@ class Coordinator:
                 touched.add(event.step_key)
             elif event.kind is E.RUN_CANCELING:
                 touched.update(owned.state.statuses())
+        self._cursors[owned.run_id] = owned.cursor
         if logs_only:  # a step's log lines change nothing: no write, no recount
             return
         self._tally.changed(owned.run_id)
@@ -298,9 +334,15 @@ class Coordinator:
                 statuses[command.step_key] = state.status_of(command.step_key).value
         if inputs or events or statuses:
             self.store.save_progress(run_id, statuses, inputs, events)
+        self._count_in_flight(owned)
         self._dispatch(owned, self._hold_retries(owned, dispatches))
         if finish is not None:
             self._finish(owned, finish)
+
+    def _count_in_flight(self, owned: OwnedRun) -> None:
+        now = owned.state.in_flight
+        self._in_flight_total += now - self._in_flight.get(owned.run_id, 0)
+        self._in_flight[owned.run_id] = now
 
     def _hold_retries(self, owned: OwnedRun, dispatches: list[DispatchStep]) -> list[DispatchStep]:
         """Keep the retries not due yet in ``owned.retry_due``; the rest go now."""
@@ -310,6 +352,7 @@ class Coordinator:
                 send.append(command)
                 continue
             owned.retry_due[command.step_key] = (command.attempt, command.due_at)
+            self._holding.add(owned.run_id)
             logger.info(
                 "run %s: step %s attempt %d is due in %.1f s",
                 owned.run_id,
@@ -322,12 +365,14 @@ class Coordinator:
     def _send_due_retries(self) -> None:
         """Dispatch the held retries whose time has come (``supervision.retries_due``)."""
         now = time.time()
-        for owned in self.runs.values():
-            if owned.retry_due:
-                due, forget = supervision.retries_due(owned, now)
-                for key in forget:
-                    del owned.retry_due[key]
-                self._dispatch(owned, due)
+        for run_id in list(self._holding):
+            owned = self.runs[run_id]
+            due, forget = supervision.retries_due(owned, now)
+            for key in forget:
+                del owned.retry_due[key]
+            if not owned.retry_due:
+                self._holding.discard(run_id)
+            self._dispatch(owned, due)
 
     def _dispatch(self, owned: OwnedRun, dispatches: list[DispatchStep]) -> None:
         """Send step attempts; supervision counts them as sent from now."""
@@ -337,11 +382,8 @@ class Coordinator:
         for command in dispatches:
             owned.sent_at[command.step_key] = sent
         deliveries = [self.outbox.delivery(owned, command) for command in dispatches]
-        for start in range(0, len(deliveries), DISPATCH_CHUNK):
-            chunk = deliveries[start : start + DISPATCH_CHUNK]
-            self.hooks.before_dispatch(chunk)
-            self.outbox.send(chunk)
-            self._keep_leases()
+        self.hooks.before_dispatch(deliveries)
+        self.outbox.send(deliveries)  # in chunks, the leases kept between them
 
     def _keep_leases(self) -> None:
         """Renew the leases in the middle of a turn when it has lasted a third of a lease
@@ -352,8 +394,7 @@ class Coordinator:
             return
         self._next_renewal = now + self.settings.lease_s / 3
         self.heartbeat()
-        for run_id in list(self.runs):
-            self.store.renew(run_id, self.id, self.settings.lease_s)
+        self.store.renew_all(list(self.runs), self.id, self.settings.lease_s)
 
     def _resend(self, owned: OwnedRun, key: str, attempt: int) -> None:
         """Send a step attempt again (a lost worker's)."""

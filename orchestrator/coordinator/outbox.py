@@ -3,15 +3,18 @@
 ``Outbox`` turns a run's ``DispatchStep`` commands into ``Delivery`` values (queue,
 priority and time limit from the step's tags) and hands them to the ``Dispatcher``;
 what the broker does not take now stays in the outbox and goes with the next send
-(``flush`` each turn). A revoke takes the attempts' messages off the broker's queues
+(``flush`` each turn). Within ``gathered()`` sends are held and go together when the
+block ends, so a turn that readies the steps of many runs publishes them in one batch.
+A revoke takes the attempts' messages off the broker's queues
 (where the broker allows it: Redis) and tells the workers; a worker that gets a revoked
 attempt anyway finds the step final and drops it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from opgrid.errors import BrokerError
 from opgrid.orchestrator.planning.state import DispatchStep
@@ -22,16 +25,42 @@ from .owned import OwnedRun
 
 logger = logging.getLogger(__name__)
 
+#: Steps sent in one dispatch: a 100,000-wide fan-out takes longer than a lease to send,
+#: so the coordinator renews its leases between chunks (``between_chunks``).
+CHUNK = 1000
+
 
 class Outbox:
     """Sends for one coordinator (``owner`` names it in the logs)."""
 
-    def __init__(self, dispatcher: Dispatcher, default_queue: str, owner: str) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        default_queue: str,
+        owner: str,
+        between_chunks: Callable[[], None] | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.default_queue = default_queue
         self.owner = owner
+        #: called between two chunks of one send (the coordinator renews its leases there)
+        self.between_chunks = between_chunks
         #: deliveries the broker did not take yet; sent again with the next send
         self.undelivered: list[Delivery] = []
+        #: how many ``gathered`` blocks are open (sends wait for the outermost's end)
+        self._gathering = 0
+
+    @contextlib.contextmanager
+    def gathered(self) -> Iterator[None]:
+        """Hold the sends made in the block; send them all when it ends (also when it
+        raises: what the block persisted as queued must go out)."""
+        self._gathering += 1
+        try:
+            yield
+        finally:
+            self._gathering -= 1
+            if not self._gathering:
+                self.flush()
 
     def delivery(self, owned: OwnedRun, command: DispatchStep) -> Delivery:
         """What to send for ``command`` of ``owned``."""
@@ -44,21 +73,26 @@ class Outbox:
         )
 
     def send(self, deliveries: Sequence[Delivery]) -> None:
-        """Send steps; what the broker does not take now is sent again next time."""
+        """Send steps, ``CHUNK`` at a time; what the broker does not take now is sent again
+        next time."""
         self.undelivered.extend(deliveries)
-        if not self.undelivered:
+        if self._gathering:
             return
-        try:
-            self.dispatcher.dispatch(self.undelivered)
-        except BrokerError:
-            logger.warning(
-                "coordinator %s: %d step(s) not sent yet; retrying",
-                self.owner,
-                len(self.undelivered),
-                exc_info=True,
-            )
-            return
-        self.undelivered = []
+        while self.undelivered:
+            chunk = self.undelivered[:CHUNK]
+            try:
+                self.dispatcher.dispatch(chunk)
+            except BrokerError:
+                logger.warning(
+                    "coordinator %s: %d step(s) not sent yet; retrying",
+                    self.owner,
+                    len(self.undelivered),
+                    exc_info=True,
+                )
+                return
+            del self.undelivered[: len(chunk)]
+            if self.undelivered and self.between_chunks is not None:
+                self.between_chunks()
 
     def flush(self) -> None:
         """Send again what the broker did not take."""
@@ -72,6 +106,8 @@ class Outbox:
             queue = owned.queue(key, self.default_queue)
             queued.setdefault(queue, []).append(task_id(owned.request(key, attempt)))
         ids = [task for tasks in queued.values() for task in tasks]
+        revoked = set(ids)  # what is not sent yet is simply not sent
+        self.undelivered = [d for d in self.undelivered if task_id(d.request) not in revoked]
         try:
             self.dispatcher.withdraw(queued)
             self.dispatcher.revoke(ids)

@@ -181,6 +181,14 @@ class Progress(Protocol):
     def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
         """Extend the lease ``owner`` holds; False if it lapsed or another holds it."""
 
+    def unleased(self, run_ids: Sequence[str]) -> list[str]:
+        """Those of these runs whose lease nobody holds now (one round trip): the ones a
+        coordinator may try to ``claim``."""
+
+    def renew_all(self, run_ids: Sequence[str], owner: str, lease_s: float) -> list[str]:
+        """``renew`` each of these leases at once (one round trip); the runs whose lease
+        ``owner`` no longer holds."""
+
     def release(self, run_id: str, owner: str) -> None:
         """Give the lease back (if ``owner`` holds it)."""
 

@@ -8,6 +8,7 @@ holder (the ``RENEW`` and ``RELEASE`` scripts).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from .connect import translated
@@ -21,6 +22,7 @@ class RedisLeases:
     keys: Keys
     _renew: Any
     _release: Any
+    on_cluster: bool
 
     # Leases ---------------------------------------------------------------------------------
     @translated
@@ -30,6 +32,30 @@ class RedisLeases:
     @translated
     def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
         return bool(self._renew(keys=[self.keys.lease(run_id)], args=[owner, int(lease_s * 1000)]))
+
+    @translated
+    def renew_all(self, run_ids: Sequence[str], owner: str, lease_s: float) -> list[str]:
+        """Renew the leases of ``run_ids`` at once; the runs whose lease was lost."""
+        lease_ms = int(lease_s * 1000)
+        if self.on_cluster:  # scripts do not go in a cluster's pipelines: one call a run
+            renewed = [
+                self._renew(keys=[self.keys.lease(r)], args=[owner, lease_ms]) for r in run_ids
+            ]
+        else:
+            with self._r.pipeline(transaction=False) as pipe:
+                for run_id in run_ids:
+                    self._renew(keys=[self.keys.lease(run_id)], args=[owner, lease_ms], client=pipe)
+                renewed = pipe.execute()
+        return [run_id for run_id, ok in zip(run_ids, renewed, strict=True) if not ok]
+
+    @translated
+    def unleased(self, run_ids: Sequence[str]) -> list[str]:
+        """Those of ``run_ids`` whose lease has lapsed (or that never had one)."""
+        with self._r.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.exists(self.keys.lease(run_id))
+            held = pipe.execute()
+        return [run_id for run_id, n in zip(run_ids, held, strict=True) if not n]
 
     @translated
     def release(self, run_id: str, owner: str) -> None:

@@ -367,6 +367,14 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
             self._leases[run_id] = (owner, time.monotonic() + lease_s)
             return True
 
+    def unleased(self, run_ids: Sequence[str]) -> list[str]:
+        with self._changed:
+            now = time.monotonic()
+            return [r for r in run_ids if (held := self._leases.get(r)) is None or held[1] <= now]
+
+    def renew_all(self, run_ids: Sequence[str], owner: str, lease_s: float) -> list[str]:
+        return [run_id for run_id in run_ids if not self.renew(run_id, owner, lease_s)]
+
     def release(self, run_id: str, owner: str) -> None:
         with self._changed:
             held = self._leases.get(run_id)

@@ -50,10 +50,12 @@ MIB = 1024 * 1024
 
 
 class LoadCluster(Processes):
-    """Workers serving ``load_jobs.py`` and a coordinator, with the timings of ``settings``."""
+    """Workers serving ``location`` (``load_jobs.py`` by default) and coordinators, with
+    the timings of ``settings``."""
 
-    def __init__(self, settings: Settings, logdir: Path) -> None:
+    def __init__(self, settings: Settings, logdir: Path, location: str = LOCATION) -> None:
         super().__init__(settings, logdir)
+        self.location = location
         for key in FAST:  # undo the fault tests' short heartbeats, leases and blocks
             self.env[key] = str(getattr(settings, key.removeprefix("OPGRID_").lower()))
         self.workers: list[Proc] = []
@@ -63,7 +65,7 @@ class LoadCluster(Processes):
         started = []
         for i in range(count):
             name = f"w{len(self.workers) + i + 1}"
-            argv = [OPGRID, "worker", "-f", LOCATION, "--pool", "prefork"]
+            argv = [OPGRID, "worker", "-f", self.location, "--pool", "prefork"]
             argv += ["-c", str(concurrency), "-n", f"{name}@%h"]
             argv += ["--", "--without-gossip", "--without-mingle"]
             started.append(self._start(name, argv))

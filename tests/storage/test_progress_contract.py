@@ -58,6 +58,25 @@ def test_a_lease_has_one_owner_until_released(store: RunStore) -> None:
     assert store.claim("r1", "b", lease_s=5)
 
 
+def test_leases_are_renewed_together_and_the_lost_ones_named(store: RunStore) -> None:
+    for run_id in ("r1", "r2"):
+        assert store.claim(run_id, "a", lease_s=5)
+    assert store.claim("r3", "b", lease_s=5)
+    assert store.renew_all(["r1", "r2", "r3", "r4"], "a", lease_s=5) == ["r3", "r4"]
+    assert store.renew_all([], "a", lease_s=5) == []
+    assert not store.claim("r1", "b", lease_s=5)  # still a's
+
+
+def test_the_runs_whose_lease_nobody_holds_are_told_apart(store: RunStore) -> None:
+    assert store.claim("r1", "a", lease_s=5)
+    assert store.claim("r2", "a", lease_s=0.05)
+    time.sleep(0.1)  # r2's lease lapses
+    assert store.unleased(["r1", "r2", "r3"]) == ["r2", "r3"]
+    store.release("r1", "a")
+    assert store.unleased(["r1"]) == ["r1"]
+    assert store.unleased([]) == []
+
+
 def test_coordinator_heartbeats_are_listed(store: RunStore) -> None:
     store.heartbeat("c1", ttl_s=5)
     assert store.live_coordinators() == ["c1"]

@@ -277,7 +277,7 @@ class SlowRecorder(Recorder):
 
 
 def test_a_dispatch_longer_than_a_lease_keeps_the_lease(store: RunStore, monkeypatch) -> None:
-    monkeypatch.setattr("opgrid.orchestrator.coordinator.loop.DISPATCH_CHUNK", 5)
+    monkeypatch.setattr("opgrid.orchestrator.coordinator.outbox.CHUNK", 5)
     recorder = SlowRecorder()
     coordinator = Coordinator(store, recorder, Settings(lease_s=0.15, **QUICK))
     store.create_run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +23,9 @@ class _Producer:
 
     def __init__(self, error: Exception) -> None:
         self.error = error
+        self.connection = SimpleNamespace(
+            recoverable_connection_errors=(), recoverable_channel_errors=()
+        )
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -40,10 +44,8 @@ class _Producer:
 def test_a_failed_publish_is_a_broker_error(error: Exception, monkeypatch: Any) -> None:
     dispatcher = CeleryDispatcher(Settings(redis_url="redis://127.0.0.1:1/0"))
     producer = _Producer(error)
-    monkeypatch.setattr(
-        dispatcher.app, "producer_or_acquire", lambda: contextlib.nullcontext(producer)
-    )
-    monkeypatch.setattr(dispatcher, "_send", lambda producer, delivery: None)
+    monkeypatch.setattr(dispatcher, "_kept_producer", lambda: producer)
+    monkeypatch.setattr(dispatcher._publisher, "publish", lambda producer, messages: None)
     request = StepRequest(run_id="r1", step_key="one", job_name="j")
     with pytest.raises(BrokerError, match="the broker did not take 1 step"):
         dispatcher.dispatch([Delivery(request, queue="opgrid")])
