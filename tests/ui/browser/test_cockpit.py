@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.ui.test_api import _launch
 
@@ -33,10 +34,7 @@ def test_cluster_page_shows_each_workers_pool_and_the_step_it_runs_live(
     assert worker.count() == 1
     assert worker.locator("td.concurrency").inner_text().startswith("2")  # --concurrency 2
     # idle once an earlier test's steps have ended (the page follows the live stream)
-    page.wait_for_function(
-        "document.querySelector('#cluster tr[data-worker] td.running').innerText.trim() === 'idle'",
-        timeout=20_000,
-    )
+    expect(worker.locator("td.running")).to_have_text("idle", timeout=20_000)
     run_id = _launch(ui_cluster, "sleepy", NAP)
     try:
         now = page.locator(f'#cluster div.now[data-run="{run_id}"]')
