@@ -32,13 +32,14 @@ runs change rather than recomputed over every owned run each turn.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
-from opgrid.errors import InvalidTransition, RunNotFound, StorageError
+from opgrid.errors import InvalidTransition, StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.logs import log_context
 from opgrid.orchestrator.planning.around_step import plan_refs
@@ -52,14 +53,11 @@ from opgrid.orchestrator.planning.state import (
 )
 from opgrid.orchestrator.planning.summary import summarize
 from opgrid.orchestrator.protocol.events import FINAL_RUN_EVENTS, RunEvent, run_event
-from opgrid.orchestrator.protocol.messages import StepInputs
-from opgrid.orchestrator.protocol.status import (
-    FINAL_RUN_STATUSES,
-    WORKER_REPORTED,
-    RunStatus,
-)
+from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
+from opgrid.orchestrator.protocol.status import WORKER_REPORTED, RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
+from opgrid.orchestrator.store.turns import Adopted, FinishWrite, ProgressWrite, TurnWrite
 
 from . import supervision
 from .dispatch import Dispatcher
@@ -134,6 +132,11 @@ class Coordinator:
         self._in_flight_total = 0
         #: the owned runs that hold retries until due (``OwnedRun.retry_due``)
         self._holding: set[str] = set()
+        #: what the open ``_held`` blocks decided, stored when the outermost ends
+        self._writes: list[TurnWrite] = []
+        #: runs finished by those writes, told to the hooks once stored
+        self._ended: list[tuple[RunRecord, RunSummary]] = []
+        self._holding_writes = 0
 
     # The loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -167,10 +170,11 @@ class Coordinator:
     def step(self, block_s: float) -> None:
         """One turn: housekeeping when due, then wait for and handle new entries.
 
-        What a turn readies is sent at the end of its part (``Outbox.gathered``): the
-        steps of every run advanced by one wake go to the broker in one batch.
+        What a part of the turn decides is stored, then sent, when the part ends
+        (``_held``): the writes of every run advanced by one wake go to Redis in one
+        transaction, and the steps they ready to the broker in one batch.
         """
-        with self.outbox.gathered():
+        with self._held():
             self._chores()
         window = batch_window_s(self._in_flight_total)
         if window:
@@ -181,10 +185,10 @@ class Coordinator:
         if due is not None:  # wake when the next held retry is due
             block_s = max(0.001, min(block_s, due - time.time()))
         submitted, events = self.store.wait(self._submissions_cursor, self._cursors, block_s)
-        with self.outbox.gathered():
-            for entry_id, run_id in submitted:
-                self._submissions_cursor = entry_id
-                self.adopt(run_id)
+        with self._held():
+            if submitted:
+                self._submissions_cursor = submitted[-1][0]
+                self.adopt_all([run_id for _, run_id in submitted])
             for run_id, entries in events.items():
                 owned = self.runs.get(run_id)
                 if owned is not None:
@@ -193,6 +197,45 @@ class Coordinator:
         if self._tally.recount(self.runs, time.monotonic()):
             self.hooks.after_count(self._tally.counts())
         self.hooks.after_turn()
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """Hold the block's writes and sends; when the outermost block ends, store the
+        writes (``RunStore.write_turn``), then send the steps (``Outbox.gathered``)."""
+        with self.outbox.gathered():
+            self._holding_writes += 1
+            try:
+                yield
+            finally:
+                self._holding_writes -= 1
+                if not self._holding_writes:
+                    self._store_writes()
+
+    def _write(self, write: TurnWrite) -> None:
+        self._writes.append(write)
+        if not self._holding_writes:
+            self._store_writes()
+
+    def _store_writes(self) -> None:
+        """Store the writes held; when that fails, let go of the runs they were for: what
+        was decided for them is not known to be stored, so nothing of theirs is sent, and
+        they are adopted again from their logs once their leases lapse."""
+        writes, self._writes = self._writes, []
+        ended, self._ended = self._ended, []
+        if not writes:
+            return
+        try:
+            self.store.write_turn(writes)
+        except StorageError:
+            lost = {write.run_id for write in writes}
+            self.outbox.drop(lost)
+            for run_id in lost & self.runs.keys():
+                self._disown(run_id)
+            logger.warning("coordinator %s: %d run(s) let go, not stored", self.id, len(lost))
+            raise
+        for record, summary in ended:
+            self.hooks.after_finish(record, summary)
+            logger.info("run %s finished: %s", record.run_id, record.status.value)
 
     def _chores(self) -> None:
         """Lease renewal and adoption, the watch over workers and held retries, when due."""
@@ -208,21 +251,28 @@ class Coordinator:
     # Owning runs --------------------------------------------------------------------------
     def adopt(self, run_id: str) -> bool:
         """Claim a run and bring its state up to date from its event log."""
-        if run_id in self.runs or not self.store.claim(run_id, self.id, self.settings.lease_s):
-            return False
-        try:
-            record = self.store.get_run(run_id)
-            if record.status in FINAL_RUN_STATUSES:
-                self.store.release(run_id, self.id)
-                return False
-            plan = self.store.get_plan(run_id)
-        except RunNotFound:
-            self.store.release(run_id, self.id)
-            return False
-        log = self.store.read_events(run_id)
-        state = RunState(plan)
+        return bool(self.adopt_all([run_id]))
+
+    def adopt_all(self, run_ids: Sequence[str]) -> list[str]:
+        """Claim these runs (those not owned yet) at once; the ones adopted."""
+        fresh = [run_id for run_id in dict.fromkeys(run_ids) if run_id not in self.runs]
+        if not fresh:
+            return []
+        adopted = self.store.claim_runs(fresh, self.id, self.settings.lease_s)
+        for found in adopted.values():
+            self._take_over(found)
+        if adopted:
+            self.hooks.after_count(self._tally.counts())
+        return list(adopted)
+
+    def _take_over(self, found: Adopted) -> None:
+        """Own a claimed run: replay its log, then carry on from where it stands."""
+        record, log = found.record, found.log
+        run_id = record.run_id
+        state = RunState(found.plan)
         commands = state.replay((event for _, event in log), record.reused)
-        owned = OwnedRun(record, plan, state, log[-1][0] if log else "0-0", plan.step_named())
+        cursor = log[-1][0] if log else "0-0"
+        owned = OwnedRun(record, found.plan, state, cursor, found.plan.step_named())
         for _, event in log:
             owned.track(event)
         self.runs[run_id] = owned
@@ -233,13 +283,11 @@ class Coordinator:
             owned.record = record.model_copy(
                 update={"status": RunStatus.STARTED, "started_at": time.time()}
             )
-            self.store.save_run(owned.record)
             started.append(run_event(run_id, E.RUN_START))
-        self._execute(owned, commands, set(state.statuses()), started)
+        changed = owned.record if owned.record is not record else None
+        self._execute(owned, commands, set(state.statuses()), started, changed)
         if run_id in self.runs:  # else it finished at once
             self._tally.count(owned)
-            self.hooks.after_count(self._tally.counts())
-        return True
 
     def heartbeat(self) -> None:
         """Tell submitters this coordinator is alive."""
@@ -251,8 +299,7 @@ class Coordinator:
             logger.warning("coordinator %s lost the lease of run %s", self.id, run_id)
             self._disown(run_id)
         others = [run_id for run_id in self.store.active_runs() if run_id not in self.runs]
-        for run_id in self.store.unleased(others):  # a lapsed lease: its coordinator died
-            self.adopt(run_id)
+        self.adopt_all(self.store.unleased(others))  # lapsed leases: their coordinators died
         if self.sweeper is not None:
             self.sweeper.sweep(time.time())
 
@@ -304,7 +351,10 @@ class Coordinator:
         commands: list[Command],
         touched: set[str],
         events: list[RunEvent],
+        record: RunRecord | None = None,
     ) -> None:
+        """Store what the commands decide (with ``events``, and ``record`` when the run's
+        record changed), send the steps they ready, finish the run if one says so."""
         run_id, state = owned.record.run_id, owned.state
         # A worker records the status it reports (running, success, failure,
         # up_for_retry); the coordinator persists the ones it decides.
@@ -332,8 +382,8 @@ class Coordinator:
                 finish = command.status
             if isinstance(command, DispatchStep | SkipStep | AbandonStep):
                 statuses[command.step_key] = state.status_of(command.step_key).value
-        if inputs or events or statuses:
-            self.store.save_progress(run_id, statuses, inputs, events)
+        if inputs or events or statuses or record is not None:
+            self._write(ProgressWrite(run_id, statuses, inputs, events, record))
         self._count_in_flight(owned)
         self._dispatch(owned, self._hold_retries(owned, dispatches))
         if finish is not None:
@@ -406,8 +456,6 @@ class Coordinator:
         statuses = {key: value.value for key, value in owned.state.statuses().items()}
         final = [run_event(run_id, FINAL_RUN_EVENTS[status])]
         summary = summarize(owned.state)
-        self.store.finish_run(record, final, statuses, summary)
-        self.store.release(run_id, self.id)
         self._disown(run_id)  # counted out before it counts as finished
-        self.hooks.after_finish(record, summary)
-        logger.info("run %s finished: %s", run_id, status.value)
+        self._ended.append((record, summary))
+        self._write(FinishWrite(record, final, statuses, summary, self.id))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 from opgrid.errors import BrokerError
 from opgrid.orchestrator.planning.state import DispatchStep
@@ -97,6 +97,10 @@ class Outbox:
     def flush(self) -> None:
         """Send again what the broker did not take."""
         self.send([])
+
+    def drop(self, run_ids: Collection[str]) -> None:
+        """Forget what is not sent yet of these runs (their coordinator let go of them)."""
+        self.undelivered = [d for d in self.undelivered if d.request.run_id not in run_ids]
 
     def revoke(self, owned: OwnedRun, steps: Sequence[tuple[str, int]]) -> None:
         """Take these (step key, attempt) of ``owned`` off the broker's queues where it

@@ -14,6 +14,7 @@ keep working as cursors: a reader ``after`` an id gets what followed it, from ei
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from .keys import EVENT_FIELD, Keys
@@ -49,19 +50,28 @@ class RedisEventArchive:
         start = "-"
         while True:
             entries = self._r.xrange(events, min=start, max="+", count=CHUNK)
-            for entry_id, fields in entries:
-                parts.append(packer.compress(entry_id + b"\t" + fields[EVENT_FIELD] + b"\n"))
-                last = entry_id
+            parts += _packed(packer, entries)
+            if entries:
+                last = entries[-1][0]
             if len(entries) < CHUNK or last is None:
                 break
             start = f"({last.decode()}"
         if last is None:
             return
-        ms, seq = stream_id(last.decode())
         with self._r.pipeline(transaction=True) as pipe:
-            pipe.set(archive, b"".join([*parts, packer.flush()]), px=self.run_ttl_ms)
-            pipe.xtrim(events, minid=f"{ms}-{seq + 1}", approximate=False)
+            self._set_archive(pipe, run_id, [*parts, packer.flush()], last)
             pipe.execute()
+
+    def _archive_entries(self, pipe: Any, run_id: str, entries: Sequence[Any]) -> None:
+        """Queue on ``pipe`` the archive of these stream entries (all the run's, read at
+        once) and the trim of its stream up to the last of them."""
+        packer = zlib.compressobj(LEVEL)
+        self._set_archive(pipe, run_id, [*_packed(packer, entries), packer.flush()], entries[-1][0])
+
+    def _set_archive(self, pipe: Any, run_id: str, parts: list[bytes], last: bytes) -> None:
+        ms, seq = stream_id(last.decode())
+        pipe.set(self.keys.archive(run_id), b"".join(parts), px=self.run_ttl_ms)
+        pipe.xtrim(self.keys.events(run_id), minid=f"{ms}-{seq + 1}", approximate=False)
 
     def _archived(self, raw: bytes | None, after: str) -> list[tuple[str, bytes]]:
         """The (stream id, stored event) lines of an archive after stream id ``after``."""
@@ -98,6 +108,11 @@ class RedisEventArchive:
         if entries:
             return [(entry_id.decode(), _field(fields)) for entry_id, fields in entries]
         return None
+
+
+def _packed(packer: Any, entries: Sequence[Any]) -> list[bytes]:
+    """Stream entries as compressed ``<stream id> TAB <event>`` lines."""
+    return [packer.compress(i + b"\t" + fields[EVENT_FIELD] + b"\n") for i, fields in entries]
 
 
 def _field(fields: Any) -> bytes:

@@ -51,6 +51,7 @@ from .tick_records import (
     InstigatorState,
     TickRecord,
 )
+from .turns import Adopted, TurnWrite
 
 
 class OutputStore(Protocol):
@@ -177,6 +178,14 @@ class Progress(Protocol):
 
     def claim(self, run_id: str, owner: str, lease_s: float) -> bool:
         """Take the run's lease if nobody holds it."""
+
+    def claim_runs(self, run_ids: Sequence[str], owner: str, lease_s: float) -> dict[str, Adopted]:
+        """``claim`` each run; the claimed ones that exist and have not ended, with their
+        record, plan and log (the others are released again). In bulk (``turns``)."""
+
+    def write_turn(self, writes: Sequence[TurnWrite]) -> None:
+        """A coordinator turn's ``save_progress``, ``save_run``, ``finish_run`` and
+        ``release`` calls, given as values, applied in order. In bulk (``turns``)."""
 
     def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
         """Extend the lease ``owner`` holds; False if it lapsed or another holds it."""

@@ -40,6 +40,7 @@ from opgrid.orchestrator.protocol.step_keys import output_label
 from .memory_logs import InMemoryStepLogs
 from .memory_registry import InMemoryRegistry
 from .memory_ticks import InMemoryTicks
+from .turns import Adopted, TurnWrite, claim_runs_one_by_one, write_turn_one_by_one
 
 
 @dataclass
@@ -374,6 +375,12 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
 
     def renew_all(self, run_ids: Sequence[str], owner: str, lease_s: float) -> list[str]:
         return [run_id for run_id in run_ids if not self.renew(run_id, owner, lease_s)]
+
+    def claim_runs(self, run_ids: Sequence[str], owner: str, lease_s: float) -> dict[str, Adopted]:
+        return claim_runs_one_by_one(self, run_ids, owner, lease_s)
+
+    def write_turn(self, writes: Sequence[TurnWrite]) -> None:
+        write_turn_one_by_one(self, writes)
 
     def release(self, run_id: str, owner: str) -> None:
         with self._changed:

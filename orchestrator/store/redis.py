@@ -1,6 +1,6 @@
 """Runs in Redis: records, plans, summaries, step statuses, input refs, events and
-outputs; with ``attempts``, ``leases``, ``registry``, ``prune`` and ``ticks``, the whole
-``RedisRunStore``.
+outputs; with ``attempts``, ``leases``, ``redis_turns``, ``registry``, ``prune`` and
+``ticks``, the whole ``RedisRunStore``.
 
 Every Redis call of opgrid goes through ``RedisRunStore``; every key comes from
 ``keys.Keys``. ``redis.RedisError`` is translated to ``StorageError`` at this
@@ -38,6 +38,7 @@ from .keys import EVENT_FIELD, Keys, glob_escaped, run_of
 from .leases import RedisLeases
 from .outputs import RedisOutputStore as RedisOutputStore
 from .prune import RedisPruning
+from .redis_turns import RedisTurns
 from .registry import RedisRegistry
 from .scripts import (
     APPEND_LOGS,
@@ -62,6 +63,7 @@ SUBMISSIONS_MAXLEN = 10_000
 
 
 class RedisRunStore(
+    RedisTurns,
     RedisAttempts,
     RedisEventArchive,
     RedisStepLogs,
