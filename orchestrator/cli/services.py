@@ -18,7 +18,8 @@ from opgrid.errors import (
 )
 from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher
 from opgrid.orchestrator.coordinator.loop import Coordinator
-from opgrid.orchestrator.coordinator.metrics import PrometheusMetrics, served_metrics
+from opgrid.orchestrator.coordinator.metrics import PrometheusMetrics
+from opgrid.orchestrator.coordinator.metrics_server import served_metrics
 from opgrid.orchestrator.coordinator.unacked import UnackedSweeper
 from opgrid.orchestrator.scheduler.thread import start_scheduler
 from opgrid.orchestrator.settings import Settings

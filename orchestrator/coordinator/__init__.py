@@ -3,9 +3,9 @@
 ``loop`` (``Coordinator``), ``owned`` (what it keeps per run), ``supervision``
 (pure decisions about silent workers, time limits and untaken steps), ``dispatch``
 (sending steps to Celery by task name), ``hooks`` (what observers are told),
-``metrics`` (Prometheus, from hook arguments), ``outbox`` (sends and revokes),
-``watching`` (performs supervision), ``unacked`` (settles the broker's leftover
-copies of ended attempts), ``local`` (the one wiring of a
+``metrics`` (Prometheus, from hook arguments), ``metrics_server`` (serves them over
+HTTP), ``outbox`` (sends and revokes), ``watching`` (performs supervision), ``unacked``
+(settles the broker's leftover copies of ended attempts), ``local`` (the one wiring of a
 coordinator in a thread). Names load on first use (``..exports``).
 """
 

@@ -15,7 +15,8 @@ from opgrid.orchestrator.store.redis import RedisRunStore
 
 from .dispatch import CeleryDispatcher
 from .loop import Coordinator
-from .metrics import PrometheusMetrics, served_metrics
+from .metrics import PrometheusMetrics
+from .metrics_server import served_metrics
 from .unacked import UnackedSweeper
 
 

@@ -17,7 +17,7 @@ from opgrid.output import jsonable_metadata
 from opgrid.step_runner import StepOutcome
 
 from .plan import PlanStep
-from .state import ValueRef
+from .step_graph import ValueRef
 
 
 def assemble_inputs(

@@ -10,11 +10,9 @@ reported at once with its dotted path.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from opgrid.config_problems import did_you_mean, unexpected_key
-from opgrid.dependency import Binding, Collect, FanIn, GraphInputRef, Upstream
 from opgrid.errors import ConfigError, DagsterInvalidDefinitionError
 from opgrid.gc_pause import gc_paused
 from opgrid.graph import GraphDefinition
@@ -24,9 +22,9 @@ from opgrid.op import OpDefinition
 from opgrid.orchestrator.protocol.tags import check_cluster_tags
 from opgrid.types import NO_VALUE
 
+from .feeds import Feed, Source, feed_of, mapping_of
 from .plan import (
     ExecutionPlan,
-    InputKind,
     OutputRef,
     PlanInput,
     PlanOutput,
@@ -34,25 +32,6 @@ from .plan import (
     PlanStep,
 )
 from .run_config import check_top_level, deep_merge, effective_run_config, resolve_resources
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """An output as seen from a downstream input while flattening."""
-
-    ref: OutputRef
-    is_dynamic: bool
-    mapped_by: OutputRef | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Feed:
-    """Where a graph input's value comes from."""
-
-    kind: InputKind
-    sources: tuple[_Source, ...] = ()
-    run_inputs: tuple[str, ...] = ()
-    value: Any = None
 
 
 def compile_plan(
@@ -108,15 +87,15 @@ def _top_inputs(
     run_config: Mapping[str, Any],
     input_names: frozenset[str],
     problems: list[tuple[str, str]],
-) -> dict[str, _Feed]:
+) -> dict[str, Feed]:
     """The job's own graph inputs: launch values, else the top-level ``inputs`` config."""
     given = _section(run_config, "inputs", "inputs", problems)
-    feeds: dict[str, _Feed] = {}
+    feeds: dict[str, Feed] = {}
     for name in job.graph.input_defs.keys():
         if name in input_names:
-            feeds[name] = _Feed("run_input", run_inputs=(name,))
+            feeds[name] = Feed("run_input", run_inputs=(name,))
         elif name in given:
-            feeds[name] = _Feed("config", value=_unwrap(given[name]))
+            feeds[name] = Feed("config", value=_unwrap(given[name]))
     known = job.graph.input_defs.keys()
     problems.extend(
         (f"inputs.{name}", f"job {job.name!r} has no input {name!r}: {did_you_mean(name, known)}")
@@ -157,8 +136,8 @@ class _Builder:
         prefix: str,
         section: dict[str, Any],
         path: str,
-        feeds: dict[str, _Feed],
-    ) -> dict[str, _Source]:
+        feeds: dict[str, Feed],
+    ) -> dict[str, Source]:
         """Add the steps of ``graph``; return its outputs by name."""
         for name in section:
             if name not in graph.node_dict:
@@ -168,14 +147,14 @@ class _Builder:
                         f"no node named {name!r}: {did_you_mean(name, graph.node_dict)}",
                     )
                 )
-        produced: dict[tuple[str, str], _Source] = {}
+        produced: dict[tuple[str, str], Source] = {}
         for name in graph.topological_order:
             node = graph.node_dict[name]
             node_path = f"{path}.{name}"
             node_section = _section(section, name, node_path, self.problems)
             bindings = graph.edges[name]
             resolved = {
-                input_name: self._feed(binding, produced, feeds)
+                input_name: feed_of(binding, produced, feeds)
                 for input_name, binding in bindings.items()
             }
             if isinstance(node.definition, OpDefinition):
@@ -184,7 +163,7 @@ class _Builder:
                     prefix + name, node.definition, node_section, node_path, resolved
                 )
                 for out in step.outputs:
-                    produced[(name, out.name)] = _Source(
+                    produced[(name, out.name)] = Source(
                         OutputRef(step=step.key, output=out.name),
                         out.is_dynamic,
                         step.mapped_by,
@@ -206,44 +185,24 @@ class _Builder:
             if key not in allowed:
                 self.problems.append((f"{path}.{key}", unexpected_key(key, allowed)))
 
-    def _feed(
-        self, binding: Binding, produced: dict[tuple[str, str], _Source], feeds: dict[str, _Feed]
-    ) -> _Feed:
-        if isinstance(binding, Upstream):
-            return _Feed("from_step", (produced[(binding.node, binding.output)],))
-        if isinstance(binding, Collect):
-            return _Feed("collect", (produced[(binding.node, binding.output)],))
-        if isinstance(binding, GraphInputRef):
-            return feeds.get(binding.name, _Feed("none", run_inputs=(binding.name,)))
-        sources: list[_Source] = []
-        run_inputs: list[str] = []
-        assert isinstance(binding, FanIn)
-        for item in binding.items:
-            if isinstance(item, Upstream):
-                sources.append(produced[(item.node, item.output)])
-            elif item.name in feeds:
-                sources.extend(feeds[item.name].sources)
-                run_inputs.extend(feeds[item.name].run_inputs)
-        return _Feed("fan_in", tuple(sources), tuple(run_inputs))
-
     def _graph_node(
         self,
         graph: GraphDefinition,
         prefix: str,
         section: dict[str, Any],
         path: str,
-        resolved: dict[str, _Feed],
-    ) -> dict[str, _Source]:
+        resolved: dict[str, Feed],
+    ) -> dict[str, Source]:
         inner_section = self.graph_section(
             graph, _section(section, "ops", f"{path}.ops", self.problems), section, path
         )
         given = _section(section, "inputs", f"{path}.inputs", self.problems)
-        feeds: dict[str, _Feed] = {}
+        feeds: dict[str, Feed] = {}
         for name in graph.input_defs.keys():
             if name in resolved and resolved[name].kind != "none":
                 feeds[name] = resolved[name]
             elif name in given:
-                feeds[name] = _Feed("config", value=_unwrap(given[name]))
+                feeds[name] = Feed("config", value=_unwrap(given[name]))
         return self.walk(graph, prefix, inner_section, f"{path}.ops", feeds)
 
     def top_section(self, run_config: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,7 +241,7 @@ class _Builder:
         op_def: OpDefinition,
         section: dict[str, Any],
         path: str,
-        resolved: dict[str, _Feed],
+        resolved: dict[str, Feed],
     ) -> PlanStep:
         config = self._op_config(op_def, section, path)
         given = _section(section, "inputs", f"{path}.inputs", self.problems)
@@ -295,7 +254,7 @@ class _Builder:
             plan_input = self._input(op_def, key, name, feed, given, f"{path}.inputs.{name}")
             inputs.append(plan_input)
             if feed is not None:
-                mapped_by = _mapping_of(key, name, feed, mapped_by)
+                mapped_by = mapping_of(key, name, feed, mapped_by)
         for name in given:
             if name not in op_def.input_defs:
                 self.problems.append(
@@ -347,7 +306,7 @@ class _Builder:
         op_def: OpDefinition,
         key: str,
         name: str,
-        feed: _Feed | None,
+        feed: Feed | None,
         given: Mapping[str, Any],
         path: str,
     ) -> PlanInput:
@@ -397,33 +356,6 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, Mapping) and set(value) == {"value"}:
         return value["value"]
     return value
-
-
-def _mapping_of(key: str, name: str, feed: _Feed, current: OutputRef | None) -> OutputRef | None:
-    """The dynamic output a step is mapped over, checking it is at most one."""
-    if feed.kind == "collect":
-        source = feed.sources[0]
-        if not source.is_dynamic and source.mapped_by is None:
-            raise DagsterInvalidDefinitionError(
-                f"input {name!r} of op {key!r} collects {source.ref.step}.{source.ref.output}, "
-                "which is not a dynamic or mapped output"
-            )
-        return current
-    for source in feed.sources:
-        found = source.ref if source.is_dynamic else source.mapped_by
-        if found is None:
-            continue
-        if feed.kind == "fan_in":
-            raise DagsterInvalidDefinitionError(
-                f"input {name!r} of op {key!r} fans in a dynamic output; use .collect()"
-            )
-        if current is not None and current != found:
-            raise DagsterInvalidDefinitionError(
-                f"op {key!r} is mapped over two different dynamic outputs "
-                f"({current.step}.{current.output} and {found.step}.{found.output})"
-            )
-        current = found
-    return current
 
 
 def _policy(policy: Any) -> PlanRetryPolicy | None:

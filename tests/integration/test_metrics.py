@@ -20,7 +20,8 @@ from opgrid.orchestrator.client.submit import submit
 from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher, Delivery
 from opgrid.orchestrator.coordinator.local import CoordinatorThread
 from opgrid.orchestrator.coordinator.loop import Coordinator
-from opgrid.orchestrator.coordinator.metrics import MetricsServer, PrometheusMetrics
+from opgrid.orchestrator.coordinator.metrics import PrometheusMetrics
+from opgrid.orchestrator.coordinator.metrics_server import MetricsServer
 from opgrid.orchestrator.protocol.messages import StepRequest
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.settings import Settings

@@ -19,27 +19,19 @@ from typing import Any
 
 from opgrid import job, op
 
+try:
+    from tests.jobs.job_shapes import fan_job as _fan_job
+    from tests.jobs.job_shapes import inc, start
+except ModuleNotFoundError:  # loaded by file (``-f``), the repository root not on sys.path
+    from job_shapes import fan_job as _fan_job
+    from job_shapes import inc, start
+
 #: How long one ``nap`` op sleeps (the horizontal-scale benchmark).
 NAP_S = 0.1
 
 CHAIN_SIZES = (20, 100)
 FAN_WIDTHS = (200, 1000)
 NAP_COUNTS = (16, 100, 200)
-
-
-@op
-def start() -> int:
-    return 0
-
-
-@op
-def inc(x: int) -> int:
-    return x + 1
-
-
-@op
-def total(xs: list[int]) -> int:
-    return sum(xs)
 
 
 @op
@@ -62,13 +54,7 @@ def chain_job(length: int) -> Any:
 
 def fan_job(width: int) -> Any:
     """``width + 2`` ops: ``start`` -> ``width`` parallel ``inc`` -> ``total``."""
-
-    def body() -> None:
-        root = start()
-        total([inc.alias(f"inc_{i}")(root) for i in range(width)])
-
-    body.__name__ = f"fan_{width}"
-    return job(body)
+    return _fan_job(width, f"fan_{width}")
 
 
 def naps_job(count: int) -> Any:

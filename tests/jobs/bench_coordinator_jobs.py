@@ -13,6 +13,11 @@ from typing import Any
 
 from opgrid import Config, JobDefinition, job, op
 
+try:
+    from tests.jobs.job_shapes import fan_job, inc, total
+except ModuleNotFoundError:  # loaded by file (``-f``), the repository root not on sys.path
+    from job_shapes import fan_job, inc, total
+
 #: The widths a wide job is defined for.
 WIDTHS = (200, 2000)
 
@@ -22,34 +27,13 @@ class SeedConfig(Config):
 
 
 @op
-def start() -> int:
-    return 0
-
-
-@op
 def seed(config: SeedConfig) -> int:
     return config.value
 
 
-@op
-def inc(x: int) -> int:
-    return x + 1
-
-
-@op
-def total(xs: list[int]) -> int:
-    return sum(xs)
-
-
 def wide_job(width: int) -> JobDefinition:
     """``width + 2`` ops: ``start`` -> ``width`` parallel ``inc`` -> ``total``."""
-
-    def body() -> None:
-        root = start()
-        total([inc.alias(f"inc_{i}")(root) for i in range(width)])
-
-    result: JobDefinition = job(body, name=f"wide_{width}")
-    return result
+    return fan_job(width, f"wide_{width}")
 
 
 def _small() -> None:

@@ -14,7 +14,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from opgrid import job, op
+try:
+    from tests.jobs.job_shapes import fan_job as _fan_job
+except ModuleNotFoundError:  # loaded by file (``-f``), the repository root not on sys.path
+    from job_shapes import fan_job as _fan_job
 
 #: The widths defined when ``FAN_WIDTHS`` is not set.
 WIDTHS = (20, 2000)
@@ -22,30 +25,9 @@ WIDTHS = (20, 2000)
 RESULT_NODE = "total"
 
 
-@op
-def start() -> int:
-    return 0
-
-
-@op
-def inc(x: int) -> int:
-    return x + 1
-
-
-@op
-def total(xs: list[int]) -> int:
-    return sum(xs)
-
-
 def fan_job(width: int) -> Any:
     """``width + 2`` ops: ``start`` -> ``width`` parallel ``inc`` -> ``total``."""
-
-    def body() -> None:
-        root = start()
-        total([inc.alias(f"inc_{i}")(root) for i in range(width)])
-
-    body.__name__ = f"fan_{width}"
-    return job(body)
+    return _fan_job(width, f"fan_{width}")
 
 
 def widths() -> tuple[int, ...]:

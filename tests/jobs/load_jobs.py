@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from opgrid import Config, JobDefinition, job, op
+from opgrid import Config, JobDefinition, op
+
+try:
+    from tests.jobs.job_shapes import weighted_expected, weighted_job
+except ModuleNotFoundError:  # loaded by file (``-f``), the repository root not on sys.path
+    from job_shapes import weighted_expected, weighted_job
 
 #: The sizes (ops per run) a job is defined for.
 SIZES = (5, 10, 20, 50)
@@ -33,30 +38,9 @@ def seed(config: SeedConfig) -> int:
     return config.value
 
 
-@op
-def combine(xs: list[int]) -> int:
-    return sum((k + 1) * x for k, x in enumerate(xs))
-
-
-def _part(i: int) -> Any:
-    """The op ``part_<i>``: its input plus ``i``."""
-
-    def part(x: int) -> int:
-        return x + i
-
-    return op(part, name=f"part_{i}")
-
-
 def load_job(ops: int) -> JobDefinition:
     """``ops`` ops: ``seed`` -> ``ops - 2`` parallel ``part_<i>`` -> ``combine``."""
-    parts = [_part(i) for i in range(ops - 2)]
-
-    def body() -> None:
-        root = seed()
-        combine([part(root) for part in parts])
-
-    result: JobDefinition = job(body, name=f"load_{ops}")
-    return result
+    return weighted_job(seed, ops - 2, f"load_{ops}")
 
 
 def run_config(value: int) -> dict[str, Any]:
@@ -66,7 +50,7 @@ def run_config(value: int) -> dict[str, Any]:
 
 def expected(ops: int, value: int) -> int:
     """The result of a ``load_<ops>`` run seeded with ``value``."""
-    return sum((i + 1) * (value + i) for i in range(ops - 2))
+    return weighted_expected(ops - 2, value)
 
 
 load_5 = load_job(5)

@@ -7,8 +7,6 @@ submit the same jobs.
 
 from __future__ import annotations
 
-from typing import Any
-
 from opgrid import (
     Config,
     DynamicOut,
@@ -19,6 +17,11 @@ from opgrid import (
     job,
     op,
 )
+
+try:
+    from tests.jobs.job_shapes import weighted_expected, weighted_job
+except ModuleNotFoundError:  # loaded by file (``-f``), the repository root not on sys.path
+    from job_shapes import weighted_expected, weighted_job
 
 # The seed page: a job from scratch, multiple inputs, a config mapping, a fixed fan-in ----------
 
@@ -134,28 +137,9 @@ def start(config: StartConfig) -> int:
     return config.value
 
 
-@op
-def combine(xs: list[int]) -> int:
-    """Weighted by position: a part read twice, or out of order, changes the result."""
-    return sum((k + 1) * x for k, x in enumerate(xs))
-
-
-def _part(i: int) -> Any:
-    def part(x: int) -> int:
-        return x + i
-
-    return op(part, name=f"part_{i}")
-
-
-_PARTS = [_part(i) for i in range(WIDE - 2)]
-
-
-@job
-def wide():
-    root = start()
-    combine([part(root) for part in _PARTS])
+wide = weighted_job(start, WIDE - 2, "wide")
 
 
 def wide_expected(value: int) -> int:
     """``combine``'s output for a run of ``wide`` started with ``value``."""
-    return sum((i + 1) * (value + i) for i in range(WIDE - 2))
+    return weighted_expected(WIDE - 2, value)

@@ -190,6 +190,39 @@ def test_a_started_sensor_ticks_on_the_cluster_and_its_failing_ticks_carry_the_e
     assert missing["__typename"] == "SensorNotFoundError" and missing["sensorName"] == "nope"
 
 
+def test_one_schedule_and_the_sensors_are_found_by_selector_and_refused_elsewhere(ui_cluster):
+    one = """
+    query($sel: ScheduleSelector!) {
+      scheduleOrError(scheduleSelector: $sel) {
+        __typename ... on Schedule { name } ... on ScheduleNotFoundError { scheduleName }
+      }
+    }
+    """
+    sensors = """
+    query($repo: RepositorySelector!) {
+      sensorsOrError(repositorySelector: $repo) {
+        __typename ... on Sensors { results { name } } ... on RepositoryNotFoundError { message }
+      }
+    }
+    """
+    sel = {**REPO, "scheduleName": "hourly"}
+    found = ui_cluster.graphql(one, {"sel": sel})["scheduleOrError"]
+    assert found == {"__typename": "Schedule", "name": "hourly"}
+    for wrong in ({"scheduleName": "nope"}, {"repositoryLocationName": "nowhere.py"}):
+        refused = ui_cluster.graphql(one, {"sel": {**sel, **wrong}})["scheduleOrError"]
+        assert refused["__typename"] == "ScheduleNotFoundError"
+    listed = ui_cluster.graphql(sensors, {"repo": REPO})["sensorsOrError"]
+    assert {"name": "failing"} in listed["results"]
+    elsewhere = {**REPO, "repositoryName": "other"}
+    missing = ui_cluster.graphql(sensors, {"repo": elsewhere})["sensorsOrError"]
+    assert missing["__typename"] == "RepositoryNotFoundError"
+    started = ui_cluster.graphql(
+        START_SENSOR,
+        {"sel": {**REPO, "repositoryLocationName": "nowhere.py", "sensorName": "failing"}},
+    )["startSensor"]
+    assert started == {"__typename": "SensorNotFoundError"}
+
+
 def test_backfills_are_listed_with_their_runs_and_canceled_as_the_cli_does(ui_cluster, store):
     backfill_id = backfill(ui_cluster.settings, "slow_regions", "--all", "--max-concurrent", "1")
 

@@ -23,6 +23,7 @@ from ..state import UIState
 from . import automation_types as g
 from . import types as t
 from . import workspace as w
+from .context import ui_state
 
 #: Our tick statuses as Dagster's.
 _TICK_STATUS = {
@@ -60,11 +61,6 @@ class SensorSelector:
     repository_location_name: str
     repository_name: str
     sensor_name: str
-
-
-def _ui(info: Info[Any, Any]) -> UIState:
-    state: UIState = info.context["ui"]
-    return state
 
 
 def _status(running: bool) -> g.InstigationStatus:
@@ -185,13 +181,33 @@ def _missing_repository(selector: RepositorySelector) -> w.RepositoryNotFoundErr
     )
 
 
-def find(
-    state: UIState, kind: InstigatorType, location: str, repository: str, name: str
-) -> a.Instigator | None:
+def selection(selector: ScheduleSelector | SensorSelector) -> tuple[InstigatorType, str]:
+    """What a selector names: a schedule or a sensor, and its name."""
+    if isinstance(selector, ScheduleSelector):
+        return InstigatorType.SCHEDULE, selector.schedule_name
+    return InstigatorType.SENSOR, selector.sensor_name
+
+
+def find(state: UIState, selector: ScheduleSelector | SensorSelector) -> a.Instigator | None:
+    """The schedule or sensor ``selector`` names, if it is in that location."""
+    kind, name = selection(selector)
     item = a.instigator(state, kind, name)
-    if item is None or repository != REPOSITORY or item.definition.location != location:
+    if (
+        item is None
+        or selector.repository_name != REPOSITORY
+        or item.definition.location != selector.repository_location_name
+    ):
         return None
     return item
+
+
+def _in_repository(
+    state: UIState, kind: InstigatorType, selector: RepositorySelector
+) -> list[a.Instigator] | w.RepositoryNotFoundError:
+    """The schedules or sensors of the repository ``selector`` names, or why there is none."""
+    if _repository_missing(state, selector):
+        return _missing_repository(selector)
+    return _in_location(state, kind, selector.repository_location_name)
 
 
 def python_error(exc: BaseException) -> t.PythonError:
@@ -223,48 +239,40 @@ class AutomationQuery:
     def schedules_or_error(
         self, info: Info[Any, Any], repository_selector: RepositorySelector
     ) -> g.SchedulesOrError:
-        state = _ui(info)
-        if _repository_missing(state, repository_selector):
-            return _missing_repository(repository_selector)
-        items = _in_location(
-            state, InstigatorType.SCHEDULE, repository_selector.repository_location_name
-        )
+        state = ui_state(info)
+        items = _in_repository(state, InstigatorType.SCHEDULE, repository_selector)
+        if isinstance(items, w.RepositoryNotFoundError):
+            return items
         return g.Schedules(results=[_schedule(state, item) for item in items])
 
     @strawberry.field
     def schedule_or_error(
         self, info: Info[Any, Any], schedule_selector: ScheduleSelector
     ) -> g.ScheduleOrError:
-        state, sel = _ui(info), schedule_selector
-        kind = InstigatorType.SCHEDULE
-        item = find(
-            state, kind, sel.repository_location_name, sel.repository_name, sel.schedule_name
-        )
+        state = ui_state(info)
+        item = find(state, schedule_selector)
         if item is None:
-            return schedule_missing(sel.schedule_name)
+            return schedule_missing(schedule_selector.schedule_name)
         return _schedule(state, item)
 
     @strawberry.field
     def sensors_or_error(
         self, info: Info[Any, Any], repository_selector: RepositorySelector
     ) -> g.SensorsOrError:
-        state = _ui(info)
-        if _repository_missing(state, repository_selector):
-            return _missing_repository(repository_selector)
-        items = _in_location(
-            state, InstigatorType.SENSOR, repository_selector.repository_location_name
-        )
+        state = ui_state(info)
+        items = _in_repository(state, InstigatorType.SENSOR, repository_selector)
+        if isinstance(items, w.RepositoryNotFoundError):
+            return items
         return g.Sensors(results=[sensor(state, item) for item in items])
 
     @strawberry.field
     def sensor_or_error(
         self, info: Info[Any, Any], sensor_selector: SensorSelector
     ) -> g.SensorOrError:
-        state, sel = _ui(info), sensor_selector
-        kind = InstigatorType.SENSOR
-        item = find(state, kind, sel.repository_location_name, sel.repository_name, sel.sensor_name)
+        state = ui_state(info)
+        item = find(state, sensor_selector)
         if item is None:
-            return sensor_missing(sel.sensor_name)
+            return sensor_missing(sensor_selector.sensor_name)
         return sensor(state, item)
 
     @strawberry.field
@@ -276,7 +284,7 @@ class AutomationQuery:
         limit: int | None = None,
     ) -> g.PartitionBackfillsOrError:
         """The newest backfills first; ``cursor`` is the id of the last one already seen."""
-        state = _ui(info)
+        state = ui_state(info)
         try:
             views = list(a.backfills(state, a.BACKFILLS_SHOWN if limit is None else 1000))
         except StorageError as exc:

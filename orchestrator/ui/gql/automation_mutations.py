@@ -31,14 +31,11 @@ from .automation import (
     instigation_state,
     python_error,
     schedule_missing,
+    selection,
     sensor,
     sensor_missing,
 )
-
-
-def _ui(info: Info[Any, Any]) -> UIState:
-    state: UIState = info.context["ui"]
-    return state
+from .context import ui_state
 
 
 def _origin(kind: InstigatorType, *ids: str | None) -> str | None:
@@ -63,6 +60,18 @@ def _switch(state: UIState, kind: InstigatorType, name: str, running: bool) -> a
     return item
 
 
+def _start(
+    info: Info[Any, Any], selector: ScheduleSelector | SensorSelector
+) -> tuple[UIState, a.Instigator] | None:
+    """Start the schedule or sensor ``selector`` names: (the UI state, the instigator), or
+    None when there is no such one in that location."""
+    state = ui_state(info)
+    if find(state, selector) is None:
+        return None
+    kind, name = selection(selector)
+    return state, _switch(state, kind, name, True)
+
+
 def _stop(
     info: Info[Any, Any],
     kind: InstigatorType,
@@ -74,7 +83,7 @@ def _stop(
     name = _origin(kind, *ids)
     if name is None:
         return t.PythonError(message=needs, class_name="DagsterInvariantViolationError", stack=[])
-    state = _ui(info)
+    state = ui_state(info)
     try:
         return state, _switch(state, kind, name, False)
     except InstigatorNotFound:
@@ -87,15 +96,10 @@ class AutomationMutation:
     def start_schedule(
         self, info: Info[Any, Any], schedule_selector: ScheduleSelector
     ) -> g.ScheduleMutationResult:
-        state, sel = _ui(info), schedule_selector
-        kind = InstigatorType.SCHEDULE
-        if (
-            find(state, kind, sel.repository_location_name, sel.repository_name, sel.schedule_name)
-            is None
-        ):
-            return schedule_missing(sel.schedule_name)
-        item = _switch(state, kind, sel.schedule_name, True)
-        return g.ScheduleStateResult(schedule_state=instigation_state(state, item))
+        started = _start(info, schedule_selector)
+        if started is None:
+            return schedule_missing(schedule_selector.schedule_name)
+        return g.ScheduleStateResult(schedule_state=instigation_state(*started))
 
     @strawberry.mutation
     def stop_running_schedule(
@@ -120,14 +124,10 @@ class AutomationMutation:
     def start_sensor(
         self, info: Info[Any, Any], sensor_selector: SensorSelector
     ) -> g.SensorOrError:
-        state, sel = _ui(info), sensor_selector
-        kind = InstigatorType.SENSOR
-        if (
-            find(state, kind, sel.repository_location_name, sel.repository_name, sel.sensor_name)
-            is None
-        ):
-            return sensor_missing(sel.sensor_name)
-        return sensor(state, _switch(state, kind, sel.sensor_name, True))
+        started = _start(info, sensor_selector)
+        if started is None:
+            return sensor_missing(sensor_selector.sensor_name)
+        return sensor(*started)
 
     @strawberry.mutation
     def stop_sensor(
@@ -151,7 +151,7 @@ class AutomationMutation:
         self, info: Info[Any, Any], backfill_id: str
     ) -> g.CancelBackfillResult:
         try:
-            _ui(info).cluster.cancel_backfill(backfill_id)
+            ui_state(info).cluster.cancel_backfill(backfill_id)
         except BackfillNotFound as exc:
             return g.BackfillNotFoundError(message=str(exc), backfill_id=backfill_id)
         except (DagsterInvariantViolationError, StorageError) as exc:

@@ -34,6 +34,7 @@ from . import types as t
 from . import workspace as w
 from .automation import AutomationQuery
 from .automation_mutations import AutomationMutation
+from .context import ui_state
 from .workspace import worker_of
 
 logger = logging.getLogger(__name__)
@@ -47,11 +48,6 @@ _STATUS = {
     "canceled": t.RunStatus.CANCELED,
 }
 _FROM_DAGSTER = {value: key for key, value in _STATUS.items()}
-
-
-def _ui(info: Info[Any, Any]) -> UIState:
-    state: UIState = info.context["ui"]
-    return state
 
 
 def run_of(state: UIState, record: RunRecord) -> t.Run:
@@ -204,21 +200,21 @@ class Query(AutomationQuery):
 
     @strawberry.field
     def repositories_or_error(self, info: Info[Any, Any]) -> w.RepositoriesOrError:
-        state = _ui(info)
+        state = ui_state(info)
         locations = [_location(state, name) for name in sorted(state.catalog.locations)]
         return w.RepositoryConnection(nodes=[r for loc in locations for r in loc.repositories])
 
     @strawberry.field
     def jobs(self, info: Info[Any, Any]) -> list[w.Job]:
-        return [_job(job) for _, job in _ui(info).catalog.jobs()]
+        return [_job(job) for _, job in ui_state(info).catalog.jobs()]
 
     @strawberry.field
     def pipeline_run_or_error(self, info: Info[Any, Any], run_id: strawberry.ID) -> t.RunOrError:
-        return _run_or_error(_ui(info), str(run_id))
+        return _run_or_error(ui_state(info), str(run_id))
 
     @strawberry.field
     def run_or_error(self, info: Info[Any, Any], run_id: strawberry.ID) -> t.RunOrError:
-        return _run_or_error(_ui(info), str(run_id))
+        return _run_or_error(ui_state(info), str(run_id))
 
     @strawberry.field
     async def runs_or_error(
@@ -228,7 +224,7 @@ class Query(AutomationQuery):
         cursor: str | None = None,
         limit: int | None = None,
     ) -> t.RunsOrError:
-        state = _ui(info)
+        state = ui_state(info)
         flt = _filter(filter)
         try:
             page = await run_in_threadpool(list_runs, state.cluster, flt, limit or 50, cursor)
@@ -240,20 +236,20 @@ class Query(AutomationQuery):
 
     @strawberry.field
     def workers(self, info: Info[Any, Any]) -> list[w.Worker]:
-        return [worker_of(worker) for worker in workers_now(_ui(info))]
+        return [worker_of(worker) for worker in workers_now(ui_state(info))]
 
     @strawberry.field
     def queues(self, info: Info[Any, Any]) -> list[w.Queue]:
         return [
             w.Queue(name=q.name, depth=q.depth, consumers=q.consumers)
-            for q in queue_rows(_ui(info))
+            for q in queue_rows(ui_state(info))
         ]
 
     @strawberry.field
     def coordinators(self, info: Info[Any, Any]) -> list[w.Coordinator]:
         return [
             w.Coordinator(id=c.id, leased_run_ids=c.runs)
-            for c in cluster_now(_ui(info)).coordinators
+            for c in cluster_now(ui_state(info)).coordinators
         ]
 
 
@@ -321,7 +317,7 @@ class Mutation(AutomationMutation):
         self, info: Info[Any, Any], execution_params: i.ExecutionParams
     ) -> t.LaunchRunResult:
         result: t.LaunchRunResult = await run_in_threadpool(
-            launch_result, _ui(info), execution_params
+            launch_result, ui_state(info), execution_params
         )
         return result
 
@@ -330,7 +326,7 @@ class Mutation(AutomationMutation):
         self, info: Info[Any, Any], execution_params: i.ExecutionParams
     ) -> t.LaunchRunResult:
         result: t.LaunchRunResult = await run_in_threadpool(
-            launch_result, _ui(info), execution_params
+            launch_result, ui_state(info), execution_params
         )
         return result
 
@@ -338,7 +334,7 @@ class Mutation(AutomationMutation):
     def launch_run_reexecution(
         self, info: Info[Any, Any], reexecution_params: i.ReexecutionParams
     ) -> t.LaunchRunReexecutionResult:
-        state = _ui(info)
+        state = ui_state(info)
         from_failure = reexecution_params.strategy is t.ReexecutionStrategy.FROM_FAILURE
         try:
             record = state.cluster.reexecute(reexecution_params.parent_run_id, from_failure)
@@ -356,7 +352,7 @@ class Mutation(AutomationMutation):
         run_id: str,
         terminate_policy: t.TerminateRunPolicy | None = None,
     ) -> t.TerminateRunResult:
-        return terminate(_ui(info), run_id)
+        return terminate(ui_state(info), run_id)
 
     @strawberry.mutation
     def terminate_runs(
@@ -365,14 +361,14 @@ class Mutation(AutomationMutation):
         run_ids: list[str],
         terminate_policy: t.TerminateRunPolicy | None = None,
     ) -> t.TerminateRunsResultOrError:
-        state = _ui(info)
+        state = ui_state(info)
         return t.TerminateRunsResult(terminate_run_results=[terminate(state, r) for r in run_ids])
 
     @strawberry.mutation
     def reload_repository_location(
         self, info: Info[Any, Any], repository_location_name: str
     ) -> w.ReloadRepositoryLocationMutationResult:
-        state = _ui(info)
+        state = ui_state(info)
         name = repository_location_name
         if not state.catalog.reload(name):
             return w.RepositoryLocationNotFound(message=f"Location {name} does not exist.")
