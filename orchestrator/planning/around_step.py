@@ -17,7 +17,7 @@ from opgrid.output import jsonable_metadata
 from opgrid.step_runner import StepOutcome
 
 from .plan import PlanStep
-from .step_graph import ValueRef
+from .state import ValueRef
 
 
 def assemble_inputs(

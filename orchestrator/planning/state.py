@@ -16,6 +16,7 @@ drive it, so they share one semantics:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from opgrid.errors import InvalidTransition
 from opgrid.event_type import DagsterEventType as E
@@ -28,28 +29,7 @@ from opgrid.orchestrator.protocol.status import (
 )
 from opgrid.orchestrator.protocol.step_keys import mapped_key
 
-from .commands import (
-    AbandonStep,
-    Command,
-    DispatchStep,
-    FinishRun,
-    SkipStep,
-)
-from .plan import ExecutionPlan, PlanStep
-from .replay import replay
-from .step_graph import StepGraph, StepState, ValueRef
-
-__all__ = [
-    "ALLOWED",
-    "AbandonStep",
-    "Command",
-    "DispatchStep",
-    "FinishRun",
-    "Reused",
-    "RunState",
-    "SkipStep",
-    "ValueRef",
-]
+from .plan import ExecutionPlan, OutputRef, PlanInput, PlanStep
 
 S = StepStatus
 
@@ -71,8 +51,70 @@ ALLOWED: Mapping[StepStatus, frozenset[StepStatus]] = {
 _CANCELS = frozenset({E.RUN_CANCELING, E.RUN_CANCELED})
 
 
+@dataclass(frozen=True, slots=True)
+class DispatchStep:
+    """Run ``attempt`` of a step, not before ``delay_s`` after the event that caused it."""
+
+    step_key: str
+    attempt: int
+    delay_s: float = 0.0
+    #: with a delay: when it is due, on the clock of that event's timestamp (so whoever
+    #: replays the run's log finds the same time); None: at once
+    due_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkipStep:
+    """A step will not run because an input was never produced."""
+
+    step_key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonStep:
+    """A step will never run because an upstream step failed."""
+
+    step_key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinishRun:
+    """Every step is final."""
+
+    status: RunStatus
+
+
+Command = DispatchStep | SkipStep | AbandonStep | FinishRun
+
 #: step key -> output name -> the mapping keys it yielded (None for a plain output)
 Reused = Mapping[str, Mapping[str, list[str | None]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRef:
+    """One stored output value an input reads."""
+
+    step_key: str
+    output: str
+    mapping_key: str | None = None
+
+
+@dataclass(slots=True)
+class _Step:
+    plan: PlanStep
+    key: str
+    mapping_key: str | None = None
+    status: StepStatus = S.PENDING
+    attempt: int = 0
+    dispatched: int = 0  # the highest attempt dispatched so far
+    # the current attempt's outputs in order, each once however often it was reported
+    pending_outputs: dict[tuple[str, str | None], None] = field(default_factory=dict)
+    yielded: dict[str, list[str | None]] = field(default_factory=dict)
+    #: upstream steps not final yet; -1 when the step reads mapped copies, whose
+    #: number is unknown until their root succeeds (then every settle re-checks it)
+    waiting: int = -1
 
 
 class RunState:
@@ -80,15 +122,13 @@ class RunState:
 
     def __init__(self, plan: ExecutionPlan) -> None:
         self.plan = plan
-        graph = StepGraph(plan)
-        self._graph = graph
-        # the graph's tables, bound here for the hot paths (the same objects)
-        self._steps = graph.steps
-        self._templates = graph.templates
-        self._downstream = graph.downstream
-        self._region = graph.region
-        self._instances = graph.instances
-        self._unsettled = len(graph.steps)
+        self._templates: dict[str, PlanStep] = {}
+        self._steps: dict[str, _Step] = {}
+        # step -> the steps reading it, as an ordered set
+        self._downstream: dict[str, dict[str, None]] = {}
+        self._region: dict[tuple[str, str], list[str]] = {}
+        self._instances: dict[str, list[str]] = {}
+        self._unsettled = 0
         self._in_flight = 0
         #: steps in the order they succeeded (reused ones first)
         self._succeeded: list[str] = []
@@ -104,6 +144,22 @@ class RunState:
         }
         self._finished = False
         self._canceled = False
+        for step in plan.steps:
+            self._downstream.setdefault(step.key, {})
+            for plan_input in step.inputs:
+                for source in plan_input.sources:
+                    self._downstream.setdefault(source.step, {})[step.key] = None
+            if step.mapped_by is None:
+                self._steps[step.key] = _Step(step, step.key)
+                self._unsettled += 1
+            else:
+                self._templates[step.key] = step
+                region = (step.mapped_by.step, step.mapped_by.output)
+                self._region.setdefault(region, []).append(step.key)
+        for step_state in self._steps.values():
+            upstream = {s.step for i in step_state.plan.inputs for s in i.sources}
+            if not upstream & self._templates.keys():
+                step_state.waiting = len(upstream)
 
     # Queries ---------------------------------------------------------------------
     @property
@@ -160,7 +216,17 @@ class RunState:
 
     def input_values(self, step_key: str) -> dict[str, list[ValueRef]]:
         """For each data input fed by steps: the stored values to read, in order."""
-        return self._graph.input_values(self._get(step_key))
+        step = self._get(step_key)
+        refs: dict[str, list[ValueRef]] = {}
+        for plan_input in step.plan.inputs:
+            if plan_input.sources:
+                refs[plan_input.name] = [
+                    ref
+                    for source in plan_input.sources
+                    for ref in self._refs(step, plan_input, source)
+                    if self._produced(ref)
+                ]
+        return refs
 
     # Events ----------------------------------------------------------------------
     def start(self, reused: Reused | None = None) -> list[Command]:
@@ -209,14 +275,34 @@ class RunState:
 
     def replay(self, events: Iterable[RunEvent], reused: Reused | None = None) -> list[Command]:
         """Rebuild from a run's event log; returns the commands still outstanding (a skip
-        the log records already is done: its event is written once). See ``replay``."""
-        return replay(self, events, reused)
+        the log records already is done: its event is written once)."""
+        outstanding: dict[str, Command] = {}
+        for command in self.start(reused):
+            outstanding[_command_key(command)] = command
+        recorded: set[str] = set()
+        for event in events:
+            if event.kind is E.STEP_SKIPPED and event.step_key is not None:
+                recorded.add(event.step_key)
+            for command in self.apply(event):
+                outstanding[_command_key(command)] = command
+        return [
+            c
+            for c in outstanding.values()
+            if not (isinstance(c, SkipStep) and c.step_key in recorded)
+            and (
+                not isinstance(c, DispatchStep)
+                or self._steps[c.step_key].status in (S.QUEUED, S.UP_FOR_RETRY)
+            )
+        ]
 
     # Transitions -------------------------------------------------------------------
-    def _get(self, step_key: str) -> StepState:
-        return self._graph.get(step_key)
+    def _get(self, step_key: str) -> _Step:
+        step = self._steps.get(step_key)
+        if step is None:
+            raise InvalidTransition(f"run has no step {step_key!r}")
+        return step
 
-    def _is_stale(self, step: StepState, event: RunEvent) -> bool:
+    def _is_stale(self, step: _Step, event: RunEvent) -> bool:
         """Events of an earlier attempt, or repeats of a settled one, change nothing."""
         if event.attempt < step.attempt:
             return True
@@ -232,7 +318,7 @@ class RunState:
             return True  # the failed attempt reporting again
         return step.status in FINAL_STEP_STATUSES
 
-    def _move(self, step: StepState, target: StepStatus) -> None:
+    def _move(self, step: _Step, target: StepStatus) -> None:
         if target not in ALLOWED[step.status]:
             raise InvalidTransition(
                 f"step {step.key!r} cannot go from {step.status.value} to {target.value}"
@@ -242,7 +328,7 @@ class RunState:
         if target in FINAL_STEP_STATUSES:
             self._unsettled -= 1
 
-    def _on_start(self, step: StepState, event: RunEvent, commands: list[Command]) -> None:
+    def _on_start(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         if step.status is S.RUNNING:
             return  # a redelivered attempt starting again
         if step.status is S.PENDING:
@@ -251,7 +337,7 @@ class RunState:
         step.pending_outputs.clear()
         self._move(step, S.RUNNING)
 
-    def _on_output(self, step: StepState, event: RunEvent, commands: list[Command]) -> None:
+    def _on_output(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         if step.status not in (S.RUNNING, S.QUEUED, S.UP_FOR_RETRY):
             raise InvalidTransition(
                 f"step {step.key!r} produced an output while {step.status.value}"
@@ -268,10 +354,10 @@ class RunState:
             )
         step.pending_outputs[(output, event.mapping_key)] = None
 
-    def _on_success(self, step: StepState, event: RunEvent, commands: list[Command]) -> None:
+    def _on_success(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         self._succeed(step, event.attempt, commands)
 
-    def _succeed(self, step: StepState, attempt: int, commands: list[Command]) -> None:
+    def _succeed(self, step: _Step, attempt: int, commands: list[Command]) -> None:
         step.attempt = attempt
         self._move(step, S.SUCCESS)
         self._succeeded.append(step.key)
@@ -283,13 +369,13 @@ class RunState:
                 self._expand(step, out.name, commands)
         self._settled(step, commands)
 
-    def _on_failure(self, step: StepState, event: RunEvent, commands: list[Command]) -> None:
+    def _on_failure(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         step.attempt = event.attempt
         step.pending_outputs = {}
         self._move(step, S.FAILURE)
         self._settled(step, commands)
 
-    def _on_retry(self, step: StepState, event: RunEvent, commands: list[Command]) -> None:
+    def _on_retry(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         step.attempt = event.attempt
         step.pending_outputs = {}
         self._move(step, S.UP_FOR_RETRY)
@@ -298,7 +384,7 @@ class RunState:
         due = event.timestamp + delay if delay > 0 else None
         commands.append(DispatchStep(step.key, step.dispatched, delay, due))
 
-    def _on_skipped(self, step: StepState, event: RunEvent, commands: list[Command]) -> None:
+    def _on_skipped(self, step: _Step, event: RunEvent, commands: list[Command]) -> None:
         """Skips are decided here; a recorded one may only confirm it."""
         raise InvalidTransition(f"step {step.key!r} was reported skipped while {step.status.value}")
 
@@ -316,7 +402,7 @@ class RunState:
         return commands
 
     # Deciding ------------------------------------------------------------------------
-    def _settled(self, step: StepState, commands: list[Command]) -> None:
+    def _settled(self, step: _Step, commands: list[Command]) -> None:
         """A step became final: decide what waited on it."""
         template = step.plan.key
         if step.mapping_key is not None:
@@ -337,7 +423,7 @@ class RunState:
             else:
                 self._upstream_settled(self._steps[child], commands)
 
-    def _upstream_settled(self, step: StepState, commands: list[Command]) -> None:
+    def _upstream_settled(self, step: _Step, commands: list[Command]) -> None:
         """One of a step's upstream steps became final: decide it once all are (O(1) each,
         so a fan-in of n sources costs O(n), not O(n^2))."""
         if step.waiting > 0:
@@ -346,11 +432,11 @@ class RunState:
                 return
         self._decide(step, commands)
 
-    def _is_region_root(self, step: StepState, template_key: str) -> bool:
+    def _is_region_root(self, step: _Step, template_key: str) -> bool:
         mapped_by = self._templates[template_key].mapped_by
         return mapped_by is not None and mapped_by.step == step.key
 
-    def _expand(self, step: StepState, output: str, commands: list[Command]) -> None:
+    def _expand(self, step: _Step, output: str, commands: list[Command]) -> None:
         """Copy the steps mapped over ``step.output`` once per mapping key."""
         keys = [k for k in step.yielded.get(output, []) if k is not None]
         templates = self._region.get((step.key, output), [])
@@ -359,8 +445,7 @@ class RunState:
         for mapping_key in keys:
             for template_key in templates:
                 copy_key = mapped_key(template_key, mapping_key)
-                template = self._templates[template_key]
-                self._steps[copy_key] = StepState(template, copy_key, mapping_key)
+                self._steps[copy_key] = _Step(self._templates[template_key], copy_key, mapping_key)
                 self._instances[template_key].append(copy_key)
                 self._unsettled += 1
         for template_key in templates:
@@ -370,7 +455,7 @@ class RunState:
             self._settle_empty_region(step, commands, output)
 
     def _settle_empty_region(
-        self, step: StepState, commands: list[Command], output: str | None = None
+        self, step: _Step, commands: list[Command], output: str | None = None
     ) -> None:
         """No copies will ever exist: decide what collects from the region."""
         for (root, out), templates in self._region.items():
@@ -382,12 +467,12 @@ class RunState:
                     if child not in self._templates:
                         self._decide(self._steps[child], commands)
 
-    def _decide(self, step: StepState, commands: list[Command]) -> None:
+    def _decide(self, step: _Step, commands: list[Command]) -> None:
         if step.status is not S.PENDING:
             return
         missing: str | None = None
         for plan_input in step.plan.inputs:
-            verdict = self._graph.input_verdict(step, plan_input)
+            verdict = self._input_verdict(step, plan_input)
             if verdict == "wait":
                 return
             if verdict.startswith("fail:"):
@@ -407,6 +492,75 @@ class RunState:
         self._move(step, S.QUEUED)
         commands.append(DispatchStep(step.key, step.attempt))
 
+    def _input_verdict(self, step: _Step, plan_input: PlanInput) -> str:
+        """ "wait", "fail:<step>", "missing" or "ok" for one input."""
+        if not plan_input.sources:
+            return "ok"
+        produced = 0
+        for source in plan_input.sources:
+            units = self._units(step, plan_input, source)
+            if units is None:
+                return "wait"
+            for unit in units:
+                status = self._steps[unit].status
+                if status not in FINAL_STEP_STATUSES:
+                    return "wait"
+                if status in (S.FAILURE, S.ABANDONED, S.CANCELED):
+                    return f"fail:{unit}"
+            produced += sum(
+                1 for ref in self._refs(step, plan_input, source) if self._produced(ref)
+            )
+        if produced == 0 and not plan_input.run_inputs:
+            if plan_input.kind == "collect" and self._mapped_nothing(plan_input.sources[0]):
+                return "ok"  # a collect runs with an empty list when nothing was mapped
+            return "missing"
+        return "ok"
+
+    def _mapped_nothing(self, source: OutputRef) -> bool:
+        """Whether the dynamic root of a collected source succeeded without mapping keys."""
+        template = self._templates.get(source.step)
+        if template is not None and template.mapped_by is not None:
+            root = self._steps[template.mapped_by.step]
+            return root.status is S.SUCCESS and not self._instances.get(source.step)
+        root = self._steps[source.step]
+        return root.status is S.SUCCESS and not root.yielded.get(source.output)
+
+    def _units(self, step: _Step, plan_input: PlanInput, source: OutputRef) -> list[str] | None:
+        """The concrete steps a source stands for; None while they are not known yet."""
+        if source.step not in self._templates:
+            return [source.step]
+        if step.mapping_key is not None and plan_input.kind != "collect":
+            return [mapped_key(source.step, step.mapping_key)]
+        if source.step not in self._instances:
+            return None
+        mapped_by = self._templates[source.step].mapped_by
+        assert mapped_by is not None
+        # the region's root decides failure when there are no copies
+        return [*self._instances[source.step], mapped_by.step]
+
+    def _refs(self, step: _Step, plan_input: PlanInput, source: OutputRef) -> list[ValueRef]:
+        """The stored values a source stands for (produced or not)."""
+        mapped_by = step.plan.mapped_by
+        if source.step in self._templates:
+            if step.mapping_key is not None and plan_input.kind != "collect":
+                return [ValueRef(mapped_key(source.step, step.mapping_key), source.output)]
+            return [ValueRef(key, source.output) for key in self._instances.get(source.step, ())]
+        upstream = self._steps[source.step]
+        is_dynamic = any(o.name == source.output and o.is_dynamic for o in upstream.plan.outputs)
+        if not is_dynamic:
+            return [ValueRef(source.step, source.output)]
+        if plan_input.kind == "collect" or mapped_by is None:
+            keys = upstream.yielded.get(source.output, [])
+            return [ValueRef(source.step, source.output, k) for k in keys]
+        return [ValueRef(source.step, source.output, step.mapping_key)]
+
+    def _produced(self, ref: ValueRef) -> bool:
+        step = self._steps.get(ref.step_key)
+        if step is None or step.status is not S.SUCCESS:
+            return False
+        keys = step.yielded.get(ref.output)
+        return keys is not None and (ref.mapping_key is None or ref.mapping_key in keys)
+
     def _check_finished(self, commands: list[Command]) -> None:
         if self._finished or self._unsettled > 0:
             return
@@ -416,3 +570,9 @@ class RunState:
         status = self.run_status
         assert status is not None
         commands.append(FinishRun(status))
+
+
+def _command_key(command: Command) -> str:
+    if isinstance(command, FinishRun):
+        return "finish"
+    return command.step_key
