@@ -11,10 +11,8 @@ them. On a Redis Cluster, whose transactions cannot span runs, both go run by ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-import redis
 
 from opgrid.orchestrator.protocol.messages import RunRecord
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
@@ -23,7 +21,7 @@ from .archive import CHUNK
 from .compact import dump_event, load_event, load_plan
 from .connect import translated
 from .keys import EVENT_FIELD, Keys
-from .scripts import RELEASE
+from .scripts import FINISH, PROGRESS, RELEASE
 from .turns import (
     Adopted,
     FinishWrite,
@@ -89,77 +87,69 @@ class RedisTurns:
 
     @translated
     def write_turn(self, writes: Sequence[TurnWrite]) -> None:
-        """Apply a turn's writes, in order: progress and final records in one transaction;
-        then the ended runs' events archived and their leases given back."""
+        """Apply a turn's writes, in order, each run's in one script (``PROGRESS``,
+        ``FINISH``), all in one round trip; then the ended runs' events archived, their
+        leases given back and the runs taken off the active set, in one more."""
         if self.on_cluster:
             write_turn_one_by_one(self, writes)  # type: ignore[arg-type]
             return
         if not writes:
             return
-        finished: list[FinishWrite] = []
-        with self._r.pipeline(transaction=True) as pipe:
+        with self._r.pipeline(transaction=False) as pipe:
             for write in writes:
                 if isinstance(write, ProgressWrite):
                     self._progress(pipe, write)
                 else:
                     self._final(pipe, write)
-                    finished.append(write)
-            pipe.execute()
+            replies = pipe.execute()
+        finished = [
+            (write, reply)
+            for write, reply in zip(writes, replies, strict=True)
+            if isinstance(write, FinishWrite)
+        ]
         if finished:
             self._end_all(finished)
 
     def _progress(self, pipe: Any, write: ProgressWrite) -> None:
         run_id = write.run_id
-        if write.record is not None:
-            pipe.hset(self.keys.run(run_id), "record", write.record.model_dump_json())
-        if write.statuses:
-            pipe.hset(self.keys.steps(run_id), mapping=dict(write.statuses))
-        if write.inputs:
-            inputs = {key: value.model_dump_json() for key, value in write.inputs.items()}
-            pipe.hset(self.keys.inputs(run_id), mapping=inputs)
-        for event in write.events:
-            pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
+        keys = self.keys
+        args: list[Any] = [write.record.model_dump_json() if write.record is not None else ""]
+        args += _pairs(write.statuses)
+        args += _pairs({key: value.model_dump_json() for key, value in write.inputs.items()})
+        args += [dump_event(event, run_id) for event in write.events]
+        run_keys = (keys.run(run_id), keys.steps(run_id), keys.inputs(run_id), keys.events(run_id))
+        pipe.execute_command("EVAL", PROGRESS, 4, *run_keys, *args)
 
     def _final(self, pipe: Any, write: FinishWrite) -> None:
-        """``finish_run``'s writes, in the turn's transaction."""
-        run_id = write.run_id
-        fields = {"record": write.record.model_dump_json()}
-        if write.summary is not None:
-            fields["summary"] = write.summary.model_dump_json()
-        pipe.hset(self.keys.run(run_id), mapping=fields)
-        if write.statuses:
-            pipe.hset(self.keys.steps(run_id), mapping=dict(write.statuses))
-        for event in write.events:
-            pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
-        pipe.xadd(self.keys.ended(run_id), {b"status": write.record.status.value})
-        for key in self.keys.run_keys(run_id):
-            pipe.pexpire(key, self.run_ttl_ms)
+        run_id, keys = write.run_id, self.keys
+        summary = write.summary.model_dump_json() if write.summary is not None else ""
+        args: list[Any] = [CHUNK, self.run_ttl_ms, write.record.model_dump_json(), summary]
+        args += [write.record.status.value, *_pairs(write.statuses)]
+        args += [dump_event(event, run_id) for event in write.events]
+        run_keys = [
+            keys.run(run_id),
+            keys.steps(run_id),
+            keys.events(run_id),
+            keys.ended(run_id),
+            keys.archive(run_id),
+            *keys.run_keys(run_id),
+        ]
+        pipe.execute_command("EVAL", FINISH, len(run_keys), *run_keys, *args)
 
-    def _end_all(self, finished: list[FinishWrite]) -> None:
-        """Archive the ended runs' events, take them off the active set and give their
-        leases back: one round trip to read, one to write (a run with more entries than
-        one read takes is archived on its own)."""
-        run_ids = [write.run_id for write in finished]
-        try:
-            with self._r.pipeline(transaction=False) as pipe:
-                for run_id in run_ids:
-                    pipe.exists(self.keys.archive(run_id))
-                    pipe.xrange(self.keys.events(run_id), min="-", max="+", count=CHUNK)
-                replies = pipe.execute()
-        except redis.RedisError:  # the runs have ended all the same; their logs stay
-            logger.warning("%d ended run(s): events stay in their streams", len(run_ids))
-            replies = None
+    def _end_all(self, finished: list[tuple[FinishWrite, Any]]) -> None:
+        """Archive the ended runs' events (``FINISH`` read them), take the runs off the
+        active set and give their leases back, in one round trip (a run with more entries
+        than ``FINISH`` reads is archived on its own)."""
         with self._r.pipeline(transaction=False) as pipe:
-            for i, run_id in enumerate(run_ids):
-                if replies is None or replies[2 * i]:
+            for write, (archived, entries) in finished:
+                if archived or not entries:
                     continue
-                entries = replies[2 * i + 1]
                 if len(entries) >= CHUNK:
-                    self._archive_events(run_id)
-                elif entries:
-                    self._archive_entries(pipe, run_id, entries)
-            pipe.srem(self.keys.active(), *run_ids)
-            for write in finished:
+                    self._archive_events(write.run_id)
+                else:
+                    self._archive_entries(pipe, write.run_id, [_entry(e) for e in entries])
+            pipe.srem(self.keys.active(), *(write.run_id for write, _ in finished))
+            for write, _ in finished:
                 pipe.execute_command("EVAL", RELEASE, 1, self.keys.lease(write.run_id), write.owner)
             pipe.execute()
 
@@ -168,3 +158,18 @@ class RedisTurns:
             for run_id in run_ids:
                 pipe.execute_command("EVAL", RELEASE, 1, self.keys.lease(run_id), owner)
             pipe.execute()
+
+
+def _pairs(mapping: Mapping[str, str]) -> list[Any]:
+    """``n, k1, v1, ..., kn, vn``: a mapping as script arguments."""
+    flat: list[Any] = [len(mapping)]
+    for key, value in mapping.items():
+        flat += (key, value)
+    return flat
+
+
+def _entry(raw: Any) -> tuple[bytes, dict[bytes, bytes]]:
+    """A stream entry as a script returns it (``[id, [field, value, ...]]``), as redis-py
+    parses an XRANGE's."""
+    entry_id, fields = raw
+    return entry_id, dict(zip(fields[::2], fields[1::2], strict=True))

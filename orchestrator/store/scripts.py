@@ -165,3 +165,54 @@ local beats = {}
 for i = 1, #ARGV do beats[i] = redis.call('HGET', KEYS[1], ARGV[i]) or false end
 return {redis.call('TIME'), beats}
 """
+#: HSET of n (field, value) pairs of ARGV from ``first`` on, a few thousand values at a
+#: time (``unpack`` takes no more).
+_HSET_PAIRS = """
+local function hset_pairs(key, first, n)
+  local last = first + 2 * n - 1
+  while first <= last do
+    local upto = math.min(first + 1999, last)
+    redis.call('HSET', key, unpack(ARGV, first, upto))
+    first = upto + 1
+  end
+end
+"""
+#: A coordinator's progress on one run (``turns.ProgressWrite``): the record when it
+#: changed, step statuses, input refs of dispatched steps, its events.
+#: KEYS: run, steps, inputs, events.
+#: ARGV: record or "", number of statuses, (step, status)..., number of inputs,
+#: (step, inputs)..., events...
+PROGRESS = (
+    _HSET_PAIRS
+    + """
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'record', ARGV[1]) end
+local i = 2
+local n = tonumber(ARGV[i])
+hset_pairs(KEYS[2], i + 1, n)
+i = i + 2 * n + 1
+n = tonumber(ARGV[i])
+hset_pairs(KEYS[3], i + 1, n)
+for j = i + 2 * n + 1, #ARGV do redis.call('XADD', KEYS[4], '*', 'e', ARGV[j]) end
+return 1
+"""
+)
+#: A run's end (``turns.FinishWrite``): final record and summary, step statuses, final
+#: events, the end signal; every fixed key starts to expire. Returns whether the run's
+#: log is archived already and its first ARGV[1] stream entries, to archive.
+#: KEYS: run, steps, events, ended, archive, then every fixed key of the run.
+#: ARGV: entries to return, ttl ms, record, summary or "", final status,
+#: number of statuses, (step, status)..., events...
+FINISH = (
+    _HSET_PAIRS
+    + """
+redis.call('HSET', KEYS[1], 'record', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'summary', ARGV[4]) end
+local n = tonumber(ARGV[6])
+hset_pairs(KEYS[2], 7, n)
+for j = 7 + 2 * n, #ARGV do redis.call('XADD', KEYS[3], '*', 'e', ARGV[j]) end
+redis.call('XADD', KEYS[4], '*', 'status', ARGV[5])
+for j = 6, #KEYS do redis.call('PEXPIRE', KEYS[j], ARGV[2]) end
+if redis.call('EXISTS', KEYS[5]) == 1 then return {1, {}} end
+return {0, redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', ARGV[1])}
+"""
+)
