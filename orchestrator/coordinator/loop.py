@@ -20,14 +20,14 @@ revokes the run's queued steps; workers stop running ones (see ``workers.watch``
 It tells its ``hooks`` (``hooks.Hooks``, e.g. ``metrics.PrometheusMetrics``) what happens,
 the counts of its runs and their steps included (kept by ``owned.Tally``).
 
-When many steps are in flight (``BATCH_IN_FLIGHT``), so the workers have queued
-work anyway, the coordinator lets reports gather before reading (``batch_window_s``:
-``BATCH_WINDOW_S``, growing to ``BATCH_WINDOW_MAX_S`` as more steps are in flight):
-one wake then handles a batch of events, and what they make ready goes to the broker
-in one batch; on a small machine that leaves the CPU to the workers. A chain, with one
-step in flight, never waits. What a turn costs apart from its events (the counts of
-steps in flight, the runs holding retries, the read's cursors) is kept up to date as
-runs change rather than recomputed over every owned run each turn.
+When many steps are in flight, so the workers have queued work anyway, the coordinator
+lets reports gather before reading (``pacing``): one wake then handles a batch of
+events, the writes they decide go to Redis in one round trip and the steps they make
+ready to the broker in one batch; on a small machine that leaves the CPU to the
+workers. A chain, with one step in flight, never waits. What a turn costs apart from
+its events (the counts of steps in flight, the runs holding retries, the read's
+cursors) is kept up to date as runs change rather than recomputed over every owned
+run each turn.
 """
 
 from __future__ import annotations
@@ -64,29 +64,11 @@ from .dispatch import Dispatcher
 from .hooks import Hooks
 from .outbox import Outbox
 from .owned import OwnedRun, Tally
+from .pacing import Pacer
 from .unacked import UnackedSweeper
 from .watching import Watcher
 
 logger = logging.getLogger(__name__)
-
-#: With at least this many steps in flight, events are read in batches...
-BATCH_IN_FLIGHT = 8
-#: ...gathered for this long...
-BATCH_WINDOW_S = 0.005
-
-#: ...growing with the steps in flight up to this long, reached at BATCH_WINDOW_FULL.
-BATCH_WINDOW_MAX_S = 0.02
-BATCH_WINDOW_FULL = 128
-
-
-def batch_window_s(in_flight: int) -> float:
-    """How long to let reports gather with ``in_flight`` steps sent and not ended (0: do
-    not wait). More steps in flight means more queued work for the workers, so a longer
-    wait costs them nothing while each wake handles more events."""
-    if in_flight < BATCH_IN_FLIGHT:
-        return 0.0
-    share = min(1.0, (in_flight - BATCH_IN_FLIGHT) / (BATCH_WINDOW_FULL - BATCH_IN_FLIGHT))
-    return BATCH_WINDOW_S + share * (BATCH_WINDOW_MAX_S - BATCH_WINDOW_S)
 
 
 class Coordinator:
@@ -137,6 +119,7 @@ class Coordinator:
         #: runs finished by those writes, told to the hooks once stored
         self._ended: list[tuple[RunRecord, RunSummary]] = []
         self._holding_writes = 0
+        self._pacer = Pacer()
 
     # The loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -176,7 +159,7 @@ class Coordinator:
         """
         with self._held():
             self._chores()
-        window = batch_window_s(self._in_flight_total)
+        window = self._pacer.window_s(self._in_flight_total)
         if window:
             # Many steps are running: let their reports gather for a moment, so one
             # wake handles a batch instead of one event (a chain never waits here).
@@ -185,6 +168,7 @@ class Coordinator:
         if due is not None:  # wake when the next held retry is due
             block_s = max(0.001, min(block_s, due - time.time()))
         submitted, events = self.store.wait(self._submissions_cursor, self._cursors, block_s)
+        self._pacer.read(sum(len(entries) for entries in events.values()), time.monotonic())
         with self._held():
             if submitted:
                 self._submissions_cursor = submitted[-1][0]

@@ -9,9 +9,8 @@ from collections.abc import Mapping, Sequence
 
 from opgrid import job, op
 from opgrid.event_type import DagsterEventType as E
-from opgrid.orchestrator.coordinator import loop
 from opgrid.orchestrator.coordinator.dispatch import Delivery
-from opgrid.orchestrator.coordinator.loop import Coordinator, batch_window_s
+from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.coordinator.outbox import Outbox
 from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.protocol.events import RunEvent
@@ -107,13 +106,3 @@ def test_sends_inside_gathered_wait_for_its_end_and_a_revoke_drops_what_is_unsen
         outbox.revoke(owned, [("first", 0)])
     assert batches.batches == []  # nothing left to send
     assert batches.revoked == [task_id(owned.request("first", 0))]
-
-
-def test_the_wait_for_reports_is_none_for_a_chain_and_grows_with_the_steps_in_flight():
-    assert batch_window_s(1) == 0.0
-    assert batch_window_s(loop.BATCH_IN_FLIGHT - 1) == 0.0
-    assert batch_window_s(loop.BATCH_IN_FLIGHT) == loop.BATCH_WINDOW_S
-    windows = [batch_window_s(n) for n in range(loop.BATCH_IN_FLIGHT, 400)]
-    assert windows == sorted(windows)
-    assert batch_window_s(loop.BATCH_WINDOW_FULL) == loop.BATCH_WINDOW_MAX_S
-    assert batch_window_s(10_000) == loop.BATCH_WINDOW_MAX_S
