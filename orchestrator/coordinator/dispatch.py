@@ -53,6 +53,12 @@ class Dispatcher(Protocol):
         """Send step attempts, in order; raises ``BrokerError`` when the broker is away
         (some may have been sent: sending again is safe, duplicates are dropped)."""
 
+    def stage(self, deliveries: Sequence[Delivery]) -> list[tuple[str, bytes]] | None:
+        """(list, value) pushes that put these steps on the broker's queues, when those
+        queues are lists in run storage's own Redis database: the coordinator then sends
+        them in the round trip of its writes (``RunStore.write_turn``). None: ``dispatch``
+        them."""
+
     def revoke(self, task_ids: Sequence[str]) -> None:
         """Tell every worker to drop these tasks when they arrive (best effort)."""
 
@@ -86,7 +92,10 @@ class CeleryDispatcher:
 
     The steps a run makes ready together are published through one producer in one
     batch (one Redis round trip where kombu supports batching), by a ``StepPublisher``:
-    Celery task messages without ``send_task``'s per-message routing and declaring.
+    Celery task messages without ``send_task``'s per-message routing and declaring. On
+    a Redis broker (and no task-sent events asked for) they are pushed straight onto
+    kombu's lists in one pipeline; when that Redis database is also run storage's, the
+    coordinator sends them with its writes (``stage``).
     A batch the broker did not take raises ``BrokerError`` at once (no retry wrapper):
     the outbox sends it again next turn. It keeps one producer between sends, so it is
     used by one thread (its coordinator's).
@@ -103,9 +112,20 @@ class CeleryDispatcher:
         self._publisher = StepPublisher(self.app, settings.sent_events)
         #: a producer of the app's pool, kept from one send to the next
         self._producer: Any = None
+        #: a Redis broker and no task-sent events: messages go straight onto its lists
+        self._direct = (
+            urlsplit(settings.broker_url).scheme in _REDIS_SCHEMES and not settings.sent_events
+        )
+        #: ...which are in storage's own database: the coordinator sends with its writes
+        self.shares_store = self._direct and settings.broker_url == settings.redis_url
+        #: the queues declared on the broker by this dispatcher
+        self._declared: set[str] = set()
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
+            return
+        if self._direct:
+            self._push(self._pushes(deliveries), len(deliveries))
             return
         messages = [self._message(delivery) for delivery in deliveries]
         try:
@@ -123,6 +143,34 @@ class CeleryDispatcher:
         except failures as exc:
             self._release_producer()  # the next send starts from a fresh one
             raise BrokerError(f"the broker did not take {len(deliveries)} step(s): {exc}") from exc
+
+    def stage(self, deliveries: Sequence[Delivery]) -> list[tuple[str, bytes]] | None:
+        return self._pushes(deliveries) if self.shares_store else None
+
+    def _pushes(self, deliveries: Sequence[Delivery]) -> list[tuple[str, bytes]]:
+        """The broker-list pushes of these steps (each queue declared the first time)."""
+        fresh = {delivery.queue for delivery in deliveries} - self._declared
+        if fresh:
+            try:
+                producer = self._kept_producer()
+                for queue in sorted(fresh):
+                    self._publisher.declare(producer, queue)
+            except _FAILURES as exc:
+                self._release_producer()
+                raise BrokerError(f"the broker did not declare {sorted(fresh)}: {exc}") from exc
+            self._declared |= fresh
+        return self._publisher.redis_pushes([self._message(d) for d in deliveries])
+
+    def _push(self, pushes: Sequence[tuple[str, bytes]], steps: int) -> None:
+        client = self._broker_client()
+        assert client is not None  # a Redis broker (``_direct``)
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for key, payload in pushes:
+                    pipe.lpush(key, payload)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise BrokerError(f"the broker did not take {steps} step(s): {exc}") from exc
 
     def _kept_producer(self) -> Any:
         """The producer this dispatcher keeps from the app's pool between sends."""

@@ -193,25 +193,30 @@ class Coordinator:
             finally:
                 self._holding_writes -= 1
                 if not self._holding_writes:
-                    self._store_writes()
+                    self._store_writes(with_sends=True)
 
     def _write(self, write: TurnWrite) -> None:
         self._writes.append(write)
         if not self._holding_writes:
             self._store_writes()
 
-    def _store_writes(self) -> None:
-        """Store the writes held; when that fails, let go of the runs they were for: what
-        was decided for them is not known to be stored, so nothing of theirs is sent, and
-        they are adopted again from their logs once their leases lapse."""
+    def _store_writes(self, with_sends: bool = False) -> None:
+        """Store the writes held (``with_sends``: with the first chunk of the sends held,
+        when the broker's queues are lists in the store's Redis database: one round trip,
+        the messages after the writes). When that fails, let go of the runs the writes
+        were for: what was decided for them is not known to be stored, so nothing of
+        theirs is sent, and they are adopted again from their logs once their leases
+        lapse; the other sends wait for the next try."""
         writes, self._writes = self._writes, []
         ended, self._ended = self._ended, []
-        if not writes:
+        pushes, staged = self.outbox.staged() if with_sends else ([], [])
+        if not writes and not pushes:
             return
         try:
-            self.store.write_turn(writes)
+            self.store.write_turn(writes, pushes)
         except StorageError:
             lost = {write.run_id for write in writes}
+            self.outbox.restore(staged)
             self.outbox.drop(lost)
             for run_id in lost & self.runs.keys():
                 self._disown(run_id)

@@ -98,6 +98,21 @@ class Outbox:
         """Send again what the broker did not take."""
         self.send([])
 
+    def staged(self) -> tuple[list[tuple[str, bytes]], list[Delivery]]:
+        """Pushes for the first chunk of what waits to be sent, when the dispatcher has
+        the coordinator send them with its writes (``Dispatcher.stage``), and the
+        deliveries they are for, which leave the outbox (``restore`` puts them back)."""
+        chunk = self.undelivered[:CHUNK]
+        pushes = self.dispatcher.stage(chunk) if chunk else None
+        if pushes is None:
+            return [], []
+        del self.undelivered[: len(chunk)]
+        return pushes, chunk
+
+    def restore(self, deliveries: Sequence[Delivery]) -> None:
+        """Staged deliveries that were not sent after all: first in line again."""
+        self.undelivered[:0] = deliveries
+
     def drop(self, run_ids: Collection[str]) -> None:
         """Forget what is not sent yet of these runs (their coordinator let go of them)."""
         self.undelivered = [d for d in self.undelivered if d.request.run_id not in run_ids]

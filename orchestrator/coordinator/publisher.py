@@ -9,7 +9,10 @@ Celery's task protocol 2, as ``send_task`` writes it (task name, id, shadow,
 argsrepr/kwargsrepr, timelimit, root/parent ids, origin), so Celery workers, Flower
 and ``celery inspect`` read it as any task; the body is JSON, serialized once.
 Messages go to the broker's default exchange with the queue's name as routing key,
-where ``send_task`` sends a direct queue's messages too.
+where ``send_task`` sends a direct queue's messages too. On a Redis broker the same
+messages can be written straight onto the queue's list, as kombu's Redis transport
+keeps them (``redis_pushes``), which saves kombu's layers per message and lets the
+coordinator send them in the round trip of its writes.
 
 kombu's Redis channels build a new ``redis.Redis`` client (and its table of response
 callbacks) for every publish batch; ``keep_client`` makes a channel reuse one client
@@ -18,7 +21,10 @@ per connection pool instead (a client is only a handle on its pool).
 
 from __future__ import annotations
 
+import base64
 import json
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +32,7 @@ from celery import Celery
 from celery.utils.nodenames import anon_nodename
 
 from opgrid.orchestrator.protocol.messages import EXECUTE_STEP
+from opgrid.orchestrator.store.keys import queue_list_for
 
 #: The body's third part: no canvas (opgrid never chains Celery tasks).
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
@@ -127,6 +134,39 @@ class StepPublisher:
             )
             if self._events is not None:
                 self._sent_event(producer, message, headers)
+
+    def redis_pushes(self, messages: Sequence[StepMessage]) -> list[tuple[str, bytes]]:
+        """The messages as kombu's Redis transport keeps them waiting: for each, the
+        queue's list for its priority and the JSON envelope kombu's ``Channel._put``
+        pushes there (the body base64-encoded, a delivery tag of its own), so that a
+        Celery worker's kombu consumer reads it as any message ``publish`` sends."""
+        reply_to = self.app.thread_oid
+        pushes = []
+        for message in messages:
+            priority = message.priority or 0
+            body = json.dumps(((), message.kwargs, _EMBED)).encode()
+            envelope = {
+                "body": base64.b64encode(body).decode(),
+                "content-encoding": CONTENT_ENCODING,
+                "content-type": CONTENT_TYPE,
+                "headers": self.headers(message),
+                "properties": {
+                    "correlation_id": message.task_id,
+                    "reply_to": reply_to,
+                    "delivery_mode": self._route(message.queue).delivery_mode,
+                    "delivery_info": {"exchange": "", "routing_key": message.queue},
+                    "priority": priority,
+                    "body_encoding": "base64",
+                    "delivery_tag": str(uuid.uuid4()),
+                },
+            }
+            pushes.append((queue_list_for(message.queue, priority), json.dumps(envelope).encode()))
+        return pushes
+
+    def declare(self, producer: Any, queue: str) -> None:
+        """Declare ``queue`` on the producer's connection, as ``publish`` does the first
+        time it sends there."""
+        producer.maybe_declare(self._route(queue).entity)
 
     def _route(self, queue: str) -> _Route:
         route = self._routes.get(queue)

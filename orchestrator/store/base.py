@@ -183,9 +183,13 @@ class Progress(Protocol):
         """``claim`` each run; the claimed ones that exist and have not ended, with their
         record, plan and log (the others are released again). In bulk (``turns``)."""
 
-    def write_turn(self, writes: Sequence[TurnWrite]) -> None:
+    def write_turn(
+        self, writes: Sequence[TurnWrite], pushes: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         """A coordinator turn's ``save_progress``, ``save_run``, ``finish_run`` and
-        ``release`` calls, given as values, applied in order. In bulk (``turns``)."""
+        ``release`` calls, given as values, applied in order; then ``pushes``, values
+        pushed onto lists (step messages, when the broker's queues are lists of this same
+        Redis database: ``Dispatcher.stage``). In bulk (``turns``)."""
 
     def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
         """Extend the lease ``owner`` holds; False if it lapsed or another holds it."""

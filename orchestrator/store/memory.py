@@ -379,8 +379,10 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
     def claim_runs(self, run_ids: Sequence[str], owner: str, lease_s: float) -> dict[str, Adopted]:
         return claim_runs_one_by_one(self, run_ids, owner, lease_s)
 
-    def write_turn(self, writes: Sequence[TurnWrite]) -> None:
-        write_turn_one_by_one(self, writes)
+    def write_turn(
+        self, writes: Sequence[TurnWrite], pushes: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
+        write_turn_one_by_one(self, writes, pushes)
 
     def release(self, run_id: str, owner: str) -> None:
         with self._changed:

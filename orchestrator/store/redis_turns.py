@@ -86,14 +86,18 @@ class RedisTurns:
         return adopted
 
     @translated
-    def write_turn(self, writes: Sequence[TurnWrite]) -> None:
+    def write_turn(
+        self, writes: Sequence[TurnWrite], pushes: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         """Apply a turn's writes, in order, each run's in one script (``PROGRESS``,
-        ``FINISH``), all in one round trip; then the ended runs' events archived, their
-        leases given back and the runs taken off the active set, in one more."""
+        ``FINISH``), then the pushes, all in one round trip (Redis runs a pipeline's
+        commands in order: a step message is on its queue only after what it needs is
+        stored); then the ended runs' events archived, their leases given back and the
+        runs taken off the active set, in one more."""
         if self.on_cluster:
-            write_turn_one_by_one(self, writes)  # type: ignore[arg-type]
+            write_turn_one_by_one(self, writes, pushes)  # type: ignore[arg-type]
             return
-        if not writes:
+        if not writes and not pushes:
             return
         with self._r.pipeline(transaction=False) as pipe:
             for write in writes:
@@ -101,10 +105,12 @@ class RedisTurns:
                     self._progress(pipe, write)
                 else:
                     self._final(pipe, write)
+            for key, value in pushes:
+                pipe.lpush(key, value)
             replies = pipe.execute()
         finished = [
             (write, reply)
-            for write, reply in zip(writes, replies, strict=True)
+            for write, reply in zip(writes, replies[: len(writes)], strict=True)
             if isinstance(write, FinishWrite)
         ]
         if finished:

@@ -117,8 +117,13 @@ def claim_runs_one_by_one(
     return adopted
 
 
-def write_turn_one_by_one(store: _PerRun, writes: Sequence[TurnWrite]) -> None:
-    """Apply a turn's writes in order, one run at a time."""
+def write_turn_one_by_one(
+    store: _PerRun, writes: Sequence[TurnWrite], pushes: Sequence[tuple[str, bytes]] = ()
+) -> None:
+    """Apply a turn's writes in order, one run at a time (``pushes``: none; a store that
+    applies writes one by one holds no broker queues)."""
+    if pushes:
+        raise ValueError("this store holds no broker queues to push step messages onto")
     for write in writes:
         if isinstance(write, ProgressWrite):
             if write.record is not None:

@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunSummary, StepInputs
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 from opgrid.orchestrator.store.base import RunStore
+from opgrid.orchestrator.store.memory import InMemoryRunStore
+from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.turns import FinishWrite, ProgressWrite
 
 from .runs import PLAN, event, record
@@ -77,3 +83,26 @@ def test_a_turns_writes_are_stored_in_order_and_its_ended_runs_let_go(store: Run
     assert store.claim("r2", "other", lease_s=30)  # the ended run's lease is given back
     assert not store.claim("r1", "other", lease_s=30)
     store.write_turn([])
+
+
+def test_pushes_go_onto_their_lists_after_the_writes(redis_store: RedisRunStore) -> None:
+    redis_store.create_run(record("r1"), PLAN)
+    assert redis_store.claim("r1", "me", lease_s=30)
+    done = record("r1").model_copy(update={"status": RunStatus.SUCCESS})
+    queue = f"q-{uuid.uuid4().hex[:6]}"
+    redis_store.write_turn(
+        [
+            ProgressWrite("r1", {"one": "queued"}),
+            FinishWrite(done, [_event("r1", E.RUN_SUCCESS)], {"one": "success"}, None, "me"),
+        ],
+        [(queue, b"first"), (queue, b"second")],
+    )
+    assert redis_store.get_run("r1").status is RunStatus.SUCCESS
+    assert redis_store.client.lrange(queue, 0, -1) == [b"second", b"first"]
+    redis_store.write_turn([], [(queue, b"third")])
+    assert redis_store.client.llen(queue) == 3
+
+
+def test_a_store_without_broker_lists_refuses_pushes() -> None:
+    with pytest.raises(ValueError, match="no broker queues"):
+        InMemoryRunStore().write_turn([], [("q", b"message")])

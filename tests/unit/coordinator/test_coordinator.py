@@ -44,6 +44,9 @@ class Recorder:
         self.revoked: list[str] = []
         self.withdrawn: dict[str, list[str]] = {}
 
+    def stage(self, deliveries: Sequence[Delivery]) -> None:
+        return None  # sent by dispatch
+
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         self.sent.extend(deliveries)
 
@@ -270,6 +273,9 @@ def wide():
 
 class SlowRecorder(Recorder):
     """A broker that takes 10 ms per message."""
+
+    def stage(self, deliveries: Sequence[Delivery]) -> None:
+        return None  # sent by dispatch
 
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         time.sleep(0.01 * len(deliveries))

@@ -42,10 +42,34 @@ class _Producer:
     ],
 )
 def test_a_failed_publish_is_a_broker_error(error: Exception, monkeypatch: Any) -> None:
-    dispatcher = CeleryDispatcher(Settings(redis_url="redis://127.0.0.1:1/0"))
+    # with task-sent events asked for, steps go through kombu's producer
+    dispatcher = CeleryDispatcher(Settings(redis_url="redis://127.0.0.1:1/0", sent_events=True))
     producer = _Producer(error)
     monkeypatch.setattr(dispatcher, "_kept_producer", lambda: producer)
     monkeypatch.setattr(dispatcher._publisher, "publish", lambda producer, messages: None)
     request = StepRequest(run_id="r1", step_key="one", job_name="j")
     with pytest.raises(BrokerError, match="the broker did not take 1 step"):
         dispatcher.dispatch([Delivery(request, queue="opgrid")])
+
+
+def test_a_failed_push_onto_a_redis_brokers_lists_is_a_broker_error(monkeypatch: Any) -> None:
+    dispatcher = CeleryDispatcher(Settings(redis_url="redis://127.0.0.1:1/0"))
+    dispatcher._declared.add("opgrid")  # declared before Redis went away
+    request = StepRequest(run_id="r1", step_key="one", job_name="j")
+    with pytest.raises(BrokerError, match="the broker did not take 1 step"):
+        dispatcher.dispatch([Delivery(request, queue="opgrid")])
+    dispatcher.close()
+
+
+def test_steps_are_staged_for_the_stores_writes_only_when_the_broker_is_the_store() -> None:
+    same = CeleryDispatcher(Settings(redis_url="redis://127.0.0.1:1/0"))
+    apart = CeleryDispatcher(
+        Settings(redis_url="redis://127.0.0.1:1/0", broker_url="redis://127.0.0.1:1/1")
+    )
+    events = CeleryDispatcher(Settings(redis_url="redis://127.0.0.1:1/0", sent_events=True))
+    assert same.shares_store
+    assert not apart.shares_store
+    assert not events.shares_store  # task-sent events go through kombu
+    assert apart.stage([]) is None
+    for dispatcher in (same, apart, events):
+        dispatcher.close()

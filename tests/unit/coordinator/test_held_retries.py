@@ -95,6 +95,9 @@ class TimedRecorder(Recorder):
         super().__init__()
         self.times: list[float] = []
 
+    def stage(self, deliveries: Sequence[Delivery]) -> None:
+        return None  # sent by dispatch
+
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         super().dispatch(deliveries)
         self.times.extend(time.time() for _ in deliveries)

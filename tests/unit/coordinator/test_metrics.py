@@ -58,6 +58,9 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[Delivery] = []
 
+    def stage(self, deliveries: Sequence[Delivery]) -> None:
+        return None  # sent by dispatch
+
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         self.sent.extend(deliveries)
 

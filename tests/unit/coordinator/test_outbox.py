@@ -41,6 +41,9 @@ class Batches:
         self.batches: list[list[Delivery]] = []
         self.revoked: list[str] = []
 
+    def stage(self, deliveries: Sequence[Delivery]) -> None:
+        return None  # sent by dispatch
+
     def dispatch(self, deliveries: Sequence[Delivery]) -> None:
         self.batches.append(list(deliveries))
 
