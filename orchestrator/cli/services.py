@@ -16,6 +16,7 @@ import click
 from opgrid.errors import (
     OpgridError,
 )
+from opgrid.orchestrator.coordinator import collector
 from opgrid.orchestrator.coordinator.dispatch import CeleryDispatcher
 from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.coordinator.metrics import PrometheusMetrics
@@ -177,6 +178,7 @@ def coordinator(
         with stop_on_signals(stop):
             registry = metrics.registry if isinstance(metrics, PrometheusMetrics) else None
             scheduler = start_scheduler(store, settings, driver.id, stop, registry)
+            collector.settle()
             driver.run(stop)
             scheduler.join(timeout=settings.block_s + 5)  # before the store closes
 

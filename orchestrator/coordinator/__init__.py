@@ -4,9 +4,11 @@
 (pure decisions about silent workers, time limits and untaken steps), ``dispatch``
 (sending steps to Celery by task name), ``hooks`` (what observers are told),
 ``metrics`` (Prometheus, from hook arguments), ``metrics_server`` (serves them over
-HTTP), ``outbox`` (sends and revokes), ``watching`` (performs supervision), ``unacked``
-(settles the broker's leftover copies of ended attempts), ``local`` (the one wiring of a
-coordinator in a thread). Names load on first use (``..exports``).
+HTTP), ``outbox`` (sends and revokes), ``publisher`` (step messages, built cheaply),
+``pacing`` (how long reports gather before a read), ``watching`` (performs supervision),
+``unacked`` (settles the broker's leftover copies of ended attempts), ``collector`` (the
+garbage collector of a coordinator process), ``local`` (the one wiring of a coordinator
+in a thread). Names load on first use (``..exports``).
 """
 
 from opgrid.orchestrator.exports import lazy_exports
