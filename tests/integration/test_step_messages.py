@@ -4,6 +4,7 @@ takes them from its priority lists, with their body, headers and properties."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -40,6 +41,7 @@ def _waiting(client: redis.Redis, queue: str) -> list[dict[str, Any]]:
         for raw in client.lrange(key, 0, -1):
             message = json.loads(raw)
             del message["properties"]["delivery_tag"]
+            message["body"] = json.loads(base64.b64decode(message["body"]))  # as JSON, not text
             found.append({"list": key, **message})
     return sorted(found, key=lambda m: m["headers"]["id"])
 
