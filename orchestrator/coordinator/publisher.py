@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
-from pydantic_core import to_json
 from celery.utils.nodenames import anon_nodename
+from pydantic_core import to_json
 
 from opgrid.orchestrator.protocol.messages import EXECUTE_STEP
 from opgrid.orchestrator.store.keys import queue_list_for
