@@ -49,9 +49,20 @@ class Watcher:
     def watch(self, runs: Sequence[OwnedRun]) -> None:
         """Find running steps whose worker went silent, and queued steps no worker takes."""
         self._watch_consumers(runs)
+        watches = {}
+        now = time.monotonic()
         for owned in runs:
             if owned.state.in_flight:
-                self._watch_run(owned)
+                watch = supervision.to_watch(
+                    owned, now, self.settings, self.unconsumed, self.mismatched
+                )
+                if watch.step_keys:
+                    watches[owned.run_id] = (owned, watch)
+        if not watches:
+            return
+        beats = self.store.runs_beats({r: w.step_keys for r, (_, w) in watches.items()})
+        for run_id, (owned, watch) in watches.items():
+            self._watch_run(owned, watch, *beats[run_id])
 
     def _watch_consumers(self, runs: Sequence[OwnedRun]) -> None:
         """Note since when each queue that steps wait on has had no live consumer (one read
@@ -75,13 +86,9 @@ class Watcher:
         )
         self.mismatched = refusing - consumed
 
-    def _watch_run(self, owned: OwnedRun) -> None:
-        watch = supervision.to_watch(
-            owned, time.monotonic(), self.settings, self.unconsumed, self.mismatched
-        )
-        if not watch.step_keys:
-            return
-        now, beats = self.store.step_beats(owned.run_id, watch.step_keys)
+    def _watch_run(
+        self, owned: OwnedRun, watch: supervision.Watch, now: float, beats: list[float | None]
+    ) -> None:
         for decision in supervision.decide(owned, watch, now, beats, self.settings):
             if isinstance(decision, Redeliver):
                 self._redeliver(owned, decision)

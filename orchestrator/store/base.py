@@ -156,6 +156,11 @@ class Progress(Protocol):
     def step_beats(self, run_id: str, step_keys: Sequence[str]) -> tuple[float, list[float | None]]:
         """The store's clock now, and each step's last heartbeat."""
 
+    def runs_beats(
+        self, steps: Mapping[str, Sequence[str]]
+    ) -> dict[str, tuple[float, list[float | None]]]:
+        """``step_beats`` of many runs (run id -> step keys) at once (``turns``)."""
+
     def declare_lost(
         self,
         run_id: str,

@@ -40,7 +40,13 @@ from opgrid.orchestrator.protocol.step_keys import output_label
 from .memory_logs import InMemoryStepLogs
 from .memory_registry import InMemoryRegistry
 from .memory_ticks import InMemoryTicks
-from .turns import Adopted, TurnWrite, claim_runs_one_by_one, write_turn_one_by_one
+from .turns import (
+    Adopted,
+    TurnWrite,
+    claim_runs_one_by_one,
+    runs_beats_one_by_one,
+    write_turn_one_by_one,
+)
 
 
 @dataclass
@@ -378,6 +384,11 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
 
     def claim_runs(self, run_ids: Sequence[str], owner: str, lease_s: float) -> dict[str, Adopted]:
         return claim_runs_one_by_one(self, run_ids, owner, lease_s)
+
+    def runs_beats(
+        self, steps: Mapping[str, Sequence[str]]
+    ) -> dict[str, tuple[float, list[float | None]]]:
+        return runs_beats_one_by_one(self, steps)
 
     def write_turn(
         self, writes: Sequence[TurnWrite], pushes: Sequence[tuple[str, bytes]] = ()

@@ -28,6 +28,7 @@ from .turns import (
     ProgressWrite,
     TurnWrite,
     claim_runs_one_by_one,
+    runs_beats_one_by_one,
     write_turn_one_by_one,
 )
 
@@ -115,6 +116,25 @@ class RedisTurns:
         ]
         if finished:
             self._end_all(finished)
+
+    @translated
+    def runs_beats(
+        self, steps: Mapping[str, Sequence[str]]
+    ) -> dict[str, tuple[float, list[float | None]]]:
+        """Redis's clock and the heartbeats of these runs' steps, in one round trip (on a
+        Redis Cluster run by run: each node has its own clock)."""
+        if self.on_cluster or not steps:
+            return runs_beats_one_by_one(self, steps)  # type: ignore[arg-type]
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.time()
+            for run_id, keys in steps.items():
+                pipe.hmget(self.keys.beats(run_id), list(keys))
+            (seconds, micros), *beats = pipe.execute()
+        now = int(seconds) + int(micros) / 1e6
+        return {
+            run_id: (now, [float(b) if b is not None else None for b in found])
+            for run_id, found in zip(steps, beats, strict=True)
+        }
 
     def _progress(self, pipe: Any, write: ProgressWrite) -> None:
         run_id = write.run_id

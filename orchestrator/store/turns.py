@@ -79,6 +79,9 @@ class _PerRun(Protocol):
     def get_plan(self, run_id: str) -> ExecutionPlan: ...
     def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]: ...
     def save_run(self, record: RunRecord) -> None: ...
+    def step_beats(
+        self, run_id: str, step_keys: Sequence[str]
+    ) -> tuple[float, list[float | None]]: ...
     def save_progress(
         self,
         run_id: str,
@@ -115,6 +118,13 @@ def claim_runs_one_by_one(
             continue
         adopted[run_id] = Adopted(record, plan, store.read_events(run_id))
     return adopted
+
+
+def runs_beats_one_by_one(
+    store: _PerRun, steps: Mapping[str, Sequence[str]]
+) -> dict[str, tuple[float, list[float | None]]]:
+    """``step_beats`` run by run."""
+    return {run_id: store.step_beats(run_id, keys) for run_id, keys in steps.items()}
 
 
 def write_turn_one_by_one(

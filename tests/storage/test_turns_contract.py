@@ -16,7 +16,7 @@ from opgrid.orchestrator.store.memory import InMemoryRunStore
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.orchestrator.store.turns import FinishWrite, ProgressWrite
 
-from .runs import PLAN, event, record
+from .runs import PLAN, event, record, start_of
 
 
 def _event(run_id: str, kind: E, step: str | None = None) -> RunEvent:
@@ -106,3 +106,17 @@ def test_pushes_go_onto_their_lists_after_the_writes(redis_store: RedisRunStore)
 def test_a_store_without_broker_lists_refuses_pushes() -> None:
     with pytest.raises(ValueError, match="no broker queues"):
         InMemoryRunStore().write_turn([], [("q", b"message")])
+
+
+def test_the_beats_of_many_runs_are_read_at_once(store: RunStore) -> None:
+    for run_id in ("r1", "r2"):
+        store.create_run(record(run_id), PLAN)
+        store.save_progress(run_id, {"one": "queued"}, {}, [])
+    store.begin_attempt("r1", "one", 0, "w1", start_of("one"), 10.0)
+    found = store.runs_beats({"r1": ["one", "two"], "r2": ["one"]})
+    assert sorted(found) == ["r1", "r2"]
+    (now1, beats1), (now2, beats2) = found["r1"], found["r2"]
+    assert beats1[0] is not None and beats1[0] <= now1 + 1  # the claim's first beat
+    assert beats1[1] is None and beats2 == [None]
+    assert abs(now1 - now2) < 5
+    assert store.runs_beats({}) == {}
