@@ -281,8 +281,7 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
                 return True
             if current in FINAL_VALUES:
                 return False
-            run.steps[step_key] = status
-            run.beats.pop(step_key, None)
+            run.steps[step_key] = status  # its last heartbeat stays until the run ends
             self._append(run_id, events)
             run.outputs.update(outputs)
             return True
@@ -353,6 +352,7 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
             run = self._run(record.run_id)
             run.record = record
             run.summary = summary or run.summary
+            run.beats.clear()
             run.steps.update(statuses)
             self._append(record.run_id, events)
             self._active.discard(record.run_id)

@@ -408,6 +408,7 @@ class RedisRunStore(
             for event in events:
                 pipe.xadd(self.keys.events(run_id), {EVENT_FIELD: dump_event(event, run_id)})
             pipe.xadd(self.keys.ended(run_id), {b"status": record.status.value})
+            pipe.delete(self.keys.beats(run_id))  # the steps' heartbeats go
             for key in self.keys.run_keys(run_id):
                 pipe.pexpire(key, self.run_ttl_ms)
             pipe.execute()

@@ -158,6 +158,7 @@ class RedisTurns:
             keys.events(run_id),
             keys.ended(run_id),
             keys.archive(run_id),
+            keys.beats(run_id),
             *keys.run_keys(run_id),
         ]
         pipe.execute_command("EVAL", FINISH, len(run_keys), *run_keys, *args)

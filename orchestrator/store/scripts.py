@@ -47,7 +47,8 @@ if status == 'success' or status == 'failure' or status == 'skipped'
   return {'settled', status}
 end
 local verdict, holder = 'go', ''
-local claim = redis.call('HGET', KEYS[2], step)
+local held_now = redis.call('HMGET', KEYS[2], step, ARGV[8])
+local claim, deaths = held_now[1], held_now[2]
 if claim then
   local sep = string.find(claim, ':', 1, true)
   local held = tonumber(string.sub(claim, 1, sep - 1))
@@ -69,7 +70,7 @@ if verdict == 'taken_over' then redis.call('XADD', KEYS[4], '*', 'e', lost_note(
 redis.call('XADD', KEYS[4], '*', 'e', ARGV[6])
 local inputs = false
 if ARGV[7] == '1' then inputs = redis.call('HGET', KEYS[5], step) end
-return {verdict, holder, inputs, redis.call('HGET', KEYS[2], ARGV[8]) or ''}
+return {verdict, holder, inputs, deaths or ''}
 """
 #: A process died running an attempt: count it in the attempt's deaths record (a record
 #: of an earlier attempt starts over) and log the event; nothing once the step is final
@@ -95,15 +96,19 @@ redis.call('HSET', KEYS[2], ARGV[2], attempt .. ':' .. deaths .. ':' .. ARGV[4])
 redis.call('XADD', KEYS[3], '*', 'e', ARGV[5])
 return deaths
 """
-#: A heartbeat, only while the claim is still ours; returns the step's status.
+#: A heartbeat, only while the claim is still ours; returns the step's status. After the
+#: run's end (its claims expire) the beats expire with them.
 #: KEYS: claims, beats, steps. ARGV: step, claim.
 BEAT = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return false end
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[2], ARGV[1], tostring(tonumber(t[1]) + tonumber(t[2]) / 1000000))
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 return redis.call('HGET', KEYS[3], ARGV[1]) or ''
 """
-#: An attempt's end, only while the claim is ours and the step is not final.
+#: An attempt's end, only while the claim is ours and the step is not final. Its last
+#: heartbeat stays (a final step is not watched) until the run ends (``FINISH``).
 #: KEYS: steps, claims, beats, events, output keys...
 #: ARGV: step, claim, status, ttl ms, number of events, events..., output values...
 COMMIT = """
@@ -116,7 +121,6 @@ if current == 'success' or current == 'failure' or current == 'skipped'
   return 0
 end
 redis.call('HSET', KEYS[1], step, status)
-redis.call('HDEL', KEYS[3], step)
 local n = tonumber(ARGV[5])
 for i = 1, n do redis.call('XADD', KEYS[4], '*', 'e', ARGV[5 + i]) end
 for i = 5, #KEYS do
@@ -197,9 +201,10 @@ return 1
 """
 )
 #: A run's end (``turns.FinishWrite``): final record and summary, step statuses, final
-#: events, the end signal; every fixed key starts to expire. Returns whether the run's
-#: log is archived already and its first ARGV[1] stream entries, to archive.
-#: KEYS: run, steps, events, ended, archive, then every fixed key of the run.
+#: events, the end signal; the steps' heartbeats go, every fixed key starts to expire.
+#: Returns whether the run's log is archived already and its first ARGV[1] stream
+#: entries, to archive.
+#: KEYS: run, steps, events, ended, archive, beats, then every fixed key of the run.
 #: ARGV: entries to return, ttl ms, record, summary or "", final status,
 #: number of statuses, (step, status)..., events...
 FINISH = (
@@ -211,7 +216,8 @@ local n = tonumber(ARGV[6])
 hset_pairs(KEYS[2], 7, n)
 for j = 7 + 2 * n, #ARGV do redis.call('XADD', KEYS[3], '*', 'e', ARGV[j]) end
 redis.call('XADD', KEYS[4], '*', 'status', ARGV[5])
-for j = 6, #KEYS do redis.call('PEXPIRE', KEYS[j], ARGV[2]) end
+redis.call('DEL', KEYS[6])
+for j = 7, #KEYS do redis.call('PEXPIRE', KEYS[j], ARGV[2]) end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {1, {}} end
 return {0, redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', ARGV[1])}
 """

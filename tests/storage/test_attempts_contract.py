@@ -7,9 +7,10 @@ import time
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.planning.state import ValueRef
 from opgrid.orchestrator.protocol.attempts import Verdict, lost_note
+from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.store.base import RunStore
 
-from .runs import begin, event, start_of
+from .runs import PLAN, begin, event, record, start_of
 
 
 def test_one_worker_claims_an_attempt_and_a_duplicate_delivery_is_dropped(store: RunStore) -> None:
@@ -117,3 +118,17 @@ def test_a_claim_reads_the_values_it_names_in_the_same_trip(store: RunStore) -> 
     begun = begin(store, "w1", refs=[stored, missing])
     assert begun.verdict is Verdict.GO
     assert begun.values == [b"value", None]
+
+
+def test_a_committed_steps_last_beat_stays_until_its_run_ends(store: RunStore) -> None:
+    store.create_run(record("r1"), PLAN)
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    begin(store, "w1")
+    assert store.commit_attempt(
+        "r1", ("one", "0:w1"), [], [event(E.STEP_SUCCESS, "one")], "success"
+    )
+    _, (beat,) = store.step_beats("r1", ["one"])
+    assert beat is not None  # a final step is not watched: its beat is left for the end
+    done = record("r1").model_copy(update={"status": RunStatus.SUCCESS})
+    store.finish_run(done, [event(E.RUN_SUCCESS)], {"one": "success"})
+    assert store.step_beats("r1", ["one"])[1] == [None]

@@ -13,7 +13,7 @@ from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
 
-from .runs import PLAN, event, record
+from .runs import PLAN, begin, event, record
 
 
 def test_finishing_a_run_in_redis_sets_ttls_on_its_keys(redis_store: RedisRunStore) -> None:
@@ -28,6 +28,20 @@ def test_finishing_a_run_in_redis_sets_ttls_on_its_keys(redis_store: RedisRunSto
     assert len(existing) == 6
     assert all(0 < ttl <= 100_000 for ttl in existing.values()), existing
     assert store.client.xlen(store.keys.events("r1")) == 0
+
+
+def test_a_beat_after_its_run_ended_expires_with_the_run(redis_store: RedisRunStore) -> None:
+    """A canceled run's step may still beat after the run's end took its beats away: the
+    beats written then expire with the run's claims, never stay for good."""
+    store = redis_store
+    store.create_run(record("r1"), PLAN)
+    store.save_progress("r1", {"one": "queued"}, {}, [])
+    begin(store, "w1")
+    done = record("r1").model_copy(update={"status": RunStatus.CANCELED})
+    store.finish_run(done, [event(E.RUN_CANCELED)], {"one": "canceled"})
+    assert store.client.exists(store.keys.beats("r1")) == 0
+    assert store.beat("r1", "one", "0:w1") == "canceled"
+    assert 0 < store.client.pttl(store.keys.beats("r1")) <= 100_000
 
 
 def test_a_finished_run_s_events_move_to_an_archive_and_the_stream_keeps_its_ttl(
