@@ -155,7 +155,8 @@ class Coordinator:
 
         What a part of the turn decides is stored, then sent, when the part ends
         (``_held``): the writes of every run advanced by one wake go to Redis in one
-        transaction, and the steps they ready to the broker in one batch.
+        round trip, and the steps they ready to the broker in one batch (in the same round
+        trip when the broker is storage's Redis database).
         """
         with self._held():
             self._chores()

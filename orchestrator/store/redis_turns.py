@@ -181,9 +181,12 @@ class RedisTurns:
             pipe.execute()
 
     def _release_all(self, run_ids: Sequence[str], owner: str) -> None:
+        """Let go of claimed runs that have ended or are gone; they leave the active set
+        too (an end whose last round trip failed left them there)."""
         with self._r.pipeline(transaction=False) as pipe:
             for run_id in run_ids:
                 pipe.execute_command("EVAL", RELEASE, 1, self.keys.lease(run_id), owner)
+            pipe.srem(self.keys.active(), *run_ids)
             pipe.execute()
 
 

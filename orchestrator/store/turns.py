@@ -20,13 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from opgrid.errors import RunNotFound
 from opgrid.orchestrator.planning.plan import ExecutionPlan
 from opgrid.orchestrator.protocol.events import RunEvent
 from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInputs
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES
+
+if TYPE_CHECKING:  # base imports this module's values
+    from .base import RunStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,36 +73,8 @@ class FinishWrite:
 TurnWrite = ProgressWrite | FinishWrite
 
 
-class _PerRun(Protocol):
-    """The single-run calls the one-by-one forms are made of."""
-
-    def claim(self, run_id: str, owner: str, lease_s: float) -> bool: ...
-    def release(self, run_id: str, owner: str) -> None: ...
-    def get_run(self, run_id: str) -> RunRecord: ...
-    def get_plan(self, run_id: str) -> ExecutionPlan: ...
-    def read_events(self, run_id: str, after: str = "0-0") -> list[tuple[str, RunEvent]]: ...
-    def save_run(self, record: RunRecord) -> None: ...
-    def step_beats(
-        self, run_id: str, step_keys: Sequence[str]
-    ) -> tuple[float, list[float | None]]: ...
-    def save_progress(
-        self,
-        run_id: str,
-        statuses: Mapping[str, str],
-        inputs: Mapping[str, StepInputs],
-        events: Sequence[RunEvent],
-    ) -> None: ...
-    def finish_run(
-        self,
-        record: RunRecord,
-        events: Sequence[RunEvent],
-        statuses: Mapping[str, str],
-        summary: RunSummary | None = None,
-    ) -> None: ...
-
-
 def claim_runs_one_by_one(
-    store: _PerRun, run_ids: Sequence[str], owner: str, lease_s: float
+    store: RunStore, run_ids: Sequence[str], owner: str, lease_s: float
 ) -> dict[str, Adopted]:
     """Claim each run's lease; the claimed runs that exist and have not ended, with their
     record, plan and log (a claimed run that has ended, or is gone, is let go again)."""
@@ -121,14 +96,14 @@ def claim_runs_one_by_one(
 
 
 def runs_beats_one_by_one(
-    store: _PerRun, steps: Mapping[str, Sequence[str]]
+    store: RunStore, steps: Mapping[str, Sequence[str]]
 ) -> dict[str, tuple[float, list[float | None]]]:
     """``step_beats`` run by run."""
     return {run_id: store.step_beats(run_id, keys) for run_id, keys in steps.items()}
 
 
 def write_turn_one_by_one(
-    store: _PerRun, writes: Sequence[TurnWrite], pushes: Sequence[tuple[str, bytes]] = ()
+    store: RunStore, writes: Sequence[TurnWrite], pushes: Sequence[tuple[str, bytes]] = ()
 ) -> None:
     """Apply a turn's writes in order, one run at a time (``pushes``: none; a store that
     applies writes one by one holds no broker queues)."""

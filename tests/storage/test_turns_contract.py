@@ -41,6 +41,7 @@ def test_claiming_runs_at_once_hands_back_the_claimed_ones_that_go_on(store: Run
     assert [step.key for step in adopted["r4"].plan.steps] == ["one"]
     assert store.renew_all(["r1", "r4"], "me", lease_s=30) == []  # leases are mine
     assert store.claim("r3", "other", lease_s=30)  # an ended run is let go again
+    assert "r3" not in store.active_runs()
     assert store.claim("gone", "other", lease_s=30)  # and so is one that does not exist
     assert not store.claim("r2", "me", lease_s=30)  # another's stays another's
     assert store.claim_runs([], "me", lease_s=30) == {}
