@@ -168,8 +168,7 @@ class Coordinator:
         due = supervision.next_retry_at(self.runs[run_id] for run_id in self._holding)
         if due is not None:  # wake when the next held retry is due
             block_s = max(0.001, min(block_s, due - time.time()))
-        submitted, events = self.store.wait(self._submissions_cursor, self._cursors, block_s)
-        self._pacer.read(sum(len(entries) for entries in events.values()), time.monotonic())
+        submitted, events = self._read(block_s, window)
         with self._held():
             if submitted:
                 self._submissions_cursor = submitted[-1][0]
@@ -182,6 +181,29 @@ class Coordinator:
         if self._tally.recount(self.runs, time.monotonic()):
             self.hooks.after_count(self._tally.counts())
         self.hooks.after_turn()
+
+    def _read(
+        self, block_s: float, window: float
+    ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, RunEvent]]]]:
+        """The turn's read of submissions and events. When it had to block and woke on
+        the first few reports while many steps are in flight, the others are let gather
+        (``Pacer.top_up``) and read once more, without blocking, so that the turn handles
+        them together."""
+        started = time.monotonic()
+        submitted, events = self.store.wait(self._submissions_cursor, self._cursors, block_s)
+        found = sum(len(entries) for entries in events.values())
+        if self._pacer.top_up(window, time.monotonic() - started, found):
+            time.sleep(window)
+            after = submitted[-1][0] if submitted else self._submissions_cursor
+            cursors = dict(self._cursors)
+            cursors.update((run_id, entries[-1][0]) for run_id, entries in events.items())
+            more_submitted, more = self.store.wait(after, cursors, 0.0)
+            submitted = [*submitted, *more_submitted]
+            for run_id, entries in more.items():
+                events[run_id] = [*events.get(run_id, ()), *entries]
+            found += sum(len(entries) for entries in more.values())
+        self._pacer.read(found, time.monotonic())
+        return submitted, events
 
     @contextlib.contextmanager
     def _held(self) -> Iterator[None]:

@@ -10,8 +10,10 @@ When enough steps are in flight that the workers have queued work anyway
 ``TARGET_EVENTS`` reports to arrive at the rate they have been arriving (``Pacer``
 follows the rate of this coordinator's events) but never longer than the cap, which
 grows with the steps in flight (``cap_s``: ``BATCH_WINDOW_S`` at ``BATCH_IN_FLIGHT``,
-``BATCH_WINDOW_MAX_S`` from ``BATCH_WINDOW_FULL``). A chain, with one step in flight,
-never waits.
+``BATCH_WINDOW_MAX_S`` from ``BATCH_WINDOW_FULL``). A read that had to block wakes on
+the first report; when it found few, the coordinator waits the window again and reads
+once more before handling them (``top_up``). A chain, with one step in flight, never
+waits.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ BATCH_WINDOW_MAX_S = 0.05
 BATCH_WINDOW_FULL = 256
 #: Reports a wake aims to find.
 TARGET_EVENTS = 64
+#: A read that took this long had to block (one with entries waiting takes far less).
+BLOCKED_S = 0.002
 #: Weight of the newest wake in the smoothed rate.
 SMOOTHING = 0.2
 
@@ -55,6 +59,13 @@ class Pacer:
         if cap == 0.0 or self.rate <= 0.0:
             return cap
         return min(cap, TARGET_EVENTS / self.rate)
+
+    def top_up(self, window: float, waited_s: float, found: int) -> bool:
+        """Whether a read that waited ``waited_s`` and found ``found`` events should be
+        followed, after ``window``, by one more: when it blocked (Redis answers a read with
+        entries waiting in well under ``BLOCKED_S``), woke on fewer than
+        ``TARGET_EVENTS``, and there are enough steps in flight to wait for (``window``)."""
+        return window > 0.0 and waited_s >= BLOCKED_S and found < TARGET_EVENTS
 
     def read(self, events: int, now: float) -> None:
         """A read returned ``events`` events at ``now``: follow the rate."""

@@ -139,7 +139,8 @@ class Progress(Protocol):
     def wait(
         self, submissions_after: str, cursors: Mapping[str, str], block_s: float, count: int = 1000
     ) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, RunEvent]]]]:
-        """Block for new submissions and new events of the given runs."""
+        """Block for new submissions and new events of the given runs (``block_s`` 0:
+        what is there now, without blocking)."""
 
     def active_runs(self) -> list[str]:
         """Runs submitted and not finished."""

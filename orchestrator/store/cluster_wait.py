@@ -72,7 +72,7 @@ def wait(
     wake_after = last[0][0] if last else b"0-0"
     submitted = _submitted(fresh)
     found = _read_runs(client, keys, cursors, cursors, count)
-    if submitted or found:
+    if submitted or found or block_s <= 0:
         return submitted, found
     streams = {keys.submissions(): submissions_after, keys.wake(): wake_after}
     reply = client.xread(streams, count=count, block=block_ms(block_s))

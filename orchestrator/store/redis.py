@@ -223,7 +223,8 @@ class RedisRunStore(
             }
         streams = {self.keys.submissions(): submissions_after}
         streams.update({self.keys.events(run_id): last for run_id, last in cursors.items()})
-        reply = self._r.xread(streams, count=count, block=block_ms(block_s))
+        block = block_ms(block_s) if block_s > 0 else None  # 0: what is there now
+        reply = self._r.xread(streams, count=count, block=block)
         submitted: list[tuple[str, str]] = []
         found: dict[str, list[tuple[str, RunEvent]]] = {}
         submissions_key = self.keys.submissions().encode()

@@ -144,3 +144,15 @@ def test_a_blocked_wait_wakes_when_a_followed_run_gets_an_event(
     assert list(found) == ["r1"]
     wanted = E.STEP_SUCCESS if write is _commit_one else E.ENGINE_EVENT
     assert [e.kind for _, e in found["r1"]] == [wanted]
+
+
+def test_a_wait_of_no_time_hands_back_what_is_there_without_blocking(store: RunStore) -> None:
+    store.create_run(record("r1"), PLAN)
+    store.append_events("r1", [event(E.RUN_START)])
+    started = time.monotonic()
+    submitted, events = store.wait("0-0", {"r1": "0-0"}, 0.0)
+    assert [run_id for _, run_id in submitted] == ["r1"]
+    assert [e.kind for _, e in events["r1"]] == [E.RUN_START]
+    last = submitted[-1][0]
+    assert store.wait(last, {"r1": events["r1"][-1][0]}, 0.0) == ([], {})
+    assert time.monotonic() - started < 1.0

@@ -52,3 +52,12 @@ def test_a_slower_rate_is_followed_smoothly() -> None:
     pacer.read(1_000, 1.0)
     pacer.read(0, 2.0)  # a quiet second
     assert 0 < pacer.rate < 1_000
+
+
+def test_a_read_that_blocked_and_woke_on_few_reports_is_topped_up() -> None:
+    pacer = Pacer()
+    window = pacer.window_s(10_000)
+    assert pacer.top_up(window, waited_s=0.3, found=1)
+    assert not pacer.top_up(window, waited_s=0.3, found=pacing.TARGET_EVENTS)  # enough
+    assert not pacer.top_up(window, waited_s=0.0005, found=1)  # did not block: all there
+    assert not pacer.top_up(pacer.window_s(1), waited_s=0.3, found=1)  # a chain: never
