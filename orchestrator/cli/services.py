@@ -167,6 +167,8 @@ def coordinator(
         sweeper = UnackedSweeper.for_settings(store, settings)
         stack.callback(sweeper.close)
         driver = Coordinator(store, dispatcher, settings, coordinator_id, metrics, sweeper)
+        collector.settle()
+        driver.heartbeat()  # alive for submitters from the moment it says it runs
         logger.info(
             "coordinator %s: namespace %r at %s, default queue %r, %d other(s) alive",
             driver.id,
@@ -178,7 +180,6 @@ def coordinator(
         with stop_on_signals(stop):
             registry = metrics.registry if isinstance(metrics, PrometheusMetrics) else None
             scheduler = start_scheduler(store, settings, driver.id, stop, registry)
-            collector.settle()
             driver.run(stop)
             scheduler.join(timeout=settings.block_s + 5)  # before the store closes
 
