@@ -103,7 +103,11 @@ class Outbox:
         the coordinator send them with its writes (``Dispatcher.stage``), and the
         deliveries they are for, which leave the outbox (``restore`` puts them back)."""
         chunk = self.undelivered[:CHUNK]
-        pushes = self.dispatcher.stage(chunk) if chunk else None
+        try:
+            pushes = self.dispatcher.stage(chunk) if chunk else None
+        except BrokerError:  # a queue could not be declared: they go with the next send
+            logger.warning("coordinator %s: %d step(s) not staged", self.owner, len(chunk))
+            return [], []
         if pushes is None:
             return [], []
         del self.undelivered[: len(chunk)]

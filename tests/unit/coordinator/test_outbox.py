@@ -8,13 +8,14 @@ import time
 from collections.abc import Mapping, Sequence
 
 from opgrid import job, op
+from opgrid.errors import BrokerError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.coordinator.dispatch import Delivery
 from opgrid.orchestrator.coordinator.loop import Coordinator
 from opgrid.orchestrator.coordinator.outbox import Outbox
 from opgrid.orchestrator.planning.compiler import compile_plan
 from opgrid.orchestrator.protocol.events import RunEvent
-from opgrid.orchestrator.protocol.messages import RunRecord, task_id
+from opgrid.orchestrator.protocol.messages import RunRecord, StepRequest, task_id
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
 
@@ -109,3 +110,18 @@ def test_sends_inside_gathered_wait_for_its_end_and_a_revoke_drops_what_is_unsen
         outbox.revoke(owned, [("first", 0)])
     assert batches.batches == []  # nothing left to send
     assert batches.revoked == [task_id(owned.request("first", 0))]
+
+
+def test_staging_that_the_broker_refuses_leaves_the_steps_to_the_next_send() -> None:
+    class Refusing(Batches):
+        def stage(self, deliveries: Sequence[Delivery]) -> None:
+            raise BrokerError("the broker did not declare ['q']")
+
+    dispatcher = Refusing()
+    outbox = Outbox(dispatcher, "q", "c1")
+    delivery = Delivery(StepRequest(run_id="r1", step_key="one", job_name="j"), queue="q")
+    with outbox.gathered():
+        outbox.send([delivery])
+        assert outbox.staged() == ([], [])
+        assert outbox.undelivered == [delivery]
+    assert dispatcher.batches == [[delivery]]
