@@ -4,7 +4,8 @@
 (pure decisions about silent workers, time limits and untaken steps), ``dispatch``
 (sending steps to Celery by task name), ``hooks`` (what observers are told),
 ``metrics`` (Prometheus, from hook arguments), ``metrics_server`` (serves them over
-HTTP), ``outbox`` (sends and revokes), ``publisher`` (step messages, built cheaply),
+HTTP), ``outbox`` (sends and revokes), ``turn_writes`` (a turn's writes, held and then
+stored with its sends), ``publisher`` (step messages, built cheaply),
 ``pacing`` (how long reports gather before a read), ``watching`` (performs supervision),
 ``unacked`` (settles the broker's leftover copies of ended attempts), ``collector`` (the
 garbage collector of a coordinator process), ``local`` (the one wiring of a coordinator

@@ -32,12 +32,11 @@ run each turn.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from opgrid.errors import InvalidTransition, StorageError
 from opgrid.event_type import DagsterEventType as E
@@ -57,7 +56,7 @@ from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInp
 from opgrid.orchestrator.protocol.status import WORKER_REPORTED, RunStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.base import RunStore
-from opgrid.orchestrator.store.turns import Adopted, FinishWrite, ProgressWrite, TurnWrite
+from opgrid.orchestrator.store.turns import Adopted, FinishWrite, ProgressWrite
 
 from . import supervision
 from .dispatch import Dispatcher
@@ -65,6 +64,7 @@ from .hooks import Hooks
 from .outbox import Outbox
 from .owned import OwnedRun, Tally
 from .pacing import Pacer
+from .turn_writes import TurnWrites
 from .unacked import UnackedSweeper
 from .watching import Watcher
 
@@ -114,11 +114,8 @@ class Coordinator:
         self._in_flight_total = 0
         #: the owned runs that hold retries until due (``OwnedRun.retry_due``)
         self._holding: set[str] = set()
-        #: what the open ``_held`` blocks decided, stored when the outermost ends
-        self._writes: list[TurnWrite] = []
-        #: runs finished by those writes, told to the hooks once stored
-        self._ended: list[tuple[RunRecord, RunSummary]] = []
-        self._holding_writes = 0
+        #: what a turn decides to store, held until its part ends
+        self.writes = TurnWrites(store, self.outbox, self.id, self._let_go, self._ended)
         self._pacer = Pacer()
 
     # The loop -------------------------------------------------------------------------
@@ -154,11 +151,11 @@ class Coordinator:
         """One turn: housekeeping when due, then wait for and handle new entries.
 
         What a part of the turn decides is stored, then sent, when the part ends
-        (``_held``): the writes of every run advanced by one wake go to Redis in one
+        (``TurnWrites.held``): the writes of every run advanced by one wake go to Redis in one
         round trip, and the steps they ready to the broker in one batch (in the same round
         trip when the broker is storage's Redis database).
         """
-        with self._held():
+        with self.writes.held():
             self._chores()
         window = self._pacer.window_s(self._in_flight_total)
         if window:
@@ -169,7 +166,7 @@ class Coordinator:
         if due is not None:  # wake when the next held retry is due
             block_s = max(0.001, min(block_s, due - time.time()))
         submitted, events = self._read(block_s, window)
-        with self._held():
+        with self.writes.held():
             if submitted:
                 self._submissions_cursor = submitted[-1][0]
                 self.adopt_all([run_id for _, run_id in submitted])
@@ -204,50 +201,6 @@ class Coordinator:
             found += sum(len(entries) for entries in more.values())
         self._pacer.read(found, time.monotonic())
         return submitted, events
-
-    @contextlib.contextmanager
-    def _held(self) -> Iterator[None]:
-        """Hold the block's writes and sends; when the outermost block ends, store the
-        writes (``RunStore.write_turn``), then send the steps (``Outbox.gathered``)."""
-        with self.outbox.gathered():
-            self._holding_writes += 1
-            try:
-                yield
-            finally:
-                self._holding_writes -= 1
-                if not self._holding_writes:
-                    self._store_writes(with_sends=True)
-
-    def _write(self, write: TurnWrite) -> None:
-        self._writes.append(write)
-        if not self._holding_writes:
-            self._store_writes()
-
-    def _store_writes(self, with_sends: bool = False) -> None:
-        """Store the writes held (``with_sends``: with the first chunk of the sends held,
-        when the broker's queues are lists in the store's Redis database: one round trip,
-        the messages after the writes). When that fails, let go of the runs the writes
-        were for: what was decided for them is not known to be stored, so nothing of
-        theirs is sent, and they are adopted again from their logs once their leases
-        lapse; the other sends wait for the next try."""
-        writes, self._writes = self._writes, []
-        ended, self._ended = self._ended, []
-        pushes, staged = self.outbox.staged() if with_sends else ([], [])
-        if not writes and not pushes:
-            return
-        try:
-            self.store.write_turn(writes, pushes)
-        except StorageError:
-            lost = {write.run_id for write in writes}
-            self.outbox.restore(staged)
-            self.outbox.drop(lost)
-            for run_id in lost & self.runs.keys():
-                self._disown(run_id)
-            logger.warning("coordinator %s: %d run(s) let go, not stored", self.id, len(lost))
-            raise
-        for record, summary in ended:
-            self.hooks.after_finish(record, summary)
-            logger.info("run %s finished: %s", record.run_id, record.status.value)
 
     def _chores(self) -> None:
         """Lease renewal and adoption, the watch over workers and held retries, when due."""
@@ -395,7 +348,7 @@ class Coordinator:
             if isinstance(command, DispatchStep | SkipStep | AbandonStep):
                 statuses[command.step_key] = state.status_of(command.step_key).value
         if inputs or events or statuses or record is not None:
-            self._write(ProgressWrite(run_id, statuses, inputs, events, record))
+            self.writes.write(ProgressWrite(run_id, statuses, inputs, events, record))
         self._count_in_flight(owned)
         self._dispatch(owned, self._hold_retries(owned, dispatches))
         if finish is not None:
@@ -469,5 +422,16 @@ class Coordinator:
         final = [run_event(run_id, FINAL_RUN_EVENTS[status])]
         summary = summarize(owned.state)
         self._disown(run_id)  # counted out before it counts as finished
-        self._ended.append((record, summary))
-        self._write(FinishWrite(record, final, statuses, summary, self.id))
+        self.writes.ended(record, summary)
+        self.writes.write(FinishWrite(record, final, statuses, summary, self.id))
+
+    def _ended(self, record: RunRecord, summary: RunSummary) -> None:
+        """A run's end is stored: tell the hooks."""
+        self.hooks.after_finish(record, summary)
+        with log_context(run_id=record.run_id):
+            logger.info("run %s finished: %s", record.run_id, record.status.value)
+
+    def _let_go(self, run_ids: set[str]) -> None:
+        """Forget these runs (their writes were not stored); their leases lapse."""
+        for run_id in run_ids & self.runs.keys():
+            self._disown(run_id)

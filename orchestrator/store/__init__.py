@@ -3,12 +3,13 @@
 ``base`` (the protocols), ``keys`` (every key, and the schema), ``scripts`` (the
 Lua), ``connect`` (clients, safe URLs, error translation; ``sentinel`` and
 ``redis_cluster`` for their URLs), ``redis`` with ``attempts``, ``step_logs``, ``leases``,
-``outputs``, ``registry``, ``prune``, ``ticks`` and ``cluster_wait`` (the Redis store;
+``outputs``, ``registry``, ``prune``, ``ticks``, ``redis_turns`` (a coordinator turn's
+work in bulk; ``turns`` holds its values) and ``cluster_wait`` (the Redis store;
 ``tick_records`` and ``tick_updates`` hold what is recorded about schedules, sensors
-and backfills, and the rules of its updates), ``memory`` with
-``memory_logs`` and ``memory_ticks`` (the in-memory twins), ``envelopes`` (signed
-output envelopes). Stores are built at the entry points and passed in. Names load on
-first use (``..exports``).
+and backfills, and the rules of its updates), ``memory`` with ``memory_logs``,
+``memory_leases``, ``memory_registry`` and ``memory_ticks`` (the in-memory twins),
+``envelopes`` (signed output envelopes). Stores are built at the entry points and passed
+in. Names load on first use (``..exports``).
 """
 
 from opgrid.orchestrator.exports import lazy_exports

@@ -37,6 +37,7 @@ from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepInp
 from opgrid.orchestrator.protocol.status import FINAL_RUN_STATUSES, FINAL_STEP_VALUES, StepStatus
 from opgrid.orchestrator.protocol.step_keys import output_label
 
+from .memory_leases import InMemoryLeases
 from .memory_logs import InMemoryStepLogs
 from .memory_registry import InMemoryRegistry
 from .memory_ticks import InMemoryTicks
@@ -67,15 +68,14 @@ def _seq(stream_id: str) -> int:
     return int(stream_id.split("-", 1)[0])
 
 
-class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
+class InMemoryRunStore(InMemoryLeases, InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
     """Runs kept in a dict; thread-safe."""
 
     def __init__(self) -> None:
         self._runs: dict[str, _Run] = {}
         self._submissions: list[tuple[int, str]] = []
         self._active: set[str] = set()
-        self._leases: dict[str, tuple[str, float]] = {}
-        self._coordinators: dict[str, float] = {}
+        InMemoryLeases.__init__(self)
         InMemoryRegistry.__init__(self)
         self._next = 0
         self._changed = threading.Condition()
@@ -357,31 +357,7 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
             self._append(record.run_id, events)
             self._active.discard(record.run_id)
 
-    # Leases and heartbeats -------------------------------------------------------------------
-    def claim(self, run_id: str, owner: str, lease_s: float) -> bool:
-        with self._changed:
-            held = self._leases.get(run_id)
-            if held is not None and held[1] > time.monotonic():
-                return False
-            self._leases[run_id] = (owner, time.monotonic() + lease_s)
-            return True
-
-    def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
-        with self._changed:
-            held = self._leases.get(run_id)
-            if held is None or held[0] != owner or held[1] <= time.monotonic():
-                return False
-            self._leases[run_id] = (owner, time.monotonic() + lease_s)
-            return True
-
-    def unleased(self, run_ids: Sequence[str]) -> list[str]:
-        with self._changed:
-            now = time.monotonic()
-            return [r for r in run_ids if (held := self._leases.get(r)) is None or held[1] <= now]
-
-    def renew_all(self, run_ids: Sequence[str], owner: str, lease_s: float) -> list[str]:
-        return [run_id for run_id in run_ids if not self.renew(run_id, owner, lease_s)]
-
+    # A coordinator turn's bulk forms, run by run ---------------------------------------------
     def claim_runs(self, run_ids: Sequence[str], owner: str, lease_s: float) -> dict[str, Adopted]:
         return claim_runs_one_by_one(self, run_ids, owner, lease_s)
 
@@ -394,22 +370,6 @@ class InMemoryRunStore(InMemoryStepLogs, InMemoryTicks, InMemoryRegistry):
         self, writes: Sequence[TurnWrite], pushes: Sequence[tuple[str, bytes]] = ()
     ) -> None:
         write_turn_one_by_one(self, writes, pushes)
-
-    def release(self, run_id: str, owner: str) -> None:
-        with self._changed:
-            held = self._leases.get(run_id)
-            if held is not None and held[0] == owner:
-                del self._leases[run_id]
-
-    def heartbeat(self, coordinator_id: str, ttl_s: float) -> None:
-        self._coordinators[coordinator_id] = time.monotonic() + ttl_s
-
-    def forget_coordinator(self, coordinator_id: str) -> None:
-        self._coordinators.pop(coordinator_id, None)
-
-    def live_coordinators(self) -> list[str]:
-        now = time.monotonic()
-        return sorted(c for c, until in self._coordinators.items() if until > now)
 
     def _claim(self, run_id: str, step_key: str) -> str | None:
         run = self._runs.get(run_id)

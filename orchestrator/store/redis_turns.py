@@ -2,10 +2,12 @@
 why; mixed into ``RedisRunStore``).
 
 ``claim_runs``: one pipeline takes the leases (``SET NX PX`` each), one transaction reads
-the claimed runs' records, plans and logs. ``write_turn``: one transaction writes every
-run's progress and final records in the turn's order, then the ended runs' events are
-archived (``archive``) and their leases given back, in two more round trips for all of
-them. On a Redis Cluster, whose transactions cannot span runs, both go run by run.
+the claimed runs' records, plans and logs. ``write_turn``: one pipeline applies every
+run's progress and end, each run's in one script (``PROGRESS``, ``FINISH``: atomic per
+run), then pushes the turn's step messages; one more archives the ended runs' events
+(``archive``), gives their leases back and takes them off the active set.
+``runs_beats``: Redis's clock and many runs' heartbeats in one pipeline. On a Redis
+Cluster, whose nodes have their own slots and clocks, all three go run by run.
 """
 
 from __future__ import annotations
