@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from opgrid.errors import StorageError
 from opgrid.event_type import DagsterEventType as E
 from opgrid.orchestrator.cli.embedded_redis import RedisServer
 from opgrid.orchestrator.client.submit import RunHandle, submit
@@ -141,6 +142,25 @@ def test_a_run_completes_while_its_slot_and_the_submissions_slot_move(
     client.close()
 
 
+def _done_across_failover(handle: RunHandle, procs: Processes, timeout_s: float) -> object:
+    """``_done``, for this process's own waiter: its client may still be reaching for the
+    killed node when it gives up (a loaded machine's failover outlasts redis-py's
+    retries), which is the waiter's outage, not the run's; it waits again."""
+    deadline = time.monotonic() + timeout_s
+    while (result := _done_unless_unreachable(handle, procs, deadline)) is None:
+        time.sleep(1.0)
+    return result
+
+
+def _done_unless_unreachable(handle: RunHandle, procs: Processes, deadline: float) -> object:
+    try:
+        return _done(handle, procs, max(1.0, deadline - time.monotonic()))
+    except StorageError:
+        if time.monotonic() > deadline:
+            raise
+        return None
+
+
 def test_a_run_completes_when_the_primary_of_its_slot_is_killed_and_its_replica_takes_over(
     redis_server: RedisServer, namespace: str, tmp_path: Path
 ) -> None:
@@ -165,7 +185,7 @@ def test_a_run_completes_when_the_primary_of_its_slot_is_killed_and_its_replica_
             old = servers.port_of_slot(slot)
             servers.kill_primary(old)
             assert servers.wait_for_failover(slot, old) != old
-            result = _done(wide, started, 180)
+            result = _done_across_failover(wide, started, 180)
             assert result.output_for_node("combine") == jobs.wide_expected(5)  # type: ignore[attr-defined]
             later = _done(_submit(settings, jobs.do_stuff), started, 60)
             assert later.output_for_node("add_one") == 6  # type: ignore[attr-defined]
