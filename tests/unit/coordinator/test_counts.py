@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -22,6 +22,8 @@ from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary
 from opgrid.orchestrator.protocol.status import RunStatus, StepStatus
 from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.memory import InMemoryRunStore
+
+from .dispatchers import Recorder
 
 R, S = RunStatus, StepStatus
 FAN_OUT = 1_000
@@ -61,26 +63,6 @@ def total(xs: list[int]) -> int:
 @job
 def fan_out():
     total(fan().map(work).collect())
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[Delivery] = []
-
-    def stage(self, deliveries: Sequence[Delivery]) -> None:
-        return None  # sent by dispatch
-
-    def dispatch(self, deliveries: Sequence[Delivery]) -> None:
-        self.sent.extend(deliveries)
-
-    def revoke(self, task_ids: Sequence[str]) -> None:
-        return None
-
-    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
-        return 0
-
-    def close(self) -> None:
-        return None
 
 
 class Calls(Hooks):

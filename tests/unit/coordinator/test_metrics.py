@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import fakeredis
@@ -36,6 +36,8 @@ from opgrid.orchestrator.store.keys import Keys, queue_lists
 from opgrid.orchestrator.store.redis import RedisRunStore
 from opgrid.workers.presence import WorkerPresence
 
+from .dispatchers import Recorder
+
 RUN = "run-1"
 
 
@@ -52,26 +54,6 @@ def second(x: int) -> int:
 @job
 def two_steps():
     second(first())
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[Delivery] = []
-
-    def stage(self, deliveries: Sequence[Delivery]) -> None:
-        return None  # sent by dispatch
-
-    def dispatch(self, deliveries: Sequence[Delivery]) -> None:
-        self.sent.extend(deliveries)
-
-    def revoke(self, task_ids: Sequence[str]) -> None:
-        return None
-
-    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
-        return 0
-
-    def close(self) -> None:
-        return None
 
 
 @pytest.fixture

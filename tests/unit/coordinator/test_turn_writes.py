@@ -3,7 +3,7 @@ runs they were for are let go while the other sends wait (``coordinator.turn_wri
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -16,27 +16,14 @@ from opgrid.orchestrator.protocol.messages import RunRecord, RunSummary, StepReq
 from opgrid.orchestrator.protocol.status import RunStatus
 from opgrid.orchestrator.store.turns import FinishWrite, ProgressWrite, TurnWrite
 
+from .dispatchers import Recorder
 
-class Staging:
+
+class Staging(Recorder):
     """A dispatcher whose broker is the store's database: it stages every send."""
-
-    def __init__(self) -> None:
-        self.dispatched: list[Delivery] = []
 
     def stage(self, deliveries: Sequence[Delivery]) -> list[tuple[str, bytes]]:
         return [("q", d.request.step_key.encode()) for d in deliveries]
-
-    def dispatch(self, deliveries: Sequence[Delivery]) -> None:
-        self.dispatched.extend(deliveries)
-
-    def revoke(self, task_ids: Sequence[str]) -> None:
-        return None
-
-    def withdraw(self, queued: Mapping[str, Sequence[str]]) -> int:
-        return 0
-
-    def close(self) -> None:
-        return None
 
 
 class Store:
@@ -105,5 +92,5 @@ def test_a_failed_write_lets_its_runs_go_and_keeps_the_other_sends() -> None:
     # r1's step is not sent; r3's goes by the next send (here the outbox's own, at once)
     dispatcher = outbox.dispatcher
     assert isinstance(dispatcher, Staging)
-    assert [d.request.run_id for d in dispatcher.dispatched] == ["r3"]
+    assert [d.request.run_id for d in dispatcher.sent] == ["r3"]
     assert outbox.undelivered == []
