@@ -23,7 +23,8 @@ Per run (``<ns>:{<run>}:...``; all expire ``run_ttl_s`` after the run ends):
 - ``claims``  HASH     step key -> "<attempt>:<worker token>": who runs the attempt;
                        written by the worker that starts it ("lost" when the
                        coordinator gave up on that worker)
-- ``beats``   HASH     step key -> Redis time of the running attempt's last heartbeat
+- ``beats``   HASH     step key -> Redis time of its attempt's last heartbeat (kept after
+                       the step ends; deleted when the run ends)
 - ``captured`` HASH    "<attempt>:<step key>" -> CapturedOutput JSON: what the attempt printed on
                        stdout and stderr; written by the worker that ran it, under its
                        claim, with the run's TTL
