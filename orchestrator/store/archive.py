@@ -17,12 +17,11 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+from .compact import compressor
 from .keys import EVENT_FIELD, Keys
 
 #: Stream entries read per round trip while archiving.
 CHUNK = 10_000
-#: zlib level of archives (the fastest: event lines repeat their field names and kinds).
-LEVEL = 1
 
 
 def stream_id(entry_id: str) -> tuple[int, int]:
@@ -44,7 +43,7 @@ class RedisEventArchive:
         archive, events = self.keys.archive(run_id), self.keys.events(run_id)
         if self._r.exists(archive):
             return
-        packer = zlib.compressobj(LEVEL)
+        packer = compressor()
         parts: list[bytes] = []
         last: bytes | None = None
         start = "-"
@@ -65,7 +64,7 @@ class RedisEventArchive:
     def _archive_entries(self, pipe: Any, run_id: str, entries: Sequence[Any]) -> None:
         """Queue on ``pipe`` the archive of these stream entries (all the run's, read at
         once) and the trim of its stream up to the last of them."""
-        packer = zlib.compressobj(LEVEL)
+        packer = compressor()
         self._set_archive(pipe, run_id, [*_packed(packer, entries), packer.flush()], entries[-1][0])
 
     def _set_archive(self, pipe: Any, run_id: str, parts: list[bytes], last: bytes) -> None:
