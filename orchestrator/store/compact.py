@@ -62,7 +62,8 @@ def compressor() -> Any:
 def dump_plan(plan: ExecutionPlan) -> bytes:
     """``plan`` as a run keeps it: compressed JSON."""
     packer = compressor()
-    return packer.compress(plan.model_dump_json().encode()) + packer.flush()
+    packed: bytes = packer.compress(plan.model_dump_json().encode()) + packer.flush()
+    return packed
 
 
 def load_plan(raw: bytes) -> ExecutionPlan:
