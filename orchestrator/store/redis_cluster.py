@@ -12,7 +12,9 @@ RabbitMQ.
 
 The client follows MOVED and ASK redirections itself (a resharding) and retries,
 with backoff, while the cluster reports itself down or a node is unreachable (a
-failover); what still fails becomes ``StorageError`` (``connect.translated``).
+failover); what still fails becomes ``StorageError`` (``connect.translated``). It
+routes stream reads by their own arguments (``_Cluster``: redis-py would ask a node that
+may be the one that died).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from urllib.parse import unquote, urlsplit
 
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from opgrid.errors import StorageError
@@ -80,10 +84,48 @@ def parse(url: str) -> ClusterNodes:
     )
 
 
+#: Commands whose keys follow ``STREAMS``: the first half of what comes after it.
+_STREAM_READS = frozenset({"XREAD", "XREADGROUP"})
+
+
+class _Cluster(RedisCluster):
+    """redis-py's cluster client, finding the keys of a stream read itself.
+
+    To route a command whose keys move (``XREAD``: after ``STREAMS``), redis-py asks the
+    cluster's default node (``COMMAND GETKEYS``), outside its retries: when the default
+    node is a primary that just died, every stream read fails until the process restarts,
+    so a failover stalls coordinators, workers and waiters alike. This client reads a
+    stream read's keys from its arguments (a round trip saved per read too), and for any
+    other such command picks another default node when the one it has is unreachable.
+    """
+
+    def _get_command_keys(self, *args: Any) -> Any:
+        keys = stream_read_keys(args)
+        if keys is not None:
+            return keys
+        try:
+            return super()._get_command_keys(*args)  # type: ignore[no-untyped-call]
+        except (RedisConnectionError, RedisTimeoutError):
+            self.replace_default_node()
+            return super()._get_command_keys(*args)  # type: ignore[no-untyped-call]
+
+
+def stream_read_keys(args: tuple[Any, ...]) -> list[Any] | None:
+    """The keys of an ``XREAD``/``XREADGROUP`` command's arguments; None for others."""
+    name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+    if name.upper() not in _STREAM_READS:
+        return None
+    words = [a.decode().upper() if isinstance(a, bytes) else str(a).upper() for a in args]
+    if "STREAMS" not in words:
+        return None
+    after = list(args[words.index("STREAMS") + 1 :])
+    return after[: len(after) // 2]
+
+
 def client(cluster: ClusterNodes, **options: Any) -> RedisCluster:
     """A client of the cluster, bytes in and out, retrying through failovers."""
     retry = Retry(ExponentialWithJitterBackoff(base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S), RETRIES)
-    return RedisCluster(
+    return _Cluster(
         startup_nodes=[
             ClusterNode(host, port)  # type: ignore[no-untyped-call]
             for host, port in cluster.nodes

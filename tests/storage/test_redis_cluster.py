@@ -3,12 +3,14 @@ keys spread over the primaries, and work that goes on while slots move."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 
 import pytest
+import redis
 from pydantic import ValidationError
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import (
     ClusterDownError,
     ClusterError,
@@ -24,7 +26,7 @@ from opgrid.orchestrator.settings import Settings
 from opgrid.orchestrator.store.connect import connect, connect_store, translated
 from opgrid.orchestrator.store.keys import Keys
 from opgrid.orchestrator.store.redis import RedisRunStore
-from opgrid.orchestrator.store.redis_cluster import ClusterNodes, parse
+from opgrid.orchestrator.store.redis_cluster import ClusterNodes, parse, stream_read_keys
 from tests.harness.redis_cluster import RedisClusterServers
 
 from .runs import PLAN, event, record, start_of
@@ -180,3 +182,43 @@ def test_on_a_cluster_each_event_write_of_a_worker_or_submitter_leaves_one_notic
     notices = store.client.xrange(store.keys.wake())
     assert [fields[b"run"] for _id, fields in notices] == [b"r1"] * 3
     store.client.close()
+
+
+def test_a_stream_reads_keys_come_from_its_arguments() -> None:
+    assert stream_read_keys(
+        ("XREAD", "COUNT", 1, "BLOCK", 5, "STREAMS", "a", "b", "0-0", "1-0")
+    ) == [
+        "a",
+        "b",
+    ]
+    assert stream_read_keys((b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", b"k", b">")) == [b"k"]
+    assert stream_read_keys(("XADD", "k", "*", "e", "1")) is None
+
+
+def _unreachable_node() -> ClusterNode:
+    """A cluster node on a loopback port nothing listens on (a primary that died)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    node = ClusterNode("127.0.0.1", port)  # type: ignore[no-untyped-call]
+    node.redis_connection = redis.Redis(port=port, socket_connect_timeout=1)
+    return node
+
+
+@pytest.mark.integration
+def test_stream_reads_and_moving_key_commands_outlive_a_dead_default_node(redis_cluster) -> None:
+    """redis-py routes a command whose keys move by asking the cluster's default node; when
+    that node died (a failover), stream reads are routed from their own arguments and any
+    other such command picks another default node."""
+    client = connect_store(redis_cluster.url)
+    assert isinstance(client, RedisCluster)
+    store = RedisRunStore(client, Keys(f"t-{uuid.uuid4().hex[:6]}"), run_ttl_s=100)
+    store.create_run(record("r1"), PLAN)
+    store.append_events("r1", [event(E.RUN_START)])
+    client.nodes_manager.default_node = _unreachable_node()
+    assert [e.kind for _, e in store.wait_run("r1", "0-0", 0.1)] == [E.RUN_START]
+    assert store.wait_run_end("r1", "0-0", 0.1)[1] is False
+    client.nodes_manager.default_node = _unreachable_node()
+    assert client.execute_command("ZUNION", 2, "{z}a", "{z}b") == []  # keys by COMMAND GETKEYS
+    assert client.get_default_node().port != 0
+    client.close()
